@@ -1,0 +1,121 @@
+//! Bodies of the HTTP API under `/api/v1`. Field names are snake_case on the
+//! wire, as the README documents them.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/apps/{app_id}`: what the widget needs to know about its app
+/// before anyone has identified themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    /// The app id, as in the config.
+    pub id: String,
+    /// The app's display name, shown in the chat panel's header.
+    pub name: String,
+    /// Whether anonymous customers are asked for name and email first.
+    pub onboarding: bool,
+    /// Where the website's own login page is, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_url: Option<String>,
+}
+
+/// `POST /api/v1/apps/{app_id}/sessions`: `{}` for an anonymous customer,
+/// `{"user": {...}}` for one the website identified, `{"jwt": "..."}` for one
+/// the website proved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    /// The customer as the website (or the onboarding form) describes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserInput>,
+    /// An identity token signed by the website.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<String>,
+}
+
+/// A customer as `setUser` describes them: a name plus an email or a phone
+/// number (or both). See [`crate::validate`] for what is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    /// Full name as the customer would write it.
+    pub name: String,
+    /// Email address; matched case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number in E.164 form, `+14155550100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// A customer profile as the widget sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Stable id of the profile.
+    pub id: String,
+    /// Full name; `None` for an anonymous customer.
+    pub name: Option<String>,
+    /// The name to greet them by; `None` for an anonymous customer.
+    pub first_name: Option<String>,
+    /// Normalized email (lowercase), if known.
+    pub email: Option<String>,
+    /// E.164 phone number, if known.
+    pub phone: Option<String>,
+}
+
+/// The answer of the sessions endpoints: `201` on create, `200` on read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    /// Bearer token for every later request of this session; present only
+    /// when a session is created (or its identity changes). Never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// The customer this session speaks for.
+    pub customer: Customer,
+    /// Whether the server verified this session's identity with a JWT that
+    /// has not expired. Computed by the server only.
+    pub trusted: bool,
+    /// The first message the widget shows, e.g. `Hi Ada!`.
+    pub greeting: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_session_accepts_the_three_shapes() {
+        let empty: CreateSessionRequest = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty, CreateSessionRequest::default());
+        let user: CreateSessionRequest =
+            serde_json::from_str(r#"{"user":{"name":"Ada Lovelace","email":"ada@example.com"}}"#)
+                .unwrap();
+        assert_eq!(user.user.unwrap().email.as_deref(), Some("ada@example.com"));
+        let jwt: CreateSessionRequest = serde_json::from_str(r#"{"jwt":"a.b.c"}"#).unwrap();
+        assert_eq!(jwt.jwt.as_deref(), Some("a.b.c"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(serde_json::from_str::<CreateSessionRequest>(r#"{"usr":{}}"#).is_err());
+        assert!(serde_json::from_str::<UserInput>(r#"{"name":"A","emial":"a@b.co"}"#).is_err());
+    }
+
+    #[test]
+    fn session_response_omits_absent_token() {
+        let response = SessionResponse {
+            session_token: None,
+            customer: Customer {
+                id: "c1".into(),
+                name: None,
+                first_name: None,
+                email: None,
+                phone: None,
+            },
+            trusted: false,
+            greeting: "Hi there!".into(),
+        };
+        let json = serde_json::to_value(&response).unwrap();
+        assert!(json.get("session_token").is_none());
+        assert_eq!(json["customer"]["email"], serde_json::Value::Null);
+    }
+}

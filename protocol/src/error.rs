@@ -1,0 +1,162 @@
+//! The error envelope every failing `/api/v1` response carries, and the
+//! stable codes a program can match on.
+
+use serde::{Deserialize, Serialize};
+
+/// `{"error": {"code": "...", "message": "..."}}`: the body of every error
+/// response of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The one error the request ran into.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program (`code`) and for a person (`message`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, snake_case; one of [`ErrorCode`]'s names.
+    pub code: String,
+    /// A lowercase sentence, without a final dot, that says what to fix.
+    pub message: String,
+    /// The request field at fault, when there is one (`user.email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A finer reason under `code`, e.g. `token_expired` under `invalid_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The stable error codes of the HTTP API. The README documents each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 400: the body is not valid JSON.
+    MalformedJson,
+    /// 415: the body is not sent as `application/json`.
+    UnsupportedMediaType,
+    /// 422: the JSON has the wrong shape (missing or unknown field, wrong type).
+    InvalidRequest,
+    /// 422: a name is empty, too long or holds control characters.
+    InvalidName,
+    /// 422: an email address is not valid.
+    InvalidEmail,
+    /// 422: a phone number is not in E.164 form (`+14155550100`).
+    InvalidPhone,
+    /// 413: the body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 404: no app has this id.
+    UnknownApp,
+    /// 403: the request's `Origin` is not in the app's `allowed_origins`.
+    OriginNotAllowed,
+    /// 401: no session token, or one that is unknown, revoked or expired.
+    Unauthorized,
+    /// 401: an identity JWT was refused; `reason` says why.
+    InvalidToken,
+    /// 404: no such route or resource.
+    NotFound,
+    /// 405: the route exists but not for this method.
+    MethodNotAllowed,
+    /// 429: too many requests; retry later.
+    RateLimited,
+    /// 500: the server failed; details are in its log, never in the response.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidName,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidPhone,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnknownApp,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::Unauthorized,
+        ErrorCode::InvalidToken,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidPhone => "invalid_phone",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnknownApp => "unknown_app",
+            ErrorCode::OriginNotAllowed => "origin_not_allowed",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::MalformedJson => 400,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::InvalidRequest
+            | ErrorCode::InvalidName
+            | ErrorCode::InvalidEmail
+            | ErrorCode::InvalidPhone => 422,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnknownApp | ErrorCode::NotFound => 404,
+            ErrorCode::OriginNotAllowed => 403,
+            ErrorCode::Unauthorized | ErrorCode::InvalidToken => 401,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Parses a wire code; `None` for a code this version does not know.
+    pub fn parse(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn envelope_shape() {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: "invalid_email".into(),
+                message: "email must look like name@example.com".into(),
+                field: Some("user.email".into()),
+                reason: None,
+            },
+        };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "invalid_email",
+                "message": "email must look like name@example.com", "field": "user.email"}})
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! Every type that crosses the TrustChat wire, and the rules for valid input.
+//!
+//! Both the widget (compiled to wasm) and the server depend on this crate, so
+//! a request the widget builds is exactly the request the server parses, and
+//! an email the widget accepts in its onboarding form is an email the server
+//! accepts. The crate is serde-only on purpose: no IO, no runtime, nothing
+//! that would weigh on the widget's size.
+//!
+//! - [`api`]: HTTP request and response bodies under `/api/v1`.
+//! - [`error`]: the stable error codes and the JSON error envelope.
+//! - [`validate`]: names, first names, emails and E.164 phone numbers.
+//!
+//! Types here are a compatibility promise: renaming a field or a code is a
+//! breaking change for every embedded widget in the wild.
+
+pub mod api;
+pub mod error;
+pub mod validate;
+
+pub use api::{AppInfo, CreateSessionRequest, Customer, SessionResponse, UserInput};
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
