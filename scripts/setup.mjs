@@ -1,0 +1,59 @@
+// Installs what this repo needs and a fresh machine lacks, and nothing that
+// is already there: npm packages, the wasm32 target, the wasm-bindgen CLI of
+// the exact version Cargo.lock pins, and (for tests) Debian's Chromium and
+// ChromeDriver. Safe to run again and again.
+
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { ROOT, isRoot, lockedCrateVersion, output, run, step } from "./lib.mjs";
+
+export function setup({ browser = false } = {}) {
+  npmPackages();
+  wasmTarget();
+  wasmBindgenCli();
+  if (browser) chromium();
+}
+
+function npmPackages() {
+  const marker = path.join(ROOT, "node_modules", ".package-lock.json");
+  const lock = path.join(ROOT, "package-lock.json");
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  step("installing npm packages");
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+function wasmTarget() {
+  const installed = output("rustup", ["target", "list", "--installed"]) ?? "";
+  if (installed.split("\n").includes("wasm32-unknown-unknown")) return;
+  step("adding the wasm32-unknown-unknown target");
+  run("rustup", ["target", "add", "wasm32-unknown-unknown"]);
+}
+
+function wasmBindgenCli() {
+  if (!existsSync(path.join(ROOT, "Cargo.lock"))) run("cargo", ["generate-lockfile"]);
+  const wanted = lockedCrateVersion("wasm-bindgen");
+  const have = output("wasm-bindgen", ["--version"]);
+  const runner = output("wasm-bindgen-test-runner", ["--version"]);
+  if (have === `wasm-bindgen ${wanted}` && runner !== null && runner.includes(wanted)) return;
+  step(`installing wasm-bindgen-cli ${wanted} (found: ${have ?? "none"}); this takes a few minutes once`);
+  // `--locked` fails for this version on this registry mirror; see TOOLCHAIN notes.
+  run("cargo", ["install", "wasm-bindgen-cli", "--version", `=${wanted}`]);
+}
+
+function chromium() {
+  if (existsSync("/usr/bin/chromium") && existsSync("/usr/bin/chromedriver")) return;
+  if (!isRoot()) {
+    throw new Error(
+      "Chromium and ChromeDriver are missing: run `sudo apt-get install -y chromium chromium-driver` and try again",
+    );
+  }
+  step("installing Debian's chromium and chromium-driver");
+  run("apt-get", ["update", "-q"]);
+  run("apt-get", ["install", "-y", "-q", "chromium", "chromium-driver"], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  setup({ browser: process.argv.includes("--browser") });
+}

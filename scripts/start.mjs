@@ -1,0 +1,36 @@
+// `npm start`: install what is missing, build everything, and serve the demo
+// portal with the server on http://127.0.0.1:8080 (config: trustchat.toml,
+// database: data/trustchat.db).
+
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { ROOT, step } from "./lib.mjs";
+import { setup } from "./setup.mjs";
+import { build } from "./build.mjs";
+
+setup();
+await build({ releaseServer: true });
+
+step("starting trustchat-server");
+const binary = path.join(ROOT, "target", "release", "trustchat-server");
+const server = spawn(binary, ["serve", "--config", "trustchat.toml"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+server.stdout.setEncoding("utf8");
+server.stdout.on("data", (chunk) => {
+  process.stdout.write(chunk);
+  const match = chunk.match(/listening on (http:\/\/\S+)/);
+  if (match) {
+    const base = match[1].replace("127.0.0.1", "127.0.0.1");
+    console.log(`
+  TrustChat is running.
+
+    Demo portal:      ${base}/
+    Log in as:        ${base}/login/   (ada@example.com / lovelace)
+    Widget script:    ${base}/widget/trustchat.js
+    Health:           ${base}/healthz
+
+  Press Ctrl+C to stop.
+`);
+  }
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
+server.on("exit", (code) => process.exit(code ?? 0));

@@ -1,0 +1,108 @@
+// `npm test`: install what is missing (including Debian's Chromium when run
+// as root), build everything, then run every test suite:
+//
+//   1. native Rust tests (`cargo test --workspace`): protocol, widget core, server;
+//   2. the widget's #[wasm_bindgen_test] tests in headless Chromium, against a
+//      real trustchat-server started here;
+//   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
+//      playwright-core), each starting its own server.
+//
+// Every suite runs even when an earlier one fails; the exit code is non-zero
+// if any failed, and the last line sums up the test counts.
+
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, freePort, startServer, step } from "./lib.mjs";
+import { setup } from "./setup.mjs";
+import { build } from "./build.mjs";
+
+const totals = { passed: 0, failed: 0 };
+const failures = [];
+
+/** Runs a command, streaming its output, and adds up the test counts it prints. */
+function suite(name, cmd, args, env = {}) {
+  step(name);
+  console.log(`$ ${[cmd, ...args].join(" ")}`);
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    const tee = (stream, sink) =>
+      stream.on("data", (chunk) => {
+        text += chunk;
+        sink.write(chunk);
+      });
+    tee(child.stdout, process.stdout);
+    tee(child.stderr, process.stderr);
+    child.on("close", (code) => {
+      for (const m of text.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+        totals.passed += Number(m[1]);
+        totals.failed += Number(m[2]);
+      }
+      for (const m of text.matchAll(/^# pass (\d+)$/gm)) totals.passed += Number(m[1]);
+      for (const m of text.matchAll(/^# fail (\d+)$/gm)) totals.failed += Number(m[1]);
+      if (code !== 0) failures.push(`${name} (exit ${code})`);
+      resolve(code === 0);
+    });
+  });
+}
+
+setup({ browser: true });
+await build({ releaseServer: false });
+
+const serverBinary = path.join(ROOT, "target", "debug", "trustchat-server");
+const tmp = path.join(ROOT, ".tmp", "test");
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(tmp, { recursive: true });
+
+await suite("native Rust tests", "cargo", ["test", "--workspace"]);
+
+{
+  // The wasm tests run in a page served by wasm-bindgen-test-runner on a port
+  // we choose, so the server's config can allow exactly that origin.
+  const serverPort = await freePort();
+  const runnerPort = await freePort();
+  const config = path.join(tmp, "wasm.toml");
+  writeFileSync(
+    config,
+    `[server]
+listen = "127.0.0.1:${serverPort}"
+database_url = "sqlite://${path.join(tmp, "wasm.db")}"
+static_dir = "${path.join(ROOT, "dist")}"
+
+[[apps]]
+id = "demo"
+name = "Demo Portal"
+allowed_origins = ["http://127.0.0.1:${runnerPort}"]
+login_url = "http://127.0.0.1:${runnerPort}/login"
+onboarding = true
+
+[[apps]]
+id = "quiet"
+name = "Quiet App"
+allowed_origins = ["http://127.0.0.1:${runnerPort}"]
+onboarding = false
+`,
+  );
+  step("starting a server for the wasm tests");
+  const server = await startServer({ binary: serverBinary, config });
+  try {
+    await suite("wasm tests in headless Chromium", "cargo", ["test", "--target", "wasm32-unknown-unknown", "-p", "trustchat"], {
+      CHROMEDRIVER: "/usr/bin/chromedriver",
+      WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${runnerPort}`,
+      WASM_BINDGEN_TEST_TIMEOUT: "60",
+      TRUSTCHAT_TEST_SERVER: server.url,
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+await suite("end-to-end tests in headless Chromium", process.execPath, ["--test", "--test-concurrency=1", "tests/e2e/"], {
+  TRUSTCHAT_SERVER_BIN: serverBinary,
+});
+
+step("summary");
+if (failures.length) console.log(`failed suites: ${failures.join(", ")}`);
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exit(failures.length ? 1 : 0);

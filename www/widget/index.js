@@ -1,0 +1,3 @@
+// ES module entry (`import { init, setUser } from "trustchat"`): the same
+// functions as the global `TrustChat`, with no global side effects.
+export { init, setUser, setJwt, clearUser, show, close, getUser, on, off } from "./api.js";
