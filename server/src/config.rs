@@ -1,0 +1,376 @@
+//! The server's configuration: one TOML file, a few `TRUSTCHAT_*`
+//! environment variables on top, and validation at start-up so that a typo
+//! fails loudly before the first request instead of silently at the first
+//! customer.
+//!
+//! Every table refuses unknown keys (`deny_unknown_fields`), so
+//! `allowed_origin = [...]` is an error naming the field, not an app that
+//! refuses every browser. New sections (API keys, rules, messages) are added
+//! as new optional fields with `#[serde(default)]`, which keeps older files
+//! loading.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Environment variable overriding `server.listen`.
+pub const ENV_LISTEN: &str = "TRUSTCHAT_LISTEN";
+/// Environment variable overriding `server.database_url`.
+pub const ENV_DATABASE_URL: &str = "TRUSTCHAT_DATABASE_URL";
+/// Environment variable overriding `server.static_dir`.
+pub const ENV_STATIC_DIR: &str = "TRUSTCHAT_STATIC_DIR";
+/// Environment variable overriding `server.log`, a `tracing` filter such as
+/// `info,trustchat_server=debug`.
+pub const ENV_LOG: &str = "TRUSTCHAT_LOG";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where and how the server runs.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// The websites that embed the widget, one `[[apps]]` table each.
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address to bind, `127.0.0.1:8080`; port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `sqlite://data/trustchat.db` (relative to the current directory) or,
+    /// later, `postgres://...`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// The directory the built widget and the demo portal are served from.
+    #[serde(default = "default_static_dir")]
+    pub static_dir: PathBuf,
+    /// The `tracing` filter for the log on stderr.
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+/// One `[[apps]]` table: a website that embeds the widget.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The id the widget passes as `appId`; `[a-z0-9_-]{1,64}`.
+    pub id: String,
+    /// The name shown in the chat panel's header; defaults to the id.
+    #[serde(default)]
+    pub name: String,
+    /// The browser origins (`https://www.example.com`) allowed to use this
+    /// app. Stored normalized: lowercase, default port removed.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// The website's login page, offered to customers who should log in.
+    #[serde(default)]
+    pub login_url: Option<String>,
+    /// Whether anonymous customers are asked for name and email first.
+    #[serde(default = "default_onboarding")]
+    pub onboarding: bool,
+    /// Identity keys and policy for JWTs. Accepted and not yet interpreted:
+    /// the identity-token work gives it its type.
+    #[serde(default)]
+    pub identity: Option<toml::Value>,
+}
+
+/// Why the configuration could not be used. Each message names the file,
+/// variable or field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the expected shape.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
+    /// An environment variable holds an unusable value.
+    #[error("invalid {var}: {message}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value parsed but breaks a rule.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads `path`, applies the process environment and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        config.apply_env(|var| std::env::var(var).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text without validating it; the error is the parser's
+    /// message.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    /// Parses and validates TOML text, without looking at the environment.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let mut config = Config::parse(text).map_err(|message| ConfigError::Parse {
+            path: PathBuf::from("<inline>"),
+            message,
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Overrides fields from `TRUSTCHAT_*` variables, read through `var` so
+    /// tests need not touch the process environment. Empty values count as
+    /// unset.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        if let Some(listen) = get(ENV_LISTEN) {
+            self.server.listen = listen.trim().parse().map_err(|_| ConfigError::Env {
+                var: ENV_LISTEN,
+                message: format!("{listen:?} is not an IP address and port such as 127.0.0.1:8080"),
+            })?;
+        }
+        if let Some(url) = get(ENV_DATABASE_URL) {
+            self.server.database_url = url;
+        }
+        if let Some(dir) = get(ENV_STATIC_DIR) {
+            self.server.static_dir = PathBuf::from(dir);
+        }
+        if let Some(filter) = get(ENV_LOG) {
+            self.server.log = filter;
+        }
+        Ok(())
+    }
+
+    /// Checks the rules TOML cannot express, and normalizes what browsers
+    /// compare byte for byte (origins).
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.server.database_url.trim().is_empty() {
+            return invalid("server.database_url must not be empty".into());
+        }
+        let mut seen = HashSet::new();
+        for (index, app) in self.apps.iter_mut().enumerate() {
+            if app.id.is_empty() {
+                return invalid(format!("apps[{index}].id must not be empty"));
+            }
+            if !valid_app_id(&app.id) {
+                return invalid(format!(
+                    "apps[{index}].id {:?} must be 1 to 64 characters of a-z, 0-9, _ and -",
+                    app.id
+                ));
+            }
+            if !seen.insert(app.id.clone()) {
+                return invalid(format!("apps[{index}].id {:?} is used by two apps", app.id));
+            }
+            let id = &app.id;
+            if app.name.trim().is_empty() {
+                app.name = app.id.clone();
+            }
+            for origin in &mut app.allowed_origins {
+                *origin = normalize_origin(origin).map_err(|why| {
+                    ConfigError::Invalid(format!(
+                        "app {id}: allowed_origins entry {origin:?} {why}"
+                    ))
+                })?;
+            }
+            if let Some(url) = &app.login_url {
+                if !valid_http_url(url) {
+                    return invalid(format!(
+                        "app {id}: login_url {url:?} must be an http:// or https:// URL"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The app with this id, if the config defines one.
+    pub fn app(&self, id: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|app| app.id == id)
+    }
+}
+
+impl AppConfig {
+    /// Whether a browser on `origin` (an `Origin` header's value) may use
+    /// this app.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|allowed| allowed == origin)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            database_url: default_database_url(),
+            static_dir: default_static_dir(),
+            log: default_log(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_database_url() -> String {
+    "sqlite://data/trustchat.db".into()
+}
+
+fn default_static_dir() -> PathBuf {
+    PathBuf::from("dist")
+}
+
+fn default_log() -> String {
+    "info".into()
+}
+
+fn default_onboarding() -> bool {
+    true
+}
+
+fn valid_app_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Checks that `origin` is `scheme://host[:port]` as a browser sends it in an
+/// `Origin` header, and returns it the way a browser would write it:
+/// lowercase, without the scheme's default port.
+pub fn normalize_origin(origin: &str) -> Result<String, &'static str> {
+    const SHAPE: &str = "must be scheme://host[:port], like https://www.example.com";
+    if origin.contains('*') {
+        return Err("must not contain *: list every origin explicitly");
+    }
+    let lower = origin.trim().to_ascii_lowercase();
+    let Some((scheme, rest)) = lower.split_once("://") else {
+        return Err(SHAPE);
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if !scheme_ok {
+        return Err(SHAPE);
+    }
+    if rest.contains(['/', '?', '#']) {
+        return Err("must not have a path, query or trailing slash, like https://www.example.com");
+    }
+    if rest.contains('@') {
+        return Err("must not hold a user name or password");
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, _)) if !host.ends_with(']') && host.contains(':') => (rest, None),
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[') {
+        v6.strip_suffix(']').is_some_and(|inner| {
+            !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        })
+    } else {
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+    };
+    if !host_ok {
+        return Err(SHAPE);
+    }
+    let port = match port {
+        None => None,
+        Some(port) => match port.parse::<u16>() {
+            Ok(n) if n > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return Err("has an invalid port"),
+        },
+    };
+    let default_port = match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    };
+    Ok(match port {
+        Some(port) if Some(port) != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+fn valid_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        !authority.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalized_or_refused() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("http://127.0.0.1:8080", Some("http://127.0.0.1:8080")),
+            ("HTTPS://WWW.Example.com", Some("https://www.example.com")),
+            (
+                "https://www.example.com:443",
+                Some("https://www.example.com"),
+            ),
+            ("http://localhost:80", Some("http://localhost")),
+            ("http://[::1]:3000", Some("http://[::1]:3000")),
+            ("capacitor://localhost", Some("capacitor://localhost")),
+            ("https://www.example.com/", None),
+            ("https://www.example.com/app", None),
+            ("https://*.example.com", None),
+            ("*", None),
+            ("www.example.com", None),
+            ("https://", None),
+            ("https://example.com:0", None),
+            ("https://example.com:99999", None),
+            ("https://user@example.com", None),
+            ("https://exa mple.com", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                normalize_origin(input).ok().as_deref(),
+                *expected,
+                "input {input:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The HTTP layer: [`app`] builds the whole router from one module per route
+//! group, plus the cross-cutting pieces every request goes through.
+//!
+//! - [`health`]: `GET /healthz`.
+//! - [`apps`]: `GET /api/v1/apps/{app_id}`.
+//! - [`sessions`]: opening, reading and revoking customer sessions.
+//! - [`assets`]: the built widget and demo portal from `static_dir`, and
+//!   the JSON 404 for unknown `/api` paths.
+//! - [`auth`]: the [`auth::CustomerSession`] extractor (bearer tokens).
+//! - [`origin`]: the per-app `Origin` policy and CORS.
+//! - [`json`]: the [`json::JsonBody`] extractor, which maps every bad body to
+//!   one of our error codes.
+//!
+//! Only this module and [`crate::error`] know axum.
+
+use std::any::Any;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{HeaderValue, X_CONTENT_TYPE_OPTIONS};
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ApiError, MAX_JSON_BODY};
+use crate::state::AppState;
+
+pub mod apps;
+pub mod assets;
+pub mod auth;
+pub mod health;
+pub mod json;
+pub mod origin;
+pub mod sessions;
+
+/// The whole HTTP application. Tests call it with `oneshot`; `serve` runs it
+/// on a socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(apps::router())
+        .merge(sessions::router())
+        .merge(assets::router())
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::cors))
+        .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            // The path only: a query string could hold something a careless
+            // client put there, and headers are never logged.
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// No request should get here; if one does, it gets the same answer as any
+/// other internal error instead of a dropped connection.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
+}

@@ -1,0 +1,39 @@
+//! The TrustChat server: the HTTP API the widget talks to, the storage
+//! behind it, and the command line that runs it.
+//!
+//! A request travels through the crate like this:
+//!
+//! - [`config`] reads `trustchat.toml` and the `TRUSTCHAT_*` variables once,
+//!   at start-up, and refuses anything doubtful with a message naming the
+//!   field.
+//! - [`server::run`] opens the [`store`], builds the [`AppState`] and serves
+//!   [`http::app`] until SIGINT or SIGTERM.
+//! - [`http`] is the only module that knows routes and headers: one module
+//!   per route group, the extractors that check origins, bearer tokens and
+//!   JSON bodies, and CORS.
+//! - [`identity`] is the domain: finding or creating a customer from what
+//!   the website says, opening sessions, greeting. It knows neither HTTP nor
+//!   SQL.
+//! - [`store`] is the only module that knows SQL, behind the [`store::Store`]
+//!   trait: SQLite today, Postgres beside it later.
+//! - [`error::ApiError`] is every way a request can fail, each with its
+//!   stable code from `trustchat_protocol`.
+//!
+//! Secrets (session tokens, identity tokens, API keys) are never logged and
+//! never stored in clear: the database holds SHA-256 hashes of session
+//! tokens.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod server;
+pub mod state;
+pub mod store;
+// pub mod jwt; (added with the identity-token work)
+
+pub use config::Config;
+pub use error::ApiError;
+pub use http::app;
+pub use server::run;
+pub use state::AppState;

@@ -1,0 +1,82 @@
+//! Running the HTTP server: bind, open the store, announce readiness, serve
+//! until asked to stop.
+
+use std::future::Future;
+use std::io::Write as _;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{http, store};
+
+/// Binds the configured listen address (port 0 picks a free port).
+pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    let address = config.server.listen;
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))
+}
+
+/// Opens the database, then serves on `listener` until `shutdown`
+/// completes, letting requests in flight finish.
+///
+/// Once the server accepts requests it prints exactly one line to stdout,
+/// `trustchat-server listening on http://ADDR`, which scripts and tests
+/// wait for; everything else goes to the log on stderr.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = store::connect(&config.server.database_url).await?;
+    if !config.server.static_dir.is_dir() {
+        tracing::warn!(
+            static_dir = %config.server.static_dir.display(),
+            "static_dir does not exist; only the API is served"
+        );
+    }
+    let state = AppState::new(config, store.clone());
+    let address = listener.local_addr()?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "trustchat-server listening on http://{address}")?;
+        stdout.flush()?;
+    }
+    tracing::info!(%address, apps = state.config.apps.len(), "serving");
+    let served = axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    store.close().await;
+    tracing::info!("stopped");
+    served.map_err(Into::into)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
