@@ -1,0 +1,97 @@
+//! TrustChat's widget: a customer-support chat that knows who the website's
+//! logged-in customers are. Compiled to WebAssembly and embedded with one
+//! script tag; this crate is the whole widget.
+//!
+//! The layout, from the inside out:
+//!
+//! - [`core`]: pure Rust. The checked configuration, the API's errors, and
+//!   the widget as a state machine (`Widget::step(Input) -> Vec<Effect>`).
+//!   No IO, no `web_sys`: built and tested natively.
+//! - [`platform`]: the ports the driver talks to the world through:
+//!   `Transport` (JSON over HTTP), `Storage`, `Json`, and `Host` (the DOM and
+//!   the page's listeners). In-memory implementations back the native tests.
+//! - [`driver`]: runs the API calls in call order, feeding the state machine
+//!   with what the server and storage answer.
+//! - `web` (wasm32 only): the browser's ports (fetch, `localStorage`, the
+//!   browser's JSON, events) and the conversions between JavaScript values
+//!   and the core's types.
+//! - `ui` (wasm32 only): the hand-written DOM inside an open shadow root.
+//!   Every listener is owned by a value that removes it on drop.
+//!
+//! The JavaScript API at the bottom of this file is a layer of one-line
+//! delegators to `web`.
+#![deny(clippy::unwrap_used)]
+
+pub mod core;
+pub mod driver;
+pub mod platform;
+#[cfg(target_arch = "wasm32")]
+pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+#[cfg(target_arch = "wasm32")]
+pub use api::*;
+
+/// The JavaScript API: one-line delegators to `web`. Each call that does IO
+/// returns a Promise; every rejection is an `Error` with a `code` property.
+#[cfg(target_arch = "wasm32")]
+mod api {
+    use js_sys::Promise;
+    use wasm_bindgen::prelude::*;
+
+    /// `init({appId, server?, onboarding?, locale?, fetchJwt?})`: loads the
+    /// app, draws the launcher, restores a stored session, emits `ready`.
+    #[wasm_bindgen(js_name = init)]
+    pub fn init(config: JsValue) -> Promise {
+        crate::web::init(config)
+    }
+
+    /// `setUser({name, email?, phone?} | {jwt})`: resolves with the user.
+    #[wasm_bindgen(js_name = setUser)]
+    pub fn set_user(user: JsValue) -> Promise {
+        crate::web::set_user(user)
+    }
+
+    /// `setJwt(token)`: a trusted session from the website's identity token.
+    #[wasm_bindgen(js_name = setJwt)]
+    pub fn set_jwt(token: JsValue) -> Promise {
+        crate::web::set_jwt(token)
+    }
+
+    /// `clearUser()`: revokes the session and wipes every trace locally.
+    #[wasm_bindgen(js_name = clearUser)]
+    pub fn clear_user() -> Promise {
+        crate::web::clear_user()
+    }
+
+    /// `show()`: opens the panel.
+    #[wasm_bindgen(js_name = show)]
+    pub fn show() -> Result<(), JsValue> {
+        crate::web::show()
+    }
+
+    /// `close()`: closes the panel.
+    #[wasm_bindgen(js_name = close)]
+    pub fn close() -> Result<(), JsValue> {
+        crate::web::close()
+    }
+
+    /// `getUser()`: `null` or `{id, name, firstName, email, phone, trusted}`.
+    #[wasm_bindgen(js_name = getUser)]
+    pub fn get_user() -> JsValue {
+        crate::web::get_user()
+    }
+
+    /// `on(event, listener)`.
+    #[wasm_bindgen(js_name = on)]
+    pub fn on(event: JsValue, listener: JsValue) -> Result<(), JsValue> {
+        crate::web::on(event, listener)
+    }
+
+    /// `off(event, listener)`.
+    #[wasm_bindgen(js_name = off)]
+    pub fn off(event: JsValue, listener: JsValue) -> Result<(), JsValue> {
+        crate::web::off(event, listener)
+    }
+}

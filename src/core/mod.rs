@@ -1,0 +1,17 @@
+//! The widget's pure core: configuration, errors and the state machine.
+//! Nothing here knows `web_sys`, `js_sys` or `wasm_bindgen`; it builds and
+//! is tested natively.
+
+pub mod config;
+pub mod error;
+pub mod state;
+
+pub use config::{Config, STORAGE_PREFIX};
+pub use error::{Code, Error};
+pub use state::{
+    validate_form, Effect, Event, FieldErrors, Focus, Input, Panel, Phase, User, View, Widget,
+    EVENT_NAMES,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,468 @@
+//! The widget as a state machine: [`Widget::step`] takes one [`Input`] (a
+//! fact: the app loaded, a session started, the customer opened the panel)
+//! and answers the [`Effect`]s the driver must carry out. No IO here.
+//!
+//! The phases, as [`Widget::phase`] names them:
+//!
+//! ```text
+//! NotInitialized ──Initialized──▶ Anonymous ◀──────────── Cleared ──┐
+//!                                  │   ▲ Close                      │
+//!                   Show (onboarding on)                            │
+//!                                  ▼   │                            │
+//!                               Onboarding ──SessionStarted──▶ Identified
+//! ```
+//!
+//! With onboarding off an anonymous customer who opens the panel goes
+//! straight to the chat view, and the driver starts an anonymous session.
+
+use trustchat_protocol::{AppInfo, SessionResponse};
+
+use super::config::Config;
+use super::error::Error;
+
+/// Where the widget stands; derived from its state, never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `init` has not resolved yet.
+    NotInitialized,
+    /// Nobody identified; the panel is closed, or onboarding is off.
+    Anonymous,
+    /// Nobody identified, the panel is open and the app wants onboarding.
+    Onboarding,
+    /// The customer is known, by `setUser`, `setJwt` or the form.
+    Identified,
+}
+
+/// One fact the widget learns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// `init` loaded the app and perhaps restored a stored session.
+    Initialized {
+        /// The checked configuration.
+        config: Config,
+        /// The app as the server describes it.
+        app: AppInfo,
+        /// A stored session the server still accepts.
+        session: Option<SessionResponse>,
+    },
+    /// `init` failed; the widget stays uninitialized.
+    InitFailed,
+    /// The panel is opened (`show()` or the launcher).
+    Show,
+    /// The panel is closed (`close()`, the close button or Escape).
+    Close,
+    /// A session was created or reused; it replaces any other.
+    SessionStarted(SessionResponse),
+    /// `clearUser`: the session is gone.
+    Cleared,
+    /// The onboarding form was sent and passed validation.
+    FormSubmitted,
+    /// The onboarding form was sent with faults.
+    FormInvalid(FieldErrors),
+    /// A request on the customer's behalf failed; shown in the panel.
+    Failed(Error),
+}
+
+/// What the driver must do after a step, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Redraw the DOM from [`Widget::view`].
+    Render,
+    /// Tell the page's listeners.
+    Emit(Event),
+    /// Move keyboard focus.
+    Focus(Focus),
+    /// Create an anonymous session (onboarding off, panel opened).
+    StartAnonymousSession,
+}
+
+/// The events of `TrustChat.on`, with their detail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `ready`: `init` finished; the restored customer, if any.
+    Ready(Option<User>),
+    /// `user:identified`.
+    Identified(User),
+    /// `user:trusted`.
+    Trusted(User),
+    /// `user:cleared`.
+    Cleared,
+    /// `open`.
+    Open,
+    /// `close`.
+    Close,
+    /// `error`: something failed that no promise reports.
+    Error(Error),
+}
+
+impl Event {
+    /// The event's name in `TrustChat.on`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Ready(_) => "ready",
+            Event::Identified(_) => "user:identified",
+            Event::Trusted(_) => "user:trusted",
+            Event::Cleared => "user:cleared",
+            Event::Open => "open",
+            Event::Close => "close",
+            Event::Error(_) => "error",
+        }
+    }
+}
+
+/// Every event name `TrustChat.on` accepts, including those later steps emit.
+pub const EVENT_NAMES: [&str; 10] = [
+    "ready",
+    "user:identified",
+    "user:trusted",
+    "user:cleared",
+    "open",
+    "close",
+    "error",
+    "message:sent",
+    "message:received",
+    "token:expired",
+];
+
+/// Where keyboard focus goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// Into the panel (its first field, or the panel itself).
+    Panel,
+    /// Back to the launcher button.
+    Launcher,
+    /// The first onboarding field with a fault.
+    Field(&'static str),
+}
+
+/// The customer as `getUser()` describes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Customer profile id.
+    pub id: String,
+    /// Full name.
+    pub name: Option<String>,
+    /// The name they are greeted by.
+    pub first_name: Option<String>,
+    /// Normalized email.
+    pub email: Option<String>,
+    /// E.164 phone.
+    pub phone: Option<String>,
+    /// Whether the server verified the identity with a JWT.
+    pub trusted: bool,
+}
+
+impl User {
+    /// The identified customer of a session; `None` for an anonymous one.
+    pub fn of(session: &SessionResponse) -> Option<User> {
+        let c = &session.customer;
+        let known = session.trusted || c.name.is_some() || c.email.is_some() || c.phone.is_some();
+        known.then(|| User {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            first_name: c.first_name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            trusted: session.trusted,
+        })
+    }
+}
+
+/// The onboarding form's faults, one message per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors {
+    /// Under the name field.
+    pub name: Option<&'static str>,
+    /// Under the email field; also "give an email or a phone".
+    pub email: Option<&'static str>,
+    /// Under the phone field.
+    pub phone: Option<&'static str>,
+}
+
+impl FieldErrors {
+    /// The first field with a fault, in form order.
+    pub fn first(&self) -> Option<&'static str> {
+        [
+            ("name", self.name),
+            ("email", self.email),
+            ("phone", self.phone),
+        ]
+        .into_iter()
+        .find_map(|(field, message)| message.map(|_| field))
+    }
+}
+
+/// What the panel shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Panel {
+    /// The onboarding form.
+    Onboarding {
+        /// Faults under each field.
+        errors: FieldErrors,
+        /// Whether a submission is in flight.
+        busy: bool,
+    },
+    /// The conversation.
+    Chat {
+        /// The server's greeting, once a session exists.
+        greeting: Option<String>,
+    },
+}
+
+/// Everything the DOM layer draws, derived from the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// Whether the panel is open.
+    pub open: bool,
+    /// The app's display name, for the panel header.
+    pub title: String,
+    /// The panel's content.
+    pub panel: Panel,
+    /// A failure to show at the top of the panel.
+    pub alert: Option<String>,
+    /// Bumped by `clearUser`: the DOM layer rebuilds the panel from scratch,
+    /// so nothing the last customer typed or saw survives.
+    pub epoch: u32,
+}
+
+/// The widget's whole state.
+#[derive(Debug, Default)]
+pub struct Widget {
+    /// The checked configuration, once initialized.
+    config: Option<Config>,
+    /// The app, once initialized.
+    app: Option<AppInfo>,
+    /// The current session, anonymous or identified.
+    session: Option<SessionResponse>,
+    /// Whether the panel is open (or asked open before `init` resolved).
+    open: bool,
+    /// Onboarding faults on display.
+    errors: FieldErrors,
+    /// Whether the onboarding form is being submitted.
+    busy: bool,
+    /// A failure on display.
+    alert: Option<String>,
+    /// See [`View::epoch`].
+    epoch: u32,
+}
+
+impl Widget {
+    /// A widget before `init`.
+    pub fn new() -> Widget {
+        Widget::default()
+    }
+
+    /// Applies one input and answers what to do.
+    pub fn step(&mut self, input: Input) -> Vec<Effect> {
+        use Effect::*;
+        match input {
+            Input::Initialized {
+                config,
+                app,
+                session,
+            } => {
+                self.config = Some(config);
+                self.app = Some(app);
+                self.session = session;
+                let mut effects = vec![Render];
+                if self.open {
+                    effects.push(Focus(self::Focus::Panel));
+                    effects.extend(self.anonymous_session_needed());
+                }
+                effects.push(Emit(Event::Ready(self.user())));
+                effects
+            }
+            Input::InitFailed => {
+                self.open = false;
+                vec![]
+            }
+            Input::Show if self.open => vec![],
+            Input::Show => {
+                self.open = true;
+                if self.config.is_none() {
+                    // Remembered until `init` resolves.
+                    return vec![];
+                }
+                let mut effects = vec![Render, Emit(Event::Open), Focus(self::Focus::Panel)];
+                effects.extend(self.anonymous_session_needed());
+                effects
+            }
+            Input::Close if !self.open => vec![],
+            Input::Close => {
+                self.open = false;
+                if self.config.is_none() {
+                    return vec![];
+                }
+                vec![Render, Emit(Event::Close), Focus(self::Focus::Launcher)]
+            }
+            Input::SessionStarted(session) => {
+                let user = User::of(&session);
+                self.session = Some(session);
+                self.errors = FieldErrors::default();
+                self.busy = false;
+                self.alert = None;
+                let mut effects = vec![Render];
+                if let Some(user) = user {
+                    if user.trusted {
+                        effects.push(Emit(Event::Identified(user.clone())));
+                        effects.push(Emit(Event::Trusted(user)));
+                    } else {
+                        effects.push(Emit(Event::Identified(user)));
+                    }
+                }
+                effects
+            }
+            Input::Cleared => {
+                let was_open = self.open;
+                self.session = None;
+                self.open = false;
+                self.errors = FieldErrors::default();
+                self.busy = false;
+                self.alert = None;
+                self.epoch = self.epoch.wrapping_add(1);
+                let mut effects = vec![Render];
+                if was_open {
+                    effects.push(Emit(Event::Close));
+                }
+                effects.push(Emit(Event::Cleared));
+                effects
+            }
+            Input::FormSubmitted => {
+                self.errors = FieldErrors::default();
+                self.alert = None;
+                self.busy = true;
+                vec![Render]
+            }
+            Input::FormInvalid(errors) => {
+                let first = errors.first();
+                self.errors = errors;
+                self.busy = false;
+                let mut effects = vec![Render];
+                effects.extend(first.map(|field| Focus(self::Focus::Field(field))));
+                effects
+            }
+            Input::Failed(error) => {
+                self.busy = false;
+                self.alert = Some(error.message.clone());
+                vec![Render, Emit(Event::Error(error))]
+            }
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        if self.config.is_none() {
+            Phase::NotInitialized
+        } else if self.user().is_some() {
+            Phase::Identified
+        } else if self.open && self.onboarding() {
+            Phase::Onboarding
+        } else {
+            Phase::Anonymous
+        }
+    }
+
+    /// The configuration, once initialized.
+    pub fn config(&self) -> Option<&Config> {
+        self.config.as_ref()
+    }
+
+    /// The current session, anonymous or identified.
+    pub fn session(&self) -> Option<&SessionResponse> {
+        self.session.as_ref()
+    }
+
+    /// The identified customer, if any.
+    pub fn user(&self) -> Option<User> {
+        self.session.as_ref().and_then(User::of)
+    }
+
+    /// Whether the panel is open.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Whether anonymous customers must fill in the form before chatting:
+    /// `init`'s `onboarding` when given, else the app's setting.
+    pub fn onboarding(&self) -> bool {
+        let app = self.app.as_ref().is_some_and(|app| app.onboarding);
+        self.config
+            .as_ref()
+            .and_then(|c| c.onboarding)
+            .unwrap_or(app)
+    }
+
+    /// What the DOM shows.
+    pub fn view(&self) -> View {
+        let panel = if self.user().is_none() && self.onboarding() {
+            Panel::Onboarding {
+                errors: self.errors.clone(),
+                busy: self.busy,
+            }
+        } else {
+            Panel::Chat {
+                greeting: self.session.as_ref().map(|s| s.greeting.clone()),
+            }
+        };
+        View {
+            open: self.open,
+            title: self
+                .app
+                .as_ref()
+                .map(|app| app.name.clone())
+                .unwrap_or_default(),
+            panel,
+            alert: self.alert.clone(),
+            epoch: self.epoch,
+        }
+    }
+
+    fn anonymous_session_needed(&self) -> Option<Effect> {
+        (self.session.is_none() && !self.onboarding()).then_some(Effect::StartAnonymousSession)
+    }
+}
+
+/// Validates the onboarding form field by field, with the very rules (and
+/// messages) of `trustchat_protocol::validate`; blank email and phone
+/// together fault the email field.
+pub fn validate_form(
+    input: &trustchat_protocol::UserInput,
+) -> Result<trustchat_protocol::validate::ValidUser, FieldErrors> {
+    use trustchat_protocol::validate;
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let mut errors = FieldErrors {
+        name: validate::name(&input.name).err().map(|e| e.message),
+        ..FieldErrors::default()
+    };
+    if !blank(&input.email) {
+        errors.email = input
+            .email
+            .as_deref()
+            .and_then(|e| validate::email(e).err())
+            .map(|e| e.message);
+    }
+    if !blank(&input.phone) {
+        errors.phone = input
+            .phone
+            .as_deref()
+            .and_then(|p| validate::phone(p).err())
+            .map(|e| e.message);
+    }
+    if blank(&input.email) && blank(&input.phone) {
+        // The "email or phone" rule, in `validate::user`'s words (asked with
+        // a stand-in name, so that a bad name cannot answer first).
+        let contact_only = trustchat_protocol::UserInput {
+            name: "-".into(),
+            email: None,
+            phone: None,
+        };
+        errors.email = validate::user(&contact_only).err().map(|e| e.message);
+    }
+    if errors != FieldErrors::default() {
+        return Err(errors);
+    }
+    validate::user(input).map_err(|invalid| FieldErrors {
+        email: Some(invalid.message),
+        ..FieldErrors::default()
+    })
+}

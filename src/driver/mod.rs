@@ -1,0 +1,467 @@
+//! The driver runs the API calls: it feeds the state machine
+//! ([`crate::core::Widget`]) with what the server and storage answer, and
+//! carries out the effects it asks for through the [`Ports`].
+//!
+//! Every call that does IO takes a [`queue::Ticket`] when it is made and
+//! waits its turn, so calls take effect in call order. The state lives in a
+//! `RefCell` that is borrowed only between awaits, never across one: a page
+//! listener may call back into the widget from inside any event.
+
+pub mod queue;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+
+use trustchat_protocol::validate::{self, ValidUser};
+use trustchat_protocol::{AppInfo, CreateSessionRequest, SessionResponse, UserInput};
+
+use crate::core::{
+    validate_form, Code, Config, Effect, Error, Input, Phase, User, Widget, STORAGE_PREFIX,
+};
+use crate::platform::{Method, Ports, Request, Response};
+use queue::Queue;
+
+/// The widget at run time: state machine, ports and call queue.
+pub struct Driver<P> {
+    /// The outside world.
+    ports: P,
+    /// The state machine; see the module docs for the borrowing rule.
+    state: RefCell<Widget>,
+    /// Serializes the calls that do IO.
+    queue: Queue,
+    /// How many `init` calls are waiting or running; `show()` before `init`
+    /// resolved is remembered while one is.
+    pending_inits: Cell<u32>,
+    /// The identity JWT of the session, in memory only: never stored, never
+    /// in a URL. Kept for the token refresh of a later step.
+    jwt: RefCell<Option<String>>,
+}
+
+impl<P: Ports + 'static> Driver<P> {
+    /// A driver before `init`.
+    pub fn new(ports: P) -> Rc<Driver<P>> {
+        Rc::new(Driver {
+            ports,
+            state: RefCell::new(Widget::new()),
+            queue: Queue::default(),
+            pending_inits: Cell::new(0),
+            jwt: RefCell::new(None),
+        })
+    }
+
+    /// The ports, for the platform layer.
+    pub fn ports(&self) -> &P {
+        &self.ports
+    }
+
+    /// `init`: loads the app, restores a stored session, draws the launcher
+    /// and emits `ready`. A second call resolves if it names the same app.
+    pub fn init(
+        self: &Rc<Self>,
+        config: Config,
+    ) -> impl Future<Output = Result<(), Error>> + 'static {
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        self.pending_inits.set(self.pending_inits.get() + 1);
+        async move {
+            ticket.wait().await;
+            let result = this.load(config).await;
+            this.pending_inits.set(this.pending_inits.get() - 1);
+            if result.is_err() && this.phase() == Phase::NotInitialized {
+                this.apply(Input::InitFailed);
+            }
+            result
+        }
+    }
+
+    /// `setUser({name, email?, phone?})`: validated before anything else.
+    pub fn set_user(
+        self: &Rc<Self>,
+        input: UserInput,
+    ) -> impl Future<Output = Result<User, Error>> + 'static {
+        let valid = validate::user(&input);
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        async move {
+            let valid = valid?;
+            ticket.wait().await;
+            this.identify(valid).await
+        }
+    }
+
+    /// `setJwt(token)`, and `setUser({jwt})`.
+    pub fn set_jwt(
+        self: &Rc<Self>,
+        token: String,
+    ) -> impl Future<Output = Result<User, Error>> + 'static {
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        async move {
+            if token.trim().is_empty() {
+                return Err(Error::invalid(
+                    "setJwt needs the identity token your server minted, as a string",
+                ));
+            }
+            ticket.wait().await;
+            let config = this.config()?;
+            let request = CreateSessionRequest {
+                user: None,
+                jwt: Some(token.clone()),
+            };
+            let session = this.create_session(&config, &request).await?;
+            *this.jwt.borrow_mut() = Some(token);
+            User::of(&session).ok_or_else(|| anonymous_answer(&config))
+        }
+    }
+
+    /// `clearUser()`: wipes the customer locally first (nothing may stop
+    /// that), then revokes the session on the server, best effort.
+    pub fn clear_user(self: &Rc<Self>) -> impl Future<Output = Result<(), Error>> + 'static {
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        async move {
+            ticket.wait().await;
+            let config = this.config()?;
+            let token = this
+                .state
+                .borrow()
+                .session()
+                .and_then(|s| s.session_token.clone());
+            this.jwt.borrow_mut().take();
+            this.ports.remove_prefixed(STORAGE_PREFIX);
+            this.apply(Input::Cleared);
+            if let Some(token) = token {
+                let _ = this
+                    .request(
+                        &config,
+                        Method::Delete,
+                        config.url("/sessions/current"),
+                        Some(token),
+                        None,
+                    )
+                    .await;
+            }
+            Ok(())
+        }
+    }
+
+    /// The onboarding form was submitted: faults show in place; a valid
+    /// customer takes the very path of `setUser`.
+    pub fn submit_form(self: &Rc<Self>, input: UserInput) -> impl Future<Output = ()> + 'static {
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        async move {
+            ticket.wait().await;
+            if this.phase() == Phase::Identified || this.phase() == Phase::NotInitialized {
+                return;
+            }
+            match validate_form(&input) {
+                Err(errors) => this.apply(Input::FormInvalid(errors)),
+                Ok(valid) => {
+                    this.apply(Input::FormSubmitted);
+                    if let Err(error) = this.identify(valid).await {
+                        this.apply(Input::Failed(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts an anonymous session when the state still wants one.
+    fn anonymous_session(self: &Rc<Self>) -> impl Future<Output = ()> + 'static {
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        async move {
+            ticket.wait().await;
+            let wanted = {
+                let state = this.state.borrow();
+                state.session().is_none() && !state.onboarding()
+            };
+            if !wanted {
+                return;
+            }
+            let Ok(config) = this.config() else { return };
+            if let Err(error) = this
+                .create_session(&config, &CreateSessionRequest::default())
+                .await
+            {
+                this.apply(Input::Failed(error));
+            }
+        }
+    }
+
+    /// `show()`: opens the panel; remembered while `init` is in flight.
+    pub fn show(self: &Rc<Self>) -> Result<(), Error> {
+        self.toggle(Input::Show)
+    }
+
+    /// `close()`: closes the panel.
+    pub fn close(self: &Rc<Self>) -> Result<(), Error> {
+        self.toggle(Input::Close)
+    }
+
+    fn toggle(self: &Rc<Self>, input: Input) -> Result<(), Error> {
+        if self.phase() == Phase::NotInitialized && self.pending_inits.get() == 0 {
+            return Err(Error::not_initialized());
+        }
+        self.apply(input);
+        Ok(())
+    }
+
+    /// Whether the panel is open.
+    pub fn is_open(&self) -> bool {
+        self.state.borrow().is_open()
+    }
+
+    /// `getUser()`: the identified customer, if any.
+    pub fn user(&self) -> Option<User> {
+        self.state.borrow().user()
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.state.borrow().phase()
+    }
+
+    /// The identity JWT in memory, if any.
+    pub fn jwt(&self) -> Option<String> {
+        self.jwt.borrow().clone()
+    }
+
+    /// Steps the state machine, then carries out its effects with no borrow
+    /// held: listeners may call back in.
+    fn apply(self: &Rc<Self>, input: Input) {
+        let effects = self.state.borrow_mut().step(input);
+        for effect in effects {
+            match effect {
+                Effect::Render => {
+                    let view = self.state.borrow().view();
+                    self.ports.render(&view);
+                }
+                Effect::Emit(event) => self.ports.emit(event),
+                Effect::Focus(focus) => self.ports.focus(focus),
+                Effect::StartAnonymousSession => {
+                    self.ports.spawn(Box::pin(self.anonymous_session()))
+                }
+            }
+        }
+    }
+
+    fn config(&self) -> Result<Config, Error> {
+        self.state
+            .borrow()
+            .config()
+            .cloned()
+            .ok_or_else(Error::not_initialized)
+    }
+
+    async fn load(self: &Rc<Self>, config: Config) -> Result<(), Error> {
+        let existing = self.state.borrow().config().map(|c| c.app_id.clone());
+        if let Some(app_id) = existing {
+            return if app_id == config.app_id {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    [
+                        "trustchat is already initialized with appId \"",
+                        &app_id,
+                        "\"; reload the page to change apps",
+                    ]
+                    .concat(),
+                ))
+            };
+        }
+        let response = self
+            .request(&config, Method::Get, config.app_url(""), None, None)
+            .await?;
+        let app: AppInfo = self.decode(&config, &response)?;
+        let session = self.restore(&config).await;
+        self.apply(Input::Initialized {
+            config,
+            app,
+            session,
+        });
+        Ok(())
+    }
+
+    /// The stored session, if the server still accepts its token. A refused
+    /// token is wiped silently; an unreachable server keeps it for later.
+    async fn restore(&self, config: &Config) -> Option<SessionResponse> {
+        let key = config.session_key();
+        let text = self.ports.get(&key)?;
+        let stored = self
+            .ports
+            .decode::<SessionResponse>(&text)
+            .filter(|s| s.session_token.is_some());
+        let Some(stored) = stored else {
+            self.ports.remove(&key);
+            return None;
+        };
+        let request = Request {
+            method: Method::Get,
+            url: config.url("/sessions/current"),
+            bearer: stored.session_token.clone(),
+            body: None,
+        };
+        match self.ports.send(request).await {
+            Ok(Response { status: 200, body }) => match self.ports.decode::<SessionResponse>(&body)
+            {
+                Some(fresh) => {
+                    let fresh = SessionResponse {
+                        session_token: stored.session_token,
+                        ..fresh
+                    };
+                    self.save(config, &fresh);
+                    Some(fresh)
+                }
+                None => Some(stored),
+            },
+            Ok(Response {
+                status: 401 | 403 | 404,
+                ..
+            }) => {
+                self.ports.remove(&key);
+                None
+            }
+            _ => Some(stored),
+        }
+    }
+
+    /// The customer of `valid`: the current session when it is theirs
+    /// (same email, else same phone), else a new one.
+    async fn identify(self: &Rc<Self>, valid: ValidUser) -> Result<User, Error> {
+        let config = self.config()?;
+        let current = self.state.borrow().session().cloned();
+        if let Some(current) = current.filter(|s| same_identity(s, &valid)) {
+            if let Some(user) = User::of(&current) {
+                self.apply(Input::SessionStarted(current));
+                return Ok(user);
+            }
+        }
+        let ValidUser { name, email, phone } = valid;
+        let request = CreateSessionRequest {
+            user: Some(UserInput { name, email, phone }),
+            jwt: None,
+        };
+        let session = self.create_session(&config, &request).await?;
+        User::of(&session).ok_or_else(|| anonymous_answer(&config))
+    }
+
+    /// Creates a session, stores it, shows it, and revokes the one it
+    /// replaces (best effort: the new one is in place either way).
+    async fn create_session(
+        self: &Rc<Self>,
+        config: &Config,
+        request: &CreateSessionRequest,
+    ) -> Result<SessionResponse, Error> {
+        let body = self.ports.encode(request);
+        let response = self
+            .request(
+                config,
+                Method::Post,
+                config.app_url("/sessions"),
+                None,
+                body,
+            )
+            .await?;
+        let session: SessionResponse = self.decode(config, &response)?;
+        if session.session_token.is_none() {
+            return Err(unreadable(config));
+        }
+        let old = self
+            .state
+            .borrow()
+            .session()
+            .and_then(|s| s.session_token.clone());
+        self.save(config, &session);
+        self.apply(Input::SessionStarted(session.clone()));
+        if let Some(old) = old.filter(|old| session.session_token.as_ref() != Some(old)) {
+            let _ = self
+                .request(
+                    config,
+                    Method::Delete,
+                    config.url("/sessions/current"),
+                    Some(old),
+                    None,
+                )
+                .await;
+        }
+        Ok(session)
+    }
+
+    fn save(&self, config: &Config, session: &SessionResponse) {
+        if let Some(text) = self.ports.encode(session) {
+            self.ports.set(&config.session_key(), &text);
+        }
+    }
+
+    /// Sends a request; any answer but 2xx becomes the matching [`Error`].
+    async fn request(
+        &self,
+        config: &Config,
+        method: Method,
+        url: String,
+        bearer: Option<String>,
+        body: Option<String>,
+    ) -> Result<Response, Error> {
+        match self
+            .ports
+            .send(Request {
+                method,
+                url,
+                bearer,
+                body,
+            })
+            .await
+        {
+            Err(_) => Err(Error::network(&config.server)),
+            Ok(response) if (200..300).contains(&response.status) => Ok(response),
+            Ok(response) => Err(Error::from_response(
+                &config.server,
+                response.status,
+                self.ports.decode(&response.body),
+            )),
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        config: &Config,
+        response: &Response,
+    ) -> Result<T, Error> {
+        self.ports
+            .decode(&response.body)
+            .ok_or_else(|| unreadable(config))
+    }
+}
+
+fn same_identity(session: &SessionResponse, valid: &ValidUser) -> bool {
+    let customer = &session.customer;
+    match (&valid.email, &valid.phone) {
+        (Some(email), _) => customer.email.as_ref() == Some(email),
+        (None, Some(phone)) => customer.phone.as_ref() == Some(phone),
+        (None, None) => false,
+    }
+}
+
+fn unreadable(config: &Config) -> Error {
+    Error::new(
+        Code::ServerError,
+        [
+            "the trustchat server at ",
+            &config.server,
+            " sent an answer this widget cannot read: check that widget and server versions match",
+        ]
+        .concat(),
+    )
+}
+
+fn anonymous_answer(config: &Config) -> Error {
+    Error::new(
+        Code::ServerError,
+        [
+            "the trustchat server at ",
+            &config.server,
+            " answered with an anonymous session",
+        ]
+        .concat(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! In-memory ports for native tests: a scripted server, a map for storage,
+//! `serde_json`, and a host that records what it was asked to do.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::{Host, Json, Method, NetworkError, Request, Response, Storage, Task, Transport};
+use crate::core::{Event, Focus, View};
+
+/// A fake platform: requests are answered from a script, in order.
+#[derive(Default)]
+pub struct Memory {
+    /// Answers for the next requests; an empty script means "unreachable".
+    pub replies: RefCell<VecDeque<Result<Response, NetworkError>>>,
+    /// Every request sent, as `METHOD url [bearer] body`.
+    pub sent: RefCell<Vec<String>>,
+    /// The storage area.
+    pub storage: RefCell<BTreeMap<String, String>>,
+    /// Every event emitted, by name.
+    pub events: RefCell<Vec<Event>>,
+    /// The last view rendered.
+    pub view: RefCell<Option<View>>,
+    /// Every focus move.
+    pub focus: RefCell<Vec<Focus>>,
+    /// Background tasks, run by [`Memory::run_tasks`].
+    pub tasks: RefCell<Vec<Task>>,
+}
+
+impl Memory {
+    /// Queues an answer with `status` and JSON `body`.
+    pub fn reply(&self, status: u16, body: &str) -> &Self {
+        self.replies.borrow_mut().push_back(Ok(Response {
+            status,
+            body: body.into(),
+        }));
+        self
+    }
+
+    /// Queues a network failure.
+    pub fn unreachable(&self) -> &Self {
+        self.replies.borrow_mut().push_back(Err(NetworkError));
+        self
+    }
+
+    /// Runs the background tasks spawned so far, to completion.
+    pub fn run_tasks(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for task in tasks {
+            futures_executor::block_on(task);
+        }
+    }
+
+    /// Takes the requests sent so far.
+    pub fn take_sent(&self) -> Vec<String> {
+        std::mem::take(&mut *self.sent.borrow_mut())
+    }
+
+    /// Takes the names of the events emitted so far.
+    pub fn take_events(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.events.borrow_mut())
+            .iter()
+            .map(Event::name)
+            .collect()
+    }
+}
+
+impl Transport for Memory {
+    async fn send(&self, request: Request) -> Result<Response, NetworkError> {
+        let mut line = [request.method.as_str(), " ", &request.url].concat();
+        if let Some(bearer) = &request.bearer {
+            line = [&line, " [", bearer, "]"].concat();
+        }
+        if let Some(body) = &request.body {
+            line = [&line, " ", body].concat();
+        }
+        assert!(
+            request.method != Method::Get || request.body.is_none(),
+            "GET with a body"
+        );
+        self.sent.borrow_mut().push(line);
+        self.replies
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Err(NetworkError))
+    }
+}
+
+impl Storage for Memory {
+    fn get(&self, key: &str) -> Option<String> {
+        self.storage.borrow().get(key).cloned()
+    }
+    fn set(&self, key: &str, value: &str) {
+        self.storage.borrow_mut().insert(key.into(), value.into());
+    }
+    fn remove(&self, key: &str) {
+        self.storage.borrow_mut().remove(key);
+    }
+    fn remove_prefixed(&self, prefix: &str) {
+        self.storage
+            .borrow_mut()
+            .retain(|key, _| !key.starts_with(prefix));
+    }
+}
+
+impl Json for Memory {
+    fn encode<T: Serialize>(&self, value: &T) -> Option<String> {
+        serde_json::to_string(value).ok()
+    }
+    fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl Host for Memory {
+    fn render(&self, view: &View) {
+        *self.view.borrow_mut() = Some(view.clone());
+    }
+    fn focus(&self, focus: Focus) {
+        self.focus.borrow_mut().push(focus);
+    }
+    fn emit(&self, event: Event) {
+        self.events.borrow_mut().push(event);
+    }
+    fn spawn(&self, task: Task) {
+        self.tasks.borrow_mut().push(task);
+    }
+}

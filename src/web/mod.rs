@@ -1,0 +1,210 @@
+//! The browser side of the widget: the [`Browser`] ports (fetch,
+//! `localStorage`, the browser's JSON, the shadow DOM, the page's
+//! listeners), the one driver of the page, and the bodies of the exported
+//! JavaScript API that `lib.rs` delegates to.
+
+mod events;
+mod fetch;
+mod js;
+mod storage;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use serde::{de::DeserializeOwned, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, spawn_local};
+
+use crate::core::{Error, Event, Focus, View};
+use crate::driver::Driver;
+use crate::platform::{Host, Json, Task};
+use crate::ui::{Action, Ui};
+
+pub use events::Emitter;
+
+/// The browser's ports, plus the DOM and the listeners they drive.
+#[derive(Default)]
+pub struct Browser {
+    /// The page's event listeners.
+    events: Emitter,
+    /// The DOM, mounted on the first render; dropping it removes it all.
+    ui: RefCell<Option<Ui>>,
+    /// `init`'s `fetchJwt`, kept for the token refresh of a later step.
+    fetch_jwt: RefCell<Option<Function>>,
+}
+
+impl Json for Browser {
+    fn encode<T: Serialize>(&self, value: &T) -> Option<String> {
+        let value = value
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .ok()?;
+        js_sys::JSON::stringify(&value).ok()?.as_string()
+    }
+
+    fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
+        serde_wasm_bindgen::from_value(js_sys::JSON::parse(text).ok()?).ok()
+    }
+}
+
+impl Host for Browser {
+    fn render(&self, view: &View) {
+        let mut ui = self.ui.borrow_mut();
+        if ui.is_none() {
+            *ui = Ui::mount(dispatch_action);
+            if ui.is_none() {
+                log_error(
+                    "could not create the widget's elements in this page",
+                    &JsValue::UNDEFINED,
+                );
+            }
+        }
+        if let Some(ui) = ui.as_mut() {
+            ui.render(view);
+        }
+    }
+
+    fn focus(&self, focus: Focus) {
+        if let Some(ui) = self.ui.borrow().as_ref() {
+            ui.focus(focus);
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        let detail = match &event {
+            Event::Ready(user) => js::user(user.as_ref()),
+            Event::Identified(user) | Event::Trusted(user) => js::user(Some(user)),
+            Event::Error(error) => js::error(error),
+            Event::Cleared | Event::Open | Event::Close => JsValue::UNDEFINED,
+        };
+        self.events.emit(event.name(), &detail);
+    }
+
+    fn spawn(&self, task: Task) {
+        spawn_local(task);
+    }
+}
+
+thread_local! {
+    /// The page's one widget.
+    static DRIVER: RefCell<Rc<Driver<Browser>>> = RefCell::new(Driver::new(Browser::default()));
+}
+
+fn driver() -> Rc<Driver<Browser>> {
+    DRIVER.with(|driver| driver.borrow().clone())
+}
+
+/// Tears the widget down and starts afresh, as if the page had reloaded
+/// (without touching storage). For tests: each one gets a new widget.
+#[doc(hidden)]
+pub fn reset() {
+    let old = DRIVER.with(|driver| driver.replace(Driver::new(Browser::default())));
+    // Dropping the ports removes the DOM and its listeners.
+    drop(old);
+}
+
+/// What the DOM asks for, from its listeners.
+pub fn dispatch_action(action: Action) {
+    let driver = driver();
+    match action {
+        Action::Toggle if driver.is_open() => drop(driver.close()),
+        Action::Toggle => drop(driver.show()),
+        Action::Close => drop(driver.close()),
+        Action::Submit(input) => spawn_local(driver.submit_form(input)),
+    }
+}
+
+/// Logs a failure no promise can report, in one place.
+pub fn log_error(message: &str, detail: &JsValue) {
+    web_sys::console::error_2(&["trustchat: ", message].concat().into(), detail);
+}
+
+fn reject(error: Error) -> Promise {
+    Promise::reject(&js::error(&error))
+}
+
+/// `init(config)`.
+pub fn init(config: JsValue) -> Promise {
+    let (config, fetch_jwt) = match js::config(&config) {
+        Ok(parsed) => parsed,
+        Err(error) => return reject(error),
+    };
+    let driver = driver();
+    if fetch_jwt.is_some() {
+        *driver.ports().fetch_jwt.borrow_mut() = fetch_jwt;
+    }
+    let done = driver.init(config);
+    future_to_promise(async move {
+        done.await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(|e| js::error(&e))
+    })
+}
+
+/// `setUser(user)`.
+pub fn set_user(user: JsValue) -> Promise {
+    let done = match js::user_input(&user) {
+        Ok(js::Identity::Jwt(token)) => return set_jwt(token.into()),
+        Ok(js::Identity::User(input)) => driver().set_user(input),
+        Err(error) => return reject(error),
+    };
+    future_to_promise(async move {
+        done.await
+            .map(|u| js::user(Some(&u)))
+            .map_err(|e| js::error(&e))
+    })
+}
+
+/// `setJwt(token)`.
+pub fn set_jwt(token: JsValue) -> Promise {
+    let Some(token) = token.as_string() else {
+        return reject(Error::invalid(
+            "setJwt needs the identity token your server minted, as a string",
+        ));
+    };
+    let done = driver().set_jwt(token);
+    future_to_promise(async move {
+        done.await
+            .map(|u| js::user(Some(&u)))
+            .map_err(|e| js::error(&e))
+    })
+}
+
+/// `clearUser()`.
+pub fn clear_user() -> Promise {
+    let done = driver().clear_user();
+    future_to_promise(async move {
+        done.await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(|e| js::error(&e))
+    })
+}
+
+/// `show()`.
+pub fn show() -> Result<(), JsValue> {
+    driver().show().map_err(|e| js::error(&e))
+}
+
+/// `close()`.
+pub fn close() -> Result<(), JsValue> {
+    driver().close().map_err(|e| js::error(&e))
+}
+
+/// `getUser()`.
+pub fn get_user() -> JsValue {
+    js::user(driver().user().as_ref())
+}
+
+/// `on(event, handler)`.
+pub fn on(event: JsValue, handler: JsValue) -> Result<(), JsValue> {
+    let (name, handler) = js::listener(&event, handler).map_err(|e| js::error(&e))?;
+    driver().ports().events.on(name, handler);
+    Ok(())
+}
+
+/// `off(event, handler)`.
+pub fn off(event: JsValue, handler: JsValue) -> Result<(), JsValue> {
+    let (name, handler) = js::listener(&event, handler).map_err(|e| js::error(&e))?;
+    driver().ports().events.off(name, &handler);
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! The exported JavaScript API in headless Chromium.
+//!
+//! Run with `CHROMEDRIVER=/usr/bin/chromedriver cargo test --target
+//! wasm32-unknown-unknown -p trustchat`. The tests marked "server" talk to a
+//! real `trustchat-server`: compile them with
+//! `TRUSTCHAT_TEST_SERVER=http://127.0.0.1:PORT` (its apps `demo`, onboarding
+//! on, and `quiet`, onboarding off, must allow the origin of
+//! `WASM_BINDGEN_TEST_ADDRESS`). Without it they fail, and say so.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+// ---- helpers ------------------------------------------------------------
+
+/// The real server's base URL, fixed at compile time.
+fn server() -> &'static str {
+    match option_env!("TRUSTCHAT_TEST_SERVER") {
+        Some(url) => url,
+        None => panic!(
+            "TRUSTCHAT_TEST_SERVER was not set when tests/web.rs was compiled: start trustchat-server \
+             and build the tests with TRUSTCHAT_TEST_SERVER=http://127.0.0.1:PORT (npm test does both)"
+        ),
+    }
+}
+
+/// A fresh page state: a new widget, and no `trustchat:` key anywhere.
+fn fresh() {
+    trustchat::web::reset();
+    let window = web_sys::window().expect("window");
+    for storage in [window.local_storage(), window.session_storage()] {
+        let storage = storage.expect("storage").expect("storage");
+        storage.clear().expect("clear");
+    }
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in pairs {
+        Reflect::set(&object, &(*key).into(), value).expect("set");
+    }
+    object.into()
+}
+
+fn s(text: &str) -> JsValue {
+    JsValue::from_str(text)
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &key.into()).expect("get")
+}
+
+/// Awaits `promise`; `Ok` with its value or `Err((code, message))`.
+async fn settle(promise: Promise) -> Result<JsValue, (String, String)> {
+    JsFuture::from(promise).await.map_err(|error| {
+        assert!(
+            error.is_instance_of::<js_sys::Error>(),
+            "rejected with an Error, got {error:?}"
+        );
+        (
+            get(&error, "code").as_string().unwrap_or_default(),
+            get(&error, "message").as_string().unwrap_or_default(),
+        )
+    })
+}
+
+async fn rejects(promise: Promise, code: &str) -> String {
+    match settle(promise).await {
+        Ok(value) => panic!("expected a rejection with code {code}, got {value:?}"),
+        Err((got, message)) => {
+            assert_eq!(got, code, "code (message: {message})");
+            message
+        }
+    }
+}
+
+fn throws(result: Result<(), JsValue>, code: &str) {
+    let error = result.expect_err("expected a throw");
+    assert_eq!(get(&error, "code").as_string().as_deref(), Some(code));
+}
+
+async fn init(app_id: &str) {
+    let config = object(&[("appId", s(app_id)), ("server", s(server()))]);
+    settle(trustchat::init(config))
+        .await
+        .expect("init resolves");
+}
+
+async fn set_ada() -> JsValue {
+    let ada = object(&[("name", s("Ada Lovelace")), ("email", s("ada@example.com"))]);
+    settle(trustchat::set_user(ada))
+        .await
+        .expect("setUser resolves")
+}
+
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .expect("window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .expect("setTimeout");
+    });
+    JsFuture::from(promise).await.expect("sleep");
+}
+
+/// The widget's shadow root.
+fn shadow() -> JsValue {
+    let host = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("trustchat-root"))
+        .expect("#trustchat-root is in the page");
+    host.shadow_root().expect("an open shadow root").into()
+}
+
+fn query(selector: &str) -> Option<Element> {
+    let root = shadow();
+    let find: Function = get(&root, "querySelector")
+        .dyn_into()
+        .expect("querySelector");
+    find.call1(&root, &s(selector))
+        .expect("query")
+        .dyn_into::<Element>()
+        .ok()
+}
+
+fn visible_text(selector: &str) -> Option<String> {
+    query(selector)
+        .filter(|e| !e.has_attribute("hidden"))
+        .and_then(|e| e.text_content())
+}
+
+/// Waits up to two seconds for `selector` to show `text`.
+async fn wait_for_text(selector: &str, text: &str) {
+    for _ in 0..100 {
+        if visible_text(selector).as_deref() == Some(text) {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!(
+        "{selector} never showed {text:?}; it shows {:?}",
+        visible_text(selector)
+    );
+}
+
+fn shadow_html() -> String {
+    get(&shadow(), "innerHTML").as_string().unwrap_or_default()
+}
+
+fn trustchat_keys() -> Vec<String> {
+    let window = web_sys::window().expect("window");
+    let mut keys = vec![];
+    for storage in [window.local_storage(), window.session_storage()] {
+        let storage = storage.expect("storage").expect("storage");
+        for i in 0..storage.length().expect("length") {
+            keys.extend(
+                storage
+                    .key(i)
+                    .expect("key")
+                    .filter(|k| k.starts_with("trustchat:")),
+            );
+        }
+    }
+    keys
+}
+
+fn type_into(selector: &str, value: &str) {
+    query(selector)
+        .expect(selector)
+        .dyn_into::<HtmlInputElement>()
+        .expect("input")
+        .set_value(value);
+}
+
+fn click(selector: &str) {
+    query(selector)
+        .expect(selector)
+        .dyn_into::<HtmlElement>()
+        .expect("element")
+        .click();
+}
+
+// ---- without a server ---------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn calls_before_init_are_refused() {
+    fresh();
+    let ada = object(&[("name", s("Ada")), ("email", s("ada@example.com"))]);
+    rejects(trustchat::set_user(ada), "not_initialized").await;
+    rejects(trustchat::set_jwt(s("a.b.c")), "not_initialized").await;
+    rejects(trustchat::clear_user(), "not_initialized").await;
+    throws(trustchat::show(), "not_initialized");
+    throws(trustchat::close(), "not_initialized");
+    assert!(trustchat::get_user().is_null());
+}
+
+#[wasm_bindgen_test]
+async fn bad_config_is_refused() {
+    fresh();
+    for config in [
+        JsValue::UNDEFINED,
+        s("demo"),
+        object(&[]),
+        object(&[("appId", s("Not Valid"))]),
+        object(&[("appId", JsValue::from_f64(7.0))]),
+        object(&[("appId", s("demo")), ("server", s("chat.example.com"))]),
+        object(&[("appId", s("demo")), ("onboarding", s("yes"))]),
+        object(&[("appId", s("demo")), ("fetchJwt", s("not a function"))]),
+    ] {
+        let message = rejects(trustchat::init(config.clone()), "invalid_argument").await;
+        assert!(
+            !message.is_empty() && !message.ends_with('.'),
+            "{config:?}: {message}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bad_users_are_refused_before_any_request() {
+    fresh();
+    let cases = [
+        (
+            object(&[("name", s("")), ("email", s("ada@example.com"))]),
+            "please enter a name",
+        ),
+        (
+            object(&[("name", s("Ada")), ("email", s("ada@"))]),
+            "email address must look like name@example.com",
+        ),
+        (
+            object(&[("name", s("Ada")), ("phone", s("4155550100"))]),
+            "phone number must be in international form",
+        ),
+        (
+            object(&[("name", s("Ada"))]),
+            "please give an email address or a phone number",
+        ),
+        (
+            object(&[("name", s("Ada")), ("email", JsValue::from_f64(1.0))]),
+            "email must be a string",
+        ),
+        (JsValue::NULL, "setUser needs"),
+    ];
+    for (user, expected) in cases {
+        let message = rejects(trustchat::set_user(user), "invalid_argument").await;
+        assert!(message.starts_with(expected), "{message}");
+    }
+    rejects(
+        trustchat::set_jwt(JsValue::from_f64(1.0)),
+        "invalid_argument",
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_is_a_network_error() {
+    fresh();
+    let config = object(&[("appId", s("demo")), ("server", s("http://127.0.0.1:9"))]);
+    let message = rejects(trustchat::init(config), "network").await;
+    assert!(message.contains("http://127.0.0.1:9"), "{message}");
+    // Still not initialized afterwards.
+    throws(trustchat::show(), "not_initialized");
+}
+
+#[wasm_bindgen_test]
+fn listeners_are_checked() {
+    fresh();
+    let noop = Function::new_no_args("");
+    throws(
+        trustchat::on(s("nope"), noop.clone().into()),
+        "invalid_argument",
+    );
+    throws(
+        trustchat::on(s("ready"), s("not a function")),
+        "invalid_argument",
+    );
+    trustchat::on(s("ready"), noop.clone().into()).expect("on");
+    trustchat::off(s("ready"), noop.into()).expect("off");
+}
+
+// ---- against the real server ---------------------------------------------
+
+/// A listener that records the details it receives.
+fn recorder() -> (Array, Function) {
+    let seen = Array::new();
+    let push: Function = get(&seen, "push").dyn_into().expect("push");
+    (seen.clone(), push.bind0(&seen))
+}
+
+#[wasm_bindgen_test]
+async fn server_init_draws_the_launcher_and_emits_ready() {
+    fresh();
+    let (seen, listener) = recorder();
+    trustchat::on(s("ready"), listener.into()).expect("on");
+    // A throwing listener does not break the widget.
+    trustchat::on(
+        s("ready"),
+        Function::new_no_args("throw new Error('page bug')").into(),
+    )
+    .expect("on");
+    init("demo").await;
+    assert_eq!(seen.length(), 1, "ready emitted once");
+    assert!(seen.get(0).is_null(), "nobody is identified yet");
+    let launcher = query("[data-tc=launcher]").expect("launcher");
+    assert_eq!(
+        launcher.get_attribute("aria-expanded").as_deref(),
+        Some("false")
+    );
+    assert_eq!(
+        launcher.get_attribute("aria-controls").as_deref(),
+        Some("trustchat-panel")
+    );
+    assert!(query("[data-tc=panel]")
+        .expect("panel")
+        .has_attribute("hidden"));
+    // init again: same app resolves, another app is refused.
+    init("demo").await;
+    let other = object(&[("appId", s("quiet")), ("server", s(server()))]);
+    let message = rejects(trustchat::init(other), "invalid_argument").await;
+    assert!(message.contains("already initialized"), "{message}");
+}
+
+#[wasm_bindgen_test]
+async fn server_unknown_app() {
+    fresh();
+    let config = object(&[("appId", s("no-such-app")), ("server", s(server()))]);
+    rejects(trustchat::init(config), "unknown_app").await;
+}
+
+#[wasm_bindgen_test]
+async fn server_set_user_greets_by_first_name() {
+    fresh();
+    init("demo").await;
+    let (seen, listener) = recorder();
+    trustchat::on(s("user:identified"), listener.into()).expect("on");
+    let user = set_ada().await;
+    assert_eq!(get(&user, "firstName").as_string().as_deref(), Some("Ada"));
+    assert_eq!(seen.length(), 1);
+    trustchat::show().expect("show");
+    assert_eq!(
+        query("[data-tc=launcher]")
+            .and_then(|l| l.get_attribute("aria-label"))
+            .as_deref(),
+        Some("Close chat")
+    );
+    assert_eq!(
+        visible_text("[data-tc=greeting]").as_deref(),
+        Some("Hi Ada!")
+    );
+    assert!(
+        query("[data-tc=onboarding]").is_none(),
+        "no onboarding form for an identified customer"
+    );
+    assert_eq!(
+        query("[data-tc=messages]")
+            .and_then(|m| m.get_attribute("role"))
+            .as_deref(),
+        Some("log")
+    );
+    let got = trustchat::get_user();
+    assert_eq!(
+        get(&got, "name").as_string().as_deref(),
+        Some("Ada Lovelace")
+    );
+    assert_eq!(
+        get(&got, "email").as_string().as_deref(),
+        Some("ada@example.com")
+    );
+    assert!(get(&got, "phone").is_null());
+    assert_eq!(get(&got, "trusted").as_bool(), Some(false));
+    assert!(get(&got, "id").as_string().is_some_and(|id| !id.is_empty()));
+    assert_eq!(trustchat_keys(), ["trustchat:demo:session"]);
+    trustchat::close().expect("close");
+    assert!(query("[data-tc=panel]")
+        .expect("panel")
+        .has_attribute("hidden"));
+}
+
+#[wasm_bindgen_test]
+async fn server_reload_restores_the_customer() {
+    fresh();
+    init("demo").await;
+    set_ada().await;
+    trustchat::web::reset(); // a page reload: storage stays
+    init("demo").await;
+    assert_eq!(
+        get(&trustchat::get_user(), "firstName")
+            .as_string()
+            .as_deref(),
+        Some("Ada")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_onboarding_form_validates_then_identifies() {
+    fresh();
+    init("demo").await;
+    trustchat::show().expect("show");
+    assert!(
+        query("[data-tc=onboarding]").is_some(),
+        "the onboarding form"
+    );
+    click("[data-tc=submit]");
+    wait_for_text("[data-tc=error-name]", "please enter a name").await;
+    wait_for_text(
+        "[data-tc=error-email]",
+        "please give an email address or a phone number",
+    )
+    .await;
+    let name = query("[data-tc=name]").expect("name");
+    assert_eq!(name.get_attribute("aria-invalid").as_deref(), Some("true"));
+    assert!(name
+        .get_attribute("aria-describedby")
+        .is_some_and(|d| d.contains("tc-error-name")));
+    type_into("[data-tc=name]", "Ada Lovelace");
+    type_into("[data-tc=email]", "not-an-email");
+    click("[data-tc=submit]");
+    wait_for_text(
+        "[data-tc=error-email]",
+        "email address must look like name@example.com",
+    )
+    .await;
+    assert_eq!(visible_text("[data-tc=error-name]"), None);
+    type_into("[data-tc=email]", "ada@example.com");
+    type_into("[data-tc=phone]", "0155");
+    click("[data-tc=submit]");
+    wait_for_text(
+        "[data-tc=error-phone]",
+        "phone number must be in international form, like +14155550100",
+    )
+    .await;
+    type_into("[data-tc=phone]", "");
+    click("[data-tc=submit]");
+    wait_for_text("[data-tc=greeting]", "Hi Ada!").await;
+    assert!(query("[data-tc=onboarding]").is_none());
+    assert_eq!(
+        get(&trustchat::get_user(), "email").as_string().as_deref(),
+        Some("ada@example.com")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_clear_user_wipes_dom_and_storage() {
+    fresh();
+    init("demo").await;
+    set_ada().await;
+    trustchat::show().expect("show");
+    web_sys::window()
+        .and_then(|w| w.session_storage().ok().flatten())
+        .expect("sessionStorage")
+        .set_item("trustchat:demo:draft", "hello")
+        .expect("set");
+    let (seen, listener) = recorder();
+    trustchat::on(s("user:cleared"), listener.into()).expect("on");
+    settle(trustchat::clear_user())
+        .await
+        .expect("clearUser resolves");
+    assert_eq!(seen.length(), 1);
+    assert!(trustchat::get_user().is_null());
+    assert_eq!(trustchat_keys(), Vec::<String>::new());
+    let html = shadow_html();
+    assert!(
+        !html.contains("Ada") && !html.contains("ada@"),
+        "the last customer left a trace: {html}"
+    );
+    trustchat::show().expect("show");
+    assert!(
+        query("[data-tc=onboarding]").is_some(),
+        "back to onboarding"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_onboarding_off_greets_anonymously() {
+    fresh();
+    init("quiet").await;
+    trustchat::show().expect("show");
+    assert!(query("[data-tc=onboarding]").is_none());
+    wait_for_text("[data-tc=greeting]", "Hi there! How can we help?").await;
+    assert!(trustchat::get_user().is_null());
+}
+
+#[wasm_bindgen_test]
+async fn server_calls_made_during_init_wait_for_it() {
+    fresh();
+    let config = object(&[("appId", s("demo")), ("server", s(server()))]);
+    let init = trustchat::init(config);
+    let ada = object(&[("name", s("Ada Lovelace")), ("email", s("ada@example.com"))]);
+    let user = trustchat::set_user(ada);
+    settle(init).await.expect("init");
+    let user = settle(user).await.expect("setUser after init");
+    assert_eq!(get(&user, "firstName").as_string().as_deref(), Some("Ada"));
+}
+
+#[wasm_bindgen_test]
+async fn server_refuses_a_bad_jwt() {
+    fresh();
+    init("demo").await;
+    let (code, message) = settle(trustchat::set_jwt(s("not.a.jwt")))
+        .await
+        .expect_err("a junk token is refused");
+    assert_eq!(code, "invalid_token", "{message}");
+    let stored: Vec<String> = trustchat_keys();
+    assert!(stored.is_empty(), "{stored:?}");
+}
