@@ -66,6 +66,10 @@ export function launchBrowser() {
       "--disable-component-update",
       "--disable-sync",
       "--disable-dev-shm-usage",
+      // Tests put a "customer site" and the TrustChat server on two loopback
+      // origins; in production they are public origins, which Chromium's
+      // local-network-access checks do not concern.
+      "--disable-features=LocalNetworkAccessChecks",
     ],
   });
 }

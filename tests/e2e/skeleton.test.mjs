@@ -139,7 +139,8 @@ describe("the demo portal", () => {
       await held;
       await route.continue();
     });
-    await page.goto(`${stack.url}/`);
+    // An async script delays the load event, so wait only for the DOM.
+    await page.goto(`${stack.url}/`, { waitUntil: "domcontentloaded" });
     const queued = await page.evaluate(() => {
       window.results = [];
       const T = window.TrustChat;

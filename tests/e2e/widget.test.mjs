@@ -27,11 +27,21 @@ after(async () => {
   await stack?.stop();
 });
 
+/** Serves a bare host page at `base`/host-page (the browser sees the server's origin). */
+async function blankPage(page, base) {
+  await page.route(`${base}/host-page`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: `<!doctype html><html lang="en"><head><title>Host page</title><link rel="icon" href="data:,"></head>
+        <body><h1 style="font-size:80px">Host page</h1></body></html>`,
+    }),
+  );
+  await page.goto(`${base}/host-page`);
+}
+
 /** A blank page of the server's origin that loads the widget with `init`. */
 async function blankPageWith(page, initConfig) {
-  await page.goto(`${stack.url}/assets/users.json`); // any same-origin URL
-  await page.setContent(`<!doctype html><html lang="en"><head><title>t</title><link rel="icon" href="data:,"></head>
-    <body><h1 style="font-size:80px">Host page</h1></body></html>`);
+  await blankPage(page, stack.url);
   await page.addScriptTag({ url: `${stack.url}/widget/trustchat.js` });
   return page.evaluate((config) => window.TrustChat.init(config).then(() => "ok", (e) => `${e.code}: ${e.message}`), initConfig);
 }
@@ -104,8 +114,7 @@ describe("the widget", () => {
     const page = await newPage(browser);
     // localhost is a different origin from 127.0.0.1, and the app allows only the latter.
     const other = stack.url.replace("127.0.0.1", "localhost");
-    await page.goto(`${other}/assets/users.json`);
-    await page.setContent("<!doctype html><title>t</title><body></body>");
+    await blankPage(page, other);
     await page.addScriptTag({ url: `${other}/widget/trustchat.js` });
     const result = await page.evaluate((server) =>
       window.TrustChat.init({ appId: "demo", server }).then(() => "ok", (e) => e.code),

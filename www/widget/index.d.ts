@@ -52,16 +52,15 @@ export interface TrustChatError extends Error {
 
 /** Events and the detail their handlers receive. */
 export interface TrustChatEvents {
-  ready: { appId: string };
+  /** The customer restored from a previous page, or null. */
+  ready: User | null;
   "user:identified": User;
   "user:trusted": User;
-  "user:cleared": null;
-  open: null;
-  close: null;
-  error: { code: TrustChatErrorCode; message: string };
-  "message:sent": unknown;
-  "message:received": unknown;
-  "token:expired": null;
+  "user:cleared": undefined;
+  open: undefined;
+  close: undefined;
+  error: TrustChatError;
+  "token:expired": undefined;
 }
 export type TrustChatEvent = keyof TrustChatEvents;
 
