@@ -18,7 +18,9 @@ pub struct AppInfo {
     pub login_url: Option<String>,
 }
 
-/// `POST /api/v1/apps/{app_id}/sessions`: `{}` for an anonymous customer,
+/// `POST /api/v1/apps/{app_id}/sessions`, and `POST
+/// /api/v1/sessions/current/identity` (the mid-chat login or identity
+/// change, which takes `user` or `jwt`): `{}` for an anonymous customer,
 /// `{"user": {...}}` for one the website identified, `{"jwt": "..."}` for one
 /// the website proved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +76,10 @@ pub struct SessionResponse {
     /// Whether the server verified this session's identity with a JWT that
     /// has not expired. Computed by the server only.
     pub trusted: bool,
+    /// When the trust ends: the verified token's `exp`, in Unix seconds.
+    /// `None` when the session is not trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_until: Option<i64>,
     /// The first message the widget shows, e.g. `Hi Ada!`.
     pub greeting: String,
 }
@@ -112,10 +118,48 @@ mod tests {
                 phone: None,
             },
             trusted: false,
+            trusted_until: None,
             greeting: "Hi there!".into(),
         };
         let json = serde_json::to_value(&response).unwrap();
         assert!(json.get("session_token").is_none());
         assert_eq!(json["customer"]["email"], serde_json::Value::Null);
     }
+}
+
+/// `POST /api/v1/user-identity-jwt` (authenticated with an app's API key):
+/// the server mints an identity token for sites that would rather not hold
+/// signing keys. Field names are camelCase, as the endpoint's contract says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MintTokenRequest {
+    /// What `identity` holds.
+    pub identity_type: IdentityType,
+    /// The email address or E.164 phone number.
+    pub identity: String,
+    /// The customer's full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Lifetime in seconds; default 600, capped by the app's
+    /// `max_token_lifetime_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+}
+
+/// The kind of identity a minted token asserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityType {
+    /// An email address; the token carries it as `email`.
+    #[serde(rename = "EMAIL")]
+    Email,
+    /// An E.164 phone number; the token carries it as `phone_number`.
+    #[serde(rename = "MOBILE_PHONE_NUMBER")]
+    MobilePhoneNumber,
+}
+
+/// The answer of `POST /api/v1/user-identity-jwt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintTokenResponse {
+    /// The signed identity token (compact JWS).
+    pub token: String,
 }

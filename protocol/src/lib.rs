@@ -17,5 +17,8 @@ pub mod api;
 pub mod error;
 pub mod validate;
 
-pub use api::{AppInfo, CreateSessionRequest, Customer, SessionResponse, UserInput};
+pub use api::{
+    AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,
+    SessionResponse, UserInput,
+};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -99,5 +99,6 @@ fn session_response(
         greeting: identity::greeting(customer.first_name.as_deref()),
         customer,
         trusted: identity::is_trusted(session, now),
+        trusted_until: None,
     }
 }
