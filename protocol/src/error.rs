@@ -55,6 +55,9 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
+    /// 422: the app is not set up for this request (e.g. minting without a
+    /// signing key).
+    NotConfigured,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 500: the server failed; details are in its log, never in the response.
@@ -63,7 +66,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidRequest,
@@ -77,6 +80,7 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::NotConfigured,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
     ];
@@ -97,6 +101,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotConfigured => "not_configured",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
         }
@@ -110,7 +115,8 @@ impl ErrorCode {
             ErrorCode::InvalidRequest
             | ErrorCode::InvalidName
             | ErrorCode::InvalidEmail
-            | ErrorCode::InvalidPhone => 422,
+            | ErrorCode::InvalidPhone
+            | ErrorCode::NotConfigured => 422,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnknownApp | ErrorCode::NotFound => 404,
             ErrorCode::OriginNotAllowed => 403,

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::jwt::IdentityConfig;
+
 /// Environment variable overriding `server.listen`.
 pub const ENV_LISTEN: &str = "TRUSTCHAT_LISTEN";
 /// Environment variable overriding `server.database_url`.
@@ -35,6 +37,59 @@ pub struct Config {
     /// The websites that embed the widget, one `[[apps]]` table each.
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    /// The demo portal's stand-in login backend; absent in production.
+    #[serde(default)]
+    pub demo: Option<DemoConfig>,
+    /// The directory relative paths in the file (`jwks_file`) start from:
+    /// the config file's own directory.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// The `[demo]` table: lets the demo portal log its customers in and mint
+/// identity tokens for them, the part a real website's own backend plays.
+/// Never configure it in production.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// The app whose key signs the demo tokens.
+    pub app: String,
+    /// Lifetime of the tokens the demo login mints, in seconds.
+    #[serde(default = "default_demo_token_ttl")]
+    pub token_ttl_secs: u64,
+    /// The portal's customers.
+    #[serde(default)]
+    pub users: Vec<DemoUser>,
+}
+
+/// One customer of the demo portal.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoUser {
+    /// Login and identity.
+    pub email: String,
+    /// Demo password, in clear: this is a demo.
+    pub password: String,
+    /// Full name, put in the token's `name` claim.
+    pub name: String,
+}
+
+impl std::fmt::Debug for DemoUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoUser").field("email", &self.email).field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// One API key of an app, for server-to-server calls such as
+/// `POST /api/v1/user-identity-jwt`. Only the key's SHA-256 is configured
+/// (`trustchat-server api-key new` prints a key and its hash).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A name for people: which backend holds the key.
+    pub name: String,
+    /// `sha256:` and the hex SHA-256 of the key.
+    pub hash: String,
 }
 
 /// The `[server]` table.
@@ -75,10 +130,12 @@ pub struct AppConfig {
     /// Whether anonymous customers are asked for name and email first.
     #[serde(default = "default_onboarding")]
     pub onboarding: bool,
-    /// Identity keys and policy for JWTs. Accepted and not yet interpreted:
-    /// the identity-token work gives it its type.
+    /// Identity keys and token policy: without it the app accepts no JWT.
     #[serde(default)]
-    pub identity: Option<toml::Value>,
+    pub identity: Option<IdentityConfig>,
+    /// Keys for server-to-server calls (minting identity tokens).
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
 }
 
 /// Why the configuration could not be used. Each message names the file,
@@ -125,6 +182,10 @@ impl Config {
             path: path.to_owned(),
             message,
         })?;
+        config.base_dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
         config.apply_env(|var| std::env::var(var).ok())?;
         config.validate()?;
         Ok(config)
@@ -208,6 +269,32 @@ impl Config {
                     ));
                 }
             }
+            if let Some(identity) = &app.identity {
+                identity
+                    .policy(id)
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            }
+            for key in &mut app.api_keys {
+                let hex = key.hash.trim().strip_prefix("sha256:").unwrap_or_default();
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return invalid(format!(
+                        "app {id}: api key {:?} must have hash = \"sha256:<64 hex digits>\" (see trustchat-server api-key new)",
+                        key.name
+                    ));
+                }
+                key.hash = format!("sha256:{}", hex.to_ascii_lowercase());
+            }
+        }
+        if let Some(demo) = &self.demo {
+            let Some(app) = self.apps.iter().find(|app| app.id == demo.app) else {
+                return invalid(format!("demo.app {:?} is not an app of this config", demo.app));
+            };
+            if app.identity.is_none() {
+                return invalid(format!(
+                    "demo.app {:?} needs an [apps.identity] table with a key the server can sign with",
+                    demo.app
+                ));
+            }
         }
         Ok(())
     }
@@ -251,6 +338,10 @@ fn default_static_dir() -> PathBuf {
 
 fn default_log() -> String {
     "info".into()
+}
+
+fn default_demo_token_ttl() -> u64 {
+    600
 }
 
 fn default_onboarding() -> bool {

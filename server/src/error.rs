@@ -71,6 +71,9 @@ pub enum ApiError {
         /// What was wrong with the token, without any secret.
         message: String,
     },
+    /// 422: the app is not set up for this request.
+    #[error("{0}")]
+    NotConfigured(String),
     /// 404: no such route.
     #[error("no such endpoint")]
     NotFound,
@@ -95,6 +98,7 @@ impl ApiError {
             ApiError::OriginNotAllowed { .. } => ErrorCode::OriginNotAllowed,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::InvalidToken { .. } => ErrorCode::InvalidToken,
+            ApiError::NotConfigured(_) => ErrorCode::NotConfigured,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Internal(_) => ErrorCode::Internal,

@@ -23,7 +23,7 @@ use crate::store::{CustomerRecord, IdentityKind, SessionRecord, Store, StoreErro
 /// secret scanner.
 pub const SESSION_TOKEN_PREFIX: &str = "tcs_";
 
-/// Who a new session is for.
+/// Who a session is for.
 #[derive(Debug, Clone)]
 pub enum Identity {
     /// Nobody said: an anonymous customer.
@@ -31,8 +31,102 @@ pub enum Identity {
     /// The website (or the onboarding form) identified the customer with a
     /// name and an email or phone; not trusted.
     User(ValidUser),
-    // The identity-token work adds `Verified { ... }` for JWT logins, which
-    // is trusted and may update the stored profile.
+    /// The website proved who the customer is with an identity token the
+    /// server verified: trusted until the token's `exp`, and authoritative
+    /// for the profile's name.
+    Verified(VerifiedIdentity),
+}
+
+/// What a verified identity token says about the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    /// Normalized email, if the token has one.
+    pub email: Option<String>,
+    /// E.164 phone, if the token has one.
+    pub phone: Option<String>,
+    /// Full name (`name`), if given.
+    pub name: Option<String>,
+    /// First name (`given_name`), if given.
+    pub given_name: Option<String>,
+    /// When the proof expires (the token's `exp`), Unix seconds.
+    pub exp: i64,
+}
+
+impl From<&crate::jwt::Identity> for VerifiedIdentity {
+    fn from(token: &crate::jwt::Identity) -> Self {
+        VerifiedIdentity {
+            email: token.email.clone(),
+            phone: token.phone.clone(),
+            name: token.name.clone(),
+            given_name: token.given_name.clone(),
+            exp: i64::try_from(token.exp).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl Identity {
+    fn email(&self) -> Option<&str> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::User(user) => user.email.as_deref(),
+            Identity::Verified(token) => token.email.as_deref(),
+        }
+    }
+
+    fn phone(&self) -> Option<&str> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::User(user) => user.phone.as_deref(),
+            Identity::Verified(token) => token.phone.as_deref(),
+        }
+    }
+
+    /// The full name this identity gives, if any.
+    fn name(&self) -> Option<&str> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::User(user) => Some(&user.name),
+            Identity::Verified(token) => token.name.as_deref().or(token.given_name.as_deref()),
+        }
+    }
+
+    /// Whether this identity describes the customer `customer` (same email,
+    /// else same phone). An anonymous profile matches nobody.
+    fn describes(&self, customer: &CustomerRecord) -> bool {
+        let same = |mine: Option<&str>, theirs: &Option<String>| {
+            mine.zip(theirs.as_deref()).map(|(a, b)| a == b)
+        };
+        match same(self.email(), &customer.email) {
+            Some(answer) => answer,
+            None => same(self.phone(), &customer.phone).unwrap_or(false),
+        }
+    }
+
+    /// Writes this identity's trust and names into `session`. A plain
+    /// identification of the same person leaves an earlier proof in place.
+    fn apply_to(&self, session: &mut SessionRecord) {
+        match self {
+            Identity::Anonymous => {
+                session.identity_kind = IdentityKind::Anonymous;
+                session.display_name = None;
+                session.display_first_name = None;
+            }
+            Identity::User(user) => {
+                if session.identity_kind == IdentityKind::Anonymous {
+                    session.identity_kind = IdentityKind::User;
+                }
+                session.display_name = Some(user.name.clone());
+                session.display_first_name = None;
+            }
+            Identity::Verified(token) => {
+                session.identity_kind = IdentityKind::Jwt;
+                session.trusted = true;
+                session.trusted_until = Some(token.exp);
+                session.display_name = self.name().map(str::to_owned);
+                session.display_first_name = token.given_name.clone();
+            }
+        }
+    }
 }
 
 /// A freshly opened session, with the only copy of its token.
@@ -54,30 +148,29 @@ pub async fn open_session(
     identity: &Identity,
     now: i64,
 ) -> StoreResult<OpenedSession> {
-    let (customer, kind, display_name) = match identity {
+    let customer = match identity {
         Identity::Anonymous => {
             let customer = new_customer(app_id, None, None, None, now);
             store.insert_customer(&customer).await?;
-            (customer, IdentityKind::Anonymous, None)
+            customer
         }
-        Identity::User(user) => {
-            let customer = find_or_create_customer(store, app_id, user, now).await?;
-            (customer, IdentityKind::User, Some(user.name.clone()))
-        }
+        _ => find_or_create_customer(store, app_id, identity, now).await?,
     };
     let (token, token_hash) = new_session_token();
-    let session = SessionRecord {
+    let mut session = SessionRecord {
         id: uuid::Uuid::new_v4().to_string(),
         token_hash,
         app_id: app_id.to_owned(),
         customer_id: customer.id.clone(),
         trusted: false,
         trusted_until: None,
-        identity_kind: kind,
-        display_name,
+        identity_kind: IdentityKind::Anonymous,
+        display_name: None,
+        display_first_name: None,
         created_at: now,
         revoked_at: None,
     };
+    identity.apply_to(&mut session);
     store.insert_session(&session).await?;
     Ok(OpenedSession {
         token,
@@ -86,32 +179,130 @@ pub async fn open_session(
     })
 }
 
-/// The profile with the user's email, else with their phone, else a new
+/// A session after [`change_identity`].
+#[derive(Debug)]
+pub struct ChangedSession {
+    /// The session now in force: the same one, updated, or a new one.
+    pub session: SessionRecord,
+    /// The customer it speaks for.
+    pub customer: CustomerRecord,
+    /// The new session's token when the identity belongs to a different
+    /// person (the old session is then revoked); `None` when the same
+    /// session goes on.
+    pub new_token: Option<String>,
+}
+
+/// The mid-chat login (or identification) of the customer of `session`:
+///
+/// - an anonymous customer who says or proves who they are is the same
+///   person: the session goes on, now for the profile of that identity
+///   (their anonymous profile is filled in, or the existing profile is
+///   taken over);
+/// - an identified customer proving the same identity (same email, else
+///   same phone) becomes trusted; identifying again changes nothing but the
+///   name greeted by;
+/// - any other identity is a different person: the session is revoked and a
+///   new one opened for them, on their own profile.
+pub async fn change_identity(
+    store: &dyn Store,
+    session: &SessionRecord,
+    customer: &CustomerRecord,
+    identity: &Identity,
+    now: i64,
+) -> StoreResult<ChangedSession> {
+    let anonymous = customer.email.is_none() && customer.phone.is_none();
+    if !anonymous && !identity.describes(customer) {
+        store.revoke_session(&session.id, now).await?;
+        let opened = open_session(store, &session.app_id, identity, now).await?;
+        return Ok(ChangedSession {
+            session: opened.session,
+            customer: opened.customer,
+            new_token: Some(opened.token),
+        });
+    }
+    let customer = if anonymous {
+        adopt_identity(store, customer, identity, now).await?
+    } else {
+        update_profile(store, customer.clone(), identity, now).await?
+    };
+    let mut session = session.clone();
+    session.customer_id = customer.id.clone();
+    identity.apply_to(&mut session);
+    store.update_session_identity(&session).await?;
+    Ok(ChangedSession {
+        session,
+        customer,
+        new_token: None,
+    })
+}
+
+/// An anonymous customer takes on `identity`: the existing profile of that
+/// identity if there is one, else their own profile, filled in.
+async fn adopt_identity(
+    store: &dyn Store,
+    anonymous: &CustomerRecord,
+    identity: &Identity,
+    now: i64,
+) -> StoreResult<CustomerRecord> {
+    if let Some(found) = find_customer(store, &anonymous.app_id, identity).await? {
+        return update_profile(store, found, identity, now).await;
+    }
+    let mut filled = anonymous.clone();
+    filled.name = identity.name().map(str::to_owned);
+    filled.email = identity.email().map(str::to_owned);
+    filled.phone = identity.phone().map(str::to_owned);
+    filled.updated_at = now;
+    match store.update_customer(&filled).await {
+        Ok(()) => Ok(filled),
+        // Someone created that profile a moment ago: take it over.
+        Err(StoreError::Conflict) => {
+            let found = find_customer(store, &anonymous.app_id, identity).await?.ok_or_else(|| {
+                StoreError::Database("customer update conflicted but no matching customer exists".into())
+            })?;
+            update_profile(store, found, identity, now).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What an identity may change on a profile it describes: a verified token
+/// names the customer authoritatively; a plain identification only fills a
+/// missing name (anyone can type someone else's email).
+async fn update_profile(
+    store: &dyn Store,
+    mut customer: CustomerRecord,
+    identity: &Identity,
+    now: i64,
+) -> StoreResult<CustomerRecord> {
+    let name = identity.name().map(str::to_owned);
+    let rename = match identity {
+        Identity::Verified(_) => name.is_some() && customer.name != name,
+        _ => customer.name.is_none() && name.is_some(),
+    };
+    if rename {
+        customer.name = name;
+        customer.updated_at = now;
+        store.update_customer(&customer).await?;
+    }
+    Ok(customer)
+}
+
+/// The profile with the identity's email, else with its phone, else a new
 /// one. Two requests racing to create the same profile both end up with the
 /// one that won.
 pub async fn find_or_create_customer(
     store: &dyn Store,
     app_id: &str,
-    user: &ValidUser,
+    identity: &Identity,
     now: i64,
 ) -> StoreResult<CustomerRecord> {
-    if let Some(mut found) = find_customer(store, app_id, user).await? {
-        if found.name.is_none() && store.fill_customer_name(&found.id, &user.name, now).await? {
-            found.name = Some(user.name.clone());
-            found.updated_at = now;
-        }
-        return Ok(found);
+    if let Some(found) = find_customer(store, app_id, identity).await? {
+        return update_profile(store, found, identity, now).await;
     }
-    let customer = new_customer(
-        app_id,
-        Some(&user.name),
-        user.email.as_deref(),
-        user.phone.as_deref(),
-        now,
-    );
+    let customer = new_customer(app_id, identity.name(), identity.email(), identity.phone(), now);
     match store.insert_customer(&customer).await {
         Ok(()) => Ok(customer),
-        Err(StoreError::Conflict) => find_customer(store, app_id, user).await?.ok_or_else(|| {
+        Err(StoreError::Conflict) => find_customer(store, app_id, identity).await?.ok_or_else(|| {
             StoreError::Database(
                 "customer insert conflicted but no matching customer exists".into(),
             )
@@ -129,7 +320,11 @@ pub fn customer_view(customer: &CustomerRecord, session: &SessionRecord) -> Cust
         .or_else(|| customer.name.clone());
     Customer {
         id: customer.id.clone(),
-        first_name: name.as_deref().and_then(validate::first_name),
+        first_name: session
+            .display_first_name
+            .as_deref()
+            .and_then(validate::first_name)
+            .or_else(|| name.as_deref().and_then(validate::first_name)),
         name,
         email: customer.email.clone(),
         phone: customer.phone.clone(),
@@ -183,14 +378,14 @@ pub fn now() -> i64 {
 async fn find_customer(
     store: &dyn Store,
     app_id: &str,
-    user: &ValidUser,
+    identity: &Identity,
 ) -> StoreResult<Option<CustomerRecord>> {
-    if let Some(email) = &user.email {
+    if let Some(email) = identity.email() {
         if let Some(found) = store.customer_by_email(app_id, email).await? {
             return Ok(Some(found));
         }
     }
-    if let Some(phone) = &user.phone {
+    if let Some(phone) = identity.phone() {
         if let Some(found) = store.customer_by_phone(app_id, phone).await? {
             return Ok(Some(found));
         }

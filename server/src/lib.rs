@@ -14,6 +14,8 @@
 //! - [`identity`] is the domain: finding or creating a customer from what
 //!   the website says, opening sessions, greeting. It knows neither HTTP nor
 //!   SQL.
+//! - [`jwt`] verifies (and mints) the identity tokens websites sign: the
+//!   key ring of each app, RFC 8725 checks, and a reason code per refusal.
 //! - [`store`] is the only module that knows SQL, behind the [`store::Store`]
 //!   trait: SQLite today, Postgres beside it later.
 //! - [`error::ApiError`] is every way a request can fail, each with its
@@ -27,10 +29,10 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod jwt;
 pub mod server;
 pub mod state;
 pub mod store;
-// pub mod jwt; (added with the identity-token work)
 
 pub use config::Config;
 pub use error::ApiError;

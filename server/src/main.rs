@@ -1,9 +1,15 @@
 //! The `trustchat-server` command line.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use clap::{Parser, Subcommand};
+use rand::Rng as _;
+use serde_json::{json, Value};
+use trustchat_server::jwt::{KeyRing, MintIdentity, Policy, RemoteOptions, Verifier};
 use trustchat_server::{server, Config};
 
 /// TrustChat: customer-support chat whose customers are known, and trusted
@@ -22,6 +28,86 @@ struct Cli {
 enum Command {
     /// Serve the API, the widget and the demo portal.
     Serve(ServeArgs),
+    /// Identity tokens: check one (the token debugger) or mint one.
+    #[command(subcommand)]
+    Jwt(JwtCommand),
+    /// API keys for server-to-server calls.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+/// `jwt verify` and `jwt mint`.
+#[derive(Debug, Subcommand)]
+enum JwtCommand {
+    /// Check a token as the server would and say exactly why it is refused.
+    /// Exit 0 printing the decoded header and claims when valid; exit 1
+    /// printing the reason code and an explanation when not.
+    Verify(VerifyArgs),
+    /// Mint a token for development with the app's HMAC or private key.
+    Mint(MintArgs),
+}
+
+/// Options of `jwt verify`.
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The server's configuration file (with --app).
+    #[arg(long, short, value_name = "FILE", conflicts_with = "jwks")]
+    config: Option<PathBuf>,
+    /// The app whose keys and policy apply; also the expected audience.
+    #[arg(long, value_name = "ID")]
+    app: Option<String>,
+    /// A JWK set file to check against instead of a config.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// With --jwks: the required issuer.
+    #[arg(long, value_name = "ISS", requires = "jwks")]
+    issuer: Option<String>,
+    /// Check only the signature against the key set; skip every claim check
+    /// (the payload need not be JSON).
+    #[arg(long)]
+    signature_only: bool,
+    /// Check as if the time were this Unix time.
+    #[arg(long, value_name = "UNIX_TIME")]
+    at: Option<u64>,
+    /// The token, or - to read it from standard input.
+    token: String,
+}
+
+/// Options of `jwt mint`.
+#[derive(Debug, clap::Args)]
+struct MintArgs {
+    /// The server's configuration file.
+    #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml")]
+    config: PathBuf,
+    /// The app to mint for (its key signs; its id is the audience).
+    #[arg(long, value_name = "ID")]
+    app: String,
+    /// The customer's email.
+    #[arg(long, required_unless_present = "phone")]
+    email: Option<String>,
+    /// The customer's phone number, E.164.
+    #[arg(long)]
+    phone: Option<String>,
+    /// The customer's full name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The site's user id (default: the email, else the phone).
+    #[arg(long)]
+    sub: Option<String>,
+    /// Lifetime in seconds (capped by the app's max_token_lifetime_secs).
+    #[arg(long, default_value_t = 600)]
+    ttl: u64,
+}
+
+/// `api-key new`.
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Generate an API key; prints it once, with the hash line for the config.
+    New {
+        /// Who holds the key, for people reading the config.
+        #[arg(long, default_value = "backend")]
+        name: String,
+    },
 }
 
 /// Options of `serve`.
@@ -42,6 +128,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Jwt(JwtCommand::Verify(args)) => return jwt_verify(args),
+        Command::Jwt(JwtCommand::Mint(args)) => jwt_mint(args),
+        Command::ApiKey(ApiKeyCommand::New { name }) => {
+            api_key_new(&name);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,4 +166,135 @@ fn init_tracing(filter: &str) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     Ok(())
+}
+
+/// The token debugger: exit 0 with the decoded token, exit 1 with the reason.
+fn jwt_verify(args: VerifyArgs) -> ExitCode {
+    match check_token(&args) {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            println!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_token(args: &VerifyArgs) -> Result<Value, String> {
+    let token = if args.token == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("error: cannot read the token from stdin: {e}"))?;
+        text.trim().to_owned()
+    } else {
+        args.token.trim().to_owned()
+    };
+    let verifier = verifier_for(args)?;
+    let now = args.at.unwrap_or_else(|| u64::try_from(trustchat_server::identity::now()).unwrap_or_default());
+    let refused = |r: trustchat_server::jwt::Refusal| {
+        format!("invalid: {}\n{}\n{}", r.reason.code(), r.message, advice(r.reason.code()))
+    };
+    if args.signature_only {
+        let (header, payload) = verifier.verify_signature_only(&token).map_err(refused)?;
+        let payload = serde_json::from_slice::<Value>(&payload)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into_owned()));
+        return Ok(json!({ "valid": true, "checked": "signature only", "header": header, "payload": payload }));
+    }
+    let verified = verifier.verify(&token, now).map_err(refused)?;
+    Ok(json!({
+        "valid": true,
+        "alg": verified.alg.name(),
+        "kid": verified.kid,
+        "header": verified.header(),
+        "claims": verified.claims(),
+    }))
+}
+
+/// The verifier `jwt verify` checks with: an app of a config, or a JWK set
+/// file with a default policy.
+fn verifier_for(args: &VerifyArgs) -> Result<Verifier, String> {
+    if let Some(jwks) = &args.jwks {
+        let bytes = std::fs::read(jwks).map_err(|e| format!("error: cannot read {}: {e}", jwks.display()))?;
+        let ring = KeyRing::from_jwks_json(&bytes, &jwks.display().to_string()).map_err(|e| format!("error: {e}"))?;
+        let app_id = match (&args.app, args.signature_only) {
+            (Some(app), _) => app.clone(),
+            (None, true) => String::new(),
+            (None, false) => {
+                return Err("error: pass --app ID (the audience the token must name) or --signature-only".into())
+            }
+        };
+        let policy = Policy {
+            app_id,
+            issuer: args.issuer.clone(),
+            max_lifetime_secs: trustchat_server::jwt::DEFAULT_MAX_LIFETIME_SECS,
+            leeway_secs: trustchat_server::jwt::DEFAULT_LEEWAY_SECS,
+            single_use: false,
+            mint_kid: None,
+        };
+        return Ok(Verifier::new(policy, ring));
+    }
+    let config_path = args.config.clone().unwrap_or_else(|| PathBuf::from("trustchat.toml"));
+    let app_id = args.app.as_deref().ok_or("error: pass --app ID with --config, or --jwks FILE")?;
+    app_verifier(&config_path, app_id)
+}
+
+/// The verifier of one app of a config file, with its JWKS URL fetched once.
+fn app_verifier(config_path: &std::path::Path, app_id: &str) -> Result<Verifier, String> {
+    let config = Config::load(config_path).map_err(|e| format!("error: {e}"))?;
+    let app = config.app(app_id).ok_or_else(|| format!("error: no app {app_id:?} in {}", config_path.display()))?;
+    let identity = app
+        .identity
+        .as_ref()
+        .ok_or_else(|| format!("error: app {app_id} has no [apps.identity] table, so it accepts no token"))?;
+    let verifier = identity
+        .verifier(app_id, &config.base_dir, |name| std::env::var(name).ok(), RemoteOptions::default())
+        .map_err(|e| format!("error: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    if let Err(e) = runtime.block_on(verifier.refresh_now()) {
+        eprintln!("warning: the JWKS URL could not be fetched ({e}); checking with the local keys only");
+    }
+    Ok(verifier)
+}
+
+/// What a site developer can do about each refusal.
+fn advice(reason: &str) -> &'static str {
+    match reason {
+        "malformed_token" => "hint: pass the compact token (header.payload.signature) exactly as minted; JWE is not accepted",
+        "algorithm_not_allowed" => "hint: sign with the algorithm the key is configured for (its \"alg\"); \"none\" is never accepted",
+        "forbidden_header" => "hint: remove jku, x5u, x5c, jwk and crit from the header; keys come from the server's config only",
+        "unknown_key" => "hint: set the header's kid to a key of the app's JWK set (or publish the new key in the JWKS URL)",
+        "bad_signature" => "hint: the token was signed with another key or altered; check the key your site signs with",
+        "token_expired" => "hint: mint a fresh token; tokens are meant to be short-lived",
+        "token_not_yet_valid" => "hint: check the clock of the machine that mints tokens (nbf/iat are in the future)",
+        "wrong_audience" => "hint: set aud to the app id",
+        "wrong_issuer" => "hint: set iss to the issuer configured for the app",
+        "missing_claim" => "hint: add the claim named above (exp, aud, sub, and email or phone_number are required)",
+        "invalid_claim" => "hint: fix the claim named above; times are integers of seconds, emails and E.164 phones are validated",
+        "lifetime_too_long" => "hint: mint tokens with a shorter lifetime (exp - iat) than the app's max_token_lifetime_secs",
+        "token_replayed" => "hint: single-use tokens work once; mint a new one with a new jti",
+        _ => "",
+    }
+}
+
+/// `jwt mint`: a token for development.
+fn jwt_mint(args: MintArgs) -> anyhow::Result<()> {
+    let verifier = app_verifier(&args.config, &args.app).map_err(|e| anyhow::anyhow!(e.trim_start_matches("error: ").to_owned()))?;
+    let now = u64::try_from(trustchat_server::identity::now()).unwrap_or_default();
+    let who = MintIdentity { sub: args.sub, email: args.email, phone: args.phone, name: args.name, given_name: None };
+    let claims = verifier.identity_claims(&who, args.ttl, now)?;
+    println!("{}", verifier.mint(&claims)?);
+    Ok(())
+}
+
+/// `api-key new`: a random key, printed once, and its hash for the config.
+fn api_key_new(name: &str) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let key = format!("tck_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hash = trustchat_server::http::mint::api_key_hash(&key);
+    println!("API key (shown once; keep it on your backend, never in a page):\n\n  {key}\n");
+    println!("Add it to the app in the server's config:\n\n[[apps.api_keys]]\nname = {name:?}\nhash = \"{hash}\"");
 }

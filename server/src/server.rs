@@ -36,7 +36,7 @@ pub async fn run(
             "static_dir does not exist; only the API is served"
         );
     }
-    let state = AppState::new(config, store.clone());
+    let state = AppState::new(config, store.clone()).await?;
     let address = listener.local_addr()?;
     {
         let mut stdout = std::io::stdout().lock();

@@ -1,8 +1,10 @@
 //! [`AppState`]: what every request handler can reach.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{AppConfig, Config};
+use crate::jwt::{MemoryReplayGuard, RemoteOptions, ReplayGuard, Verifier};
 use crate::store::Store;
 
 /// Shared, cheaply cloned state of the HTTP server.
@@ -12,15 +14,42 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database.
     pub store: Arc<dyn Store>,
+    /// Each app's identity-token verifier, by app id; apps without an
+    /// `[apps.identity]` table have none. Keys are parsed once, here.
+    pub verifiers: Arc<HashMap<String, Arc<Verifier>>>,
+    /// Remembers the `jti` of single-use tokens.
+    pub replay: Arc<dyn ReplayGuard>,
+    /// The demo portal's logged-in customers: portal token → email.
+    pub demo_logins: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl AppState {
-    /// State over a validated config and an open store.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> AppState {
-        AppState {
+    /// State over a validated config and an open store: loads every app's
+    /// identity keys (and fetches JWKS URLs once, keeping them fresh in the
+    /// background). A key that does not load stops the start with an error
+    /// naming the app and the key.
+    pub async fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+        let mut verifiers = HashMap::new();
+        for app in &config.apps {
+            if let Some(identity) = &app.identity {
+                let verifier = Verifier::start(identity, &app.id, &config.base_dir, RemoteOptions::default())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("app {}: identity keys: {e}", app.id))?;
+                verifiers.insert(app.id.clone(), verifier);
+            }
+        }
+        Ok(AppState {
             config: Arc::new(config),
             store,
-        }
+            verifiers: Arc::new(verifiers),
+            replay: Arc::new(MemoryReplayGuard::default()),
+            demo_logins: Arc::default(),
+        })
+    }
+
+    /// The identity-token verifier of an app, if it accepts tokens.
+    pub fn verifier(&self, app_id: &str) -> Option<&Arc<Verifier>> {
+        self.verifiers.get(app_id)
     }
 
     /// The app with this id.

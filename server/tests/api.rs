@@ -699,16 +699,16 @@ async fn jwt_is_refused_until_identity_keys_exist() {
     let body = check(
         &app,
         "jwt",
-        post_json("/api/v1/apps/demo/sessions", r#"{"jwt":"a.b.c"}"#),
+        post_json("/api/v1/apps/other/sessions", r#"{"jwt":"a.b.c"}"#),
         401,
         Some("invalid_token"),
     )
     .await;
     assert_eq!(body["error"]["reason"], "not_configured");
-    assert_eq!(
-        body["error"]["message"],
-        "this app has no identity keys configured"
-    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("app other has no identity keys configured"));
 }
 
 #[tokio::test]

@@ -4,6 +4,9 @@
 //! - [`health`]: `GET /healthz`.
 //! - [`apps`]: `GET /api/v1/apps/{app_id}`.
 //! - [`sessions`]: opening, reading and revoking customer sessions.
+//! - [`mint`]: `POST /api/v1/user-identity-jwt`, identity tokens minted
+//!   for a website's backend holding an API key.
+//! - [`demo`]: the demo portal's stand-in login backend (only with `[demo]`).
 //! - [`assets`]: the built widget and demo portal from `static_dir`, and
 //!   the JSON 404 for unknown `/api` paths.
 //! - [`auth`]: the [`auth::CustomerSession`] extractor (bearer tokens).
@@ -30,8 +33,10 @@ use crate::state::AppState;
 pub mod apps;
 pub mod assets;
 pub mod auth;
+pub mod demo;
 pub mod health;
 pub mod json;
+pub mod mint;
 pub mod origin;
 pub mod sessions;
 
@@ -42,6 +47,8 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(apps::router())
         .merge(sessions::router())
+        .merge(mint::router())
+        .merge(demo::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

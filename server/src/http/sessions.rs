@@ -3,6 +3,8 @@
 //! - `POST /api/v1/apps/{app_id}/sessions` opens one for `{}` (anonymous),
 //!   `{"user": {...}}` (identified) or `{"jwt": "..."}` (trusted);
 //! - `GET /api/v1/sessions/current` reads the bearer's session;
+//! - `POST /api/v1/sessions/current/identity` is the mid-chat login (or
+//!   identification): `{"jwt": "..."}` or `{"user": {...}}`;
 //! - `DELETE /api/v1/sessions/current` revokes it (`clearUser`).
 
 use axum::extract::State;
@@ -15,7 +17,7 @@ use crate::error::ApiError;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
 use crate::http::origin::KnownApp;
-use crate::identity::{self, Identity};
+use crate::identity::{self, Identity, VerifiedIdentity};
 use crate::state::{AppRef, AppState};
 use crate::store::{CustomerRecord, SessionRecord};
 
@@ -24,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/apps/{app_id}/sessions", post(create))
         .route("/api/v1/sessions/current", get(current).delete(revoke))
+        .route("/api/v1/sessions/current/identity", post(change_identity))
 }
 
 async fn create(
@@ -31,74 +34,107 @@ async fn create(
     KnownApp(app): KnownApp,
     JsonBody(request): JsonBody<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<SessionResponse>), ApiError> {
-    let identity = match (request.user, request.jwt) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::InvalidRequest {
-                message: "send either user or jwt, not both".into(),
-                field: Some("jwt".into()),
-            })
-        }
-        (Some(user), None) => {
-            Identity::User(validate::user(&user).map_err(|e| ApiError::invalid(e, "user"))?)
-        }
-        (None, Some(jwt)) => identity_from_jwt(&state, &app, &jwt).await?,
-        (None, None) => Identity::Anonymous,
-    };
+    let identity = requested_identity(&state, &app, request).await?;
     let now = identity::now();
     let opened = identity::open_session(state.store.as_ref(), &app.id, &identity, now).await?;
-    tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id, "session opened");
+    tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id,
+        trusted = opened.session.trusted, "session opened");
     let mut response = session_response(&opened.session, &opened.customer, now);
     response.session_token = Some(opened.token);
     Ok((StatusCode::CREATED, Json(response)))
 }
 
-/// The JWT hook: turns an identity token into a trusted [`Identity`], or
-/// refuses it with `invalid_token` and a reason. The identity-token work
-/// replaces this body with key lookup and verification for `app`.
-async fn identity_from_jwt(
-    _state: &AppState,
+async fn change_identity(
+    State(state): State<AppState>,
+    auth: CustomerSession,
+    JsonBody(request): JsonBody<CreateSessionRequest>,
+) -> Result<Json<SessionResponse>, ApiError> {
+    if request.user.is_none() && request.jwt.is_none() {
+        return Err(ApiError::InvalidRequest {
+            message: "send the new identity as user or jwt".into(),
+            field: Some("user".into()),
+        });
+    }
+    let identity = requested_identity(&state, &auth.app, request).await?;
+    let now = identity::now();
+    let changed = identity::change_identity(
+        state.store.as_ref(),
+        &auth.session,
+        &auth.customer,
+        &identity,
+        now,
+    )
+    .await?;
+    tracing::debug!(session = %changed.session.id, customer = %changed.customer.id,
+        new_session = changed.new_token.is_some(), trusted = changed.session.trusted, "identity changed");
+    let mut response = session_response(&changed.session, &changed.customer, now);
+    response.session_token = changed.new_token;
+    Ok(Json(response))
+}
+
+/// The identity a request asks for: `{}` anonymous, `user` identified,
+/// `jwt` verified (or refused with `invalid_token` and the reason).
+async fn requested_identity(
+    state: &AppState,
     app: &AppRef,
-    _jwt: &str,
+    request: CreateSessionRequest,
 ) -> Result<Identity, ApiError> {
-    tracing::debug!(app = %app.id, "refused a JWT: no identity keys configured");
-    Err(ApiError::InvalidToken {
-        reason: "not_configured".into(),
-        message: "this app has no identity keys configured".into(),
-    })
+    match (request.user, request.jwt) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidRequest {
+            message: "send either user or jwt, not both".into(),
+            field: Some("jwt".into()),
+        }),
+        (Some(user), None) => Ok(Identity::User(
+            validate::user(&user).map_err(|e| ApiError::invalid(e, "user"))?,
+        )),
+        (None, Some(jwt)) => identity_from_jwt(state, app, &jwt).await,
+        (None, None) => Ok(Identity::Anonymous),
+    }
+}
+
+/// Verifies an identity token for `app`: the app's keys, its claim policy,
+/// and, for single-use tokens, the replay guard. A refusal is a 401
+/// `invalid_token` whose `reason` names exactly what was wrong.
+async fn identity_from_jwt(state: &AppState, app: &AppRef, jwt: &str) -> Result<Identity, ApiError> {
+    let Some(verifier) = state.verifier(&app.id) else {
+        tracing::debug!(app = %app.id, "refused a JWT: no identity keys configured");
+        return Err(ApiError::InvalidToken {
+            reason: "not_configured".into(),
+            message: format!("app {} has no identity keys configured; add an [apps.identity] table", app.id),
+        });
+    };
+    let now = u64::try_from(identity::now()).unwrap_or_default();
+    match verifier.verify_once(jwt, now, state.replay.as_ref()).await {
+        Ok(verified) => Ok(Identity::Verified(VerifiedIdentity::from(&verified.identity))),
+        Err(refusal) => {
+            tracing::debug!(app = %app.id, reason = refusal.reason.code(), "refused a JWT");
+            Err(ApiError::InvalidToken {
+                reason: refusal.reason.code().into(),
+                message: refusal.message,
+            })
+        }
+    }
 }
 
 async fn current(State(_): State<AppState>, auth: CustomerSession) -> Json<SessionResponse> {
-    Json(session_response(
-        &auth.session,
-        &auth.customer,
-        identity::now(),
-    ))
+    Json(session_response(&auth.session, &auth.customer, identity::now()))
 }
 
-async fn revoke(
-    State(state): State<AppState>,
-    auth: CustomerSession,
-) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .revoke_session(&auth.session.id, identity::now())
-        .await?;
+async fn revoke(State(state): State<AppState>, auth: CustomerSession) -> Result<StatusCode, ApiError> {
+    state.store.revoke_session(&auth.session.id, identity::now()).await?;
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The wire form of a session, without its token.
-fn session_response(
-    session: &SessionRecord,
-    customer: &CustomerRecord,
-    now: i64,
-) -> SessionResponse {
+fn session_response(session: &SessionRecord, customer: &CustomerRecord, now: i64) -> SessionResponse {
     let customer = identity::customer_view(customer, session);
+    let trusted = identity::is_trusted(session, now);
     SessionResponse {
         session_token: None,
         greeting: identity::greeting(customer.first_name.as_deref()),
         customer,
-        trusted: identity::is_trusted(session, now),
-        trusted_until: None,
+        trusted,
+        trusted_until: if trusted { session.trusted_until } else { None },
     }
 }

@@ -64,6 +64,9 @@ pub struct SessionRecord {
     /// The name given when the session was opened, which may differ from
     /// the profile's stored name (see `identity`).
     pub display_name: Option<String>,
+    /// The first name to greet by when the identity token gave one
+    /// (`given_name`); otherwise derived from `display_name`.
+    pub display_first_name: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds; set once the session was revoked.
@@ -109,10 +112,6 @@ pub trait Store: Send + Sync + 'static {
     /// phone is already taken in its app.
     async fn insert_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
-    /// Sets the customer's name only if it has none yet; returns whether it
-    /// did.
-    async fn fill_customer_name(&self, id: &str, name: &str, now: i64) -> StoreResult<bool>;
-
     /// Inserts a new session.
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
 
@@ -123,6 +122,15 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_session(&self, id: &str, now: i64) -> StoreResult<bool>;
 
     /// Waits for open connections to finish and closes them.
+    /// Writes a session's identity fields (customer, trust, names) after a
+    /// mid-chat login or identification.
+    async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()>;
+
+    /// Writes a customer's name, email, phone and `updated_at`;
+    /// [`StoreError::Conflict`] when the email or phone belongs to another
+    /// profile of the app.
+    async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
+
     async fn close(&self);
 }
 

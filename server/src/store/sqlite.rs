@@ -129,23 +129,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn fill_customer_name(&self, id: &str, name: &str, now: i64) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE customers SET name = ?, updated_at = ? WHERE id = ? AND name IS NULL",
-        )
-        .bind(name)
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(result.rows_affected() == 1)
-    }
-
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, app_id, customer_id, trusted, trusted_until, \
-             identity_kind, display_name, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             identity_kind, display_name, display_first_name, created_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -155,6 +143,7 @@ impl Store for SqliteStore {
         .bind(session.trusted_until)
         .bind(session.identity_kind.as_str())
         .bind(&session.display_name)
+        .bind(&session.display_first_name)
         .bind(session.created_at)
         .bind(session.revoked_at)
         .execute(&self.pool)
@@ -166,7 +155,7 @@ impl Store for SqliteStore {
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
         sqlx::query(
             "SELECT id, token_hash, app_id, customer_id, trusted, trusted_until, identity_kind, \
-             display_name, created_at, revoked_at FROM sessions WHERE token_hash = ?",
+             display_name, display_first_name, created_at, revoked_at FROM sessions WHERE token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -185,6 +174,37 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET customer_id = ?, trusted = ?, trusted_until = ?, identity_kind = ?, \
+             display_name = ?, display_first_name = ? WHERE id = ?",
+        )
+        .bind(&session.customer_id)
+        .bind(session.trusted)
+        .bind(session.trusted_until)
+        .bind(session.identity_kind.as_str())
+        .bind(&session.display_name)
+        .bind(&session.display_first_name)
+        .bind(&session.id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
+        sqlx::query("UPDATE customers SET name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?")
+            .bind(&customer.name)
+            .bind(&customer.email)
+            .bind(&customer.phone)
+            .bind(customer.updated_at)
+            .bind(&customer.id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn close(&self) {
@@ -218,6 +238,7 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         trusted_until: row.try_get("trusted_until").map_err(db)?,
         identity_kind,
         display_name: row.try_get("display_name").map_err(db)?,
+        display_first_name: row.try_get("display_first_name").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
         revoked_at: row.try_get("revoked_at").map_err(db)?,
     })

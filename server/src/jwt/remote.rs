@@ -1,0 +1,254 @@
+//! JWK sets fetched from a URL the app configures (`jwks_url`).
+//!
+//! - Fetched at start ([`Verifier::start`]), then every
+//!   [`RemoteOptions::refresh_interval`], or as the response's
+//!   `Cache-Control: max-age` says, clamped to [`RemoteOptions::max_age_bounds`].
+//! - A token with an unknown kid makes [`Verifier::verify_fresh`] refresh
+//!   once and retry, but fetches happen at most once per
+//!   [`RemoteOptions::min_refresh_gap`], so a flood of made-up kids cannot
+//!   hammer the site; concurrent callers share one fetch.
+//! - A failed fetch (network, status other than 200, not JSON, a set that
+//!   fails validation, a kid clashing with a local key) keeps the last good
+//!   set and logs a warning. The whole set is refused when one key is bad:
+//!   half-loading a set hides mistakes.
+//!
+//! The synchronous [`Verifier::verify`] never fetches; it reads whatever set
+//! is current.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use super::config::IdentityConfig;
+use super::keys::{KeyError, KeyRing};
+use super::verify::Verifier;
+
+/// How a JWKS URL is fetched and refreshed.
+#[derive(Debug, Clone)]
+pub struct RemoteOptions {
+    /// Time between scheduled refreshes when the response has no max-age.
+    pub refresh_interval: Duration,
+    /// A response's max-age is clamped into this range.
+    pub max_age_bounds: (Duration, Duration),
+    /// Unknown-kid refreshes happen at most once per this interval.
+    pub min_refresh_gap: Duration,
+    /// Timeout of one fetch, connection included.
+    pub timeout: Duration,
+    /// Largest JWK set accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> Self {
+        RemoteOptions {
+            refresh_interval: Duration::from_secs(600),
+            max_age_bounds: (Duration::from_secs(60), Duration::from_secs(3600)),
+            min_refresh_gap: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// The state of one JWKS URL.
+pub(crate) struct RemoteJwks {
+    url: String,
+    options: RemoteOptions,
+    client: reqwest::Client,
+    /// Serializes fetches, so concurrent unknown kids share one.
+    fetch_lock: tokio::sync::Mutex<()>,
+    /// When the last fetch started (successful or not).
+    last_attempt: Mutex<Option<Instant>>,
+    /// When the next scheduled refresh is due, from max-age.
+    next_interval: Mutex<Duration>,
+    /// Fetches started, for tests and metrics.
+    fetches: AtomicU64,
+}
+
+impl RemoteJwks {
+    pub(crate) fn new(url: String, options: RemoteOptions) -> RemoteJwks {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .unwrap_or_default();
+        RemoteJwks {
+            url,
+            next_interval: Mutex::new(options.refresh_interval),
+            options,
+            client,
+            fetch_lock: tokio::sync::Mutex::new(()),
+            last_attempt: Mutex::new(None),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Fetches and validates the set; returns it with the max-age to wait.
+    async fn fetch(&self) -> Result<(KeyRing, Option<Duration>), String> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(format!("answered {} instead of 200", response.status()));
+        }
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_max_age);
+        let limit = self.options.max_body_bytes;
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(format!("key set is larger than {limit} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("reading the body failed: {e}"))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                return Err(format!("key set is larger than {limit} bytes"));
+            }
+        }
+        let ring = KeyRing::from_jwks_json(&body, &format!("jwks_url {}", self.url))
+            .map_err(|e| e.message)?;
+        Ok((ring, max_age))
+    }
+}
+
+pub(crate) fn parse_max_age(cache_control: &str) -> Option<Duration> {
+    cache_control.split(',').find_map(|directive| {
+        let (name, value) = directive.trim().split_once('=')?;
+        if name.trim().eq_ignore_ascii_case("max-age") {
+            value
+                .trim()
+                .trim_matches('"')
+                .parse()
+                .ok()
+                .map(Duration::from_secs)
+        } else {
+            None
+        }
+    })
+}
+
+impl Verifier {
+    /// Loads an app's identity config, fetches its JWKS URL once (a failure
+    /// is logged, not fatal: the site may be briefly down, and local keys
+    /// still work) and spawns the scheduled refresher. Needs a Tokio runtime.
+    pub async fn start(
+        config: &IdentityConfig,
+        app_id: &str,
+        base_dir: &std::path::Path,
+        options: RemoteOptions,
+    ) -> Result<Arc<Verifier>, KeyError> {
+        let verifier = Arc::new(config.verifier(
+            app_id,
+            base_dir,
+            |name| std::env::var(name).ok(),
+            options,
+        )?);
+        if verifier.remote.is_some() {
+            let _ = verifier.refresh_now().await;
+            verifier.spawn_refresher();
+        }
+        Ok(verifier)
+    }
+
+    /// Fetches the JWKS URL now and swaps the new set in. On failure keeps
+    /// the last good set, logs a warning and returns the reason. `Ok` and a
+    /// no-op when the app has no URL.
+    pub async fn refresh_now(&self) -> Result<(), String> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let _one_at_a_time = remote.fetch_lock.lock().await;
+        self.refresh_locked(remote).await
+    }
+
+    async fn refresh_locked(&self, remote: &RemoteJwks) -> Result<(), String> {
+        *remote
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let result = remote.fetch().await.and_then(|(fetched, max_age)| {
+            let merged = self.static_ring.merged(&fetched).map_err(|e| e.message)?;
+            Ok((merged, max_age))
+        });
+        match result {
+            Ok((ring, max_age)) => {
+                tracing::debug!(app = %self.policy.app_id, url = %remote.url, kids = ?ring.kids(), "jwks refreshed");
+                self.ring.store(Arc::new(ring));
+                let (lo, hi) = remote.options.max_age_bounds;
+                let interval =
+                    max_age.map_or(remote.options.refresh_interval, |age| age.clamp(lo, hi));
+                *remote
+                    .next_interval
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = interval;
+                Ok(())
+            }
+            Err(reason) => {
+                tracing::warn!(app = %self.policy.app_id, url = %remote.url, "jwks refresh failed, keeping the last good key set: {reason}");
+                Err(reason)
+            }
+        }
+    }
+
+    /// Refreshes for an unknown kid, unless a fetch started less than
+    /// `min_refresh_gap` ago. Callers that waited on a concurrent fetch
+    /// return once it is done, without fetching again.
+    pub(crate) async fn refresh_for_unknown_kid(&self) {
+        let Some(remote) = &self.remote else { return };
+        let _one_at_a_time = remote.fetch_lock.lock().await;
+        let recent = remote
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < remote.options.min_refresh_gap);
+        if !recent {
+            let _ = self.refresh_locked(remote).await;
+        }
+    }
+
+    /// Spawns the task that refreshes the JWKS URL on schedule; it ends when
+    /// the verifier is dropped. `None` when the app has no URL.
+    pub fn spawn_refresher(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        self.remote.as_ref()?;
+        let weak: Weak<Verifier> = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            loop {
+                let interval = match weak.upgrade() {
+                    Some(v) => v.remote.as_ref().map_or(Duration::from_secs(600), |r| {
+                        *r.next_interval.lock().unwrap_or_else(|e| e.into_inner())
+                    }),
+                    None => return,
+                };
+                tokio::time::sleep(interval).await;
+                let Some(verifier) = weak.upgrade() else {
+                    return;
+                };
+                let _ = verifier.refresh_now().await;
+            }
+        }))
+    }
+
+    /// How many JWKS fetches were started (0 without a URL).
+    pub fn jwks_fetch_count(&self) -> u64 {
+        self.remote
+            .as_ref()
+            .map_or(0, |r| r.fetches.load(Ordering::Relaxed))
+    }
+}
