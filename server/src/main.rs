@@ -9,7 +9,7 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use rand::Rng as _;
 use serde_json::{json, Value};
-use trustchat_server::jwt::{KeyRing, MintIdentity, Policy, RemoteOptions, Verifier};
+use trustchat_server::jwt::{KeyRing, MintIdentity, Policy, Verifier};
 use trustchat_server::{server, Config};
 
 /// TrustChat: customer-support chat whose customers are known, and trusted
@@ -250,7 +250,7 @@ fn app_verifier(config_path: &std::path::Path, app_id: &str) -> Result<Verifier,
         .as_ref()
         .ok_or_else(|| format!("error: app {app_id} has no [apps.identity] table, so it accepts no token"))?;
     let verifier = identity
-        .verifier(app_id, &config.base_dir, |name| std::env::var(name).ok(), RemoteOptions::default())
+        .verifier(app_id, &config.base_dir, |name| std::env::var(name).ok(), identity.remote_options())
         .map_err(|e| format!("error: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     if let Err(e) = runtime.block_on(verifier.refresh_now()) {

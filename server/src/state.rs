@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{AppConfig, Config};
-use crate::jwt::{MemoryReplayGuard, RemoteOptions, ReplayGuard, Verifier};
+use crate::jwt::{MemoryReplayGuard, ReplayGuard, Verifier};
 use crate::store::Store;
 
 /// Shared, cheaply cloned state of the HTTP server.
@@ -32,7 +32,7 @@ impl AppState {
         let mut verifiers = HashMap::new();
         for app in &config.apps {
             if let Some(identity) = &app.identity {
-                let verifier = Verifier::start(identity, &app.id, &config.base_dir, RemoteOptions::default())
+                let verifier = Verifier::start(identity, &app.id, &config.base_dir, identity.remote_options())
                     .await
                     .map_err(|e| anyhow::anyhow!("app {}: identity keys: {e}", app.id))?;
                 verifiers.insert(app.id.clone(), verifier);

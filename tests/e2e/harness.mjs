@@ -3,18 +3,24 @@
 // widget and demo portal from dist/, and Debian's Chromium driven by
 // playwright-core. Nothing here is faked.
 
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, freePort, startServer } from "../../scripts/lib.mjs";
 
+/** The API key of the `demo` app in every e2e config. */
+export const API_KEY = "tck_e2e_test_key";
+
 export const SERVER_BIN = process.env.TRUSTCHAT_SERVER_BIN ?? path.join(ROOT, "target", "debug", "trustchat-server");
 
 /**
- * Starts a server whose `demo` app allows the server's own origin.
- * `extraToml` is appended to the config (more apps, identity keys, ...);
- * `{origin}` in it is replaced by the server's origin.
+ * Starts a server whose `demo` app allows the server's own origin, verifies
+ * and mints identity tokens with the demo key pair, and backs the demo
+ * portal's login. `extraToml` is appended to the config (more apps, ...);
+ * `{origin}` in it is replaced by the server's origin. `demo.tokenTtl` sets
+ * the lifetime of the tokens the portal's login mints.
  */
 export async function startStack({ extraToml = "", demo = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "trustchat-e2e-"));
@@ -35,7 +41,29 @@ name = "Demo Portal"
 allowed_origins = ["${origin}"]
 login_url = "${origin}/login/"
 onboarding = ${onboarding}
+
+[apps.identity]
+jwks_file = "${path.join(ROOT, "keys", "demo.jwks.json")}"
+mint_kid = "demo-es256"
+
+[[apps.api_keys]]
+name = "e2e"
+hash = "sha256:${createHash("sha256").update(API_KEY).digest("hex")}"
 ${extraToml.replaceAll("{origin}", origin)}
+
+[demo]
+app = "demo"
+token_ttl_secs = ${demo.tokenTtl ?? 600}
+
+[[demo.users]]
+email = "ada@example.com"
+password = "lovelace"
+name = "Ada Lovelace"
+
+[[demo.users]]
+email = "grace@example.com"
+password = "hopper"
+name = "Grace Hopper"
 `,
   );
   const server = await startServer({ binary: SERVER_BIN, config, log: "ignore" });
@@ -111,4 +139,15 @@ export async function openChat(page) {
 /** The whole text the widget's shadow root shows. */
 export function widgetText(page) {
   return page.evaluate(() => document.getElementById("trustchat-root")?.shadowRoot?.textContent ?? "");
+}
+
+/** Mints an identity token through the server's mint endpoint. */
+export async function mintToken(base, { email, name, expiresIn }) {
+  const response = await fetch(`${base}/api/v1/user-identity-jwt`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ identityType: "EMAIL", identity: email, name, expiresIn }),
+  });
+  if (!response.ok) throw new Error(`mint failed: ${response.status} ${await response.text()}`);
+  return (await response.json()).token;
 }

@@ -35,7 +35,7 @@ describe("the demo portal", () => {
     assert.deepEqual(page.problems, []);
   });
 
-  test("greets a logged-in customer by first name, with no onboarding form", async () => {
+  test("a logged-in customer is trusted and greeted by first name, with no onboarding form", async () => {
     const page = await newPage(browser);
     await portalLogIn(page, stack.url, "ada@example.com", "lovelace");
     await page.waitForFunction(() => window.TrustChat.getUser()?.email === "ada@example.com");
@@ -47,7 +47,9 @@ describe("the demo portal", () => {
     const user = await page.evaluate(() => window.TrustChat.getUser());
     assert.equal(user.firstName, "Ada");
     assert.equal(user.name, "Ada Lovelace");
-    assert.equal(user.trusted, false);
+    // The portal's login minted an identity token: the session is trusted.
+    assert.equal(user.trusted, true);
+    await page.locator("[data-tc=verified]").waitFor();
     assert.deepEqual(page.problems, []);
   });
 

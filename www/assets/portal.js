@@ -1,7 +1,9 @@
 // The demo portal's own JavaScript: a stand-in for a customer's website.
-// Its "login" checks the demo users in users.json and keeps the logged-in
-// user in the portal's own localStorage key. It then tells TrustChat who the
-// customer is, exactly as a real site would after its own login.
+// Its login asks the portal's backend (the server's /demo routes, on only in
+// the demo config) to check the demo user, and keeps the portal session in
+// the portal's own localStorage key. Pages then prove to TrustChat who the
+// customer is with an identity token from that backend (see acmeFetchJwt in
+// each page), exactly as a real site would after its own login.
 
 const PORTAL_USER = "acme-portal:user";
 
@@ -14,18 +16,29 @@ export function currentUser() {
 }
 
 export async function logIn(email, password) {
-  const users = await (await fetch("/assets/users.json")).json();
-  const user = users.find((u) => u.email === email.trim().toLowerCase() && u.password === password);
-  if (!user) return null;
-  const session = { name: user.name, email: user.email };
-  localStorage.setItem(PORTAL_USER, JSON.stringify(session));
-  return session;
+  const response = await fetch("/demo/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!response.ok) return null;
+  const user = await response.json();
+  localStorage.setItem(PORTAL_USER, JSON.stringify(user));
+  return user;
+}
+
+export function forgetPortalUser() {
+  localStorage.removeItem(PORTAL_USER);
 }
 
 export async function logOut() {
   // Logout: forget the customer in the chat first, then the portal's own session.
   await window.TrustChat.clearUser();
-  localStorage.removeItem(PORTAL_USER);
+  const user = currentUser();
+  if (user) {
+    await fetch("/demo/logout", { method: "POST", headers: { authorization: `Bearer ${user.portal_token}` } });
+  }
+  forgetPortalUser();
 }
 
 export function renderNav() {

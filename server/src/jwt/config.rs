@@ -72,6 +72,14 @@ pub struct IdentityConfig {
     /// The key the server mints with.
     #[serde(default)]
     pub mint_kid: Option<String>,
+    /// Seconds between scheduled JWKS URL refreshes when the response sets
+    /// no `Cache-Control: max-age`.
+    #[serde(default)]
+    pub jwks_refresh_secs: Option<u64>,
+    /// At most one refresh per this many seconds for tokens naming an
+    /// unknown `kid`, so a flood of made-up kids cannot hammer the site.
+    #[serde(default)]
+    pub jwks_unknown_kid_min_interval_secs: Option<u64>,
 }
 
 /// One HMAC secret taken from an environment variable.
@@ -112,6 +120,8 @@ impl fmt::Debug for IdentityConfig {
             .field("leeway_secs", &self.leeway_secs)
             .field("single_use_tokens", &self.single_use_tokens)
             .field("mint_kid", &self.mint_kid)
+            .field("jwks_refresh_secs", &self.jwks_refresh_secs)
+            .field("jwks_unknown_kid_min_interval_secs", &self.jwks_unknown_kid_min_interval_secs)
             .finish()
     }
 }
@@ -121,6 +131,21 @@ fn config_error(message: impl Into<String>) -> KeyError {
 }
 
 impl IdentityConfig {
+    /// How this app's JWKS URL is fetched: the defaults, with the config's
+    /// intervals where it sets them.
+    pub fn remote_options(&self) -> RemoteOptions {
+        let defaults = RemoteOptions::default();
+        RemoteOptions {
+            refresh_interval: self
+                .jwks_refresh_secs
+                .map_or(defaults.refresh_interval, |s| std::time::Duration::from_secs(s.max(1))),
+            min_refresh_gap: self
+                .jwks_unknown_kid_min_interval_secs
+                .map_or(defaults.min_refresh_gap, |s| std::time::Duration::from_secs(s.max(1))),
+            ..defaults
+        }
+    }
+
     /// Checks the policy fields and builds the [`Policy`] for `app_id`.
     pub fn policy(&self, app_id: &str) -> Result<Policy, KeyError> {
         if self.jwks_file.is_none()
