@@ -7,6 +7,7 @@
 //! that would weigh on the widget's size.
 //!
 //! - [`api`]: HTTP request and response bodies under `/api/v1`.
+//! - [`chat`]: conversations and messages over HTTP and the WebSocket.
 //! - [`error`]: the stable error codes and the JSON error envelope.
 //! - [`validate`]: names, first names, emails and E.164 phone numbers.
 //!
@@ -14,6 +15,7 @@
 //! breaking change for every embedded widget in the wild.
 
 pub mod api;
+pub mod chat;
 pub mod error;
 pub mod validate;
 

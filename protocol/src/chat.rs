@@ -1,0 +1,207 @@
+//! Conversations and messages: the HTTP bodies of `/api/v1/messages` and
+//! the WebSocket frames of `/api/v1/ws`, defined once for the widget, the
+//! agent console and the server.
+//!
+//! Frames are JSON objects tagged by `type`. A customer connection's first
+//! frame is [`ClientFrame::Auth`]; the session token travels there, never
+//! in the URL.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest message body accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 4_000;
+
+/// `POST /api/v1/messages`: a customer's message. `client_id` is a UUID
+/// the client makes when the customer presses send; sending the same
+/// `client_id` again returns the stored message instead of a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// Idempotency key: a UUID chosen by the client.
+    pub client_id: String,
+    /// The text, 1 to [`MAX_BODY_CHARS`] characters (not all whitespace).
+    pub body: String,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    /// The customer, from the widget.
+    Customer,
+    /// A support agent, from the console.
+    Agent,
+}
+
+/// What a message is, beyond its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Plain text.
+    #[default]
+    Text,
+    /// An agent asks the customer to log in; `link` holds the app's
+    /// `login_url`, the only link a message ever carries.
+    LoginRequest,
+}
+
+/// Status of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// Customers and agents are talking.
+    Open,
+    /// An agent closed it; a new customer message opens a new conversation.
+    Closed,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Server id.
+    pub id: String,
+    /// The conversation it belongs to.
+    pub conversation_id: String,
+    /// Position in the conversation: 1, 2, 3, ... without gaps.
+    pub seq: i64,
+    /// Who wrote it.
+    pub author: Author,
+    /// The agent's display name for agent messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    /// What it is.
+    #[serde(default)]
+    pub kind: MessageKind,
+    /// The text, shown as text, never as HTML.
+    pub body: String,
+    /// For `login_request`: the app's login URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// True exactly when a customer wrote it in a session that was trusted
+    /// when the server received it. Computed by the server only.
+    pub trusted: bool,
+    /// When the server stored it, Unix milliseconds.
+    pub created_at: i64,
+    /// The sender's idempotency key (customer messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `GET /api/v1/messages?after=SEQ`: the session's current conversation
+/// from `after + 1` on, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagesPage {
+    /// The current conversation, `None` before the customer's first message.
+    pub conversation_id: Option<String>,
+    /// Its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ConversationStatus>,
+    /// The messages, by `seq`.
+    pub messages: Vec<Message>,
+}
+
+/// Frames a client sends on `/api/v1/ws`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Must be the first frame: the customer's session token.
+    Auth {
+        /// The bearer token of the session.
+        session_token: String,
+    },
+    /// Send a message; answered by [`ServerFrame::Ack`] once stored.
+    Send {
+        /// Idempotency key (UUID).
+        client_id: String,
+        /// The text.
+        body: String,
+    },
+    /// Keep-alive; answered by [`ServerFrame::Pong`].
+    Ping,
+}
+
+/// Frames the server sends on `/api/v1/ws`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Authenticated: the current conversation and its last `seq`, so the
+    /// client can fetch what it missed.
+    Ready {
+        /// The current conversation, if any.
+        conversation_id: Option<String>,
+        /// Its highest `seq` (0 when none).
+        last_seq: i64,
+    },
+    /// A new message in one of the customer's conversations (their own,
+    /// from another tab, or an agent's).
+    Message {
+        /// The stored message.
+        message: Message,
+    },
+    /// A `send` was durably stored (or had been: same `client_id`).
+    Ack {
+        /// The `client_id` of the send.
+        client_id: String,
+        /// The stored message.
+        message: Message,
+    },
+    /// A conversation changed status (an agent closed it).
+    Conversation {
+        /// Which one.
+        conversation_id: String,
+        /// Its new status.
+        status: ConversationStatus,
+    },
+    /// A request failed; `client_id` names the send it answers, if any.
+    Error {
+        /// A stable code, as in the HTTP API.
+        code: String,
+        /// What to fix.
+        message: String,
+        /// The send this answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// For `rate_limited`: seconds to wait.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
+    /// Answer to [`ClientFrame::Ping`].
+    Pong,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_tagged_by_type() {
+        let auth: ClientFrame = serde_json::from_str(r#"{"type":"auth","session_token":"tcs_x"}"#).unwrap();
+        assert_eq!(auth, ClientFrame::Auth { session_token: "tcs_x".into() });
+        let send: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","client_id":"c1","body":"hi"}"#).unwrap();
+        assert_eq!(send, ClientFrame::Send { client_id: "c1".into(), body: "hi".into() });
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"auth","session_token":"x","extra":1}"#).is_err());
+        let ready = serde_json::to_value(ServerFrame::Ready { conversation_id: None, last_seq: 0 }).unwrap();
+        assert_eq!(ready, serde_json::json!({"type": "ready", "conversation_id": null, "last_seq": 0}));
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let message = Message {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            seq: 1,
+            author: Author::Customer,
+            author_name: None,
+            kind: MessageKind::Text,
+            body: "<b>hi</b>".into(),
+            link: None,
+            trusted: true,
+            created_at: 1_700_000_000_000,
+            client_id: Some("u1".into()),
+        };
+        let json = serde_json::to_string(&message).unwrap();
+        assert!(json.contains(r#""author":"customer""#) && json.contains(r#""kind":"text""#));
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), message);
+    }
+}
