@@ -11,6 +11,7 @@
 // if any failed, and the last line sums up the test counts.
 
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, freePort, startServer, step } from "./lib.mjs";
@@ -63,6 +64,11 @@ await suite("native Rust tests", "cargo", ["test", "--workspace"]);
   const serverPort = await freePort();
   const runnerPort = await freePort();
   const config = path.join(tmp, "wasm.toml");
+  // The tests get identity tokens from the server's mint endpoint with this
+  // API key; the config holds its hash and a fresh HMAC key.
+  const apiKey = `tck_${randomBytes(24).toString("base64url")}`;
+  const apiKeyHash = createHash("sha256").update(apiKey).digest("hex");
+  const hmac = randomBytes(32).toString("base64url");
   writeFileSync(
     config,
     `[server]
@@ -76,6 +82,15 @@ name = "Demo Portal"
 allowed_origins = ["http://127.0.0.1:${runnerPort}"]
 login_url = "http://127.0.0.1:${runnerPort}/login"
 onboarding = true
+
+[apps.identity]
+keys = [ { kty = "oct", kid = "wasm-tests", alg = "HS256", k = "${hmac}" } ]
+mint_kid = "wasm-tests"
+leeway_secs = 0
+
+[[apps.api_keys]]
+name = "wasm tests"
+hash = "sha256:${apiKeyHash}"
 
 [[apps]]
 id = "quiet"
@@ -92,6 +107,7 @@ onboarding = false
       WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${runnerPort}`,
       WASM_BINDGEN_TEST_TIMEOUT: "60",
       TRUSTCHAT_TEST_SERVER: server.url,
+      TRUSTCHAT_TEST_API_KEY: apiKey,
     });
   } finally {
     await server.stop();

@@ -1,6 +1,7 @@
 //! The ports the [`crate::driver`] talks to the outside through. The browser
 //! implements them in `src/web/` (fetch, `localStorage`, the browser's JSON,
-//! the shadow DOM); the tests implement them in memory.
+//! the shadow DOM, `Date.now()` and `setTimeout`); the tests implement them
+//! in memory.
 //!
 //! `async fn` in these traits is fine: the widget is single-threaded, its
 //! futures are never `Send`.
@@ -11,7 +12,7 @@ use std::pin::Pin;
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::core::{Event, Focus, View};
+use crate::core::{Error, Event, Focus, View};
 
 /// An HTTP method the widget uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,15 +102,29 @@ pub trait Host {
     fn emit(&self, event: Event);
     /// Runs `task` to completion in the background.
     fn spawn(&self, task: Task);
+    /// Calls `init`'s `fetchJwt` for a fresh identity token. Fails with a
+    /// message a developer can act on when there is none, it throws or
+    /// rejects, or it resolves with anything but a non-empty string.
+    async fn fetch_jwt(&self) -> Result<String, Error>;
+}
+
+/// Time, and the one timer of the widget (the trust timer).
+pub trait Clock {
+    /// The time, in Unix milliseconds.
+    fn now(&self) -> i64;
+    /// Arms the timer to call [`crate::driver::Driver::timer_fired`] in
+    /// `delay` milliseconds, replacing (and cancelling) any armed one;
+    /// `None` only cancels.
+    fn set_timer(&self, delay: Option<u32>);
 }
 
 /// A background task of the driver.
 pub type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Everything the driver needs, as one value.
-pub trait Ports: Transport + Storage + Json + Host {}
+pub trait Ports: Transport + Storage + Json + Host + Clock {}
 
-impl<P: Transport + Storage + Json + Host> Ports for P {}
+impl<P: Transport + Storage + Json + Host + Clock> Ports for P {}
 
 #[cfg(test)]
 pub mod memory;

@@ -5,7 +5,12 @@
 //! real `trustchat-server`: compile them with
 //! `TRUSTCHAT_TEST_SERVER=http://127.0.0.1:PORT` (its apps `demo`, onboarding
 //! on, and `quiet`, onboarding off, must allow the origin of
-//! `WASM_BINDGEN_TEST_ADDRESS`). Without it they fail, and say so.
+//! `WASM_BINDGEN_TEST_ADDRESS`). Without it they fail, and say so. The
+//! identity-token tests also need `TRUSTCHAT_TEST_API_KEY`, an API key of
+//! the app `demo` (which must be able to mint tokens), to get tokens from
+//! `POST /api/v1/user-identity-jwt` at run time; and the expired-token test
+//! waits out `TRUSTCHAT_TEST_JWT_LEEWAY` seconds (default 0: the `demo`
+//! app's `leeway_secs`).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -28,6 +33,67 @@ fn server() -> &'static str {
              and build the tests with TRUSTCHAT_TEST_SERVER=http://127.0.0.1:PORT (npm test does both)"
         ),
     }
+}
+
+/// The API key of the app `demo`, fixed at compile time.
+fn api_key() -> &'static str {
+    match option_env!("TRUSTCHAT_TEST_API_KEY") {
+        Some(key) => key,
+        None => panic!(
+            "TRUSTCHAT_TEST_API_KEY was not set when tests/web.rs was compiled: build the tests \
+             with the API key of the test server's app \"demo\" (npm test does it)"
+        ),
+    }
+}
+
+/// An identity token for `email`, minted by the real server, valid for
+/// `expires_in` seconds.
+async fn mint(email: &str, name: &str, expires_in: u32) -> String {
+    let body = object(&[
+        ("identityType", s("EMAIL")),
+        ("identity", s(email)),
+        ("name", s(name)),
+        ("expiresIn", JsValue::from(expires_in)),
+    ]);
+    let body = js_sys::JSON::stringify(&body).expect("stringify");
+    let url = [server(), "/api/v1/user-identity-jwt"].concat();
+    let promise: Promise = minter()
+        .call3(&JsValue::NULL, &s(&url), &s(api_key()), &body)
+        .expect("fetch")
+        .dyn_into()
+        .expect("a promise");
+    match JsFuture::from(promise).await {
+        Ok(token) => token.as_string().expect("a token"),
+        Err(error) => panic!("minting a token at {url} failed: {error:?}"),
+    }
+}
+
+/// `(url, key, body) => Promise<token>`: the mint request, as a website's
+/// backend would send it.
+fn minter() -> Function {
+    Function::new_with_args(
+        "url, key, body",
+        "return fetch(url, { method: 'POST', body, headers: { \
+           'Authorization': 'Bearer ' + key, 'Content-Type': 'application/json' } }) \
+         .then(async r => { const b = await r.json(); \
+           if (!r.ok) throw new Error(r.status + ' ' + JSON.stringify(b)); return b.token; })",
+    )
+}
+
+/// A `fetchJwt` for `init`: mints a fresh ten-minute token for `email`.
+fn fetch_jwt(email: &str, name: &str) -> Function {
+    let url = [server(), "/api/v1/user-identity-jwt"].concat();
+    let body = object(&[
+        ("identityType", s("EMAIL")),
+        ("identity", s(email)),
+        ("name", s(name)),
+        ("expiresIn", JsValue::from(600)),
+    ]);
+    let body = js_sys::JSON::stringify(&body).expect("stringify");
+    let bound: JsValue = minter()
+        .bind3(&JsValue::NULL, &s(&url), &s(api_key()), &body)
+        .into();
+    bound.unchecked_into()
 }
 
 /// A fresh page state: a new widget, and no `trustchat:` key anywhere.
@@ -92,6 +158,18 @@ async fn init(app_id: &str) {
         .expect("init resolves");
 }
 
+/// `init` of `demo` with a `fetchJwt`.
+async fn init_fetching(fetch_jwt: Function) {
+    let config = object(&[
+        ("appId", s("demo")),
+        ("server", s(server())),
+        ("fetchJwt", fetch_jwt.into()),
+    ]);
+    settle(trustchat::init(config))
+        .await
+        .expect("init resolves");
+}
+
 async fn set_ada() -> JsValue {
     let ada = object(&[("name", s("Ada Lovelace")), ("email", s("ada@example.com"))]);
     settle(trustchat::set_user(ada))
@@ -137,7 +215,12 @@ fn visible_text(selector: &str) -> Option<String> {
 
 /// Waits up to two seconds for `selector` to show `text`.
 async fn wait_for_text(selector: &str, text: &str) {
-    for _ in 0..100 {
+    wait_for_text_long(selector, text, 2_000).await;
+}
+
+/// Waits up to `ms` milliseconds for `selector` to show `text`.
+async fn wait_for_text_long(selector: &str, text: &str, ms: u32) {
+    for _ in 0..ms / 20 {
         if visible_text(selector).as_deref() == Some(text) {
             return;
         }
@@ -508,4 +591,249 @@ async fn server_refuses_a_bad_jwt() {
     assert_eq!(code, "invalid_token", "{message}");
     let stored: Vec<String> = trustchat_keys();
     assert!(stored.is_empty(), "{stored:?}");
+}
+
+// ---- identity tokens (JWT), against the real server ------------------------
+
+/// The stored session, as JSON.
+fn stored_session() -> JsValue {
+    let text = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item("trustchat:demo:session").ok().flatten())
+        .expect("a stored session");
+    js_sys::JSON::parse(&text).expect("JSON")
+}
+
+/// Every value the widget keeps in storage, as one string.
+fn stored_text() -> String {
+    let window = web_sys::window().expect("window");
+    let mut all = String::new();
+    for storage in [window.local_storage(), window.session_storage()] {
+        let storage = storage.expect("storage").expect("storage");
+        for i in 0..storage.length().expect("length") {
+            let key = storage.key(i).expect("key").unwrap_or_default();
+            all.push_str(&storage.get_item(&key).ok().flatten().unwrap_or_default());
+        }
+    }
+    all
+}
+
+fn user_field(user: &JsValue, key: &str) -> Option<String> {
+    get(user, key).as_string()
+}
+
+/// Waits up to `ms` milliseconds for `seen` to hold `count` details.
+async fn wait_for_count(seen: &Array, count: u32, what: &str, ms: u32) {
+    for _ in 0..ms / 20 {
+        if seen.length() >= count {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("{what}: {} events, {count} expected", seen.length());
+}
+
+#[wasm_bindgen_test]
+async fn server_set_jwt_before_the_chat_is_trusted() {
+    fresh();
+    init("demo").await;
+    let (trusted, listener) = recorder();
+    trustchat::on(s("user:trusted"), listener.into()).expect("on");
+    let token = mint("ada@example.com", "Ada Lovelace", 600).await;
+    let user = settle(trustchat::set_jwt(s(&token)))
+        .await
+        .expect("setJwt resolves");
+    assert_eq!(get(&user, "trusted").as_bool(), Some(true));
+    assert_eq!(user_field(&user, "firstName").as_deref(), Some("Ada"));
+    assert_eq!(trusted.length(), 1, "user:trusted emitted");
+    assert_eq!(get(&trustchat::get_user(), "trusted").as_bool(), Some(true));
+    trustchat::show().expect("show");
+    assert!(query("[data-tc=onboarding]").is_none(), "no onboarding");
+    assert_eq!(
+        visible_text("[data-tc=greeting]").as_deref(),
+        Some("Hi Ada!")
+    );
+    assert_eq!(
+        visible_text("[data-tc=verified]").as_deref(),
+        Some("Verified as Ada")
+    );
+    assert_eq!(visible_text("[data-tc=unverified]"), None);
+    assert!(!stored_text().contains(&token), "the JWT is never stored");
+    assert!(get(&stored_session(), "trusted_until").as_f64().is_some());
+    // setUser({jwt}) is the same thing.
+    fresh();
+    init("demo").await;
+    let user = settle(trustchat::set_user(object(&[("jwt", s(&token))])))
+        .await
+        .expect("setUser({jwt}) resolves");
+    assert_eq!(get(&user, "trusted").as_bool(), Some(true));
+}
+
+#[wasm_bindgen_test]
+async fn server_set_jwt_after_set_user_upgrades_the_same_customer() {
+    fresh();
+    init("demo").await;
+    let before = set_ada().await;
+    trustchat::show().expect("show");
+    assert_eq!(visible_text("[data-tc=verified]"), None, "not trusted yet");
+    let token_before = get(&stored_session(), "session_token");
+    let token = mint("ada@example.com", "Ada Lovelace", 600).await;
+    let after = settle(trustchat::set_jwt(s(&token)))
+        .await
+        .expect("setJwt resolves");
+    assert_eq!(user_field(&after, "id"), user_field(&before, "id"));
+    assert_eq!(get(&after, "trusted").as_bool(), Some(true));
+    assert_eq!(
+        get(&stored_session(), "session_token"),
+        token_before,
+        "the same session continues"
+    );
+    assert_eq!(
+        visible_text("[data-tc=verified]").as_deref(),
+        Some("Verified as Ada")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_set_jwt_for_someone_else_is_a_different_customer() {
+    fresh();
+    init("demo").await;
+    let ada = set_ada().await;
+    let token_before = get(&stored_session(), "session_token");
+    let token = mint("grace@example.com", "Grace Hopper", 600).await;
+    let grace = settle(trustchat::set_jwt(s(&token)))
+        .await
+        .expect("setJwt resolves");
+    assert_ne!(user_field(&grace, "id"), user_field(&ada, "id"));
+    assert_eq!(user_field(&grace, "firstName").as_deref(), Some("Grace"));
+    assert_eq!(get(&grace, "trusted").as_bool(), Some(true));
+    assert_ne!(
+        get(&stored_session(), "session_token"),
+        token_before,
+        "a new session for a different person"
+    );
+    trustchat::show().expect("show");
+    wait_for_text("[data-tc=greeting]", "Hi Grace!").await;
+    assert_eq!(
+        visible_text("[data-tc=verified]").as_deref(),
+        Some("Verified as Grace")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_refuses_bad_and_expired_tokens() {
+    fresh();
+    init("demo").await;
+    rejects(trustchat::set_jwt(s("")), "invalid_argument").await;
+    rejects(trustchat::set_jwt(JsValue::NULL), "invalid_argument").await;
+    // Signed, but not by this app's key.
+    let token = mint("ada@example.com", "Ada Lovelace", 600).await;
+    let mut parts: Vec<&str> = token.split('.').collect();
+    parts[2] = "c2lnbmF0dXJl";
+    let forged = parts.join(".");
+    let message = rejects(trustchat::set_jwt(s(&forged)), "invalid_token").await;
+    assert!(!message.is_empty());
+    // Expired: minted for one second, then the app's leeway waited out.
+    let leeway: i32 = option_env!("TRUSTCHAT_TEST_JWT_LEEWAY")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let token = mint("ada@example.com", "Ada Lovelace", 1).await;
+    sleep((leeway + 2) * 1000 + 100).await;
+    let message = rejects(trustchat::set_jwt(s(&token)), "token_expired").await;
+    assert!(!message.is_empty());
+    assert!(trustchat::get_user().is_null());
+    assert!(trustchat_keys().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn server_an_expiring_token_is_refreshed_with_fetch_jwt() {
+    fresh();
+    init_fetching(fetch_jwt("ada@example.com", "Ada Lovelace")).await;
+    let (expired, on_expired) = recorder();
+    trustchat::on(s("token:expired"), on_expired.into()).expect("on");
+    let (trusted, on_trusted) = recorder();
+    trustchat::on(s("user:trusted"), on_trusted.into()).expect("on");
+    // Five seconds: the timer fires at 80% of it, about four seconds on.
+    let token = mint("ada@example.com", "Ada Lovelace", 5).await;
+    let user = settle(trustchat::set_jwt(s(&token)))
+        .await
+        .expect("setJwt resolves");
+    let id = user_field(&user, "id");
+    let until = get(&stored_session(), "trusted_until")
+        .as_f64()
+        .expect("trusted_until");
+    assert_eq!(trusted.length(), 1);
+    wait_for_count(&expired, 1, "token:expired", 7_000).await;
+    wait_for_count(&trusted, 2, "user:trusted after the refresh", 5_000).await;
+    let later = get(&stored_session(), "trusted_until")
+        .as_f64()
+        .expect("trusted_until");
+    assert!(later > until + 60.0, "{later} is not later than {until}");
+    // Past the first token's end: still trusted, same customer.
+    sleep(2_000).await;
+    let now = trustchat::get_user();
+    assert_eq!(get(&now, "trusted").as_bool(), Some(true));
+    assert_eq!(user_field(&now, "id"), id);
+    trustchat::show().expect("show");
+    assert_eq!(visible_text("[data-tc=unverified]"), None);
+    assert_eq!(
+        visible_text("[data-tc=verified]").as_deref(),
+        Some("Verified as Ada")
+    );
+    // clearUser stops the timer: nothing more happens.
+    settle(trustchat::clear_user()).await.expect("clearUser");
+    assert_eq!(expired.length(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn server_without_fetch_jwt_the_chat_says_it_is_no_longer_verified() {
+    fresh();
+    init("demo").await;
+    let (expired, on_expired) = recorder();
+    trustchat::on(s("token:expired"), on_expired.into()).expect("on");
+    let (errors, on_error) = recorder();
+    trustchat::on(s("error"), on_error.into()).expect("on");
+    let token = mint("ada@example.com", "Ada Lovelace", 3).await;
+    settle(trustchat::set_jwt(s(&token)))
+        .await
+        .expect("setJwt resolves");
+    trustchat::show().expect("show");
+    assert_eq!(
+        visible_text("[data-tc=verified]").as_deref(),
+        Some("Verified as Ada")
+    );
+    wait_for_text_long(
+        "[data-tc=unverified]",
+        "Your identity is no longer verified. Messages you send now are not marked as verified.",
+        8_000,
+    )
+    .await;
+    assert_eq!(
+        query("[data-tc=unverified]")
+            .and_then(|n| n.get_attribute("role"))
+            .as_deref(),
+        Some("status")
+    );
+    assert_eq!(expired.length(), 1, "token:expired emitted");
+    assert_eq!(errors.length(), 1, "an error event with the reason");
+    assert_eq!(
+        get(&errors.get(0), "code").as_string().as_deref(),
+        Some("token_expired")
+    );
+    assert_eq!(
+        get(&trustchat::get_user(), "trusted").as_bool(),
+        Some(false)
+    );
+    assert_eq!(visible_text("[data-tc=verified]"), None);
+    // A fresh token, later: verified again, the notice gone.
+    let token = mint("ada@example.com", "Ada Lovelace", 600).await;
+    let user = settle(trustchat::set_jwt(s(&token)))
+        .await
+        .expect("setJwt resolves");
+    assert_eq!(get(&user, "trusted").as_bool(), Some(true));
+    assert_eq!(visible_text("[data-tc=unverified]"), None);
+    assert_eq!(
+        visible_text("[data-tc=verified]").as_deref(),
+        Some("Verified as Ada")
+    );
 }

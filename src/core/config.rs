@@ -14,6 +14,8 @@ pub struct Config {
     pub server: String,
     /// Overrides the app's onboarding setting when given.
     pub onboarding: Option<bool>,
+    /// Whether `init` was given a `fetchJwt` to call when a token expires.
+    pub fetch_jwt: bool,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
             app_id: app_id.to_owned(),
             server: server.to_owned(),
             onboarding: None,
+            fetch_jwt: false,
         })
     }
 

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod state;
+pub mod trust;
 
 pub use config::{Config, STORAGE_PREFIX};
 pub use error::{Code, Error};
@@ -12,6 +13,7 @@ pub use state::{
     validate_form, Effect, Event, FieldErrors, Focus, Input, Panel, Phase, User, View, Widget,
     EVENT_NAMES,
 };
+pub use trust::Deadline;
 
 #[cfg(test)]
 mod tests;

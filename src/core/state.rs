@@ -14,11 +14,23 @@
 //!
 //! With onboarding off an anonymous customer who opens the panel goes
 //! straight to the chat view, and the driver starts an anonymous session.
+//!
+//! A trusted session also runs a timer ([`Effect::Arm`]): a little before
+//! its trust ends the widget emits `token:expired` and asks `fetchJwt` for a
+//! fresh token ([`Effect::FetchJwt`]); when none comes, the trust lapses at
+//! its end and the panel says the chat is no longer verified.
+//!
+//! ```text
+//! Waiting ──TimerFired──▶ Refreshing ──Refreshed──▶ Waiting (new end)
+//!    │   (no fetchJwt)        │ RefreshFailed
+//!    └─────────────────▶ Lapsing ──TimerFired (at the end)──▶ not trusted
+//! ```
 
 use trustchat_protocol::{AppInfo, SessionResponse};
 
 use super::config::Config;
-use super::error::Error;
+use super::error::{Code, Error};
+use super::trust::{self, Deadline};
 
 /// Where the widget stands; derived from its state, never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +54,11 @@ pub enum Input {
         config: Config,
         /// The app as the server describes it.
         app: AppInfo,
-        /// A stored session the server still accepts.
+        /// A stored session the server still accepts. A `trusted_until`
+        /// already past marks trust that lapsed while the page was away.
         session: Option<SessionResponse>,
+        /// The clock, in Unix milliseconds.
+        now: i64,
     },
     /// `init` failed; the widget stays uninitialized.
     InitFailed,
@@ -51,8 +66,18 @@ pub enum Input {
     Show,
     /// The panel is closed (`close()`, the close button or Escape).
     Close,
-    /// A session was created or reused; it replaces any other.
+    /// A session was created, reused or changed identity; it replaces any
+    /// other.
     SessionStarted(SessionResponse),
+    /// The trust timer fired at `now` (Unix milliseconds).
+    TimerFired {
+        /// The clock.
+        now: i64,
+    },
+    /// The fresh token from `fetchJwt` upgraded the same session again.
+    Refreshed(SessionResponse),
+    /// No fresh token: `fetchJwt` failed, or the server refused its token.
+    RefreshFailed(Error),
     /// `clearUser`: the session is gone.
     Cleared,
     /// The onboarding form was sent and passed validation.
@@ -74,6 +99,12 @@ pub enum Effect {
     Focus(Focus),
     /// Create an anonymous session (onboarding off, panel opened).
     StartAnonymousSession,
+    /// (Re)arm the trust timer, replacing any armed one.
+    Arm(Deadline),
+    /// Cancel the trust timer.
+    Disarm,
+    /// Call `fetchJwt` and upgrade the session with its token.
+    FetchJwt,
 }
 
 /// The events of `TrustChat.on`, with their detail.
@@ -87,6 +118,8 @@ pub enum Event {
     Trusted(User),
     /// `user:cleared`.
     Cleared,
+    /// `token:expired`: the identity token is about to expire.
+    TokenExpired,
     /// `open`.
     Open,
     /// `close`.
@@ -103,6 +136,7 @@ impl Event {
             Event::Identified(_) => "user:identified",
             Event::Trusted(_) => "user:trusted",
             Event::Cleared => "user:cleared",
+            Event::TokenExpired => "token:expired",
             Event::Open => "open",
             Event::Close => "close",
             Event::Error(_) => "error",
@@ -220,6 +254,10 @@ pub struct View {
     pub panel: Panel,
     /// A failure to show at the top of the panel.
     pub alert: Option<String>,
+    /// The header badge while trusted: `Verified as Ada`.
+    pub verified: Option<String>,
+    /// Whether to say that the chat is no longer verified (trust lapsed).
+    pub unverified: bool,
     /// Bumped by `clearUser`: the DOM layer rebuilds the panel from scratch,
     /// so nothing the last customer typed or saw survives.
     pub epoch: u32,
@@ -244,6 +282,30 @@ pub struct Widget {
     alert: Option<String>,
     /// See [`View::epoch`].
     epoch: u32,
+    /// The trust timer's state, while the session is trusted until a time.
+    trust: Option<Trust>,
+    /// See [`View::unverified`].
+    unverified: bool,
+}
+
+/// A trusted session's way to the end of its trust.
+#[derive(Debug)]
+struct Trust {
+    /// When the trust ends, in Unix seconds.
+    until: i64,
+    /// Where it stands.
+    stage: Stage,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+enum Stage {
+    /// The refresh timer is armed.
+    Waiting,
+    /// `fetchJwt` and the upgrade are under way; no timer armed.
+    Refreshing,
+    /// No fresh token; the lapse timer is armed, and this is why.
+    Lapsing(Error),
 }
 
 impl Widget {
@@ -259,8 +321,18 @@ impl Widget {
             Input::Initialized {
                 config,
                 app,
-                session,
+                mut session,
+                now,
             } => {
+                if let Some(s) = session.as_mut() {
+                    if s.trusted_until
+                        .is_some_and(|until| trust::ended(now, until))
+                    {
+                        s.trusted = false;
+                        s.trusted_until = None;
+                        self.unverified = true;
+                    }
+                }
                 self.config = Some(config);
                 self.app = Some(app);
                 self.session = session;
@@ -269,6 +341,7 @@ impl Widget {
                     effects.push(Focus(self::Focus::Panel));
                     effects.extend(self.anonymous_session_needed());
                 }
+                effects.extend(self.start_trust());
                 effects.push(Emit(Event::Ready(self.user())));
                 effects
             }
@@ -297,11 +370,19 @@ impl Widget {
             }
             Input::SessionStarted(session) => {
                 let user = User::of(&session);
+                let same_customer = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.customer.id == session.customer.id);
+                if session.trusted || !same_customer {
+                    self.unverified = false;
+                }
                 self.session = Some(session);
                 self.errors = FieldErrors::default();
                 self.busy = false;
                 self.alert = None;
                 let mut effects = vec![Render];
+                effects.extend(self.start_trust());
                 if let Some(user) = user {
                     if user.trusted {
                         effects.push(Emit(Event::Identified(user.clone())));
@@ -312,15 +393,40 @@ impl Widget {
                 }
                 effects
             }
+            Input::TimerFired { now } => self.timer_fired(now),
+            Input::Refreshed(session) => {
+                // Only the server decides: should it not trust the session
+                // after all, the chat says so at once.
+                self.unverified = !session.trusted;
+                self.session = Some(session);
+                let mut effects = vec![Render];
+                effects.extend(self.start_trust());
+                effects.extend(
+                    self.user()
+                        .filter(|user| user.trusted)
+                        .map(|user| Emit(Event::Trusted(user))),
+                );
+                effects
+            }
+            Input::RefreshFailed(error) => match self.trust.as_mut() {
+                Some(trust) if matches!(trust.stage, Stage::Refreshing) => {
+                    trust.stage = Stage::Lapsing(error);
+                    vec![Effect::Arm(Deadline::Lapse(trust.until))]
+                }
+                // A newer session (setJwt, clearUser) took its place.
+                _ => vec![],
+            },
             Input::Cleared => {
                 let was_open = self.open;
                 self.session = None;
+                self.trust = None;
+                self.unverified = false;
                 self.open = false;
                 self.errors = FieldErrors::default();
                 self.busy = false;
                 self.alert = None;
                 self.epoch = self.epoch.wrapping_add(1);
-                let mut effects = vec![Render];
+                let mut effects = vec![Render, Effect::Disarm];
                 if was_open {
                     effects.push(Emit(Event::Close));
                 }
@@ -413,12 +519,86 @@ impl Widget {
                 .unwrap_or_default(),
             panel,
             alert: self.alert.clone(),
+            verified: self
+                .user()
+                .filter(|u| u.trusted)
+                .map(|u| match u.first_name {
+                    Some(first) => ["Verified as ", &first].concat(),
+                    None => "Verified".into(),
+                }),
+            unverified: self.unverified,
             epoch: self.epoch,
         }
     }
 
     fn anonymous_session_needed(&self) -> Option<Effect> {
         (self.session.is_none() && !self.onboarding()).then_some(Effect::StartAnonymousSession)
+    }
+
+    /// Starts the trust timer of the current session afresh: armed when it
+    /// is trusted until a time, cancelled when it is no longer trusted.
+    fn start_trust(&mut self) -> Option<Effect> {
+        let until = self
+            .session
+            .as_ref()
+            .filter(|s| s.trusted)
+            .and_then(|s| s.trusted_until);
+        if until.is_some() && self.trust.as_ref().map(|t| t.until) == until {
+            // The same trust, e.g. `setUser` reusing the session: its timer
+            // runs on.
+            return None;
+        }
+        let had = self.trust.is_some();
+        self.trust = until.map(|until| Trust {
+            until,
+            stage: Stage::Waiting,
+        });
+        match until {
+            Some(until) => Some(Effect::Arm(Deadline::Refresh(until))),
+            None => had.then_some(Effect::Disarm),
+        }
+    }
+
+    fn timer_fired(&mut self, now: i64) -> Vec<Effect> {
+        let fetch_jwt = self.config.as_ref().is_some_and(|c| c.fetch_jwt);
+        let Some(trust) = self.trust.as_mut() else {
+            // A stray timer of a session that is gone.
+            return vec![];
+        };
+        let until = trust.until;
+        match &trust.stage {
+            Stage::Waiting if !trust::refresh_due(now, until) => {
+                vec![Effect::Arm(Deadline::Refresh(until))]
+            }
+            Stage::Waiting if fetch_jwt => {
+                trust.stage = Stage::Refreshing;
+                vec![Effect::Emit(Event::TokenExpired), Effect::FetchJwt]
+            }
+            Stage::Waiting => {
+                trust.stage = Stage::Lapsing(Error::new(
+                    Code::TokenExpired,
+                    "the identity token expired and init was given no fetchJwt to get a fresh one: call TrustChat.setJwt with a new token",
+                ));
+                vec![
+                    Effect::Emit(Event::TokenExpired),
+                    Effect::Arm(Deadline::Lapse(until)),
+                ]
+            }
+            Stage::Refreshing => vec![],
+            Stage::Lapsing(_) if !trust::ended(now, until) => {
+                vec![Effect::Arm(Deadline::Lapse(until))]
+            }
+            Stage::Lapsing(error) => {
+                let error = error.clone();
+                self.trust = None;
+                self.unverified = true;
+                if let Some(session) = self.session.as_mut() {
+                    session.trusted = false;
+                    session.trusted_until = None;
+                }
+                vec![Effect::Render, Effect::Emit(Event::Error(error))]
+            }
+        }
     }
 }
 

@@ -5,6 +5,10 @@ use trustchat_protocol::{AppInfo, Customer, SessionResponse, UserInput};
 
 use super::*;
 
+/// The clock of these tests, in Unix ms, and when Ada's trust ends (600 s on).
+const NOW: i64 = 1_700_000_000_000;
+const UNTIL: i64 = NOW / 1000 + 600;
+
 fn config(onboarding: Option<bool>) -> Config {
     Config {
         onboarding,
@@ -26,6 +30,7 @@ fn init(app_onboarding: bool, config_onboarding: Option<bool>) -> Input {
         config: config(config_onboarding),
         app: app(app_onboarding),
         session: None,
+        now: NOW,
     }
 }
 
@@ -40,6 +45,7 @@ fn ada(trusted: bool) -> SessionResponse {
             phone: None,
         },
         trusted,
+        trusted_until: trusted.then_some(UNTIL),
         greeting: "Hi Ada!".into(),
     }
 }
@@ -55,6 +61,7 @@ fn anonymous() -> SessionResponse {
             phone: None,
         },
         trusted: false,
+        trusted_until: None,
         greeting: "Hi there! How can we help?".into(),
     }
 }
@@ -106,6 +113,7 @@ fn initialization() {
             config: config(None),
             app: app(true),
             session: Some(ada(false)),
+            now: NOW,
         }],
         Phase::Identified,
         chat(Some("Hi Ada!")),
@@ -235,10 +243,369 @@ fn identification() {
         chat(Some("Hi Ada!")),
         vec![
             Render,
+            Effect::Arm(Deadline::Refresh(UNTIL)),
             Emit(Event::Identified(user(&ada(true)))),
             Emit(Event::Trusted(user(&ada(true)))),
         ],
     );
+}
+
+// ---- trust and its timer ----------------------------------------------------
+
+/// Ada's session, trusted until `until` (Unix s).
+fn ada_until(until: i64) -> SessionResponse {
+    SessionResponse {
+        trusted_until: Some(until),
+        ..ada(true)
+    }
+}
+
+/// The same session as seen after a same-person upgrade: no new token.
+fn upgraded(until: i64) -> SessionResponse {
+    SessionResponse {
+        session_token: None,
+        ..ada_until(until)
+    }
+}
+
+fn init_with_fetch_jwt(fetch_jwt: bool) -> Input {
+    Input::Initialized {
+        config: Config {
+            fetch_jwt,
+            ..config(None)
+        },
+        app: app(true),
+        session: None,
+        now: NOW,
+    }
+}
+
+fn fired(now: i64) -> Input {
+    Input::TimerFired { now }
+}
+
+/// What the customer and the page see of the trust after a run.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    /// `getUser().trusted`; `None` when nobody is identified.
+    trusted: Option<bool>,
+    /// The header badge.
+    verified: Option<&'static str>,
+    /// The "no longer verified" notice.
+    unverified: bool,
+}
+
+const TRUSTED: Seen = Seen {
+    trusted: Some(true),
+    verified: Some("Verified as Ada"),
+    unverified: false,
+};
+const LAPSED: Seen = Seen {
+    trusted: Some(false),
+    verified: None,
+    unverified: true,
+};
+const IDENTIFIED: Seen = Seen {
+    trusted: Some(false),
+    verified: None,
+    unverified: false,
+};
+
+/// Runs `inputs` on a fresh widget; checks the effects of the last one and
+/// what is seen afterwards.
+fn check_trust(inputs: Vec<Input>, last_effects: Vec<Effect>, seen: Seen) {
+    let mut widget = Widget::new();
+    let mut effects = vec![];
+    for input in inputs.iter().cloned() {
+        effects = widget.step(input);
+    }
+    assert_eq!(effects, last_effects, "effects of the last of {inputs:?}");
+    let view = widget.view();
+    let got = Seen {
+        trusted: widget.user().map(|u| u.trusted),
+        verified: view.verified.as_deref().and_then(|v| {
+            ["Verified as Ada", "Verified"]
+                .into_iter()
+                .find(|known| *known == v)
+        }),
+        unverified: view.unverified,
+    };
+    assert_eq!(got, seen, "after {inputs:?}");
+}
+
+#[test]
+fn trust_timer_is_armed_by_trusted_sessions() {
+    use Deadline::Refresh;
+    use Effect::{Arm, Disarm};
+    check_trust(
+        vec![init(true, None), Input::SessionStarted(ada(true))],
+        vec![
+            Render,
+            Arm(Refresh(UNTIL)),
+            Emit(Event::Identified(user(&ada(true)))),
+            Emit(Event::Trusted(user(&ada(true)))),
+        ],
+        TRUSTED,
+    );
+    // A restored trusted session arms it at once.
+    check_trust(
+        vec![Input::Initialized {
+            config: config(None),
+            app: app(true),
+            session: Some(ada(true)),
+            now: NOW,
+        }],
+        vec![
+            Render,
+            Arm(Refresh(UNTIL)),
+            Emit(Event::Ready(Some(user(&ada(true))))),
+        ],
+        TRUSTED,
+    );
+    // A restored session whose trust ended while the page was away.
+    let lapsed = SessionResponse {
+        trusted: false,
+        trusted_until: Some(NOW / 1000 - 5),
+        ..ada(true)
+    };
+    check_trust(
+        vec![Input::Initialized {
+            config: config(None),
+            app: app(true),
+            session: Some(lapsed),
+            now: NOW,
+        }],
+        vec![Render, Emit(Event::Ready(Some(user(&ada(false)))))],
+        LAPSED,
+    );
+    // Trusted but no end given: no timer.
+    let forever = SessionResponse {
+        trusted_until: None,
+        ..ada(true)
+    };
+    check_trust(
+        vec![init(true, None), Input::SessionStarted(forever.clone())],
+        vec![
+            Render,
+            Emit(Event::Identified(user(&forever))),
+            Emit(Event::Trusted(user(&forever))),
+        ],
+        TRUSTED,
+    );
+    // An untrusted session replacing a trusted one cancels it.
+    check_trust(
+        vec![
+            init(true, None),
+            Input::SessionStarted(ada(true)),
+            Input::SessionStarted(anonymous()),
+        ],
+        vec![Render, Disarm],
+        Seen {
+            trusted: None,
+            verified: None,
+            unverified: false,
+        },
+    );
+    // `setUser` reusing the session (same trust) leaves the timer alone.
+    check_trust(
+        vec![
+            init(true, None),
+            Input::SessionStarted(ada(true)),
+            Input::SessionStarted(ada(true)),
+        ],
+        vec![
+            Render,
+            Emit(Event::Identified(user(&ada(true)))),
+            Emit(Event::Trusted(user(&ada(true)))),
+        ],
+        TRUSTED,
+    );
+    // A fresh token (new end) re-arms it.
+    check_trust(
+        vec![
+            init(true, None),
+            Input::SessionStarted(ada(true)),
+            Input::SessionStarted(ada_until(UNTIL + 600)),
+        ],
+        vec![
+            Render,
+            Arm(Refresh(UNTIL + 600)),
+            Emit(Event::Identified(user(&ada(true)))),
+            Emit(Event::Trusted(user(&ada(true)))),
+        ],
+        TRUSTED,
+    );
+    // clearUser cancels it; a stray timer afterwards does nothing.
+    let cleared = vec![
+        init(true, None),
+        Input::SessionStarted(ada(true)),
+        Input::Cleared,
+    ];
+    check_trust(
+        cleared.clone(),
+        vec![Render, Disarm, Emit(Event::Cleared)],
+        Seen {
+            trusted: None,
+            verified: None,
+            unverified: false,
+        },
+    );
+    check_trust(
+        [cleared, vec![fired(UNTIL * 1000)]].concat(),
+        vec![],
+        Seen {
+            trusted: None,
+            verified: None,
+            unverified: false,
+        },
+    );
+}
+
+#[test]
+fn trust_timer_refreshes_with_fetch_jwt() {
+    use Deadline::{Lapse, Refresh};
+    use Effect::{Arm, FetchJwt};
+    let due = UNTIL * 1000 - 30_000;
+    let start = vec![init_with_fetch_jwt(true), Input::SessionStarted(ada(true))];
+    let with = |more: Vec<Input>| [start.clone(), more].concat();
+    // Fired early (a clamped delay): armed again, nothing else.
+    check_trust(
+        with(vec![fired(due - 1)]),
+        vec![Arm(Refresh(UNTIL))],
+        TRUSTED,
+    );
+    // On time: `token:expired`, and fetchJwt is called; still trusted.
+    check_trust(
+        with(vec![fired(due)]),
+        vec![Emit(Event::TokenExpired), FetchJwt],
+        TRUSTED,
+    );
+    // A second firing while fetchJwt runs does nothing.
+    check_trust(with(vec![fired(due), fired(due + 1)]), vec![], TRUSTED);
+    // The fresh token upgraded the session: `user:trusted`, a new timer.
+    check_trust(
+        with(vec![fired(due), Input::Refreshed(upgraded(UNTIL + 600))]),
+        vec![
+            Render,
+            Arm(Refresh(UNTIL + 600)),
+            Emit(Event::Trusted(user(&ada(true)))),
+        ],
+        TRUSTED,
+    );
+    // fetchJwt failed (or the server refused its token): trusted until the
+    // end, then the notice, `trusted: false` and an `error` with the reason.
+    let refused = Error::new(Code::InvalidToken, "the token's signature does not match");
+    let failed = with(vec![fired(due), Input::RefreshFailed(refused.clone())]);
+    check_trust(failed.clone(), vec![Arm(Lapse(UNTIL))], TRUSTED);
+    check_trust(
+        [failed.clone(), vec![fired(UNTIL * 1000 - 1)]].concat(),
+        vec![Arm(Lapse(UNTIL))],
+        TRUSTED,
+    );
+    let lapsed = [failed, vec![fired(UNTIL * 1000)]].concat();
+    check_trust(
+        lapsed.clone(),
+        vec![Render, Emit(Event::Error(refused))],
+        LAPSED,
+    );
+    // A later setJwt (a fresh trusted session) removes the notice.
+    check_trust(
+        [
+            lapsed.clone(),
+            vec![Input::SessionStarted(ada_until(UNTIL + 600))],
+        ]
+        .concat(),
+        vec![
+            Render,
+            Arm(Refresh(UNTIL + 600)),
+            Emit(Event::Identified(user(&ada(true)))),
+            Emit(Event::Trusted(user(&ada(true)))),
+        ],
+        TRUSTED,
+    );
+    // setUser of the same customer, untrusted: still not verified.
+    check_trust(
+        [lapsed.clone(), vec![Input::SessionStarted(ada(false))]].concat(),
+        vec![Render, Emit(Event::Identified(user(&ada(false))))],
+        LAPSED,
+    );
+    // A different customer: the notice was not about them.
+    let bob = SessionResponse {
+        customer: trustchat_protocol::Customer {
+            id: "c-bob".into(),
+            ..ada(false).customer
+        },
+        ..ada(false)
+    };
+    check_trust(
+        [lapsed, vec![Input::SessionStarted(bob.clone())]].concat(),
+        vec![Render, Emit(Event::Identified(user(&bob)))],
+        IDENTIFIED,
+    );
+    // A failure that arrives after a newer session took over is ignored.
+    let stale = Error::new(Code::Network, "could not reach the server");
+    check_trust(
+        with(vec![
+            fired(due),
+            Input::SessionStarted(ada_until(UNTIL + 600)),
+            Input::RefreshFailed(stale),
+        ]),
+        vec![],
+        TRUSTED,
+    );
+    // The server took the fresh token but does not trust the session.
+    let untrusted = SessionResponse {
+        trusted: false,
+        trusted_until: None,
+        ..upgraded(UNTIL)
+    };
+    check_trust(
+        with(vec![fired(due), Input::Refreshed(untrusted)]),
+        vec![Render, Effect::Disarm],
+        LAPSED,
+    );
+}
+
+#[test]
+fn trust_lapses_without_fetch_jwt() {
+    use Deadline::Lapse;
+    use Effect::Arm;
+    let due = UNTIL * 1000 - 30_000;
+    let start = vec![init_with_fetch_jwt(false), Input::SessionStarted(ada(true))];
+    let with = |more: Vec<Input>| [start.clone(), more].concat();
+    check_trust(
+        with(vec![fired(due)]),
+        vec![Emit(Event::TokenExpired), Arm(Lapse(UNTIL))],
+        TRUSTED,
+    );
+    let steps = widget_effects(with(vec![fired(due), fired(UNTIL * 1000)]));
+    assert!(
+        matches!(steps.as_slice(), [Render, Emit(Event::Error(e))]
+            if e.code == Code::TokenExpired && e.message.contains("fetchJwt")),
+        "{steps:?}"
+    );
+    check_trust(
+        with(vec![fired(due), fired(UNTIL * 1000 + 5)]),
+        steps,
+        LAPSED,
+    );
+    // A sleeping laptop: the refresh timer fires after the end; the lapse
+    // timer then fires at once (its delay is 0).
+    assert_eq!(Lapse(UNTIL).delay_ms(UNTIL * 1000 + 60_000), 0);
+    check_trust(
+        with(vec![fired(UNTIL * 1000 + 60_000)]),
+        vec![Emit(Event::TokenExpired), Arm(Lapse(UNTIL))],
+        TRUSTED,
+    );
+}
+
+fn widget_effects(inputs: Vec<Input>) -> Vec<Effect> {
+    let mut widget = Widget::new();
+    let mut effects = vec![];
+    for input in inputs {
+        effects = widget.step(input);
+    }
+    effects
 }
 
 #[test]
@@ -251,7 +618,7 @@ fn clearing() {
         ],
         Phase::Anonymous,
         form(),
-        vec![Render, Emit(Event::Cleared)],
+        vec![Render, Effect::Disarm, Emit(Event::Cleared)],
     );
     check(
         vec![
@@ -262,7 +629,12 @@ fn clearing() {
         ],
         Phase::Anonymous,
         form(),
-        vec![Render, Emit(Event::Close), Emit(Event::Cleared)],
+        vec![
+            Render,
+            Effect::Disarm,
+            Emit(Event::Close),
+            Emit(Event::Cleared),
+        ],
     );
     let mut widget = Widget::new();
     widget.step(init(true, None));

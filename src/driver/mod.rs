@@ -6,6 +6,13 @@
 //! waits its turn, so calls take effect in call order. The state lives in a
 //! `RefCell` that is borrowed only between awaits, never across one: a page
 //! listener may call back into the widget from inside any event.
+//!
+//! Identity: with no session yet, `setUser`/`setJwt` create one (`POST
+//! /apps/{app}/sessions`); with one, they change its identity (`POST
+//! /sessions/current/identity`). An answer with a `session_token` is a
+//! different person, whose new session replaces the old (the server revoked
+//! the old token); one without continues the same session. The identity JWT
+//! is only ever sent, never kept: a fresh one comes from `fetchJwt`.
 
 pub mod queue;
 
@@ -14,7 +21,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use trustchat_protocol::validate::{self, ValidUser};
-use trustchat_protocol::{AppInfo, CreateSessionRequest, SessionResponse, UserInput};
+use trustchat_protocol::{AppInfo, CreateSessionRequest, ErrorBody, SessionResponse, UserInput};
 
 use crate::core::{
     validate_form, Code, Config, Effect, Error, Input, Phase, User, Widget, STORAGE_PREFIX,
@@ -33,9 +40,6 @@ pub struct Driver<P> {
     /// How many `init` calls are waiting or running; `show()` before `init`
     /// resolved is remembered while one is.
     pending_inits: Cell<u32>,
-    /// The identity JWT of the session, in memory only: never stored, never
-    /// in a URL. Kept for the token refresh of a later step.
-    jwt: RefCell<Option<String>>,
 }
 
 impl<P: Ports + 'static> Driver<P> {
@@ -46,7 +50,6 @@ impl<P: Ports + 'static> Driver<P> {
             state: RefCell::new(Widget::new()),
             queue: Queue::default(),
             pending_inits: Cell::new(0),
-            jwt: RefCell::new(None),
         })
     }
 
@@ -88,7 +91,8 @@ impl<P: Ports + 'static> Driver<P> {
         }
     }
 
-    /// `setJwt(token)`, and `setUser({jwt})`.
+    /// `setJwt(token)`, and `setUser({jwt})`: a trusted session, or the
+    /// current one upgraded (same person) or replaced (a different one).
     pub fn set_jwt(
         self: &Rc<Self>,
         token: String,
@@ -97,17 +101,16 @@ impl<P: Ports + 'static> Driver<P> {
         async move {
             if token.trim().is_empty() {
                 return Err(Error::invalid(
-                    "setJwt needs the identity token your server minted, as a string",
+                    "setJwt needs the identity token your server minted, as a non-empty string",
                 ));
             }
             ticket.wait().await;
             let config = this.config()?;
             let request = CreateSessionRequest {
                 user: None,
-                jwt: Some(token.clone()),
+                jwt: Some(token),
             };
-            let session = this.create_session(&config, &request).await?;
-            *this.jwt.borrow_mut() = Some(token);
+            let session = this.establish(&config, &request, false).await?;
             User::of(&session).ok_or_else(|| anonymous_answer(&config))
         }
     }
@@ -119,12 +122,7 @@ impl<P: Ports + 'static> Driver<P> {
         async move {
             ticket.wait().await;
             let config = this.config()?;
-            let token = this
-                .state
-                .borrow()
-                .session()
-                .and_then(|s| s.session_token.clone());
-            this.jwt.borrow_mut().take();
+            let token = this.session_token();
             this.ports.remove_prefixed(STORAGE_PREFIX);
             this.apply(Input::Cleared);
             if let Some(token) = token {
@@ -185,6 +183,43 @@ impl<P: Ports + 'static> Driver<P> {
         }
     }
 
+    /// The trust timer fired: the state machine decides what it means.
+    pub fn timer_fired(self: &Rc<Self>) {
+        let now = self.ports.now();
+        self.apply(Input::TimerFired { now });
+    }
+
+    /// Asks `fetchJwt` for a fresh token and upgrades the session with it.
+    /// `fetchJwt` runs outside the call queue (it may take long; `clearUser`
+    /// must not wait for it); the upgrade waits its turn, and is dropped if
+    /// the session changed meanwhile.
+    fn refresh(self: &Rc<Self>) -> impl Future<Output = ()> + 'static {
+        let this = self.clone();
+        async move {
+            let token = this.session_token();
+            let fresh = this.ports.fetch_jwt().await;
+            let ticket = this.queue.ticket();
+            ticket.wait().await;
+            let (Some(token), Ok(config)) = (token, this.config()) else {
+                return;
+            };
+            if this.session_token().as_ref() != Some(&token) {
+                return;
+            }
+            let request = fresh.map(|jwt| CreateSessionRequest {
+                user: None,
+                jwt: Some(jwt),
+            });
+            let result = match request {
+                Ok(request) => this.establish(&config, &request, true).await.map(drop),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result {
+                this.apply(Input::RefreshFailed(error));
+            }
+        }
+    }
+
     /// `show()`: opens the panel; remembered while `init` is in flight.
     pub fn show(self: &Rc<Self>) -> Result<(), Error> {
         self.toggle(Input::Show)
@@ -218,11 +253,6 @@ impl<P: Ports + 'static> Driver<P> {
         self.state.borrow().phase()
     }
 
-    /// The identity JWT in memory, if any.
-    pub fn jwt(&self) -> Option<String> {
-        self.jwt.borrow().clone()
-    }
-
     /// Steps the state machine, then carries out its effects with no borrow
     /// held: listeners may call back in.
     fn apply(self: &Rc<Self>, input: Input) {
@@ -238,6 +268,12 @@ impl<P: Ports + 'static> Driver<P> {
                 Effect::StartAnonymousSession => {
                     self.ports.spawn(Box::pin(self.anonymous_session()))
                 }
+                Effect::Arm(deadline) => {
+                    let delay = deadline.delay_ms(self.ports.now());
+                    self.ports.set_timer(Some(delay));
+                }
+                Effect::Disarm => self.ports.set_timer(None),
+                Effect::FetchJwt => self.ports.spawn(Box::pin(self.refresh())),
             }
         }
     }
@@ -271,10 +307,12 @@ impl<P: Ports + 'static> Driver<P> {
             .await?;
         let app: AppInfo = self.decode(&config, &response)?;
         let session = self.restore(&config).await;
+        let now = self.ports.now();
         self.apply(Input::Initialized {
             config,
             app,
             session,
+            now,
         });
         Ok(())
     }
@@ -302,8 +340,14 @@ impl<P: Ports + 'static> Driver<P> {
             Ok(Response { status: 200, body }) => match self.ports.decode::<SessionResponse>(&body)
             {
                 Some(fresh) => {
+                    // Trust that lapsed while the page was away keeps its
+                    // past end, so the chat says it is no longer verified.
+                    let lapsed = (!fresh.trusted && fresh.customer.id == stored.customer.id)
+                        .then_some(stored.trusted_until)
+                        .flatten();
                     let fresh = SessionResponse {
                         session_token: stored.session_token,
+                        trusted_until: fresh.trusted_until.or(lapsed),
                         ..fresh
                     };
                     self.save(config, &fresh);
@@ -323,7 +367,8 @@ impl<P: Ports + 'static> Driver<P> {
     }
 
     /// The customer of `valid`: the current session when it is theirs
-    /// (same email, else same phone), else a new one.
+    /// (same email, else same phone), else the current session's identity
+    /// changed (an anonymous customer keeps their chat), else a new one.
     async fn identify(self: &Rc<Self>, valid: ValidUser) -> Result<User, Error> {
         let config = self.config()?;
         let current = self.state.borrow().session().cloned();
@@ -338,12 +383,83 @@ impl<P: Ports + 'static> Driver<P> {
             user: Some(UserInput { name, email, phone }),
             jwt: None,
         };
-        let session = self.create_session(&config, &request).await?;
+        let session = self.establish(&config, &request, false).await?;
         User::of(&session).ok_or_else(|| anonymous_answer(&config))
     }
 
-    /// Creates a session, stores it, shows it, and revokes the one it
-    /// replaces (best effort: the new one is in place either way).
+    /// The session `request` asks for: the current one's identity changed
+    /// when there is one the server still knows, else a new one. Stored and
+    /// shown; `refresh` when it is the token refresh's fresh token.
+    async fn establish(
+        self: &Rc<Self>,
+        config: &Config,
+        request: &CreateSessionRequest,
+        refresh: bool,
+    ) -> Result<SessionResponse, Error> {
+        if let Some(token) = self.session_token() {
+            match self.change_identity(config, token, request).await? {
+                Changed::Gone => {}
+                Changed::Same(session) if refresh => {
+                    self.apply(Input::Refreshed(session.clone()));
+                    return Ok(session);
+                }
+                Changed::Same(session) | Changed::New(session) => {
+                    self.apply(Input::SessionStarted(session.clone()));
+                    return Ok(session);
+                }
+            }
+        }
+        self.create_session(config, request).await
+    }
+
+    /// `POST /sessions/current/identity`; the answer, stored, with its
+    /// token (the new one when it has one, else the current one).
+    async fn change_identity(
+        &self,
+        config: &Config,
+        token: String,
+        request: &CreateSessionRequest,
+    ) -> Result<Changed, Error> {
+        let sent = self
+            .ports
+            .send(Request {
+                method: Method::Post,
+                url: config.url("/sessions/current/identity"),
+                bearer: Some(token.clone()),
+                body: self.ports.encode(request),
+            })
+            .await;
+        let response = match sent {
+            Err(_) => return Err(Error::network(&config.server)),
+            Ok(response) if (200..300).contains(&response.status) => response,
+            Ok(response) => {
+                let body: Option<ErrorBody> = self.ports.decode(&response.body);
+                let refused_token = body
+                    .as_ref()
+                    .is_some_and(|b| b.error.code == "invalid_token");
+                if response.status == 401 && !refused_token {
+                    // Revoked or expired: the caller starts afresh.
+                    self.ports.remove(&config.session_key());
+                    return Ok(Changed::Gone);
+                }
+                return Err(Error::from_response(&config.server, response.status, body));
+            }
+        };
+        let session: SessionResponse = self.decode(config, &response)?;
+        let new = session.session_token.is_some();
+        let session = SessionResponse {
+            session_token: session.session_token.or(Some(token)),
+            ..session
+        };
+        self.save(config, &session);
+        Ok(if new {
+            Changed::New(session)
+        } else {
+            Changed::Same(session)
+        })
+    }
+
+    /// Creates a session, stores it and shows it.
     async fn create_session(
         self: &Rc<Self>,
         config: &Config,
@@ -363,25 +479,16 @@ impl<P: Ports + 'static> Driver<P> {
         if session.session_token.is_none() {
             return Err(unreadable(config));
         }
-        let old = self
-            .state
-            .borrow()
-            .session()
-            .and_then(|s| s.session_token.clone());
         self.save(config, &session);
         self.apply(Input::SessionStarted(session.clone()));
-        if let Some(old) = old.filter(|old| session.session_token.as_ref() != Some(old)) {
-            let _ = self
-                .request(
-                    config,
-                    Method::Delete,
-                    config.url("/sessions/current"),
-                    Some(old),
-                    None,
-                )
-                .await;
-        }
         Ok(session)
+    }
+
+    fn session_token(&self) -> Option<String> {
+        self.state
+            .borrow()
+            .session()
+            .and_then(|s| s.session_token.clone())
     }
 
     fn save(&self, config: &Config, session: &SessionResponse) {
@@ -428,6 +535,16 @@ impl<P: Ports + 'static> Driver<P> {
             .decode(&response.body)
             .ok_or_else(|| unreadable(config))
     }
+}
+
+/// What `POST /sessions/current/identity` came to.
+enum Changed {
+    /// The same session continues, with a new identity or new trust.
+    Same(SessionResponse),
+    /// A different person: a new session, whose token replaces the old.
+    New(SessionResponse),
+    /// The server no longer knows the session (revoked or expired).
+    Gone,
 }
 
 fn same_identity(session: &SessionResponse, valid: &ValidUser) -> bool {

@@ -16,7 +16,17 @@ const DEMO: &str = r#"{"id":"demo","name":"Demo Shop","onboarding":true}"#;
 const QUIET: &str = r#"{"id":"quiet","name":"Quiet","onboarding":false}"#;
 const ADA: &str = r#"{"session_token":"tok-ada","customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":false,"greeting":"Hi Ada!"}"#;
 const ADA_CURRENT: &str = r#"{"customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":false,"greeting":"Hi Ada!"}"#;
-const ADA_TRUSTED: &str = r#"{"session_token":"tok-jwt","customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":true,"greeting":"Hi Ada!"}"#;
+const ADA_TRUSTED: &str = r#"{"session_token":"tok-jwt","customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":true,"trusted_until":1700000600,"greeting":"Hi Ada!"}"#;
+/// Ada's session upgraded by a JWT: the same session, so no token.
+const ADA_UPGRADED: &str = r#"{"customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":true,"trusted_until":1700000600,"greeting":"Hi Ada!"}"#;
+/// The same, after a refresh with a fresh token: trusted ten minutes longer.
+const ADA_REFRESHED: &str = r#"{"customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":true,"trusted_until":1700001200,"greeting":"Hi Ada!"}"#;
+const GRACE_TRUSTED: &str = r#"{"session_token":"tok-grace","customer":{"id":"c4","name":"Grace Hopper","first_name":"Grace","email":"grace@example.com","phone":null},"trusted":true,"trusted_until":1700000600,"greeting":"Hi Grace!"}"#;
+/// The anonymous customer of ANON, who identified themselves: same session.
+const ANON_NAMED: &str = r#"{"customer":{"id":"c3","name":"Ada","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":false,"greeting":"Hi Ada!"}"#;
+const REVOKED: &str = r#"{"error":{"code":"unauthorized","message":"this session was revoked"}}"#;
+/// The clock of these tests (Unix ms): ADA_TRUSTED's trust ends 600 s on.
+const NOW: i64 = 1_700_000_000_000;
 const BOB: &str = r#"{"session_token":"tok-bob","customer":{"id":"c2","name":"Bob","first_name":"Bob","email":null,"phone":"+14155550100"},"trusted":false,"greeting":"Hi Bob!"}"#;
 const ANON: &str = r#"{"session_token":"tok-anon","customer":{"id":"c3","name":null,"first_name":null,"email":null,"phone":null},"trusted":false,"greeting":"Hi there! How can we help?"}"#;
 const EXPIRED: &str = r#"{"error":{"code":"invalid_token","message":"the token expired at 2024-01-01T00:00:00Z","reason":"token_expired"}}"#;
@@ -26,6 +36,10 @@ const NO_APP: &str = r#"{"error":{"code":"unknown_app","message":"no app has the
 /// One API call.
 enum Call<'a> {
     Init(&'a str),
+    /// `init` with a `fetchJwt`.
+    InitFetchingJwt(&'a str),
+    /// The trust timer fires.
+    Timer,
     SetUser(&'a str, Option<&'a str>, Option<&'a str>),
     SetJwt(&'a str),
     Clear,
@@ -40,7 +54,9 @@ enum Reply<'a> {
 }
 
 fn driver() -> Rc<Driver<Memory>> {
-    Driver::new(Memory::default())
+    let memory = Memory::default();
+    memory.now.set(NOW);
+    Driver::new(memory)
 }
 
 fn user_input(name: &str, email: Option<&str>, phone: Option<&str>) -> UserInput {
@@ -71,6 +87,17 @@ fn check(
         Call::Init(app_id) => {
             let config = Config::new(Some(app_id), Some("http://s"), "").expect("valid config");
             block_on(d.init(config))
+        }
+        Call::InitFetchingJwt(app_id) => {
+            let config = Config::new(Some(app_id), Some("http://s"), "").expect("valid config");
+            block_on(d.init(Config {
+                fetch_jwt: true,
+                ..config
+            }))
+        }
+        Call::Timer => {
+            d.timer_fired();
+            Ok(())
         }
         Call::SetUser(name, email, phone) => {
             block_on(d.set_user(user_input(name, email, phone))).map(drop)
@@ -286,14 +313,14 @@ fn set_user_identifies_and_stores() {
         Ok(()),
         &["user:identified"],
     );
-    // A different identity gets a new session, and the old one is revoked.
+    // A different identity changes the session's identity; the server
+    // answers with a new session (and revoked the old token).
     check(
         &d,
         Call::SetUser("Bob", None, Some("+1 415 555 0100")),
-        &[Reply::Status(201, BOB), Reply::Status(204, "")],
+        &[Reply::Status(200, BOB)],
         &[
-            r#"POST http://s/api/v1/apps/demo/sessions {"user":{"name":"Bob","phone":"+14155550100"}}"#,
-            "DELETE http://s/api/v1/sessions/current [tok-ada]",
+            r#"POST http://s/api/v1/sessions/current/identity [tok-ada] {"user":{"name":"Bob","phone":"+14155550100"}}"#,
         ],
         Ok(()),
         &["user:identified"],
@@ -375,7 +402,6 @@ fn set_jwt() {
         Err(Code::InvalidToken),
         &[],
     );
-    assert_eq!(d.jwt(), None);
     check(
         &d,
         Call::SetJwt("h.p.s"),
@@ -385,11 +411,386 @@ fn set_jwt() {
         &["user:identified", "user:trusted"],
     );
     assert_eq!(d.user().map(|u| u.trusted), Some(true));
-    assert_eq!(d.jwt().as_deref(), Some("h.p.s"), "kept in memory");
     assert!(
         stored(&d).iter().all(|entry| !entry.contains("h.p.s")),
         "never stored"
     );
+}
+
+/// A driver after `init` of `demo`, with or without a `fetchJwt`.
+fn ready(fetch_jwt: bool) -> Rc<Driver<Memory>> {
+    let d = driver();
+    let call = if fetch_jwt {
+        Call::InitFetchingJwt("demo")
+    } else {
+        Call::Init("demo")
+    };
+    check(
+        &d,
+        call,
+        &[Reply::Status(200, DEMO)],
+        &[GET_DEMO],
+        Ok(()),
+        &["ready"],
+    );
+    d
+}
+
+const IDENTITY: &str = "POST http://s/api/v1/sessions/current/identity";
+
+/// What the panel shows of the trust: the badge, and the "no longer
+/// verified" notice.
+fn trust_shown(d: &Rc<Driver<Memory>>) -> (Option<String>, bool) {
+    let view = d.ports().view.borrow().clone().expect("rendered");
+    (view.verified, view.unverified)
+}
+
+fn no_jwt_stored(d: &Rc<Driver<Memory>>) {
+    for entry in stored(d) {
+        assert!(
+            !entry.contains("h.p.s") && !entry.contains("fresh.jwt"),
+            "{entry}"
+        );
+    }
+}
+
+#[test]
+fn set_jwt_upgrades_the_current_session() {
+    // The same person logs in mid-chat: same session, same customer, now
+    // trusted; the token is kept.
+    let d = ready(false);
+    check(
+        &d,
+        Call::SetUser("Ada", Some("ada@example.com"), None),
+        &[Reply::Status(201, ADA)],
+        &[[
+            POST_SESSIONS,
+            r#" {"user":{"name":"Ada","email":"ada@example.com"}}"#,
+        ]
+        .concat()
+        .as_str()],
+        Ok(()),
+        &["user:identified"],
+    );
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(200, ADA_UPGRADED)],
+        &[[IDENTITY, r#" [tok-ada] {"jwt":"h.p.s"}"#]
+            .concat()
+            .as_str()],
+        Ok(()),
+        &["user:identified", "user:trusted"],
+    );
+    assert_eq!(
+        d.user().map(|u| (u.id, u.trusted)),
+        Some(("c1".into(), true))
+    );
+    assert!(stored(&d)[0].contains(r#""session_token":"tok-ada""#));
+    assert_eq!(trust_shown(&d), (Some("Verified as Ada".into()), false));
+    assert_eq!(d.ports().timer.get(), Some(570_000), "refresh 30 s early");
+    no_jwt_stored(&d);
+    // A token for somebody else: a new session (the server revoked the old
+    // token), whose token replaces the stored one.
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(200, GRACE_TRUSTED)],
+        &[[IDENTITY, r#" [tok-ada] {"jwt":"h.p.s"}"#]
+            .concat()
+            .as_str()],
+        Ok(()),
+        &["user:identified", "user:trusted"],
+    );
+    assert_eq!(d.user().map(|u| u.id), Some("c4".into()));
+    assert!(stored(&d)[0].contains(r#""session_token":"tok-grace""#));
+    assert_eq!(trust_shown(&d), (Some("Verified as Grace".into()), false));
+    // A refused token leaves the session as it was.
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(401, EXPIRED)],
+        &[[IDENTITY, r#" [tok-grace] {"jwt":"h.p.s"}"#]
+            .concat()
+            .as_str()],
+        Err(Code::TokenExpired),
+        &[],
+    );
+    assert_eq!(d.user().map(|u| u.id), Some("c4".into()));
+    // setUser with another identity than the trusted customer's: the
+    // identity endpoint decides (a different person, a new session).
+    check(
+        &d,
+        Call::SetUser("Ada", Some("ada@example.com"), None),
+        &[Reply::Status(200, ADA)],
+        &[[
+            IDENTITY,
+            r#" [tok-grace] {"user":{"name":"Ada","email":"ada@example.com"}}"#,
+        ]
+        .concat()
+        .as_str()],
+        Ok(()),
+        &["user:identified"],
+    );
+    assert_eq!(
+        d.user().map(|u| (u.id, u.trusted)),
+        Some(("c1".into(), false))
+    );
+    assert_eq!(d.ports().timer.get(), None, "no trust, no timer");
+    assert_eq!(trust_shown(&d), (None, false));
+}
+
+#[test]
+fn set_jwt_after_the_session_was_revoked_starts_afresh() {
+    let d = ready(false);
+    check(
+        &d,
+        Call::SetUser("Ada", Some("ada@example.com"), None),
+        &[Reply::Status(201, ADA)],
+        &[[
+            POST_SESSIONS,
+            r#" {"user":{"name":"Ada","email":"ada@example.com"}}"#,
+        ]
+        .concat()
+        .as_str()],
+        Ok(()),
+        &["user:identified"],
+    );
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(401, REVOKED), Reply::Status(201, ADA_TRUSTED)],
+        &[
+            [IDENTITY, r#" [tok-ada] {"jwt":"h.p.s"}"#]
+                .concat()
+                .as_str(),
+            r#"POST http://s/api/v1/apps/demo/sessions {"jwt":"h.p.s"}"#,
+        ],
+        Ok(()),
+        &["user:identified", "user:trusted"],
+    );
+    assert!(stored(&d)[0].contains(r#""session_token":"tok-jwt""#));
+}
+
+#[test]
+fn the_refresh_timer_fetches_a_fresh_token() {
+    let d = ready(true);
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(201, ADA_TRUSTED)],
+        &[r#"POST http://s/api/v1/apps/demo/sessions {"jwt":"h.p.s"}"#],
+        Ok(()),
+        &["user:identified", "user:trusted"],
+    );
+    assert_eq!(d.ports().timer.get(), Some(570_000));
+    d.ports().now.set(NOW + 570_000);
+    d.ports()
+        .fresh_tokens
+        .borrow_mut()
+        .push_back(Ok("fresh.jwt".into()));
+    check(
+        &d,
+        Call::Timer,
+        &[Reply::Status(200, ADA_REFRESHED)],
+        &[[IDENTITY, r#" [tok-jwt] {"jwt":"fresh.jwt"}"#]
+            .concat()
+            .as_str()],
+        Ok(()),
+        &["token:expired", "user:trusted"],
+    );
+    assert_eq!(d.ports().fetches.get(), 1);
+    assert_eq!(d.user().map(|u| u.trusted), Some(true));
+    // Re-armed from the new end: 630 s left, fired 30 s early.
+    assert_eq!(d.ports().timer.get(), Some(600_000));
+    assert!(stored(&d)[0].contains(r#""trusted_until":1700001200"#));
+    assert!(stored(&d)[0].contains(r#""session_token":"tok-jwt""#));
+    no_jwt_stored(&d);
+}
+
+#[test]
+fn without_a_fresh_token_the_trust_lapses_at_its_end() {
+    let refused: &str = BAD_SIG;
+    // (fetchJwt given?, what it answers, the server's replies, the request
+    // sent, the code of the `error` event at the end)
+    type Case<'a> = (
+        bool,
+        Option<Result<&'a str, Code>>,
+        &'a [Reply<'a>],
+        &'a [&'a str],
+        Code,
+    );
+    let upgrade = [IDENTITY, r#" [tok-jwt] {"jwt":"fresh.jwt"}"#].concat();
+    let cases: &[Case] = &[
+        (false, None, &[], &[], Code::TokenExpired),
+        (
+            true,
+            Some(Err(Code::TokenExpired)),
+            &[],
+            &[],
+            Code::TokenExpired,
+        ),
+        (
+            true,
+            Some(Err(Code::InvalidArgument)),
+            &[],
+            &[],
+            Code::InvalidArgument,
+        ),
+        (
+            true,
+            Some(Ok("fresh.jwt")),
+            &[Reply::Status(401, refused)],
+            &[upgrade.as_str()],
+            Code::InvalidToken,
+        ),
+        (
+            true,
+            Some(Ok("fresh.jwt")),
+            &[Reply::Unreachable],
+            &[upgrade.as_str()],
+            Code::Network,
+        ),
+    ];
+    for (fetch_jwt, answer, replies, sent, code) in cases {
+        let d = ready(*fetch_jwt);
+        check(
+            &d,
+            Call::SetJwt("h.p.s"),
+            &[Reply::Status(201, ADA_TRUSTED)],
+            &[r#"POST http://s/api/v1/apps/demo/sessions {"jwt":"h.p.s"}"#],
+            Ok(()),
+            &["user:identified", "user:trusted"],
+        );
+        if let Some(answer) = answer {
+            let answer = answer
+                .map(String::from)
+                .map_err(|code| Error::new(code, "fetchJwt failed: no login"));
+            d.ports().fresh_tokens.borrow_mut().push_back(answer);
+        }
+        d.ports().now.set(NOW + 570_000);
+        check(&d, Call::Timer, replies, sent, Ok(()), &["token:expired"]);
+        assert_eq!(d.ports().fetches.get(), u32::from(*fetch_jwt));
+        // Trusted until the end; the lapse timer fires then.
+        assert_eq!(d.user().map(|u| u.trusted), Some(true));
+        assert_eq!(d.ports().timer.get(), Some(30_000));
+        // At the end: no longer trusted, the notice, and an `error` event
+        // with the reason.
+        d.ports().now.set(NOW + 600_000);
+        d.timer_fired();
+        let events = std::mem::take(&mut *d.ports().events.borrow_mut());
+        assert!(
+            matches!(events.as_slice(), [Event::Error(e)] if e.code == *code),
+            "{code:?}: {events:?}"
+        );
+        assert_eq!(d.user().map(|u| u.trusted), Some(false), "{code:?}");
+        assert_eq!(trust_shown(&d), (None, true));
+        assert!(d.ports().take_sent().is_empty());
+        // A later successful setJwt removes the notice.
+        check(
+            &d,
+            Call::SetJwt("h.p.s"),
+            &[Reply::Status(200, ADA_REFRESHED)],
+            &[[IDENTITY, r#" [tok-jwt] {"jwt":"h.p.s"}"#]
+                .concat()
+                .as_str()],
+            Ok(()),
+            &["user:identified", "user:trusted"],
+        );
+        assert_eq!(trust_shown(&d), (Some("Verified as Ada".into()), false));
+    }
+}
+
+#[test]
+fn clear_user_cancels_the_trust_timer() {
+    let d = ready(true);
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(201, ADA_TRUSTED)],
+        &[r#"POST http://s/api/v1/apps/demo/sessions {"jwt":"h.p.s"}"#],
+        Ok(()),
+        &["user:identified", "user:trusted"],
+    );
+    assert!(d.ports().timer.get().is_some());
+    check(
+        &d,
+        Call::Clear,
+        &[Reply::Status(204, "")],
+        &["DELETE http://s/api/v1/sessions/current [tok-jwt]"],
+        Ok(()),
+        &["user:cleared"],
+    );
+    assert_eq!(d.ports().timer.get(), None);
+    // A stray firing does nothing, and fetchJwt is not called.
+    d.ports().now.set(NOW + 570_000);
+    check(&d, Call::Timer, &[], &[], Ok(()), &[]);
+    assert_eq!(d.ports().fetches.get(), 0);
+}
+
+#[test]
+fn a_refresh_that_returns_after_clear_user_is_dropped() {
+    let d = ready(true);
+    check(
+        &d,
+        Call::SetJwt("h.p.s"),
+        &[Reply::Status(201, ADA_TRUSTED)],
+        &[r#"POST http://s/api/v1/apps/demo/sessions {"jwt":"h.p.s"}"#],
+        Ok(()),
+        &["user:identified", "user:trusted"],
+    );
+    d.ports()
+        .fresh_tokens
+        .borrow_mut()
+        .push_back(Ok("fresh.jwt".into()));
+    d.ports().now.set(NOW + 570_000);
+    d.timer_fired();
+    // clearUser runs before the refresh task gets its turn.
+    d.ports().reply(204, "");
+    block_on(d.clear_user()).expect("cleared");
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        ["DELETE http://s/api/v1/sessions/current [tok-jwt]"],
+        "no upgrade after clearUser"
+    );
+    assert_eq!(d.ports().take_events(), ["token:expired", "user:cleared"]);
+    assert_eq!(d.user(), None);
+    assert!(stored(&d).is_empty());
+}
+
+#[test]
+fn init_shows_trust_that_lapsed_while_away() {
+    // Stored trusted until 1700000600; now it is past, and the server says
+    // the session is no longer trusted.
+    let d = driver();
+    d.ports().set("trustchat:demo:session", ADA_TRUSTED);
+    d.ports().now.set(NOW + 700_000);
+    let current = r#"{"customer":{"id":"c1","name":"Ada Lovelace","first_name":"Ada","email":"ada@example.com","phone":null},"trusted":false,"greeting":"Hi Ada!"}"#;
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Status(200, DEMO), Reply::Status(200, current)],
+        &[GET_DEMO, "GET http://s/api/v1/sessions/current [tok-jwt]"],
+        Ok(()),
+        &["ready"],
+    );
+    assert_eq!(d.user().map(|u| u.trusted), Some(false));
+    assert_eq!(trust_shown(&d), (None, true));
+    assert_eq!(d.ports().timer.get(), None);
+    // Restored while still trusted: the timer is armed from the stored end.
+    let d = driver();
+    d.ports().set("trustchat:demo:session", ADA_TRUSTED);
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Status(200, DEMO), Reply::Status(200, ADA_UPGRADED)],
+        &[GET_DEMO, "GET http://s/api/v1/sessions/current [tok-jwt]"],
+        Ok(()),
+        &["ready"],
+    );
+    assert_eq!(trust_shown(&d), (Some("Verified as Ada".into()), false));
+    assert_eq!(d.ports().timer.get(), Some(570_000));
 }
 
 #[test]
@@ -563,18 +964,21 @@ fn onboarding_off_starts_an_anonymous_session_on_open() {
     );
     assert_eq!(greeting(&d).as_deref(), Some("Hi there! How can we help?"));
     assert_eq!(d.user(), None, "anonymous is nobody");
-    // An anonymous session is replaced (and revoked) when someone is identified.
+    // The anonymous customer identifies themselves: the chat continues in
+    // the same session, whose token stays.
     check(
         &d,
         Call::SetUser("Ada", Some("ada@example.com"), None),
-        &[Reply::Status(201, ADA), Reply::Status(204, "")],
+        &[Reply::Status(200, ANON_NAMED)],
         &[
-            r#"POST http://s/api/v1/apps/quiet/sessions {"user":{"name":"Ada","email":"ada@example.com"}}"#,
-            "DELETE http://s/api/v1/sessions/current [tok-anon]",
+            r#"POST http://s/api/v1/sessions/current/identity [tok-anon] {"user":{"name":"Ada","email":"ada@example.com"}}"#,
         ],
         Ok(()),
         &["user:identified"],
     );
+    assert_eq!(d.user().map(|u| u.id), Some("c3".into()), "same customer");
+    assert_eq!(greeting(&d).as_deref(), Some("Hi Ada!"));
+    assert!(stored(&d)[0].contains(r#""session_token":"tok-anon""#));
 }
 
 #[test]

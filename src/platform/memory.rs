@@ -1,13 +1,14 @@
 //! In-memory ports for native tests: a scripted server, a map for storage,
-//! `serde_json`, and a host that records what it was asked to do.
+//! `serde_json`, a host that records what it was asked to do, and a clock
+//! the test sets by hand.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{Host, Json, Method, NetworkError, Request, Response, Storage, Task, Transport};
-use crate::core::{Event, Focus, View};
+use super::{Clock, Host, Json, Method, NetworkError, Request, Response, Storage, Task, Transport};
+use crate::core::{Error, Event, Focus, View};
 
 /// A fake platform: requests are answered from a script, in order.
 #[derive(Default)]
@@ -26,6 +27,15 @@ pub struct Memory {
     pub focus: RefCell<Vec<Focus>>,
     /// Background tasks, run by [`Memory::run_tasks`].
     pub tasks: RefCell<Vec<Task>>,
+    /// The clock, in Unix milliseconds; tests move it.
+    pub now: Cell<i64>,
+    /// The armed timer's delay in ms; `None` when no timer is armed.
+    pub timer: Cell<Option<u32>>,
+    /// What `fetchJwt` answers, in order; an empty script means "no
+    /// `fetchJwt` was given".
+    pub fresh_tokens: RefCell<VecDeque<Result<String, Error>>>,
+    /// How many times `fetchJwt` was called.
+    pub fetches: Cell<u32>,
 }
 
 impl Memory {
@@ -125,5 +135,26 @@ impl Host for Memory {
     }
     fn spawn(&self, task: Task) {
         self.tasks.borrow_mut().push(task);
+    }
+    async fn fetch_jwt(&self) -> Result<String, Error> {
+        self.fetches.set(self.fetches.get() + 1);
+        self.fresh_tokens
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| {
+                Err(Error::new(
+                    crate::core::Code::TokenExpired,
+                    "init was given no fetchJwt",
+                ))
+            })
+    }
+}
+
+impl Clock for Memory {
+    fn now(&self) -> i64 {
+        self.now.get()
+    }
+    fn set_timer(&self, delay: Option<u32>) {
+        self.timer.set(delay);
     }
 }

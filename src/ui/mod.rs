@@ -34,6 +34,9 @@ pub type Dispatch = fn(Action);
 
 const CSS: &str = include_str!("style.css");
 const CHAT_ICON: &str = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z";
+/// What the panel says once the identity's trust has lapsed.
+const UNVERIFIED: &str =
+    "Your identity is no longer verified. Messages you send now are not marked as verified.";
 /// The onboarding fields: key, label, input type, autocomplete.
 const FIELDS: [(&str, &str, &str, &str); 3] = [
     ("name", "Name", "text", "name"),
@@ -53,8 +56,12 @@ pub struct Ui {
     panel: HtmlElement,
     /// The panel's title (the app name).
     title: Element,
+    /// The header badge while trusted, `data-tc="verified"`.
+    verified: Element,
     /// A failure on display, `role="alert"`.
     alert: Element,
+    /// Says the chat is no longer verified, `data-tc="unverified"`.
+    unverified: Element,
     /// Holds the content.
     body: Element,
     /// What the panel shows now.
@@ -146,6 +153,12 @@ impl Ui {
             "h2",
             &[("id", "trustchat-title"), ("data-tc", "title")],
         )?;
+        let verified = child(
+            &document,
+            &head,
+            "span",
+            &[("class", "badge"), ("data-tc", "verified"), ("hidden", "")],
+        )?;
         let close = child(
             &document,
             &head,
@@ -175,6 +188,17 @@ impl Ui {
                 ("hidden", ""),
             ],
         )?;
+        let unverified = child(
+            &document,
+            &content,
+            "p",
+            &[
+                ("class", "note"),
+                ("data-tc", "unverified"),
+                ("role", "status"),
+                ("hidden", ""),
+            ],
+        )?;
         body.append_child(&host).ok()?;
         let listeners = [
             Listener::new(&launcher, "click", move |_| dispatch(Action::Toggle)),
@@ -195,7 +219,9 @@ impl Ui {
             launcher: launcher.dyn_into().ok()?,
             panel: panel.dyn_into().ok()?,
             title,
+            verified,
             alert,
+            unverified,
             body: content,
             content: None,
             epoch: 0,
@@ -214,7 +240,9 @@ impl Ui {
         );
         self.panel.set_hidden(!view.open);
         self.title.set_text_content(Some(&view.title));
+        text(&self.verified, view.verified.as_deref());
         text(&self.alert, view.alert.as_deref());
+        text(&self.unverified, view.unverified.then_some(UNVERIFIED));
         let fits = matches!(
             (&self.content, &view.panel),
             (Some(Content::Chat { .. }), Panel::Chat { .. })

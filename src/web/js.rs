@@ -62,6 +62,7 @@ pub fn config(value: &JsValue) -> Result<(Config, Option<Function>), Error> {
     Ok((
         Config {
             onboarding,
+            fetch_jwt: fetch_jwt.is_some(),
             ..config
         },
         fetch_jwt,

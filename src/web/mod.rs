@@ -1,12 +1,14 @@
 //! The browser side of the widget: the [`Browser`] ports (fetch,
 //! `localStorage`, the browser's JSON, the shadow DOM, the page's
-//! listeners), the one driver of the page, and the bodies of the exported
-//! JavaScript API that `lib.rs` delegates to.
+//! listeners, `fetchJwt`, the clock and the trust timer), the one driver of
+//! the page, and the bodies of the exported JavaScript API that `lib.rs`
+//! delegates to.
 
 mod events;
 mod fetch;
 mod js;
 mod storage;
+mod timer;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,9 +16,9 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local};
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
-use crate::core::{Error, Event, Focus, View};
+use crate::core::{Code, Error, Event, Focus, View};
 use crate::driver::Driver;
 use crate::platform::{Host, Json, Task};
 use crate::ui::{Action, Ui};
@@ -30,8 +32,11 @@ pub struct Browser {
     events: Emitter,
     /// The DOM, mounted on the first render; dropping it removes it all.
     ui: RefCell<Option<Ui>>,
-    /// `init`'s `fetchJwt`, kept for the token refresh of a later step.
+    /// `init`'s `fetchJwt`, called when the identity token is about to
+    /// expire.
     fetch_jwt: RefCell<Option<Function>>,
+    /// The trust timer, when armed; dropping it clears it.
+    timer: RefCell<Option<timer::Timeout>>,
 }
 
 impl Json for Browser {
@@ -75,13 +80,47 @@ impl Host for Browser {
             Event::Ready(user) => js::user(user.as_ref()),
             Event::Identified(user) | Event::Trusted(user) => js::user(Some(user)),
             Event::Error(error) => js::error(error),
-            Event::Cleared | Event::Open | Event::Close => JsValue::UNDEFINED,
+            Event::Cleared | Event::TokenExpired | Event::Open | Event::Close => JsValue::UNDEFINED,
         };
         self.events.emit(event.name(), &detail);
     }
 
     fn spawn(&self, task: Task) {
         spawn_local(task);
+    }
+
+    async fn fetch_jwt(&self) -> Result<String, Error> {
+        let failed = |why: &str| {
+            Error::new(
+                Code::TokenExpired,
+                ["the identity token expired and fetchJwt ", why].concat(),
+            )
+        };
+        let Some(fetch_jwt) = self.fetch_jwt.borrow().clone() else {
+            return Err(failed("was not given to init"));
+        };
+        let settled = match fetch_jwt.call0(&JsValue::UNDEFINED) {
+            Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
+            Err(thrown) => Err(thrown),
+        };
+        match settled {
+            Ok(token) => token
+                .as_string()
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "fetchJwt must resolve with the identity token as a non-empty string",
+                    )
+                }),
+            Err(reason) => {
+                let message = js_sys::Reflect::get(&reason, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .or_else(|| reason.as_string())
+                    .unwrap_or_default();
+                Err(failed(&["failed: ", &message].concat()))
+            }
+        }
     }
 }
 
@@ -159,7 +198,7 @@ pub fn set_user(user: JsValue) -> Promise {
 pub fn set_jwt(token: JsValue) -> Promise {
     let Some(token) = token.as_string() else {
         return reject(Error::invalid(
-            "setJwt needs the identity token your server minted, as a string",
+            "setJwt needs the identity token your server minted, as a non-empty string",
         ));
     };
     let done = driver().set_jwt(token);
