@@ -1,0 +1,199 @@
+//! The agent console's API under `/api/v1/agent`: login, the conversation
+//! list, timelines, customer profiles, replies, and the agent WebSocket's
+//! frames. The console is served by the server at `/agent`; agents are
+//! authenticated by an HttpOnly session cookie, and every state-changing
+//! request carries the session's CSRF token in `X-CSRF-Token`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{ConversationStatus, Message};
+
+/// `POST /api/v1/agent/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentLogin {
+    /// The agent's email.
+    pub email: String,
+    /// The agent's password.
+    pub password: String,
+}
+
+/// An agent's availability for new conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    /// Takes new conversations.
+    Available,
+    /// Takes none; keeps their open ones.
+    Away,
+}
+
+/// An agent as the console shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Stable id.
+    pub id: String,
+    /// Login email.
+    pub email: String,
+    /// Display name, shown to customers on replies.
+    pub name: String,
+    /// Availability.
+    pub status: AgentStatus,
+    /// Whether the agent has the console open (a live agent WebSocket).
+    pub online: bool,
+}
+
+/// `POST /api/v1/agent/login` (also sets the session cookie) and
+/// `GET /api/v1/agent/me`: who is logged in, and the CSRF token to send as
+/// `X-CSRF-Token` on every POST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSessionInfo {
+    /// The logged-in agent.
+    pub agent: Agent,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+}
+
+/// `GET /api/v1/agent/agents`: every agent, for reassigning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentList {
+    /// All agents.
+    pub agents: Vec<Agent>,
+}
+
+/// `POST /api/v1/agent/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAgentStatus {
+    /// The new availability.
+    pub status: AgentStatus,
+}
+
+/// A customer as the conversation list shows them. All strings are
+/// customer-supplied: render them as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerSummary {
+    /// Profile id.
+    pub id: String,
+    /// Full name, if known.
+    pub name: Option<String>,
+    /// Email, if known.
+    pub email: Option<String>,
+    /// E.164 phone, if known.
+    pub phone: Option<String>,
+    /// Whether the customer has a trusted (verified, unexpired) session now.
+    pub verified: bool,
+}
+
+/// One conversation in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    /// Conversation id.
+    pub id: String,
+    /// The app it came from.
+    pub app_id: String,
+    /// Its customer.
+    pub customer: CustomerSummary,
+    /// Open or closed.
+    pub status: ConversationStatus,
+    /// The agent it is routed to; `None` while it waits in the queue.
+    pub assigned_agent_id: Option<String>,
+    /// Its highest `seq`.
+    pub last_seq: i64,
+    /// The start of its last message, as text.
+    pub last_message_preview: Option<String>,
+    /// Customer messages the assigned agent has not read.
+    pub unread: i64,
+    /// When it opened, Unix milliseconds.
+    pub created_at: i64,
+    /// Its last message's time, Unix milliseconds.
+    pub last_activity_at: i64,
+}
+
+/// `GET /api/v1/agent/conversations`: the agent's conversations, open
+/// first, newest activity first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationList {
+    /// The conversations.
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// `GET /api/v1/agent/conversations/{id}`: a conversation with its whole
+/// timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationDetail {
+    /// The conversation.
+    pub conversation: ConversationSummary,
+    /// Its messages by `seq`, each with its `trusted` flag.
+    pub messages: Vec<Message>,
+    /// The app's login URL, which "ask to log in" sends.
+    pub login_url: Option<String>,
+}
+
+/// `POST /api/v1/agent/conversations/{id}/messages`: an agent's reply;
+/// answered with the stored [`Message`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentReply {
+    /// The text.
+    pub body: String,
+    /// Optional idempotency key (UUID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `POST /api/v1/agent/conversations/{id}/assign`: hand the conversation to
+/// another agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignConversation {
+    /// The agent to route it to.
+    pub agent_id: String,
+}
+
+/// `GET /api/v1/agent/customers/{id}`: a customer profile with all their
+/// conversations (which the agent may open read-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    /// The customer.
+    pub customer: CustomerSummary,
+    /// The app the profile belongs to.
+    pub app_id: String,
+    /// Every conversation of the customer, newest first.
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// Frames the server pushes on the agent WebSocket `GET /api/v1/agent/ws`
+/// (authenticated by the session cookie; same-origin only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentServerFrame {
+    /// Connected: the agent as the server sees them.
+    Ready {
+        /// The agent.
+        agent: Agent,
+    },
+    /// A new message in a conversation routed to this agent.
+    Message {
+        /// The stored message.
+        message: Message,
+        /// The conversation after it (unread count, preview).
+        conversation: ConversationSummary,
+    },
+    /// A conversation was routed to this agent, reassigned, closed, or its
+    /// customer's verification changed.
+    Conversation {
+        /// The conversation now.
+        conversation: ConversationSummary,
+    },
+    /// Answer to a ping.
+    Pong,
+}
+
+/// Frames the console sends on the agent WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentClientFrame {
+    /// Keep-alive.
+    Ping,
+}
