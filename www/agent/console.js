@@ -1,0 +1,746 @@
+// The agent console: login, the conversation list, the timeline with its
+// trusted icons, the customer profile, and the actions on a conversation,
+// kept live over the agent WebSocket.
+//
+// Every customer-supplied string goes through `h` (dom.js), which only
+// makes text nodes and attributes: nothing here parses HTML.
+
+import * as api from "./api.js";
+import { append, dayTimeText, h, replaceChildren, srOnly, timeEl } from "./dom.js";
+import { connectLive } from "./live.js";
+import { ANONYMOUS, Timeline } from "./timeline.js";
+
+const TITLE = "TrustChat agent console";
+
+/** The page's fixed elements, by their `data-agent` hook. */
+const ui = Object.fromEntries(
+  [
+    "announce", "loading", "login-view", "login-form", "login-email", "login-password", "login-error",
+    "login-submit", "console-view", "connection", "agent-name", "status", "status-label", "logout", "error",
+    "conversation-list", "list-count", "conversation-title", "conversation-meta", "read-only", "timeline",
+    "actions", "composer", "reply", "send", "request-login", "request-login-hint", "close", "assign",
+    "assign-agent", "assign-submit", "profile-body",
+  ].map((hook) => [camel(hook), document.querySelector(`[data-agent="${hook}"]`)]),
+);
+
+const timeline = new Timeline(ui.timeline);
+
+const state = {
+  /** The logged-in agent. */
+  me: null,
+  /** The agent's conversations by id (what the list shows). */
+  conversations: new Map(),
+  /** Every agent, for reassigning. */
+  agents: [],
+  /** The conversation shown: `{ id, conversation, loginUrl }`, or null. */
+  open: null,
+  /** Bumped on every open, so a late answer for another one is dropped. */
+  openToken: 0,
+  listToken: 0,
+  /** The open conversation's customer profile, once loaded. */
+  profile: null,
+  /** The live connection, while logged in. */
+  live: null,
+  /** Per conversation, the highest seq already marked read. */
+  readSeq: new Map(),
+  /** An unsent reply, with the idempotency key a retry reuses. */
+  pendingReply: null,
+  sending: false,
+};
+
+wire();
+boot();
+
+async function boot() {
+  try {
+    loggedIn(await api.get("/me"));
+  } catch (error) {
+    showLogin(error.status === 401 ? "" : sentence(error.message), { forgetHash: false });
+  }
+}
+
+// ---------------------------------------------------------------- session
+
+function loggedIn(info) {
+  api.setCsrfToken(info.csrf_token);
+  state.me = info.agent;
+  ui.loading.hidden = true;
+  ui.loginView.hidden = true;
+  ui.consoleView.hidden = false;
+  setText(ui.loginError, "");
+  renderHeader();
+  renderList();
+  renderConversation();
+  state.live?.stop();
+  state.live = connectLive({
+    onFrame,
+    onState: renderConnection,
+    stillLoggedIn: async () => {
+      try {
+        const me = await api.get("/me");
+        api.setCsrfToken(me.csrf_token);
+        state.me = me.agent;
+        return true;
+      } catch (error) {
+        if (error.status === 401) return false;
+        throw error;
+      }
+    },
+    onLoggedOut: () => showLogin("Your session has ended. Log in again."),
+  });
+  refreshAll().then(() => {
+    const id = idFromHash();
+    if (id && !state.open) openConversation(id);
+  });
+}
+
+/**
+ * Shows the login form and forgets everything the console showed (the
+ * next person at this computer sees nothing of it). `forgetHash` drops the
+ * open conversation from the URL too; at boot it stays, to open after login.
+ */
+function showLogin(message = "", { forgetHash = true } = {}) {
+  state.live?.stop();
+  state.live = null;
+  api.setCsrfToken(null);
+  Object.assign(state, { me: null, agents: [], open: null, profile: null, pendingReply: null });
+  state.conversations.clear();
+  state.readSeq.clear();
+  state.openToken += 1;
+  state.listToken += 1;
+  ui.conversationList.replaceChildren();
+  timeline.reset([], { state: "open", customerName: "" });
+  ui.reply.value = "";
+  ui.profileBody.replaceChildren();
+  setText(ui.error, "");
+  document.title = TITLE;
+  if (forgetHash && location.hash) history.replaceState(null, "", location.pathname + location.search);
+  ui.loading.hidden = true;
+  ui.consoleView.hidden = true;
+  ui.loginView.hidden = false;
+  setText(ui.loginError, message);
+  ui.loginEmail.focus();
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  const email = ui.loginEmail.value.trim();
+  const password = ui.loginPassword.value;
+  if (!email || !password) {
+    setText(ui.loginError, "Enter your email and your password.");
+    (email ? ui.loginPassword : ui.loginEmail).focus();
+    return;
+  }
+  ui.loginSubmit.disabled = true;
+  let retryAfter = 0;
+  try {
+    const info = await api.post("/login", { email, password });
+    ui.loginPassword.value = "";
+    loggedIn(info);
+  } catch (error) {
+    if (error.code === "rate_limited") {
+      retryAfter = Number(error.retryAfter) || 30;
+      setText(ui.loginError, `Too many attempts. Try again in ${retryAfter} seconds.`);
+    } else {
+      setText(ui.loginError, sentence(error.message));
+    }
+    ui.loginPassword.select();
+    ui.loginPassword.focus();
+  } finally {
+    if (retryAfter) setTimeout(() => (ui.loginSubmit.disabled = false), retryAfter * 1000);
+    else ui.loginSubmit.disabled = false;
+  }
+}
+
+async function onLogout() {
+  try {
+    await api.post("/logout", {});
+  } catch (error) {
+    if (error.status !== 401) {
+      showError(error);
+      return;
+    }
+  }
+  showLogin();
+  announce("You are logged out.");
+}
+
+async function onToggleStatus() {
+  const next = state.me.status === "available" ? "away" : "available";
+  try {
+    state.me = await api.post("/status", { status: next });
+    renderHeader();
+    announce(state.me.status === "available" ? "You are available." : "You are away.");
+  } catch (error) {
+    handle(error);
+  }
+}
+
+// ---------------------------------------------------------------- live
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "ready":
+      if (frame.agent) state.me = frame.agent;
+      renderHeader();
+      // After any (re)connect, refetch: nothing sent meanwhile is missed.
+      refreshAll();
+      break;
+    case "message":
+      onMessage(frame.message, frame.conversation);
+      break;
+    case "conversation":
+      upsert(frame.conversation);
+      break;
+    default:
+      break; // pong, and frames this version does not know
+  }
+}
+
+function onMessage(message, conversation) {
+  if (conversation) upsert(conversation);
+  if (message && state.open?.id === message.conversation_id) {
+    if (!timeline.add(message)) refreshOpen();
+    markRead();
+  }
+}
+
+/**
+ * A newer summary of a conversation: the list, the open view and the
+ * profile follow. `quiet` skips the announcement (the caller makes its own).
+ */
+function upsert(conversation, { quiet = false } = {}) {
+  if (!conversation || !state.me) return;
+  const mine = conversation.assigned_agent_id === state.me.id;
+  const known = state.conversations.has(conversation.id);
+  const name = conversation.customer?.name || ANONYMOUS;
+  if (mine) {
+    state.conversations.set(conversation.id, conversation);
+    if (!known && conversation.status === "open" && !quiet) announce(`New conversation from ${name}.`);
+  } else if (known) {
+    state.conversations.delete(conversation.id);
+    if (!quiet) announce(`The conversation with ${name} was reassigned.`);
+  }
+  if (state.profile) {
+    state.profile.conversations = state.profile.conversations.map((c) => (c.id === conversation.id ? conversation : c));
+  }
+  if (state.open?.id === conversation.id) {
+    const before = state.open.conversation;
+    state.open.conversation = conversation;
+    if ((before?.customer?.name ?? null) !== (conversation.customer?.name ?? null)) {
+      timeline.reset(timeline.messages, { state: conversation.status, customerName: conversation.customer?.name });
+    } else {
+      timeline.setState(conversation.status);
+    }
+    if (before?.status === "open" && conversation.status === "closed" && !quiet) announce("The conversation is closed.");
+    renderConversation();
+  }
+  renderList();
+}
+
+async function refreshAll() {
+  const token = ++state.listToken;
+  try {
+    const [list, agents] = await Promise.all([api.get("/conversations"), api.get("/agents").catch(() => null)]);
+    if (token !== state.listToken) return;
+    state.conversations = new Map(list.conversations.map((c) => [c.id, c]));
+    if (agents) state.agents = agents.agents;
+    renderList();
+    if (state.open) refreshOpen();
+  } catch (error) {
+    handle(error);
+  }
+}
+
+// ---------------------------------------------------------------- list
+
+function byOpenThenNewest(a, b) {
+  if (a.status !== b.status) return a.status === "open" ? -1 : 1;
+  return b.last_activity_at - a.last_activity_at || (a.id < b.id ? -1 : 1);
+}
+
+function renderList() {
+  const focusedId = document.activeElement?.closest?.('[data-agent="conversation"]')?.dataset.id;
+  const items = [...state.conversations.values()].sort(byOpenThenNewest);
+  replaceChildren(
+    ui.conversationList,
+    items.length
+      ? items.map(listItem)
+      : h("li", { class: "conversation-list__empty muted" }, "No conversations yet. New ones appear here."),
+  );
+  const open = items.filter((c) => c.status === "open").length;
+  setText(ui.listCount, items.length ? `${open} open` : "");
+  if (focusedId) ui.conversationList.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
+  const unread = items.reduce((sum, c) => sum + Math.max(0, c.unread || 0), 0);
+  document.title = unread ? `(${unread}) ${TITLE}` : TITLE;
+}
+
+function listItem(c) {
+  const customer = c.customer ?? {};
+  const contact = [customer.email, customer.phone].filter(Boolean).join(" · ");
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      {
+        type: "button",
+        class: "conversation",
+        "data-agent": "conversation",
+        "data-id": c.id,
+        "data-status": c.status,
+        "aria-current": state.open?.id === c.id ? "true" : null,
+      },
+      h(
+        "span",
+        { class: "conversation__top" },
+        h("span", { class: "conversation__name", dir: "auto" }, customer.name || ANONYMOUS),
+        timeEl(c.last_activity_at, { withDay: true }),
+      ),
+      contact ? h("span", { class: "conversation__contact", dir: "auto" }, contact) : null,
+      h("span", { class: "conversation__preview", dir: "auto" }, c.last_message_preview || "No messages yet"),
+      h(
+        "span",
+        { class: "conversation__bottom" },
+        statusPill(c.status),
+        customer.verified ? h("span", { class: "pill pill--verified" }, "Verified") : null,
+        c.unread > 0 ? h("span", { class: "unread", "data-agent": "unread" }, String(c.unread), srOnly(" unread")) : null,
+      ),
+    ),
+  );
+}
+
+function statusPill(status, attrs = {}) {
+  return h("span", { class: `pill pill--${status}`, "data-status": status, ...attrs }, status === "open" ? "Open" : "Closed");
+}
+
+/** Up/Down/Home/End move between conversations, as in a list box. */
+function onListKey(event) {
+  const buttons = [...ui.conversationList.querySelectorAll('[data-agent="conversation"]')];
+  const index = buttons.indexOf(document.activeElement);
+  if (index < 0) return;
+  const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 }[event.key];
+  if (next === undefined || !buttons[next]) return;
+  event.preventDefault();
+  buttons[next].focus();
+}
+
+// ---------------------------------------------------------------- conversation
+
+function isReadOnly(conversation) {
+  return !conversation || conversation.status !== "open" || conversation.assigned_agent_id !== state.me?.id;
+}
+
+async function openConversation(id) {
+  if (state.open?.id === id && state.open.conversation && timeline.messages.length) {
+    refreshOpen(); // already shown: bring it up to date without redrawing
+    return;
+  }
+  const token = ++state.openToken;
+  if (state.open?.id !== id) {
+    state.open = { id, conversation: state.conversations.get(id) ?? null, loginUrl: null };
+    state.profile = null;
+    ui.reply.value = "";
+    state.pendingReply = null;
+    timeline.reset([], { state: "open", customerName: "" });
+    ui.timeline.setAttribute("aria-busy", "true");
+    renderConversation();
+    renderList();
+  }
+  try {
+    const detail = await api.get(`/conversations/${api.seg(id)}`);
+    if (token !== state.openToken) return;
+    showDetail(detail);
+    if (idFromHash() !== id) history.replaceState(null, "", `#conversation=${encodeURIComponent(id)}`);
+    loadProfile(detail.conversation.customer.id, token);
+  } catch (error) {
+    if (token !== state.openToken) return;
+    ui.timeline.setAttribute("aria-busy", "false");
+    if (error.status === 404) {
+      state.open = null;
+      renderConversation();
+      renderList();
+    }
+    handle(error);
+  }
+}
+
+function showDetail(detail) {
+  const c = detail.conversation;
+  state.open = { id: c.id, conversation: c, loginUrl: detail.login_url ?? null };
+  if (state.conversations.has(c.id)) state.conversations.set(c.id, c);
+  timeline.reset(detail.messages, { state: c.status, customerName: c.customer?.name });
+  renderConversation();
+  renderList();
+  markRead();
+}
+
+/** Refetches the open conversation; new messages are appended, so only they are announced. */
+async function refreshOpen() {
+  const open = state.open;
+  if (!open) return;
+  const token = state.openToken;
+  try {
+    const detail = await api.get(`/conversations/${api.seg(open.id)}`);
+    if (token !== state.openToken) return;
+    const c = detail.conversation;
+    const sameName = (open.conversation?.customer?.name ?? null) === (c.customer?.name ?? null);
+    const messages = [...detail.messages].sort((a, b) => a.seq - b.seq);
+    const appendable =
+      sameName && timeline.messages.length > 0 && messages.slice(0, timeline.messages.length).every((m, i) => m.seq === timeline.messages[i].seq);
+    state.open = { id: c.id, conversation: c, loginUrl: detail.login_url ?? null };
+    if (state.conversations.has(c.id)) state.conversations.set(c.id, c);
+    if (appendable) {
+      timeline.setState(c.status);
+      for (const m of messages.slice(timeline.messages.length)) timeline.add(m);
+    } else {
+      timeline.reset(messages, { state: c.status, customerName: c.customer?.name });
+    }
+    renderConversation();
+    renderList();
+    markRead();
+    loadProfile(c.customer.id, token);
+  } catch (error) {
+    handle(error);
+  }
+}
+
+function renderConversation() {
+  const open = state.open;
+  const c = open?.conversation;
+  ui.timeline.hidden = !open;
+  if (!c) {
+    setText(ui.conversationTitle, open ? "Loading conversation…" : "No conversation selected");
+    replaceChildren(ui.conversationMeta, open ? "" : "Choose a conversation from the list.");
+    ui.readOnly.hidden = true;
+    ui.actions.hidden = true;
+    renderProfile();
+    return;
+  }
+  setText(ui.conversationTitle, c.customer?.name || ANONYMOUS);
+  replaceChildren(
+    ui.conversationMeta,
+    statusPill(c.status, { "data-agent": "conversation-status" }),
+    " ",
+    h("span", {}, `App ${c.app_id} · started ${dayTimeText(c.created_at)}`),
+  );
+
+  const readOnly = isReadOnly(c);
+  ui.readOnly.hidden = !readOnly;
+  if (readOnly) {
+    setText(
+      ui.readOnly,
+      c.status !== "open"
+        ? "Read-only: this conversation is closed."
+        : c.assigned_agent_id
+          ? "Read-only: this conversation is assigned to another agent."
+          : "Read-only: this conversation is waiting for an agent.",
+    );
+  }
+  const hadFocus = ui.actions.contains(document.activeElement);
+  ui.actions.hidden = readOnly;
+  if (readOnly && hadFocus) ui.timeline.focus();
+  if (!readOnly) renderActions(open);
+  renderProfile();
+}
+
+function renderActions(open) {
+  const customer = open.conversation.customer ?? {};
+  const canAsk = Boolean(open.loginUrl) && !customer.verified;
+  ui.requestLogin.disabled = !canAsk;
+  setText(
+    ui.requestLoginHint,
+    !open.loginUrl
+      ? "Asking to log in needs a login URL in this app's configuration."
+      : customer.verified
+        ? "The customer is logged in and verified; no need to ask."
+        : "“Ask to log in” sends the customer this app's login link.",
+  );
+
+  const others = state.agents.filter((a) => a.id !== open.conversation.assigned_agent_id);
+  const chosen = ui.assignAgent.value;
+  replaceChildren(
+    ui.assignAgent,
+    others.length
+      ? others.map((a) =>
+          h("option", { value: a.id }, `${a.name} (${a.status === "available" ? "available" : "away"}${a.online ? "" : ", offline"})`),
+        )
+      : h("option", { value: "" }, "No other agents"),
+  );
+  if (others.some((a) => a.id === chosen)) ui.assignAgent.value = chosen;
+  ui.assignAgent.disabled = !others.length;
+  ui.assignSubmit.disabled = !others.length;
+}
+
+/** Marks the open conversation read up to its last message. */
+async function markRead() {
+  const open = state.open;
+  if (!open?.conversation || open.conversation.assigned_agent_id !== state.me?.id || document.hidden) return;
+  const seq = timeline.lastSeq;
+  const summary = state.conversations.get(open.id);
+  if (!seq || ((state.readSeq.get(open.id) ?? 0) >= seq && !(summary?.unread > 0))) return;
+  state.readSeq.set(open.id, seq);
+  try {
+    await api.post(`/conversations/${api.seg(open.id)}/read`, { seq });
+    const now = state.conversations.get(open.id);
+    if (now && now.last_seq <= seq && now.unread) {
+      state.conversations.set(open.id, { ...now, unread: 0 });
+      renderList();
+    }
+  } catch (error) {
+    state.readSeq.delete(open.id);
+    if (error.status === 401) handle(error);
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+async function sendReply() {
+  const open = state.open;
+  const body = ui.reply.value;
+  if (!open || isReadOnly(open.conversation) || state.sending) return;
+  if (!body.trim()) {
+    showError("Write a reply first.");
+    ui.reply.focus();
+    return;
+  }
+  const pending = state.pendingReply;
+  const clientId = pending && pending.id === open.id && pending.body === body ? pending.clientId : uuid();
+  state.pendingReply = { id: open.id, body, clientId };
+  state.sending = true;
+  ui.send.setAttribute("aria-disabled", "true");
+  try {
+    const message = await api.post(`/conversations/${api.seg(open.id)}/messages`, { body, client_id: clientId });
+    state.pendingReply = null;
+    if (ui.reply.value === body && state.open?.id === open.id) ui.reply.value = "";
+    clearError();
+    if (state.open?.id === message.conversation_id && !timeline.add(message)) refreshOpen();
+  } catch (error) {
+    handle(error);
+  } finally {
+    state.sending = false;
+    ui.send.removeAttribute("aria-disabled");
+  }
+}
+
+function onReplyKey(event) {
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;
+  event.preventDefault();
+  sendReply();
+}
+
+async function requestLogin() {
+  const open = state.open;
+  if (!open || ui.requestLogin.disabled) return;
+  try {
+    const message = await api.post(`/conversations/${api.seg(open.id)}/request-login`, {});
+    clearError();
+    if (state.open?.id === message.conversation_id && !timeline.add(message)) refreshOpen();
+    announce("Asked the customer to log in.");
+  } catch (error) {
+    handle(error);
+  }
+}
+
+async function closeConversation() {
+  const open = state.open;
+  if (!open) return;
+  try {
+    upsert(await api.post(`/conversations/${api.seg(open.id)}/close`, {}));
+    clearError();
+  } catch (error) {
+    handle(error);
+  }
+}
+
+async function assign(event) {
+  event.preventDefault();
+  const open = state.open;
+  const agentId = ui.assignAgent.value;
+  if (!open || !agentId) return;
+  const agent = state.agents.find((a) => a.id === agentId);
+  try {
+    upsert(await api.post(`/conversations/${api.seg(open.id)}/assign`, { agent_id: agentId }), { quiet: true });
+    clearError();
+    announce(`Reassigned to ${agent?.name ?? "another agent"}.`);
+  } catch (error) {
+    handle(error);
+  }
+}
+
+// ---------------------------------------------------------------- profile
+
+async function loadProfile(customerId, token) {
+  try {
+    const profile = await api.get(`/customers/${api.seg(customerId)}`);
+    if (token !== state.openToken) return;
+    state.profile = profile;
+    renderProfile();
+  } catch (error) {
+    if (token === state.openToken) handle(error);
+  }
+}
+
+function renderProfile() {
+  const open = state.open;
+  const customer = open?.conversation?.customer ?? (state.profile?.customer || null);
+  if (!customer) {
+    replaceChildren(ui.profileBody, h("p", { class: "muted" }, open ? "Loading…" : "Select a conversation to see the customer."));
+    return;
+  }
+  const field = (label, value, hook) =>
+    append(h("div", { class: "profile__field" }), [
+      h("dt", {}, label),
+      value
+        ? h("dd", { dir: "auto", "data-agent": hook }, value)
+        : h("dd", { class: "muted", "data-agent": hook }, "Not given"),
+    ]);
+  const past = (state.profile?.conversations ?? []).filter((c) => c.id !== open.id);
+  replaceChildren(
+    ui.profileBody,
+    h(
+      "dl",
+      { class: "profile" },
+      field("Name", customer.name || null, "profile-name"),
+      field("Email", customer.email || null, "profile-email"),
+      field("Phone", customer.phone || null, "profile-phone"),
+      append(h("div", { class: "profile__field" }), [
+        h("dt", {}, "Identity"),
+        h(
+          "dd",
+          { "data-agent": "verified", "data-verified": customer.verified ? "true" : "false", class: customer.verified ? "verified" : "unverified" },
+          customer.verified ? "Verified now" : "Not verified",
+        ),
+      ]),
+    ),
+    h("h3", { class: "pane__subheading" }, "Past conversations"),
+    !state.profile
+      ? h("p", { class: "muted" }, "Loading…")
+      : past.length
+        ? h("ul", { class: "past-list", "data-agent": "past-conversations" }, past.map(pastItem))
+        : h("p", { class: "muted" }, "No other conversations."),
+  );
+}
+
+function pastItem(c) {
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      { type: "button", class: "past", "data-agent": "past-conversation", "data-id": c.id, "data-status": c.status },
+      h("span", { class: "past__top" }, h("span", {}, dayTimeText(c.created_at)), statusPill(c.status)),
+      h("span", { class: "past__preview", dir: "auto" }, c.last_message_preview || "No messages"),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- header, errors
+
+function renderHeader() {
+  if (!state.me) return;
+  setText(ui.agentName, state.me.name);
+  const available = state.me.status === "available";
+  ui.status.setAttribute("data-state", available ? "available" : "away");
+  setText(ui.statusLabel, available ? "Available" : "Away");
+}
+
+function renderConnection(connection) {
+  ui.connection.setAttribute("data-state", connection);
+  setText(ui.connection, { live: "Live", connecting: "Connecting…", offline: "Reconnecting…" }[connection] ?? "");
+}
+
+/** Shows an error (an ApiError or a string) in the alert region. */
+function showError(error) {
+  const text = typeof error === "string" ? error : sentence(error.message);
+  replaceChildren(
+    ui.error,
+    h("span", {}, text),
+    h("button", { type: "button", class: "alert__dismiss", "data-agent": "dismiss-error" }, "Dismiss"),
+  );
+}
+
+function clearError() {
+  ui.error.replaceChildren();
+}
+
+/** A failed request: a dead session goes back to the login form, anything else is shown. */
+function handle(error) {
+  if (error.status === 401) showLogin("Your session has ended. Log in again.");
+  else showError(error);
+}
+
+function announce(text) {
+  // Clearing first makes a repeated text announced again.
+  ui.announce.textContent = "";
+  setTimeout(() => (ui.announce.textContent = text), 50);
+}
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  ui.loginForm.addEventListener("submit", onLogin);
+  ui.logout.addEventListener("click", onLogout);
+  ui.status.addEventListener("click", onToggleStatus);
+  ui.conversationList.addEventListener("click", (event) => {
+    const button = event.target.closest('[data-agent="conversation"]');
+    if (button) openConversation(button.dataset.id);
+  });
+  ui.conversationList.addEventListener("keydown", onListKey);
+  ui.profileBody.addEventListener("click", (event) => {
+    const button = event.target.closest('[data-agent="past-conversation"]');
+    if (button) openConversation(button.dataset.id);
+  });
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendReply();
+  });
+  ui.reply.addEventListener("keydown", onReplyKey);
+  ui.requestLogin.addEventListener("click", requestLogin);
+  ui.close.addEventListener("click", closeConversation);
+  ui.assign.addEventListener("submit", assign);
+  ui.error.addEventListener("click", (event) => {
+    if (event.target.closest('[data-agent="dismiss-error"]')) clearError();
+  });
+  document.addEventListener("visibilitychange", () => markRead());
+  window.addEventListener("hashchange", () => {
+    const id = idFromHash();
+    if (id && state.me && id !== state.open?.id) openConversation(id);
+  });
+}
+
+function idFromHash() {
+  const match = /^#conversation=(.+)$/.exec(location.hash);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function setText(el, text) {
+  el.textContent = text;
+}
+
+/** Server messages are lowercase without a final dot; show them as a sentence. */
+function sentence(text) {
+  const s = String(text || "something went wrong").trim();
+  const capital = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+function camel(hook) {
+  return hook.replace(/-(\w)/g, (_, c) => c.toUpperCase());
+}
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
