@@ -4,6 +4,7 @@
 // playwright-core. Nothing here is faked.
 
 import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -150,4 +151,33 @@ export async function mintToken(base, { email, name, expiresIn }) {
   });
   if (!response.ok) throw new Error(`mint failed: ${response.status} ${await response.text()}`);
   return (await response.json()).token;
+}
+
+/** Creates an agent account with the CLI, the password given on stdin. */
+export function addAgent(stack, { email, name, password }) {
+  const result = spawnSync(SERVER_BIN, ["agent", "add", "--config", stack.config, "--email", email, "--name", name], {
+    input: `${password}\n`,
+    encoding: "utf8",
+  });
+  if (result.status !== 0) throw new Error(`agent add failed: ${result.stdout}${result.stderr}`);
+  return result;
+}
+
+/** Logs an agent in on the console at /agent/ and waits for it to be live. */
+export async function agentLogIn(page, base, email, password) {
+  await page.goto(`${base}/agent/`);
+  await page.fill("[data-agent=login-email]", email);
+  await page.fill("[data-agent=login-password]", password);
+  await page.click("[data-agent=login-submit]");
+  await page.locator("[data-agent=console-view]").waitFor();
+  await page.locator('[data-agent=connection][data-state=live]').waitFor();
+}
+
+/** Runs axe-core in the page and returns its violations (none expected). */
+export async function axeViolations(page, context) {
+  await page.addScriptTag({ path: path.join(ROOT, "node_modules", "axe-core", "axe.min.js") });
+  return page.evaluate(async (ctx) => {
+    const result = await window.axe.run(ctx ?? document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  }, context);
 }
