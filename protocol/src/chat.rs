@@ -11,6 +11,40 @@ use serde::{Deserialize, Serialize};
 /// The longest message body accepted, in characters.
 pub const MAX_BODY_CHARS: usize = 4_000;
 
+/// The largest WebSocket frame a client may send, in bytes; a larger one
+/// closes the connection with [`close::TOO_BIG`].
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+
+/// The most messages `GET /api/v1/messages` returns at once; when there are
+/// more, [`MessagesPage::has_more`] is true and the client asks again
+/// `after` the last `seq` it got.
+pub const MAX_PAGE_MESSAGES: usize = 500;
+
+/// The close codes of `/api/v1/ws`, and what the client should do.
+pub mod close {
+    /// The server is shutting down or the connection was idle too long
+    /// (no frame, not even a pong, for a while): reconnect with backoff.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The first frame was not a valid `auth` frame in time, or the
+    /// page's `Origin` is not allowed for the session's app: do not retry
+    /// as is.
+    pub const POLICY: u16 = 1008;
+    /// A frame was not JSON (or was binary): a client bug.
+    pub const INVALID_FRAME: u16 = 1007;
+    /// A frame was larger than [`super::MAX_FRAME_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+    /// The session token is unknown or was revoked (`clearUser`, or an
+    /// identity change to a different person): do not reconnect with it.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The connection fell behind (its buffer on the server filled up) and
+    /// was dropped so it could not slow anybody else down: reconnect, then
+    /// fetch `GET /api/v1/messages?after=LAST_SEQ` to fill the gap.
+    pub const RESYNC: u16 = 4009;
+    /// The session already has the most connections allowed; the server
+    /// sent an `error` frame `too_many_connections` first.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4029;
+}
+
 /// `POST /api/v1/messages`: a customer's message. `client_id` is a UUID
 /// the client makes when the customer presses send; sending the same
 /// `client_id` again returns the stored message instead of a duplicate.
@@ -96,8 +130,12 @@ pub struct MessagesPage {
     /// Its status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ConversationStatus>,
-    /// The messages, by `seq`.
+    /// The messages, by `seq`, at most [`MAX_PAGE_MESSAGES`].
     pub messages: Vec<Message>,
+    /// True when more messages follow the last one: ask again `after` its
+    /// `seq`.
+    #[serde(default)]
+    pub has_more: bool,
 }
 
 /// Frames a client sends on `/api/v1/ws`.

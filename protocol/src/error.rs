@@ -24,6 +24,10 @@ pub struct ErrorDetail {
     /// A finer reason under `code`, e.g. `token_expired` under `invalid_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For `rate_limited`: whole seconds to wait before trying again (the
+    /// `Retry-After` header says the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The stable error codes of the HTTP API. The README documents each one.
@@ -58,15 +62,23 @@ pub enum ErrorCode {
     /// 422: the app is not set up for this request (e.g. minting without a
     /// signing key).
     NotConfigured,
-    /// 429: too many requests; retry later.
+    /// 429: too many requests; retry after `retry_after` seconds.
     RateLimited,
+    /// 422: a message body is empty or only whitespace.
+    EmptyMessage,
+    /// 422: a message body is longer than
+    /// [`MAX_BODY_CHARS`](crate::chat::MAX_BODY_CHARS) characters.
+    MessageTooLong,
+    /// 429 (WebSocket only, in an `error` frame before the close): the
+    /// session already has as many WebSocket connections as allowed.
+    TooManyConnections,
     /// 500: the server failed; details are in its log, never in the response.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidRequest,
@@ -82,6 +94,9 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::NotConfigured,
         ErrorCode::RateLimited,
+        ErrorCode::EmptyMessage,
+        ErrorCode::MessageTooLong,
+        ErrorCode::TooManyConnections,
         ErrorCode::Internal,
     ];
 
@@ -103,6 +118,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::NotConfigured => "not_configured",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::Internal => "internal",
         }
     }
@@ -116,13 +134,15 @@ impl ErrorCode {
             | ErrorCode::InvalidName
             | ErrorCode::InvalidEmail
             | ErrorCode::InvalidPhone
-            | ErrorCode::NotConfigured => 422,
+            | ErrorCode::NotConfigured
+            | ErrorCode::EmptyMessage
+            | ErrorCode::MessageTooLong => 422,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnknownApp | ErrorCode::NotFound => 404,
             ErrorCode::OriginNotAllowed => 403,
             ErrorCode::Unauthorized | ErrorCode::InvalidToken => 401,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::RateLimited => 429,
+            ErrorCode::RateLimited | ErrorCode::TooManyConnections => 429,
             ErrorCode::Internal => 500,
         }
     }
@@ -156,6 +176,7 @@ mod tests {
                 message: "email must look like name@example.com".into(),
                 field: Some("user.email".into()),
                 reason: None,
+                retry_after: None,
             },
         };
         let json = serde_json::to_value(&body).unwrap();

@@ -7,6 +7,7 @@
 //! that would weigh on the widget's size.
 //!
 //! - [`api`]: HTTP request and response bodies under `/api/v1`.
+//! - [`agent`]: the agent console's API and WebSocket frames.
 //! - [`chat`]: conversations and messages over HTTP and the WebSocket.
 //! - [`error`]: the stable error codes and the JSON error envelope.
 //! - [`validate`]: names, first names, emails and E.164 phone numbers.
@@ -14,6 +15,7 @@
 //! Types here are a compatibility promise: renaming a field or a code is a
 //! breaking change for every embedded widget in the wild.
 
+pub mod agent;
 pub mod api;
 pub mod chat;
 pub mod error;
@@ -22,5 +24,9 @@ pub mod validate;
 pub use api::{
     AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,
     SessionResponse, UserInput,
+};
+pub use chat::{
+    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, SendMessage,
+    ServerFrame, MAX_BODY_CHARS,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -4,6 +4,7 @@
 //! can never disagree.
 
 use crate::api::UserInput;
+use crate::chat::MAX_BODY_CHARS;
 use crate::error::ErrorCode;
 
 /// The longest name accepted, in characters.
@@ -156,6 +157,28 @@ pub fn user(input: &UserInput) -> Result<ValidUser, Invalid> {
     Ok(ValidUser { name, email, phone })
 }
 
+/// A chat message body: refused with `empty_message` when it is empty or
+/// only whitespace, with `message_too_long` when it has more than
+/// [`MAX_BODY_CHARS`] characters. The body is kept as typed (not trimmed):
+/// indentation and line breaks are the customer's.
+pub fn message_body(input: &str) -> Result<&str, Invalid> {
+    if input.trim().is_empty() {
+        return Err(Invalid {
+            code: ErrorCode::EmptyMessage,
+            field: "body",
+            message: "the message is empty; type some text before sending",
+        });
+    }
+    if input.chars().count() > MAX_BODY_CHARS {
+        return Err(Invalid {
+            code: ErrorCode::MessageTooLong,
+            field: "body",
+            message: "the message is longer than 4000 characters; split it into several messages",
+        });
+    }
+    Ok(input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +190,23 @@ mod tests {
         for (input, expected) in cases {
             let got = f(input).ok();
             assert_eq!(&got, expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn message_bodies() {
+        let code = |input: &str| message_body(input).err().map(|e| e.code);
+        let cases: [(&str, Option<ErrorCode>); 7] = [
+            ("hi", None),
+            ("  indented\n\tcode  ", None),
+            ("", Some(ErrorCode::EmptyMessage)),
+            (" \n\t ", Some(ErrorCode::EmptyMessage)),
+            (&"é".repeat(MAX_BODY_CHARS), None),
+            (&"a".repeat(MAX_BODY_CHARS + 1), Some(ErrorCode::MessageTooLong)),
+            (&format!("{} ", "a".repeat(MAX_BODY_CHARS)), Some(ErrorCode::MessageTooLong)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(code(input), expected, "input of {} chars", input.chars().count());
         }
     }
 

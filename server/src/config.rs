@@ -40,6 +40,9 @@ pub struct Config {
     /// The demo portal's stand-in login backend; absent in production.
     #[serde(default)]
     pub demo: Option<DemoConfig>,
+    /// Rate and connection limits of the chat.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// The directory relative paths in the file (`jwks_file`) start from:
     /// the config file's own directory.
     #[serde(skip)]
@@ -90,6 +93,71 @@ pub struct ApiKeyConfig {
     pub name: String,
     /// `sha256:` and the hex SHA-256 of the key.
     pub hash: String,
+}
+
+/// The `[limits]` table: how much one session may do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sustained messages per minute per session (HTTP and WebSocket
+    /// together).
+    #[serde(default = "default_messages_per_minute")]
+    pub messages_per_minute: u32,
+    /// Messages a session may send at once before the per-minute rate
+    /// applies.
+    #[serde(default = "default_message_burst")]
+    pub message_burst: u32,
+    /// Open WebSocket connections per session (tabs).
+    #[serde(default = "default_ws_connections")]
+    pub ws_connections_per_session: usize,
+    /// How long a new WebSocket may take to send its `auth` frame, in
+    /// milliseconds.
+    #[serde(default = "default_ws_auth_timeout_ms")]
+    pub ws_auth_timeout_ms: u64,
+    /// How often the server pings an idle WebSocket, in seconds.
+    #[serde(default = "default_ws_ping_secs")]
+    pub ws_ping_secs: u64,
+    /// A WebSocket that sends nothing (not even a pong) for this long is
+    /// closed, in seconds.
+    #[serde(default = "default_ws_idle_secs")]
+    pub ws_idle_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            messages_per_minute: default_messages_per_minute(),
+            message_burst: default_message_burst(),
+            ws_connections_per_session: default_ws_connections(),
+            ws_auth_timeout_ms: default_ws_auth_timeout_ms(),
+            ws_ping_secs: default_ws_ping_secs(),
+            ws_idle_secs: default_ws_idle_secs(),
+        }
+    }
+}
+
+fn default_messages_per_minute() -> u32 {
+    60
+}
+
+fn default_message_burst() -> u32 {
+    20
+}
+
+fn default_ws_connections() -> usize {
+    5
+}
+
+fn default_ws_auth_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_ws_ping_secs() -> u64 {
+    30
+}
+
+fn default_ws_idle_secs() -> u64 {
+    75
 }
 
 /// The `[server]` table.
@@ -236,6 +304,18 @@ impl Config {
         let invalid = |message: String| Err(ConfigError::Invalid(message));
         if self.server.database_url.trim().is_empty() {
             return invalid("server.database_url must not be empty".into());
+        }
+        let limits = &self.limits;
+        if limits.messages_per_minute == 0 || limits.message_burst == 0 {
+            return invalid("limits.messages_per_minute and limits.message_burst must be at least 1".into());
+        }
+        if limits.ws_connections_per_session == 0 || limits.ws_auth_timeout_ms == 0 || limits.ws_ping_secs == 0 {
+            return invalid(
+                "limits.ws_connections_per_session, ws_auth_timeout_ms and ws_ping_secs must be at least 1".into(),
+            );
+        }
+        if limits.ws_idle_secs <= limits.ws_ping_secs {
+            return invalid("limits.ws_idle_secs must be longer than limits.ws_ping_secs".into());
         }
         let mut seen = HashSet::new();
         for (index, app) in self.apps.iter_mut().enumerate() {

@@ -74,6 +74,12 @@ pub enum ApiError {
     /// 422: the app is not set up for this request.
     #[error("{0}")]
     NotConfigured(String),
+    /// 429: the session sends messages faster than allowed.
+    #[error("too many messages; wait {retry_after} seconds before sending again")]
+    RateLimited {
+        /// Whole seconds until the next message is accepted.
+        retry_after: u64,
+    },
     /// 404: no such route.
     #[error("no such endpoint")]
     NotFound,
@@ -99,6 +105,7 @@ impl ApiError {
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::InvalidToken { .. } => ErrorCode::InvalidToken,
             ApiError::NotConfigured(_) => ErrorCode::NotConfigured,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Internal(_) => ErrorCode::Internal,
@@ -135,6 +142,10 @@ impl ApiError {
                 message,
                 field,
                 reason,
+                retry_after: match self {
+                    ApiError::RateLimited { retry_after } => Some(*retry_after),
+                    _ => None,
+                },
             },
         }
     }
@@ -147,7 +158,13 @@ impl IntoResponse for ApiError {
         }
         let status =
             StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.body())).into_response()
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let ApiError::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        }
+        response
     }
 }
 

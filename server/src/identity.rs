@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use trustchat_protocol::validate::{self, ValidUser};
 use trustchat_protocol::Customer;
 
-use crate::store::{CustomerRecord, IdentityKind, SessionRecord, Store, StoreError, StoreResult};
+use crate::store::{
+    CustomerRecord, IdentityKind, MovedConversations, SessionRecord, Store, StoreError, StoreResult,
+};
 
 /// The prefix of every session token, so a leaked one is recognizable in a
 /// secret scanner.
@@ -190,6 +192,9 @@ pub struct ChangedSession {
     /// person (the old session is then revoked); `None` when the same
     /// session goes on.
     pub new_token: Option<String>,
+    /// What moved when an anonymous customer took over an existing
+    /// profile: their conversations went with them.
+    pub moved: MovedConversations,
 }
 
 /// The mid-chat login (or identification) of the customer of `session`:
@@ -218,12 +223,24 @@ pub async fn change_identity(
             session: opened.session,
             customer: opened.customer,
             new_token: Some(opened.token),
+            moved: MovedConversations::default(),
         });
     }
-    let customer = if anonymous {
-        adopt_identity(store, customer, identity, now).await?
+    let (customer, moved) = if anonymous {
+        let adopted = adopt_identity(store, customer, identity, now).await?;
+        // The same person, now on their existing profile: the chat they
+        // are in (and any earlier one of this anonymous profile) goes with
+        // them, so a mid-chat login keeps the conversation.
+        let moved = if adopted.id == customer.id {
+            MovedConversations::default()
+        } else {
+            store
+                .move_conversations(&customer.id, &adopted.id, now.saturating_mul(1000))
+                .await?
+        };
+        (adopted, moved)
     } else {
-        update_profile(store, customer.clone(), identity, now).await?
+        (update_profile(store, customer.clone(), identity, now).await?, MovedConversations::default())
     };
     let mut session = session.clone();
     session.customer_id = customer.id.clone();
@@ -233,6 +250,7 @@ pub async fn change_identity(
         session,
         customer,
         new_token: None,
+        moved,
     })
 }
 

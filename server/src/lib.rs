@@ -14,6 +14,14 @@
 //! - [`identity`] is the domain: finding or creating a customer from what
 //!   the website says, opening sessions, greeting. It knows neither HTTP nor
 //!   SQL.
+//! - [`chat`] is the conversation domain: storing a customer's or an
+//!   agent's message with its trusted flag, closing conversations, history
+//!   pages. It too knows neither HTTP nor SQL.
+//! - [`hub`] fans new messages out to the WebSocket connections (and,
+//!   later, agent consoles) listening for them, with bounded buffers.
+//! - [`rate`] limits how many messages a session sends.
+//! - [`loadtest`] is `trustchat-server loadtest`, a WebSocket load
+//!   generator run against a server in another process.
 //! - [`jwt`] verifies (and mints) the identity tokens websites sign: the
 //!   key ring of each app, RFC 8725 checks, and a reason code per refusal.
 //! - [`store`] is the only module that knows SQL, behind the [`store::Store`]
@@ -25,11 +33,15 @@
 //! never stored in clear: the database holds SHA-256 hashes of session
 //! tokens.
 
+pub mod chat;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod identity;
 pub mod jwt;
+pub mod loadtest;
+pub mod rate;
 pub mod server;
 pub mod state;
 pub mod store;

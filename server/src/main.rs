@@ -34,6 +34,37 @@ enum Command {
     /// API keys for server-to-server calls.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Load-test a running server: N customer WebSockets sending at a set
+    /// rate; prints delivered, lost, latency percentiles and the server's
+    /// memory, and one JSON line.
+    Loadtest(LoadtestArgs),
+}
+
+/// Options of `loadtest`.
+#[derive(Debug, clap::Args)]
+struct LoadtestArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The app to open customer sessions in.
+    #[arg(long, default_value = "demo")]
+    app: String,
+    /// Customer sessions, each with a sending and an observing WebSocket.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Messages per second over all connections.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// The server's process id, to report its resident memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Seconds to wait after sending for the last acks and deliveries;
+    /// what has not arrived by then is lost.
+    #[arg(long, default_value_t = 5)]
+    drain: u64,
 }
 
 /// `jwt verify` and `jwt mint`.
@@ -134,6 +165,7 @@ fn main() -> ExitCode {
             api_key_new(&name);
             Ok(())
         }
+        Command::Loadtest(args) => loadtest(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,10 +182,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Each WebSocket is a file descriptor; 1,024 is not enough.
+    trustchat_server::loadtest::raise_fd_limit();
     runtime.block_on(async {
         let listener = server::bind(&config).await?;
         server::run(config, listener, server::shutdown_signal()).await
     })
+}
+
+fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.connections > 0 && args.rate > 0 && args.duration > 0, "connections, rate and duration must be at least 1");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(trustchat_server::loadtest::run(trustchat_server::loadtest::Options {
+        url: args.url,
+        app: args.app,
+        connections: args.connections,
+        rate: args.rate,
+        duration: args.duration,
+        server_pid: args.server_pid,
+        drain: args.drain,
+    }))
 }
 
 /// Logs to stderr, filtered by `server.log` / `TRUSTCHAT_LOG`.

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::hub::CloseReason;
 use crate::state::AppState;
 use crate::{http, store};
 
@@ -36,7 +37,19 @@ pub async fn run(
             "static_dir does not exist; only the API is served"
         );
     }
-    let state = AppState::new(config, store.clone()).await?;
+    let state = AppState::new(config, store).await?;
+    serve(state, listener, shutdown).await
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then closes
+/// the store. [`run`] calls it; tests that need to reach the state (the
+/// hub, the store) while the server runs call it directly.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
     let address = listener.local_addr()?;
     {
         let mut stdout = std::io::stdout().lock();
@@ -44,6 +57,13 @@ pub async fn run(
         stdout.flush()?;
     }
     tracing::info!(%address, apps = state.config.apps.len(), "serving");
+    // WebSockets are not requests graceful shutdown waits for: tell them
+    // to go (close 1001) as soon as the shutdown starts.
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        hub.close_all(CloseReason::Shutdown);
+    };
     let served = axum::serve(listener, http::app(state))
         .with_graceful_shutdown(shutdown)
         .await;

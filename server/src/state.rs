@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{AppConfig, Config};
+use crate::hub::Hub;
 use crate::jwt::{MemoryReplayGuard, ReplayGuard, Verifier};
+use crate::rate::SendLimiter;
 use crate::store::Store;
 
 /// Shared, cheaply cloned state of the HTTP server.
@@ -21,6 +23,10 @@ pub struct AppState {
     pub replay: Arc<dyn ReplayGuard>,
     /// The demo portal's logged-in customers: portal token → email.
     pub demo_logins: Arc<Mutex<HashMap<String, String>>>,
+    /// Who listens for which conversation; fans out new messages.
+    pub hub: Arc<Hub>,
+    /// Messages per session per minute.
+    pub send_limiter: Arc<SendLimiter>,
 }
 
 impl AppState {
@@ -38,12 +44,29 @@ impl AppState {
                 verifiers.insert(app.id.clone(), verifier);
             }
         }
+        let send_limiter = Arc::new(SendLimiter::new(
+            config.limits.messages_per_minute,
+            config.limits.message_burst,
+        ));
+        // Buckets of sessions that went quiet are forgotten every minute.
+        let weak = Arc::downgrade(&send_limiter);
+        tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+            every_minute.tick().await;
+            loop {
+                every_minute.tick().await;
+                let Some(limiter) = weak.upgrade() else { break };
+                limiter.forget_idle();
+            }
+        });
         Ok(AppState {
             config: Arc::new(config),
             store,
             verifiers: Arc::new(verifiers),
             replay: Arc::new(MemoryReplayGuard::default()),
             demo_logins: Arc::default(),
+            hub: Hub::new(),
+            send_limiter,
         })
     }
 

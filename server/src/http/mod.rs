@@ -4,6 +4,8 @@
 //! - [`health`]: `GET /healthz`.
 //! - [`apps`]: `GET /api/v1/apps/{app_id}`.
 //! - [`sessions`]: opening, reading and revoking customer sessions.
+//! - [`messages`]: sending and reading messages over HTTP.
+//! - [`ws`]: the customer's WebSocket, `GET /api/v1/ws`.
 //! - [`mint`]: `POST /api/v1/user-identity-jwt`, identity tokens minted
 //!   for a website's backend holding an API key.
 //! - [`demo`]: the demo portal's stand-in login backend (only with `[demo]`).
@@ -36,9 +38,11 @@ pub mod auth;
 pub mod demo;
 pub mod health;
 pub mod json;
+pub mod messages;
 pub mod mint;
 pub mod origin;
 pub mod sessions;
+pub mod ws;
 
 /// The whole HTTP application. Tests call it with `oneshot`; `serve` runs it
 /// on a socket.
@@ -47,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(apps::router())
         .merge(sessions::router())
+        .merge(messages::router())
+        .merge(ws::router())
         .merge(mint::router())
         .merge(demo::router())
         .merge(assets::router())

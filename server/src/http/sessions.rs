@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse};
 
+use crate::chat;
 use crate::error::ApiError;
+use crate::hub::CloseReason;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
 use crate::http::origin::KnownApp;
@@ -67,6 +69,12 @@ async fn change_identity(
     .await?;
     tracing::debug!(session = %changed.session.id, customer = %changed.customer.id,
         new_session = changed.new_token.is_some(), trusted = changed.session.trusted, "identity changed");
+    if changed.new_token.is_some() {
+        // A different person: the old session's sockets stop hearing.
+        state.hub.close_session(&auth.session.id, CloseReason::Revoked);
+    } else {
+        chat::identity_changed(&state.hub, &changed.session, &changed.moved);
+    }
     let mut response = session_response(&changed.session, &changed.customer, now);
     response.session_token = changed.new_token;
     Ok(Json(response))
@@ -122,6 +130,7 @@ async fn current(State(_): State<AppState>, auth: CustomerSession) -> Json<Sessi
 
 async fn revoke(State(state): State<AppState>, auth: CustomerSession) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&auth.session.id, identity::now()).await?;
+    state.hub.close_session(&auth.session.id, CloseReason::Revoked);
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use trustchat_protocol::{Author, ConversationStatus, MessageKind};
 
 pub mod sqlite;
 
@@ -73,6 +74,126 @@ pub struct SessionRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// A conversation between a customer and the support team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRecord {
+    /// UUID v4.
+    pub id: String,
+    /// The app of its customer.
+    pub app_id: String,
+    /// The customer; at most one open conversation per customer.
+    pub customer_id: String,
+    /// Open until an agent closes it.
+    pub status: ConversationStatus,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds, once closed.
+    pub closed_at: Option<i64>,
+    /// The `seq` of its newest message; 0 before the first.
+    pub last_seq: i64,
+    /// The agent it is routed to (the agent console's business).
+    pub assigned_agent_id: Option<String>,
+    /// Unix milliseconds of the last message or status change.
+    pub last_activity_at: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// UUID v4.
+    pub id: String,
+    /// The conversation it belongs to.
+    pub conversation_id: String,
+    /// 1, 2, 3, ... within the conversation, without gaps.
+    pub seq: i64,
+    /// Customer or agent.
+    pub author: Author,
+    /// The agent's display name.
+    pub author_name: Option<String>,
+    /// Text or login request.
+    pub kind: MessageKind,
+    /// The text as sent.
+    pub body: String,
+    /// The login link of a login request.
+    pub link: Option<String>,
+    /// Whether the sending session was trusted when the server received it.
+    pub trusted: bool,
+    /// Unix milliseconds.
+    pub created_at_ms: i64,
+    /// The customer's idempotency key.
+    pub client_id: Option<String>,
+    /// The customer session that sent it.
+    pub session_id: Option<String>,
+}
+
+/// A customer's message to store: it joins the customer's open
+/// conversation, or opens one.
+#[derive(Debug, Clone)]
+pub struct NewCustomerMessage {
+    /// The id the message gets unless `client_id` was seen already.
+    pub id: String,
+    /// The customer's app.
+    pub app_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The sending session.
+    pub session_id: String,
+    /// The idempotency key, a canonical (lowercase, hyphenated) UUID.
+    pub client_id: String,
+    /// Validated text.
+    pub body: String,
+    /// The session's trust at receipt.
+    pub trusted: bool,
+    /// Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// An agent's message to store in an open conversation.
+#[derive(Debug, Clone)]
+pub struct NewAgentMessage {
+    /// The message id.
+    pub id: String,
+    /// The conversation answered.
+    pub conversation_id: String,
+    /// The agent's display name.
+    pub author_name: String,
+    /// Text or login request.
+    pub kind: MessageKind,
+    /// Validated text.
+    pub body: String,
+    /// The login link of a login request.
+    pub link: Option<String>,
+    /// Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The stored message: the new one, or the one stored earlier with the
+    /// same `client_id`.
+    pub message: MessageRecord,
+    /// The app of the conversation, for routing.
+    pub app_id: String,
+    /// The customer of the conversation, for routing.
+    pub customer_id: String,
+    /// False when the `client_id` had been stored before and nothing new
+    /// was written.
+    pub created: bool,
+    /// True when this message opened its conversation (it has `seq` 1).
+    pub opened: bool,
+}
+
+/// What [`Store::move_conversations`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MovedConversations {
+    /// How many conversations changed customer.
+    pub moved: u64,
+    /// The target's open conversation that was closed because the moved
+    /// one, still open, takes its place.
+    pub closed: Option<ConversationRecord>,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -121,7 +242,9 @@ pub trait Store: Send + Sync + 'static {
     /// Marks the session revoked; returns false when it already was.
     async fn revoke_session(&self, id: &str, now: i64) -> StoreResult<bool>;
 
-    /// Waits for open connections to finish and closes them.
+    /// The session with this id, revoked or not.
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+
     /// Writes a session's identity fields (customer, trust, names) after a
     /// mid-chat login or identification.
     async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()>;
@@ -131,6 +254,47 @@ pub trait Store: Send + Sync + 'static {
     /// profile of the app.
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
+    /// Stores a customer's message in one transaction: if the customer
+    /// already stored a message with this `client_id` (in any
+    /// conversation), returns it and writes nothing; else the message joins
+    /// the customer's open conversation (opening one if there is none) with
+    /// the next `seq`. Returns only once the transaction is durably
+    /// committed.
+    async fn append_customer_message(&self, message: NewCustomerMessage) -> StoreResult<Appended>;
+
+    /// Stores an agent's message with the next `seq` of an open
+    /// conversation, durably, in one transaction; `None` when the
+    /// conversation does not exist or is closed.
+    async fn append_agent_message(&self, message: NewAgentMessage) -> StoreResult<Option<Appended>>;
+
+    /// The conversation with this id.
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>>;
+
+    /// The customer's current conversation: the open one, else the one
+    /// closed last; `None` before their first message.
+    async fn current_conversation(&self, customer_id: &str) -> StoreResult<Option<ConversationRecord>>;
+
+    /// At most `limit` messages of a conversation with `seq > after`, by
+    /// `seq`.
+    async fn messages_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>>;
+
+    /// Closes an open conversation; `None` when it does not exist or was
+    /// closed already.
+    async fn close_conversation(&self, id: &str, now_ms: i64) -> StoreResult<Option<ConversationRecord>>;
+
+    /// Gives every conversation (and message) of customer `from` to
+    /// customer `to`, in one transaction: an anonymous customer who logs in
+    /// as an existing profile keeps the chat they are in. If both have an
+    /// open conversation, `to`'s is closed: the one the customer is typing
+    /// in goes on.
+    async fn move_conversations(&self, from: &str, to: &str, now_ms: i64) -> StoreResult<MovedConversations>;
+
+    /// Waits for open connections to finish and closes them.
     async fn close(&self);
 }
 
@@ -150,6 +314,30 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
         _ => anyhow::bail!(
             "unsupported database_url scheme {scheme:?}: it must start with sqlite://"
         ),
+    }
+}
+
+/// The stored form of a conversation status.
+pub fn status_str(status: ConversationStatus) -> &'static str {
+    match status {
+        ConversationStatus::Open => "open",
+        ConversationStatus::Closed => "closed",
+    }
+}
+
+/// The stored form of an author.
+pub fn author_str(author: Author) -> &'static str {
+    match author {
+        Author::Customer => "customer",
+        Author::Agent => "agent",
+    }
+}
+
+/// The stored form of a message kind.
+pub fn kind_str(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Text => "text",
+        MessageKind::LoginRequest => "login_request",
     }
 }
 

@@ -1,4 +1,22 @@
 //! [`SqliteStore`]: the default [`Store`], one SQLite file beside the binary.
+//!
+//! Durability: the database runs in WAL mode with `synchronous = FULL`, so
+//! every commit fsyncs the WAL before it returns, and a message is
+//! acknowledged only once it survives a power cut, not just a crash of the
+//! process (`NORMAL` would only survive the latter). To keep that affordable,
+//! message writes go through one writer task ([`write_loop`]) that takes
+//! every append waiting in its queue, runs them in one transaction and
+//! answers them all after the one commit: one fsync per batch, not per
+//! message. SQLite has a single writer anyway; queueing in our task instead
+//! of in `busy_timeout` retries keeps latency flat under load.
+//!
+//! Inside the batch, the common case (a message joining an open
+//! conversation) is a single `INSERT ... SELECT` that takes the next `seq`
+//! from the conversation; the `messages_advance_seq` trigger moves the
+//! conversation's `last_seq` in the same statement. A statement is atomic,
+//! so a failing one leaves the batch's other messages alone; the rarer
+//! paths of several statements (opening a conversation) run in a
+//! savepoint.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -6,12 +24,28 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnection, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Connection as _, Row};
+use tokio::sync::{mpsc, oneshot};
+use trustchat_protocol::{Author, ConversationStatus, MessageKind};
 
-use super::{CustomerRecord, IdentityKind, SessionRecord, Store, StoreError, StoreResult};
+use super::{
+    author_str, kind_str, status_str, Appended, ConversationRecord, CustomerRecord, IdentityKind,
+    MessageRecord, MovedConversations, NewAgentMessage, NewCustomerMessage, SessionRecord, Store,
+    StoreError, StoreResult,
+};
+
+/// The most appends committed in one transaction.
+const MAX_BATCH: usize = 256;
+/// How many appends may wait for the writer before senders wait too.
+const WRITE_QUEUE: usize = 4096;
+
+const CONVERSATION_COLUMNS: &str =
+    "id, app_id, customer_id, status, created_at, closed_at, last_seq, assigned_agent_id, last_activity_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author, author_name, kind, body, link, \
+     trusted, created_at_ms, client_id, session_id";
 
 /// The schema migrations, embedded in the binary and applied at start-up.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -22,6 +56,19 @@ pub struct SqliteStore {
     /// The connection pool; SQLite serializes writers itself, and
     /// `busy_timeout` makes a writer wait instead of failing.
     pool: SqlitePool,
+    /// The queue of the message writer task.
+    writer: mpsc::Sender<WriteJob>,
+}
+
+/// One append waiting for the writer, with where to send its outcome.
+#[derive(Debug)]
+enum WriteJob {
+    /// A customer's message.
+    Customer(NewCustomerMessage, oneshot::Sender<StoreResult<Appended>>),
+    /// An agent's message.
+    Agent(NewAgentMessage, oneshot::Sender<StoreResult<Option<Appended>>>),
+    /// Stop the writer (the store is closing).
+    Stop,
 }
 
 impl SqliteStore {
@@ -33,7 +80,7 @@ impl SqliteStore {
             .map_err(|e| anyhow::anyhow!("invalid sqlite database_url: {e}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
@@ -57,8 +104,238 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate sqlite database {database_url}: {e}"))?;
-        Ok(SqliteStore { pool })
+        let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
+        tokio::spawn(write_loop(pool.clone(), jobs));
+        Ok(SqliteStore { pool, writer })
     }
+
+    async fn write(&self, job: WriteJob) -> StoreResult<()> {
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Database("the message writer has stopped".into()))
+    }
+}
+
+/// The writer task: waits for appends, then commits all that are queued
+/// (up to [`MAX_BATCH`]) in one transaction.
+async fn write_loop(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let stop = batch.iter().any(|job| matches!(job, WriteJob::Stop));
+        run_batch(&pool, &mut batch).await;
+        if stop {
+            break;
+        }
+    }
+}
+
+/// An append that ran, waiting for the commit to answer.
+enum Done {
+    Customer(StoreResult<Appended>, oneshot::Sender<StoreResult<Appended>>),
+    Agent(StoreResult<Option<Appended>>, oneshot::Sender<StoreResult<Option<Appended>>>),
+}
+
+async fn run_batch(pool: &SqlitePool, batch: &mut Vec<WriteJob>) {
+    let mut done = Vec::with_capacity(batch.len());
+    let committed = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for job in batch.drain(..) {
+            match job {
+                WriteJob::Customer(message, reply) => {
+                    done.push(Done::Customer(append_customer(&mut tx, &message).await, reply));
+                }
+                WriteJob::Agent(message, reply) => {
+                    done.push(Done::Agent(append_agent(&mut tx, &message).await, reply));
+                }
+                WriteJob::Stop => {}
+            }
+        }
+        tx.commit().await
+    }
+    .await;
+    // Jobs never reached (the transaction failed early) are answered by
+    // dropping their reply channel: the caller sees a database error.
+    batch.clear();
+    if let Err(error) = &committed {
+        tracing::error!(%error, "message batch failed to commit");
+    }
+    for finished in done {
+        let failed = || StoreError::Database("the message batch failed to commit".into());
+        match finished {
+            Done::Customer(result, reply) => {
+                let _ = reply.send(if committed.is_ok() { result } else { Err(failed()) });
+            }
+            Done::Agent(result, reply) => {
+                let _ = reply.send(if committed.is_ok() { result } else { Err(failed()) });
+            }
+        }
+    }
+}
+
+/// One customer append inside the batch's transaction.
+async fn append_customer(conn: &mut SqliteConnection, new: &NewCustomerMessage) -> StoreResult<Appended> {
+    let appended = |message, opened| Appended {
+        message,
+        app_id: new.app_id.clone(),
+        customer_id: new.customer_id.clone(),
+        created: true,
+        opened,
+    };
+    // The common case, one statement: join the open conversation.
+    match insert_customer_message(conn, new).await {
+        Ok(Some(message)) => return Ok(appended(message, false)),
+        Ok(None) => {}
+        Err(StoreError::Conflict) => return stored_before(conn, new).await,
+        Err(error) => return Err(error),
+    }
+    // No open conversation: a resend of a message whose conversation has
+    // been closed since, or a first message that opens one.
+    if let Some(before) = stored_before_opt(conn, new).await? {
+        return Ok(before);
+    }
+    let mut savepoint = conn.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO conversations (id, app_id, customer_id, status, created_at, last_seq, last_activity_at) \
+         VALUES (?, ?, ?, 'open', ?, 0, ?)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&new.app_id)
+    .bind(&new.customer_id)
+    .bind(new.now_ms)
+    .bind(new.now_ms)
+    .execute(&mut *savepoint)
+    .await
+    .map_err(db)?;
+    let message = insert_customer_message(&mut savepoint, new)
+        .await?
+        .ok_or_else(|| StoreError::Database("the conversation just opened is not open".into()))?;
+    savepoint.commit().await.map_err(db)?;
+    Ok(appended(message, true))
+}
+
+/// `INSERT ... SELECT` into the customer's open conversation with the next
+/// `seq`; `None` when the customer has no open conversation,
+/// [`StoreError::Conflict`] when the `client_id` was stored before.
+async fn insert_customer_message(
+    conn: &mut SqliteConnection,
+    new: &NewCustomerMessage,
+) -> StoreResult<Option<MessageRecord>> {
+    let row = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, author, kind, body, trusted, created_at_ms, \
+         client_id, session_id, customer_id) \
+         SELECT ?, id, last_seq + 1, 'customer', 'text', ?, ?, ?, ?, ?, customer_id \
+         FROM conversations WHERE customer_id = ? AND status = 'open' \
+         RETURNING conversation_id, seq",
+    )
+    .bind(&new.id)
+    .bind(&new.body)
+    .bind(new.trusted)
+    .bind(new.now_ms)
+    .bind(&new.client_id)
+    .bind(&new.session_id)
+    .bind(&new.customer_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(MessageRecord {
+        id: new.id.clone(),
+        conversation_id: row.try_get("conversation_id").map_err(db)?,
+        seq: row.try_get("seq").map_err(db)?,
+        author: Author::Customer,
+        author_name: None,
+        kind: MessageKind::Text,
+        body: new.body.clone(),
+        link: None,
+        trusted: new.trusted,
+        created_at_ms: new.now_ms,
+        client_id: Some(new.client_id.clone()),
+        session_id: Some(new.session_id.clone()),
+    }))
+}
+
+/// The message the customer stored earlier with this `client_id`.
+async fn stored_before(conn: &mut SqliteConnection, new: &NewCustomerMessage) -> StoreResult<Appended> {
+    stored_before_opt(conn, new)
+        .await?
+        .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))
+}
+
+async fn stored_before_opt(conn: &mut SqliteConnection, new: &NewCustomerMessage) -> StoreResult<Option<Appended>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE customer_id = ? AND client_id = ?"
+    )))
+    .bind(&new.customer_id)
+    .bind(&new.client_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.map(|row| {
+        Ok(Appended {
+            message: message_from_row(&row)?,
+            app_id: new.app_id.clone(),
+            customer_id: new.customer_id.clone(),
+            created: false,
+            opened: false,
+        })
+    })
+    .transpose()
+}
+
+/// One agent append inside the batch's transaction: one statement.
+async fn append_agent(conn: &mut SqliteConnection, new: &NewAgentMessage) -> StoreResult<Option<Appended>> {
+    let row = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, link, trusted, \
+         created_at_ms) \
+         SELECT ?, id, last_seq + 1, 'agent', ?, ?, ?, ?, 0, ? \
+         FROM conversations WHERE id = ? AND status = 'open' \
+         RETURNING seq, (SELECT app_id FROM conversations WHERE id = conversation_id) AS app_id, \
+         (SELECT customer_id FROM conversations WHERE id = conversation_id) AS customer_id",
+    )
+    .bind(&new.id)
+    .bind(&new.author_name)
+    .bind(kind_str(new.kind))
+    .bind(&new.body)
+    .bind(&new.link)
+    .bind(new.now_ms)
+    .bind(&new.conversation_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Appended {
+        message: MessageRecord {
+            id: new.id.clone(),
+            conversation_id: new.conversation_id.clone(),
+            seq: row.try_get("seq").map_err(db)?,
+            author: Author::Agent,
+            author_name: Some(new.author_name.clone()),
+            kind: new.kind,
+            body: new.body.clone(),
+            link: new.link.clone(),
+            trusted: false,
+            created_at_ms: new.now_ms,
+            client_id: None,
+            session_id: None,
+        },
+        app_id: row.try_get("app_id").map_err(db)?,
+        customer_id: row.try_get("customer_id").map_err(db)?,
+        created: true,
+        opened: false,
+    }))
+}
+
+async fn conversation_in(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<ConversationRecord>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .map(|row| conversation_from_row(&row))
+    .transpose()
 }
 
 #[async_trait]
@@ -207,9 +484,179 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        sqlx::query(
+            "SELECT id, token_hash, app_id, customer_id, trusted, trusted_until, identity_kind, \
+             display_name, display_first_name, created_at, revoked_at FROM sessions WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| session_from_row(&row))
+        .transpose()
+    }
+
+    async fn append_customer_message(&self, message: NewCustomerMessage) -> StoreResult<Appended> {
+        let (reply, outcome) = oneshot::channel();
+        self.write(WriteJob::Customer(message, reply)).await?;
+        outcome.await.map_err(|_| StoreError::Database("the message batch failed".into()))?
+    }
+
+    async fn append_agent_message(&self, message: NewAgentMessage) -> StoreResult<Option<Appended>> {
+        let (reply, outcome) = oneshot::channel();
+        self.write(WriteJob::Agent(message, reply)).await?;
+        outcome.await.map_err(|_| StoreError::Database("the message batch failed".into()))?
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        conversation_in(&mut conn, id).await
+    }
+
+    async fn current_conversation(&self, customer_id: &str) -> StoreResult<Option<ConversationRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE customer_id = ? \
+             ORDER BY status = 'open' DESC, created_at DESC, rowid DESC LIMIT 1"
+        )))
+        .bind(customer_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| conversation_from_row(&row))
+        .transpose()
+    }
+
+    async fn messages_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+        )))
+        .bind(conversation_id)
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(message_from_row)
+        .collect()
+    }
+
+    async fn close_conversation(&self, id: &str, now_ms: i64) -> StoreResult<Option<ConversationRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
+             WHERE id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
+        )))
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| conversation_from_row(&row))
+        .transpose()
+    }
+
+    async fn move_conversations(&self, from: &str, to: &str, now_ms: i64) -> StoreResult<MovedConversations> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let from_has_open: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM conversations WHERE customer_id = ? AND status = 'open')",
+        )
+        .bind(from)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let closed = if from_has_open {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
+                 WHERE customer_id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
+            )))
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(to)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .map(|row| conversation_from_row(&row))
+            .transpose()?
+        } else {
+            None
+        };
+        let moved = sqlx::query("UPDATE conversations SET customer_id = ? WHERE customer_id = ?")
+            .bind(to)
+            .bind(from)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        // Idempotency keys follow the messages. A key the target already
+        // used is practically impossible (random UUIDs); if it happens the
+        // move fails rather than mixing two messages up.
+        sqlx::query("UPDATE messages SET customer_id = ? WHERE customer_id = ?")
+            .bind(to)
+            .bind(from)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(MovedConversations { moved, closed })
+    }
+
     async fn close(&self) {
+        let _ = self.writer.send(WriteJob::Stop).await;
         self.pool.close().await;
     }
+}
+
+fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
+    let status: String = row.try_get("status").map_err(db)?;
+    let status = [ConversationStatus::Open, ConversationStatus::Closed]
+        .into_iter()
+        .find(|s| status_str(*s) == status)
+        .ok_or_else(|| StoreError::Database(format!("unknown conversation status {status:?}").into()))?;
+    Ok(ConversationRecord {
+        id: row.try_get("id").map_err(db)?,
+        app_id: row.try_get("app_id").map_err(db)?,
+        customer_id: row.try_get("customer_id").map_err(db)?,
+        status,
+        created_at: row.try_get("created_at").map_err(db)?,
+        closed_at: row.try_get("closed_at").map_err(db)?,
+        last_seq: row.try_get("last_seq").map_err(db)?,
+        assigned_agent_id: row.try_get("assigned_agent_id").map_err(db)?,
+        last_activity_at: row.try_get("last_activity_at").map_err(db)?,
+    })
+}
+
+fn message_from_row(row: &SqliteRow) -> StoreResult<MessageRecord> {
+    let author: String = row.try_get("author").map_err(db)?;
+    let author = [Author::Customer, Author::Agent]
+        .into_iter()
+        .find(|a| author_str(*a) == author)
+        .ok_or_else(|| StoreError::Database(format!("unknown message author {author:?}").into()))?;
+    let kind: String = row.try_get("kind").map_err(db)?;
+    let kind = [MessageKind::Text, MessageKind::LoginRequest]
+        .into_iter()
+        .find(|k| kind_str(*k) == kind)
+        .ok_or_else(|| StoreError::Database(format!("unknown message kind {kind:?}").into()))?;
+    Ok(MessageRecord {
+        id: row.try_get("id").map_err(db)?,
+        conversation_id: row.try_get("conversation_id").map_err(db)?,
+        seq: row.try_get("seq").map_err(db)?,
+        author,
+        author_name: row.try_get("author_name").map_err(db)?,
+        kind,
+        body: row.try_get("body").map_err(db)?,
+        link: row.try_get("link").map_err(db)?,
+        trusted: row.try_get("trusted").map_err(db)?,
+        created_at_ms: row.try_get("created_at_ms").map_err(db)?,
+        client_id: row.try_get("client_id").map_err(db)?,
+        session_id: row.try_get("session_id").map_err(db)?,
+    })
 }
 
 fn customer_from_row(row: &SqliteRow) -> StoreResult<CustomerRecord> {

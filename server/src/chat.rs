@@ -1,0 +1,223 @@
+//! Conversations and messages: the domain between the HTTP and WebSocket
+//! handlers and the [`Store`], with the [`Hub`] that tells the listeners.
+//!
+//! Like [`crate::identity`], it knows neither axum nor SQL. Every message
+//! goes through here: validated, given its trusted flag from the sending
+//! session at the moment of receipt, stored durably (the store returns only
+//! after the commit), and only then acknowledged and fanned out.
+//!
+//! Fan-out happens after the store call returns, so two messages committed
+//! at almost the same time can reach a listener in either order: `seq` is
+//! the order, and a client that sees a gap fills it over HTTP.
+
+use trustchat_protocol::validate::{self, Invalid};
+use trustchat_protocol::{ConversationStatus, ErrorCode, Message, MessageKind, MessagesPage, ServerFrame};
+
+use crate::hub::Hub;
+use crate::identity;
+use crate::store::{
+    Appended, ConversationRecord, MessageRecord, MovedConversations, NewAgentMessage, NewCustomerMessage,
+    SessionRecord, Store, StoreError, StoreResult,
+};
+
+/// The most messages one page of history holds.
+pub const PAGE_SIZE: usize = trustchat_protocol::chat::MAX_PAGE_MESSAGES;
+
+/// Why a message was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The body or the client id was refused.
+    #[error("{}", .0.message)]
+    Invalid(Invalid),
+    /// An agent answered a conversation that does not exist or is closed.
+    #[error("no open conversation has this id")]
+    NoOpenConversation,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A stored customer message.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The message as the client sees it.
+    pub message: Message,
+    /// False when the `client_id` had been stored before: nothing new.
+    pub created: bool,
+}
+
+/// Stores a customer's message from `session` (read fresh for this
+/// request: its trust now is the message's trust) and tells every
+/// listener but `except`, the connection that sent it, which gets an ack.
+/// Sending the same `client_id` again returns the stored message and tells
+/// nobody.
+pub async fn send_customer_message(
+    store: &dyn Store,
+    hub: &Hub,
+    session: &SessionRecord,
+    client_id: &str,
+    body: &str,
+    except: Option<u64>,
+) -> Result<Sent, SendError> {
+    let client_id = canonical_client_id(client_id).map_err(SendError::Invalid)?;
+    let body = validate::message_body(body).map_err(SendError::Invalid)?;
+    let now_ms = now_ms();
+    let appended = store
+        .append_customer_message(NewCustomerMessage {
+            id: uuid::Uuid::new_v4().to_string(),
+            app_id: session.app_id.clone(),
+            customer_id: session.customer_id.clone(),
+            session_id: session.id.clone(),
+            client_id,
+            body: body.to_owned(),
+            trusted: identity::is_trusted(session, now_ms / 1000),
+            now_ms,
+        })
+        .await?;
+    let message = message_view(&appended.message);
+    if appended.created {
+        announce(hub, &appended, &message, except);
+    }
+    Ok(Sent { message, created: appended.created })
+}
+
+/// An agent's reply in an open conversation: stored with author `agent`,
+/// never trusted, and delivered to the customer's connections (every tab)
+/// and the app's agent listeners. `link` is for [`MessageKind::LoginRequest`]:
+/// the app's login URL, never anything a client sent.
+pub async fn post_agent_message(
+    store: &dyn Store,
+    hub: &Hub,
+    conversation_id: &str,
+    agent_name: &str,
+    body: &str,
+    kind: MessageKind,
+    link: Option<&str>,
+) -> Result<Message, SendError> {
+    let body = validate::message_body(body).map_err(SendError::Invalid)?;
+    let appended = store
+        .append_agent_message(NewAgentMessage {
+            id: uuid::Uuid::new_v4().to_string(),
+            conversation_id: conversation_id.to_owned(),
+            author_name: agent_name.to_owned(),
+            kind,
+            body: body.to_owned(),
+            link: link.map(str::to_owned),
+            now_ms: now_ms(),
+        })
+        .await?
+        .ok_or(SendError::NoOpenConversation)?;
+    let message = message_view(&appended.message);
+    announce(hub, &appended, &message, None);
+    Ok(message)
+}
+
+/// Closes an open conversation and tells its customer and the agents;
+/// `None` when there was no such open conversation.
+pub async fn close_conversation(
+    store: &dyn Store,
+    hub: &Hub,
+    conversation_id: &str,
+) -> StoreResult<Option<ConversationRecord>> {
+    let closed = store.close_conversation(conversation_id, now_ms()).await?;
+    if let Some(conversation) = &closed {
+        announce_status(hub, conversation);
+    }
+    Ok(closed)
+}
+
+/// After a mid-chat identity change: the session's connections follow it
+/// to its (possibly new) customer, and a conversation closed by the move
+/// (see [`Store::move_conversations`]) is announced.
+pub fn identity_changed(hub: &Hub, session: &SessionRecord, moved: &MovedConversations) {
+    hub.move_session(&session.id, &session.customer_id);
+    if let Some(closed) = &moved.closed {
+        announce_status(hub, closed);
+    }
+}
+
+/// A page of the customer's current conversation after `after`.
+pub async fn history(store: &dyn Store, customer_id: &str, after: i64) -> StoreResult<MessagesPage> {
+    let Some(conversation) = store.current_conversation(customer_id).await? else {
+        return Ok(MessagesPage { conversation_id: None, status: None, messages: Vec::new(), has_more: false });
+    };
+    // One more than a page says whether another page follows.
+    let mut records = store.messages_after(&conversation.id, after, PAGE_SIZE + 1).await?;
+    let has_more = records.len() > PAGE_SIZE;
+    records.truncate(PAGE_SIZE);
+    Ok(MessagesPage {
+        conversation_id: Some(conversation.id),
+        status: Some(conversation.status),
+        messages: records.iter().map(message_view).collect(),
+        has_more,
+    })
+}
+
+/// The customer's current conversation and its last `seq`, for the
+/// WebSocket's `ready` frame.
+pub async fn ready_frame(store: &dyn Store, customer_id: &str) -> StoreResult<ServerFrame> {
+    let current = store.current_conversation(customer_id).await?;
+    Ok(ServerFrame::Ready {
+        last_seq: current.as_ref().map_or(0, |c| c.last_seq),
+        conversation_id: current.map(|c| c.id),
+    })
+}
+
+/// The wire form of a stored message.
+pub fn message_view(record: &MessageRecord) -> Message {
+    Message {
+        id: record.id.clone(),
+        conversation_id: record.conversation_id.clone(),
+        seq: record.seq,
+        author: record.author,
+        author_name: record.author_name.clone(),
+        kind: record.kind,
+        body: record.body.clone(),
+        link: record.link.clone(),
+        trusted: record.trusted,
+        created_at: record.created_at_ms,
+        client_id: record.client_id.clone(),
+    }
+}
+
+/// A client id as stored: the canonical lowercase hyphenated form of a
+/// UUID, so `ABC...` and `abc...` are one key.
+pub fn canonical_client_id(client_id: &str) -> Result<String, Invalid> {
+    uuid::Uuid::try_parse(client_id.trim())
+        .map(|uuid| uuid.hyphenated().to_string())
+        .map_err(|_| Invalid {
+            code: ErrorCode::InvalidRequest,
+            field: "client_id",
+            message: "client_id must be a UUID made by the client when the customer presses send",
+        })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Tells listeners about a new message: the conversation first when the
+/// message opened it.
+fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u64>) {
+    if appended.opened {
+        let opened = ServerFrame::Conversation {
+            conversation_id: message.conversation_id.clone(),
+            status: ConversationStatus::Open,
+        };
+        hub.publish(&appended.app_id, &appended.customer_id, opened, None);
+    }
+    hub.publish(&appended.app_id, &appended.customer_id, ServerFrame::Message { message: message.clone() }, except);
+}
+
+fn announce_status(hub: &Hub, conversation: &ConversationRecord) {
+    hub.publish(
+        &conversation.app_id,
+        &conversation.customer_id,
+        ServerFrame::Conversation { conversation_id: conversation.id.clone(), status: conversation.status },
+        None,
+    );
+}

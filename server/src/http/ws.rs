@@ -1,0 +1,459 @@
+//! `GET /api/v1/ws`: the customer's WebSocket.
+//!
+//! The session token never travels in the URL (a query string is ignored):
+//! the first frame must be `{"type":"auth","session_token":"..."}` within
+//! `limits.ws_auth_timeout_ms`. Then the server sends `ready` and, until
+//! the connection ends:
+//!
+//! - `message` for every new message of the customer's conversations
+//!   written elsewhere (another tab, HTTP, an agent); the connection's own
+//!   `send` is answered with `ack` (after the durable commit) instead;
+//! - `conversation` when a conversation opens or closes;
+//! - `error` for a refused `send` (with its `client_id`) or a frame of the
+//!   wrong shape; the connection stays open;
+//! - `pong` for `ping`, and a WebSocket ping every `ws_ping_secs`.
+//!
+//! It closes with the codes of [`trustchat_protocol::chat::close`]: no auth
+//! in time or a refused `Origin` (1008), a frame that is not JSON (1007), a
+//! frame over [`MAX_FRAME_BYTES`] (1009), a revoked session (4001), a
+//! connection that fell behind (4009, resync), one connection too many
+//! (4029), idle or shutdown (1001).
+//!
+//! [`serve`] is written over any `Sink`/`Stream` of WebSocket messages, so
+//! tests can drive it with channels.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::State;
+use axum::http::header::{HeaderValue, ORIGIN};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use trustchat_protocol::chat::{close, MAX_FRAME_BYTES};
+use trustchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
+
+use crate::chat;
+use crate::error::ApiError;
+use crate::http::messages::{check_send, send_error};
+use crate::http::origin::check_origin;
+use crate::hub::{CloseReason, Subscription};
+use crate::identity::{self, SESSION_TOKEN_PREFIX};
+use crate::state::AppState;
+use crate::store::SessionRecord;
+
+/// Frames above this size are refused by the WebSocket layer itself (the
+/// connection just ends); between [`MAX_FRAME_BYTES`] and this, we close
+/// with 1009 and a reason.
+const HARD_FRAME_LIMIT: usize = 4 * MAX_FRAME_BYTES;
+
+/// The initial read buffer of a socket, in bytes; it grows for larger
+/// frames.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// The WebSocket route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/ws", get(upgrade))
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            tracing::debug!(%rejection, "not a WebSocket upgrade");
+            return ApiError::InvalidRequest {
+                message: "this endpoint is a WebSocket: connect with a WebSocket client".into(),
+                field: None,
+            }
+            .into_response();
+        }
+    };
+    // An origin no app allows is refused before the upgrade; whether it is
+    // the session's app's is known after the auth frame.
+    let origin = headers.get(ORIGIN).cloned();
+    if let Some(value) = &origin {
+        let allowed = value.to_str().is_ok_and(|origin| {
+            let origin = origin.to_ascii_lowercase();
+            state.config.apps.iter().any(|app| app.allows_origin(&origin))
+        });
+        if !allowed {
+            return ApiError::OriginNotAllowed {
+                origin: String::from_utf8_lossy(value.as_bytes()).chars().take(200).collect(),
+                app_id: None,
+            }
+            .into_response();
+        }
+    }
+    // tungstenite reads into a 128 KiB buffer per socket by default; frames
+    // are small, and thousands of idle sockets should not cost 128 KiB each.
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            serve(state, origin, sink, stream)
+        })
+}
+
+/// Runs one customer connection until it ends: auth, `ready`, then frames
+/// both ways. `origin` is the upgrade request's `Origin` header.
+pub async fn serve<W, R>(state: AppState, origin: Option<HeaderValue>, sink: W, mut stream: R)
+where
+    W: Sink<WsMessage> + Unpin,
+    R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
+{
+    let mut out = Outbox { sink, dropped: None };
+    let Some(session) = authenticate(&state, origin.as_ref(), &mut out, &mut stream).await else {
+        return;
+    };
+    let limits = &state.config.limits;
+    let mut subscription = match state.hub.subscribe_customer(
+        &session.app_id,
+        &session.customer_id,
+        &session.id,
+        limits.ws_connections_per_session,
+    ) {
+        Ok(subscription) => subscription,
+        Err(too_many) => {
+            let frame = error_frame(
+                ErrorCode::TooManyConnections,
+                format!("{too_many}; close another tab's chat or wait for it to disconnect"),
+                None,
+                None,
+            );
+            out.frame(&frame).await;
+            out.close(close::TOO_MANY_CONNECTIONS, "too many connections").await;
+            return;
+        }
+    };
+    out.dropped = Some(subscription.close_signal());
+    // Subscribed first, then read: whatever is committed after `ready`'s
+    // last_seq is delivered, nothing falls in between.
+    match chat::ready_frame(state.store.as_ref(), &session.customer_id).await {
+        Ok(ready) => {
+            if !out.frame(&ready).await {
+                return;
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %crate::error::error_chain(&error), "ready frame failed");
+            out.close(close::GOING_AWAY, "internal error").await;
+            return;
+        }
+    }
+    let mut connection = Connection {
+        state: &state,
+        session_id: session.id.clone(),
+        out,
+    };
+    connection.run(&mut subscription, &mut stream).await;
+}
+
+/// Waits for the `auth` frame and checks the session and the origin;
+/// closes the connection and returns `None` when they do not pass.
+async fn authenticate<W, R>(
+    state: &AppState,
+    origin: Option<&HeaderValue>,
+    out: &mut Outbox<W>,
+    stream: &mut R,
+) -> Option<SessionRecord>
+where
+    W: Sink<WsMessage> + Unpin,
+    R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
+{
+    let timeout = Duration::from_millis(state.config.limits.ws_auth_timeout_ms);
+    let first = tokio::time::timeout(timeout, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                Some(Ok(WsMessage::Text(text))) => break Some(text),
+                _ => break None,
+            }
+        }
+    })
+    .await;
+    let text = match first {
+        Err(_elapsed) => {
+            out.close(close::POLICY, "send the auth frame first").await;
+            return None;
+        }
+        Ok(None) => {
+            out.close(close::POLICY, "the first frame must be an auth frame").await;
+            return None;
+        }
+        Ok(Some(text)) => text,
+    };
+    if text.len() > MAX_FRAME_BYTES {
+        out.close(close::TOO_BIG, "frame too big").await;
+        return None;
+    }
+    let Ok(ClientFrame::Auth { session_token }) = serde_json::from_str::<ClientFrame>(&text) else {
+        out.close(close::POLICY, "the first frame must be an auth frame").await;
+        return None;
+    };
+    let session = match live_session(state, &session_token).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            let error = ApiError::Unauthorized;
+            out.frame(&api_error_frame(&error, None)).await;
+            out.close(close::UNAUTHORIZED, "unauthorized").await;
+            return None;
+        }
+        Err(error) => {
+            logged(error);
+            out.close(close::GOING_AWAY, "internal error").await;
+            return None;
+        }
+    };
+    let Some(app) = state.app(&session.app_id) else {
+        out.close(close::UNAUTHORIZED, "unauthorized").await;
+        return None;
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(origin) = origin {
+        headers.insert(ORIGIN, origin.clone());
+    }
+    if let Err(error) = check_origin(&headers, &app) {
+        tracing::debug!(session = %session.id, "WebSocket from an origin the session's app does not allow");
+        out.frame(&api_error_frame(&error, None)).await;
+        out.close(close::POLICY, "origin not allowed").await;
+        return None;
+    }
+    Some(session)
+}
+
+/// The live (known, not revoked) session of a token.
+async fn live_session(state: &AppState, token: &str) -> Result<Option<SessionRecord>, ApiError> {
+    if !token.starts_with(SESSION_TOKEN_PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    let session = state.store.session_by_token_hash(&identity::hash_token(token)).await?;
+    Ok(session.filter(|session| session.revoked_at.is_none()))
+}
+
+/// An authenticated connection.
+struct Connection<'a, W> {
+    /// Store, hub, limits.
+    state: &'a AppState,
+    /// The session; read afresh for every send (its trust may change).
+    session_id: String,
+    /// The socket's sending half.
+    out: Outbox<W>,
+}
+
+impl<W> Connection<'_, W>
+where
+    W: Sink<WsMessage> + Unpin,
+{
+    async fn run<R>(&mut self, subscription: &mut Subscription, stream: &mut R)
+    where
+        R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
+    {
+        let limits = &self.state.config.limits;
+        let idle = Duration::from_secs(limits.ws_idle_secs);
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + Duration::from_secs(limits.ws_ping_secs),
+            Duration::from_secs(limits.ws_ping_secs),
+        );
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    let Some(Ok(incoming)) = incoming else { return };
+                    last_heard = Instant::now();
+                    if !self.incoming(incoming, subscription.id()).await {
+                        return;
+                    }
+                }
+                delivered = subscription.next() => match delivered {
+                    Ok(frame) => {
+                        if !self.out.frame(&frame).await {
+                            return;
+                        }
+                    }
+                    Err(reason) => {
+                        let (code, why) = match reason {
+                            CloseReason::Lagged => (close::RESYNC, "resync: fetch messages after your last seq"),
+                            CloseReason::Revoked => (close::UNAUTHORIZED, "session revoked"),
+                            CloseReason::Shutdown => (close::GOING_AWAY, "server shutting down"),
+                        };
+                        self.out.close(code, why).await;
+                        return;
+                    }
+                },
+                _ = ping.tick() => {
+                    if last_heard.elapsed() >= idle {
+                        self.out.close(close::GOING_AWAY, "idle").await;
+                        return;
+                    }
+                    if !self.out.send(WsMessage::Ping(Default::default())).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one incoming message; false when the connection must end.
+    async fn incoming(&mut self, incoming: WsMessage, subscriber: u64) -> bool {
+        let text = match incoming {
+            WsMessage::Text(text) => text,
+            WsMessage::Binary(_) => {
+                self.out.close(close::INVALID_FRAME, "frames are JSON text").await;
+                return false;
+            }
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return true,
+            WsMessage::Close(_) => return false,
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            self.out.close(close::TOO_BIG, "frame too big").await;
+            return false;
+        }
+        let value: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(value) => value,
+            Err(_) => {
+                self.out.close(close::INVALID_FRAME, "frames are JSON").await;
+                return false;
+            }
+        };
+        let frame = match serde_json::from_value::<ClientFrame>(value) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let frame = error_frame(ErrorCode::InvalidRequest, format!("invalid frame: {error}"), None, None);
+                return self.out.frame(&frame).await;
+            }
+        };
+        let reply = match frame {
+            ClientFrame::Ping => ServerFrame::Pong,
+            ClientFrame::Auth { .. } => error_frame(
+                ErrorCode::InvalidRequest,
+                "this connection is authenticated already".into(),
+                None,
+                None,
+            ),
+            ClientFrame::Send { client_id, body } => match self.send(&client_id, &body, subscriber).await {
+                Ok(reply) => reply,
+                Err(Revoked) => {
+                    self.out.close(close::UNAUTHORIZED, "session revoked").await;
+                    return false;
+                }
+            },
+        };
+        self.out.frame(&reply).await
+    }
+
+    /// A `send`: the same checks and storage as `POST /api/v1/messages`,
+    /// answered with `ack` once durably stored.
+    async fn send(&self, client_id: &str, body: &str, subscriber: u64) -> Result<ServerFrame, Revoked> {
+        let state = self.state;
+        if let Err(error) = check_send(state, &self.session_id, client_id, body) {
+            return Ok(api_error_frame(&error, Some(client_id)));
+        }
+        let session = match state.store.session(&self.session_id).await {
+            Ok(Some(session)) if session.revoked_at.is_none() => session,
+            Ok(_) => return Err(Revoked),
+            Err(error) => return Ok(api_error_frame(&logged(ApiError::from(error)), Some(client_id))),
+        };
+        let sent = chat::send_customer_message(
+            state.store.as_ref(),
+            &state.hub,
+            &session,
+            client_id,
+            body,
+            Some(subscriber),
+        )
+        .await;
+        Ok(match sent {
+            Ok(sent) => ServerFrame::Ack { client_id: client_id.to_owned(), message: sent.message },
+            Err(error) => api_error_frame(&logged(send_error(error)), Some(client_id)),
+        })
+    }
+}
+
+/// The session was revoked while the connection was open.
+struct Revoked;
+
+/// The sending half of the socket, which gives up as soon as the hub drops
+/// the connection: a client that stopped reading blocks our writes, and
+/// must not keep the task (or its buffer) alive.
+struct Outbox<W> {
+    /// The socket.
+    sink: W,
+    /// Set once subscribed: the hub's close signal.
+    dropped: Option<watch::Receiver<Option<CloseReason>>>,
+}
+
+impl<W> Outbox<W>
+where
+    W: Sink<WsMessage> + Unpin,
+{
+    /// Sends a frame; false when the connection is gone.
+    async fn frame(&mut self, frame: &ServerFrame) -> bool {
+        match serde_json::to_string(frame) {
+            Ok(text) => self.send(WsMessage::Text(text.into())).await,
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize a frame");
+                false
+            }
+        }
+    }
+
+    /// Sends a close frame with a code and reason; the caller then ends.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame { code, reason: reason.into() };
+        // A socket that does not take even this within a second is dead.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.sink.send(WsMessage::Close(Some(frame)))).await;
+    }
+
+    /// Sends a message; false when the socket failed or the hub dropped
+    /// the connection while the write was blocked.
+    async fn send(&mut self, message: WsMessage) -> bool {
+        match &mut self.dropped {
+            None => self.sink.send(message).await.is_ok(),
+            Some(dropped) => {
+                let mut dropped = dropped.clone();
+                // Biased: a socket that takes the write does so on the
+                // first poll, and the loop then closes with the reason.
+                tokio::select! {
+                    biased;
+                    sent = self.sink.send(message) => sent.is_ok(),
+                    _ = dropped.wait_for(Option::is_some) => false,
+                }
+            }
+        }
+    }
+}
+
+/// An `error` frame.
+fn error_frame(code: ErrorCode, message: String, client_id: Option<&str>, retry_after: Option<u64>) -> ServerFrame {
+    ServerFrame::Error {
+        code: code.as_str().to_owned(),
+        message,
+        client_id: client_id.map(str::to_owned),
+        retry_after,
+    }
+}
+
+/// The `error` frame of an API error, with the same code and message as
+/// over HTTP (and never an internal error's details).
+fn api_error_frame(error: &ApiError, client_id: Option<&str>) -> ServerFrame {
+    let detail = error.body().error;
+    ServerFrame::Error { code: detail.code, message: detail.message, client_id: client_id.map(str::to_owned), retry_after: detail.retry_after }
+}
+
+/// Logs an internal error as the HTTP layer would, and passes it on.
+fn logged(error: ApiError) -> ApiError {
+    if let ApiError::Internal(inner) = &error {
+        tracing::error!(error = %crate::error::error_chain(inner.as_ref()), "WebSocket send failed");
+    }
+    error
+}

@@ -1,0 +1,327 @@
+//! `trustchat-server loadtest`: a load generator run as its own process
+//! against a running server.
+//!
+//! It opens `connections` anonymous customer sessions, and for each two
+//! WebSockets: the *sender*, which sends `send` frames, and the *observer*,
+//! a second socket of the same session that receives each message as a
+//! `message` frame, the way another tab (and, from the agent-console issue
+//! on, an agent) does. Sends are spread round-robin over the senders at
+//! `rate` per second for `duration` seconds. Every body carries its send
+//! time, so latency is measured without shared state:
+//!
+//! - *ack latency*: send → `ack` on the sender (the message is durably
+//!   stored);
+//! - *delivery latency*: send → `message` on the observer (stored and
+//!   fanned out).
+//!
+//! After the run it waits up to `drain` seconds for stragglers; a message
+//! not both acked and delivered by then counts as lost. It prints a report
+//! and one JSON line `{"bench":"loadtest",...}`.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use trustchat_protocol::{ClientFrame, ServerFrame};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The server, `http://127.0.0.1:8080`.
+    pub url: String,
+    /// The app to open sessions in.
+    pub app: String,
+    /// Customer sessions (each with a sender and an observer socket).
+    pub connections: usize,
+    /// Messages per second, over all connections.
+    pub rate: u32,
+    /// Seconds of sending.
+    pub duration: u64,
+    /// The server's process id, to read its resident memory.
+    pub server_pid: Option<u32>,
+    /// Seconds to wait after the run for acks and deliveries.
+    pub drain: u64,
+}
+
+/// What one connection saw.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Sends made.
+    sent: usize,
+    /// Sends acknowledged.
+    acked: usize,
+    /// Own messages seen on the observer socket.
+    delivered: usize,
+    /// Sends answered with an `error` frame.
+    errors: usize,
+    /// Sends neither acked nor delivered at the end.
+    lost: usize,
+    /// Send → ack, microseconds.
+    ack_us: Vec<u64>,
+    /// Send → delivery, microseconds.
+    delivery_us: Vec<u64>,
+    /// Sockets that closed early.
+    dropped: usize,
+}
+
+/// Runs the load test and prints the report.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let base = options.url.trim_end_matches('/').to_owned();
+    let ws_url = format!("{}/api/v1/ws", base.replacen("http", "ws", 1));
+    let http = reqwest::Client::new();
+    eprintln!("opening {} sessions and {} sockets...", options.connections, options.connections * 2);
+    let setup_started = Instant::now();
+    let tokens: Vec<String> = futures_util::stream::iter(0..options.connections)
+        .map(|_| open_session(&http, &base, &options.app))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let sockets: Vec<(Socket, Socket)> = futures_util::stream::iter(tokens)
+        .map(|token| {
+            let ws_url = ws_url.clone();
+            async move {
+                let sender = connect(&ws_url, &token).await?;
+                let observer = connect(&ws_url, &token).await?;
+                anyhow::Ok((sender, observer))
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    eprintln!("connected in {:.1} s; sending {} msg/s for {} s", setup_started.elapsed().as_secs_f64(), options.rate, options.duration);
+
+    let epoch = Instant::now();
+    let drain = Duration::from_secs(options.drain);
+    let mut commands = Vec::with_capacity(sockets.len());
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for (sender, observer) in sockets {
+        let (tx, rx) = mpsc::unbounded_channel();
+        commands.push(tx);
+        tasks.push(tokio::spawn(connection(sender, observer, rx, epoch, drain)));
+    }
+    let total = u64::from(options.rate) * options.duration;
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1))));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    for n in 0..total {
+        ticker.tick().await;
+        let index = usize::try_from(n).unwrap_or_default() % commands.len().max(1);
+        let _ = commands[index].send(());
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    drop(commands);
+    let mut all = Tally::default();
+    for task in tasks {
+        let tally = task.await?;
+        all.sent += tally.sent;
+        all.acked += tally.acked;
+        all.delivered += tally.delivered;
+        all.errors += tally.errors;
+        all.lost += tally.lost;
+        all.dropped += tally.dropped;
+        all.ack_us.extend(tally.ack_us);
+        all.delivery_us.extend(tally.delivery_us);
+    }
+    let rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
+    let hwm = options.server_pid.and_then(|pid| memory_kib(pid, "VmHWM"));
+    report(&options, &mut all, send_secs, rss, hwm);
+    Ok(())
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_session(http: &reqwest::Client, base: &str, app: &str) -> anyhow::Result<String> {
+    let reply: serde_json::Value = http
+        .post(format!("{base}/api/v1/apps/{app}/sessions"))
+        .json(&json!({}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    reply["session_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no session_token in {reply}"))
+}
+
+/// A socket past its `ready` frame.
+async fn connect(url: &str, token: &str) -> anyhow::Result<Socket> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let auth = serde_json::to_string(&ClientFrame::Auth { session_token: token.to_owned() })?;
+    socket.send(WsMessage::Text(auth.into())).await?;
+    loop {
+        match socket.next().await {
+            Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ServerFrame>(&text)? {
+                ServerFrame::Ready { .. } => return Ok(socket),
+                other => anyhow::bail!("expected ready, got {other:?}"),
+            },
+            Some(Ok(WsMessage::Close(frame))) => anyhow::bail!("closed before ready: {frame:?}"),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => return Err(error.into()),
+            None => anyhow::bail!("socket ended before ready"),
+        }
+    }
+}
+
+/// One session: sends when told, reads acks and deliveries, and after the
+/// commands end waits up to `drain` for the rest.
+async fn connection(
+    mut sender: Socket,
+    mut observer: Socket,
+    mut commands: mpsc::UnboundedReceiver<()>,
+    epoch: Instant,
+    drain: Duration,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut unacked = HashSet::new();
+    let mut undelivered = HashSet::new();
+    let mut sending = true;
+    let deadline = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+    tokio::pin!(deadline);
+    loop {
+        if !sending && unacked.is_empty() && undelivered.is_empty() {
+            break;
+        }
+        tokio::select! {
+            command = commands.recv(), if sending => match command {
+                Some(()) => {
+                    let client_id = uuid::Uuid::new_v4().to_string();
+                    // The send time travels in the body: micros since the epoch.
+                    let body = format!("{}", epoch.elapsed().as_micros());
+                    let frame = ClientFrame::Send { client_id: client_id.clone(), body };
+                    let Ok(text) = serde_json::to_string(&frame) else { continue };
+                    if sender.send(WsMessage::Text(text.into())).await.is_err() {
+                        tally.dropped += 1;
+                        break;
+                    }
+                    tally.sent += 1;
+                    unacked.insert(client_id.clone());
+                    undelivered.insert(client_id);
+                }
+                None => {
+                    sending = false;
+                    deadline.as_mut().reset(tokio::time::Instant::now() + drain);
+                }
+            },
+            frame = sender.next() => match frame {
+                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(ServerFrame::Ack { client_id, message }) if unacked.remove(&client_id) => {
+                        tally.acked += 1;
+                        tally.ack_us.push(latency(epoch, &message.body));
+                    }
+                    Ok(ServerFrame::Error { client_id: Some(client_id), code, .. }) => {
+                        tally.errors += 1;
+                        if tally.errors <= 3 {
+                            eprintln!("send refused: {code}");
+                        }
+                        unacked.remove(&client_id);
+                        undelivered.remove(&client_id);
+                    }
+                    _ => {}
+                },
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => {
+                    tally.dropped += 1;
+                    break;
+                }
+                Some(Ok(_)) => {}
+            },
+            frame = observer.next() => match frame {
+                Some(Ok(WsMessage::Text(text))) => {
+                    if let Ok(ServerFrame::Message { message }) = serde_json::from_str::<ServerFrame>(&text) {
+                        if message.client_id.as_ref().is_some_and(|id| undelivered.remove(id)) {
+                            tally.delivered += 1;
+                            tally.delivery_us.push(latency(epoch, &message.body));
+                        }
+                    }
+                }
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => {
+                    tally.dropped += 1;
+                    break;
+                }
+                Some(Ok(_)) => {}
+            },
+            () = &mut deadline => break,
+        }
+    }
+    tally.lost = unacked.union(&undelivered).count();
+    let _ = sender.close(None).await;
+    let _ = observer.close(None).await;
+    tally
+}
+
+fn latency(epoch: Instant, body: &str) -> u64 {
+    let sent: u64 = body.parse().unwrap_or(0);
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX).saturating_sub(sent)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn report(options: &Options, all: &mut Tally, send_secs: f64, rss: Option<u64>, hwm: Option<u64>) {
+    all.ack_us.sort_unstable();
+    all.delivery_us.sort_unstable();
+    let ms = |v: &[u64]| (percentile(v, 50.0), percentile(v, 99.0), v.last().map_or(0.0, |m| *m as f64 / 1000.0));
+    let (ack50, ack99, ackmax) = ms(&all.ack_us);
+    let (del50, del99, delmax) = ms(&all.delivery_us);
+    let throughput = all.acked as f64 / send_secs.max(f64::EPSILON);
+    println!("connections   {} sessions, {} sockets", options.connections, options.connections * 2);
+    println!("sent          {} in {send_secs:.1} s ({throughput:.0} acked msg/s)", all.sent);
+    println!("acked         {}", all.acked);
+    println!("delivered     {} (to the observer socket)", all.delivered);
+    println!("lost          {}", all.lost);
+    println!("errors        {}  dropped sockets {}", all.errors, all.dropped);
+    println!("ack latency   p50 {ack50:.2} ms  p99 {ack99:.2} ms  max {ackmax:.2} ms");
+    println!("delivery      p50 {del50:.2} ms  p99 {del99:.2} ms  max {delmax:.2} ms");
+    if let Some(rss) = rss {
+        println!("server memory {:.1} MiB resident (peak {:.1} MiB)", rss as f64 / 1024.0, hwm.unwrap_or(rss) as f64 / 1024.0);
+    }
+    let line = json!({
+        "bench": "loadtest",
+        "connections": options.connections,
+        "rate": options.rate,
+        "duration_s": options.duration,
+        "sent": all.sent,
+        "acked": all.acked,
+        "delivered": all.delivered,
+        "lost": all.lost,
+        "errors": all.errors,
+        "dropped_sockets": all.dropped,
+        "throughput_msg_s": (throughput * 10.0).round() / 10.0,
+        "ack_ms": {"p50": ack50, "p99": ack99, "max": ackmax},
+        "delivery_ms": {"p50": del50, "p99": del99, "max": delmax},
+        "server_rss_kib": rss,
+        "server_peak_rss_kib": hwm,
+    });
+    println!("{line}");
+}
+
+/// A `/proc/PID/status` memory line (`VmRSS`, `VmHWM`) in KiB.
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// Thousands of sockets need more than the usual 1,024 descriptors; the
+/// server raises its own limit the same way.
+pub fn raise_fd_limit() {
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("warning: cannot raise the open-files limit: {error}");
+    }
+}
