@@ -52,7 +52,8 @@ let browser;
 let server; // the currently running server process (restarted during the test)
 
 before(async () => {
-  stack = await startStack();
+  // Hundreds of messages in seconds: well above a customer's normal rate.
+  stack = await startStack({ extraToml: "[limits]\nmessages_per_minute = 100000\nmessage_burst = 1000\n" });
   server = stack.server;
   proxy = await startProxy(new URL(stack.url).port);
   browser = await launchBrowser();
