@@ -12,7 +12,7 @@ use std::pin::Pin;
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::core::{Error, Event, Focus, View};
+use crate::core::{Error, Event, Focus, PendingRecord, View};
 
 /// An HTTP method the widget uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,11 @@ pub trait Storage {
     /// Removes every key starting with `prefix`, from every storage area the
     /// platform has (`localStorage` and `sessionStorage` in a browser).
     fn remove_prefixed(&self, prefix: &str);
+    /// The value under `key` in the tab's own storage (`sessionStorage`).
+    fn tab_get(&self, key: &str) -> Option<String>;
+    /// Stores `value` under `key` in the tab's own storage; `None` removes
+    /// it.
+    fn tab_set(&self, key: &str, value: Option<&str>);
 }
 
 /// Turns wire types into JSON text and back: `serde_json` in tests, the
@@ -89,6 +94,30 @@ pub trait Json {
     fn encode<T: Serialize>(&self, value: &T) -> Option<String>;
     /// `text` as a `T`; `None` when it is not JSON of that shape.
     fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T>;
+    /// A WebSocket frame of the server; `None` for a frame this version
+    /// does not know. The same as `decode`, which the browser's port does
+    /// by hand: serde's way with `type`-tagged enums weighs kilobytes.
+    fn decode_frame(&self, text: &str) -> Option<trustchat_protocol::ServerFrame> {
+        self.decode(text)
+    }
+    /// A `GET /messages` page; by hand in the browser, as `decode_frame`.
+    fn decode_page(&self, text: &str) -> Option<trustchat_protocol::MessagesPage> {
+        self.decode(text)
+    }
+    /// A stored message; by hand in the browser, as `decode_frame`.
+    fn decode_message(&self, text: &str) -> Option<trustchat_protocol::Message> {
+        self.decode(text)
+    }
+    /// JSON text of a client frame; by hand in the browser.
+    fn encode_frame(&self, frame: &trustchat_protocol::ClientFrame) -> Option<String> {
+        self.encode(frame)
+    }
+    /// The tab's unacknowledged messages as JSON text: a list of
+    /// `{client_id, body, created_at}`. A storage format of the widget's
+    /// own, so written by hand rather than derived.
+    fn encode_pending(&self, records: &[PendingRecord]) -> Option<String>;
+    /// The list `encode_pending` wrote; `None` when it is not one.
+    fn decode_pending(&self, text: &str) -> Option<Vec<PendingRecord>>;
 }
 
 /// Where the widget's state becomes visible: the DOM and the page's event
@@ -116,15 +145,49 @@ pub trait Clock {
     /// `delay` milliseconds, replacing (and cancelling) any armed one;
     /// `None` only cancels.
     fn set_timer(&self, delay: Option<u32>);
+    /// The same for the chat timer, which calls
+    /// [`crate::driver::Driver::wake`].
+    fn set_wake(&self, delay: Option<u32>);
+}
+
+/// What the WebSocket reports, to [`crate::driver::Driver::socket_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// It opened.
+    Opened,
+    /// A text frame came.
+    Frame(String),
+    /// It closed (or never opened), with this close code.
+    Closed(u16),
+}
+
+/// The one WebSocket of the widget.
+pub trait Socket {
+    /// Opens a WebSocket to `url`, closing any open one unheard; its events
+    /// go to [`crate::driver::Driver::socket_event`], in order, and only
+    /// while it is the current one.
+    fn connect(&self, url: &str);
+    /// Sends a text frame; dropped when no socket is open.
+    fn send_frame(&self, text: &str);
+    /// Closes the socket unheard: no event of it is reported any more.
+    fn disconnect(&self);
+}
+
+/// Randomness: idempotency keys and jitter.
+pub trait Random {
+    /// A fresh UUID v4.
+    fn uuid(&self) -> String;
+    /// A number in `[0, 1)`.
+    fn random(&self) -> f64;
 }
 
 /// A background task of the driver.
 pub type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Everything the driver needs, as one value.
-pub trait Ports: Transport + Storage + Json + Host + Clock {}
+pub trait Ports: Transport + Storage + Json + Host + Clock + Socket + Random {}
 
-impl<P: Transport + Storage + Json + Host + Clock> Ports for P {}
+impl<P: Transport + Storage + Json + Host + Clock + Socket + Random> Ports for P {}
 
 #[cfg(test)]
 pub mod memory;

@@ -837,3 +837,284 @@ async fn server_without_fetch_jwt_the_chat_says_it_is_no_longer_verified() {
         Some("Verified as Ada")
     );
 }
+
+// ---- messaging, against the real server -------------------------------------
+
+/// A customer no other test uses, identified with `setUser`, the panel
+/// open on the chat.
+async fn chatting_as(who: &str) -> String {
+    let email = [
+        who,
+        "-",
+        &((js_sys::Math::random() * 1e9) as u64).to_string(),
+        "@example.com",
+    ]
+    .concat();
+    let user = object(&[("name", s("Mia Messenger")), ("email", s(&email))]);
+    settle(trustchat::set_user(user))
+        .await
+        .expect("setUser resolves");
+    trustchat::show().expect("show");
+    assert!(query("[data-tc=composer]").is_some(), "the composer shows");
+    email
+}
+
+/// Types `text` into the composer and presses Enter.
+fn type_and_enter(text: &str) {
+    let composer = query("[data-tc=composer]").expect("composer");
+    Reflect::set(&composer, &"value".into(), &s(text)).expect("value");
+    Function::new_with_args(
+        "el",
+        "el.dispatchEvent(new KeyboardEvent('keydown', \
+           { key: 'Enter', bubbles: true, cancelable: true }))",
+    )
+    .call1(&JsValue::NULL, &composer)
+    .expect("keydown");
+}
+
+/// The message items: `(data-state, data-seq, data-client-id, text)`.
+fn message_items() -> Vec<(String, Option<String>, Option<String>, String)> {
+    let root = shadow();
+    let all: Function = get(&root, "querySelectorAll")
+        .dyn_into()
+        .expect("querySelectorAll");
+    let list = all.call1(&root, &s("[data-tc=message]")).expect("query");
+    Array::from(&list)
+        .iter()
+        .map(|item| {
+            let item: Element = item.dyn_into().expect("element");
+            (
+                item.get_attribute("data-state").unwrap_or_default(),
+                item.get_attribute("data-seq"),
+                item.get_attribute("data-client-id"),
+                item.query_selector(".text")
+                    .ok()
+                    .flatten()
+                    .and_then(|t| t.text_content())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Waits up to `ms` for the message with `body` to be in `state`.
+async fn wait_for_message(body: &str, state: &str, ms: u32) -> (Option<String>, Option<String>) {
+    for _ in 0..ms / 20 {
+        let found = message_items()
+            .into_iter()
+            .find(|(st, _, _, text)| st == state && text == body);
+        if let Some((_, seq, client_id, _)) = found {
+            return (seq, client_id);
+        }
+        sleep(20).await;
+    }
+    panic!(
+        "{body:?} never showed as {state}; the log holds {:?}",
+        message_items()
+    );
+}
+
+/// `GET /api/v1/messages?after=0` with the stored session's token.
+async fn server_messages() -> Array {
+    let token = get(&stored_session(), "session_token")
+        .as_string()
+        .expect("a token");
+    let url = [server(), "/api/v1/messages?after=0"].concat();
+    let get_json = Function::new_with_args(
+        "url, token",
+        "return fetch(url, { headers: { 'Authorization': 'Bearer ' + token } }) \
+         .then(async r => { const b = await r.json(); \
+           if (!r.ok) throw new Error(r.status + ' ' + JSON.stringify(b)); return b; })",
+    );
+    let promise: Promise = get_json
+        .call2(&JsValue::NULL, &s(&url), &s(&token))
+        .expect("fetch")
+        .dyn_into()
+        .expect("a promise");
+    let page = JsFuture::from(promise)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url} failed: {e:?}"));
+    get(&page, "messages").dyn_into().expect("messages")
+}
+
+/// How many of `messages` carry `client_id`.
+fn count_client_id(messages: &Array, client_id: &str) -> usize {
+    messages
+        .iter()
+        .filter(|m| get(m, "client_id").as_string().as_deref() == Some(client_id))
+        .count()
+}
+
+/// Runs `code` in the page (to break or mend its WebSocket).
+fn page_eval(code: &str) {
+    Function::new_no_args(code)
+        .call0(&JsValue::NULL)
+        .expect("page code runs");
+}
+
+/// The pending store of this tab, as JSON text.
+fn pending_store() -> Option<String> {
+    web_sys::window()
+        .and_then(|w| w.session_storage().ok().flatten())
+        .and_then(|s| s.get_item("trustchat:demo:pending").ok().flatten())
+}
+
+#[wasm_bindgen_test]
+async fn server_a_message_typed_in_the_composer_is_sent_and_stored() {
+    fresh();
+    init("demo").await;
+    chatting_as("composer").await;
+    let (sent, listener) = recorder();
+    trustchat::on(s("message:sent"), listener.into()).expect("on");
+    type_and_enter("Hello from the composer");
+    // Pending at once, with its client id, and the composer is empty.
+    let items = message_items();
+    let (state, seq, client_id, _) = items
+        .iter()
+        .find(|(_, _, _, text)| text == "Hello from the composer")
+        .cloned()
+        .expect("the message shows at once");
+    assert_eq!((state.as_str(), seq), ("pending", None));
+    let client_id = client_id.expect("data-client-id");
+    assert_eq!(client_id.len(), 36, "a UUID: {client_id}");
+    assert_eq!(
+        get(&query("[data-tc=composer]").expect("composer"), "value").as_string(),
+        Some(String::new())
+    );
+    // Then sent, in place, with its seq.
+    let (seq, same_id) = wait_for_message("Hello from the composer", "sent", 5_000).await;
+    assert_eq!(same_id.as_deref(), Some(client_id.as_str()));
+    let seq = seq.expect("data-seq");
+    assert!(seq.parse::<i64>().is_ok_and(|n| n >= 1), "{seq}");
+    wait_for_count(&sent, 1, "message:sent", 2_000).await;
+    let detail = sent.get(0);
+    assert_eq!(
+        get(&detail, "client_id").as_string(),
+        Some(client_id.clone())
+    );
+    assert_eq!(
+        get(&detail, "body").as_string().as_deref(),
+        Some("Hello from the composer")
+    );
+    assert_eq!(
+        get(&detail, "author").as_string().as_deref(),
+        Some("customer")
+    );
+    assert_eq!(get(&detail, "seq").as_f64(), seq.parse::<f64>().ok());
+    // Stored once on the server; nothing left pending here.
+    assert_eq!(count_client_id(&server_messages().await, &client_id), 1);
+    assert_eq!(pending_store(), None);
+    // Shift+Enter is a new line (no send); empty text is not sent.
+    type_and_enter("   ");
+    assert_eq!(message_items().len(), 1, "blank text is not sent");
+    let composer = query("[data-tc=composer]").expect("composer");
+    Reflect::set(&composer, &"value".into(), &s("line one")).expect("value");
+    Function::new_with_args(
+        "el",
+        "el.dispatchEvent(new KeyboardEvent('keydown', \
+           { key: 'Enter', shiftKey: true, bubbles: true, cancelable: true }))",
+    )
+    .call1(&JsValue::NULL, &composer)
+    .expect("keydown");
+    assert_eq!(message_items().len(), 1, "Shift+Enter does not send");
+}
+
+#[wasm_bindgen_test]
+async fn server_a_message_over_4000_characters_is_refused_in_place() {
+    fresh();
+    init("demo").await;
+    chatting_as("too-long").await;
+    let long = "a".repeat(4_001);
+    type_and_enter(&long);
+    let error = visible_text("[data-tc=composer-error]").expect("an error in place");
+    assert!(error.contains("4,001 characters"), "{error}");
+    assert!(message_items().is_empty(), "nothing sent");
+    let composer = query("[data-tc=composer]").expect("composer");
+    assert_eq!(
+        get(&composer, "value").as_string().map(|v| v.len()),
+        Some(4_001),
+        "the text is kept to be shortened"
+    );
+    assert_eq!(
+        composer.get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    // Exactly 4,000 goes.
+    type_and_enter(&long[1..]);
+    assert_eq!(visible_text("[data-tc=composer-error]"), None);
+    wait_for_message(&long[1..], "sent", 5_000).await;
+}
+
+#[wasm_bindgen_test]
+async fn server_a_pending_message_survives_a_reload_and_is_stored_once() {
+    fresh();
+    // No socket ever opens in this "page": messages stay pending.
+    page_eval(
+        "window.__RealWebSocket = window.__RealWebSocket || window.WebSocket; \
+         window.WebSocket = function () { return { send() {}, close() {} }; };",
+    );
+    init("demo").await;
+    chatting_as("reload").await;
+    type_and_enter("Sent before the reload");
+    let (_, client_id) = wait_for_message("Sent before the reload", "pending", 1_000).await;
+    let client_id = client_id.expect("data-client-id");
+    let stored = pending_store().expect("kept in sessionStorage");
+    assert!(stored.contains(&client_id), "{stored}");
+    assert!(stored.contains("Sent before the reload"), "{stored}");
+    // The page reloads with the network back.
+    trustchat::web::reset();
+    page_eval("window.WebSocket = window.__RealWebSocket;");
+    let (sent, listener) = recorder();
+    trustchat::on(s("message:sent"), listener.into()).expect("on");
+    init("demo").await;
+    trustchat::show().expect("show");
+    let (seq, same_id) = wait_for_message("Sent before the reload", "sent", 5_000).await;
+    assert!(seq.is_some());
+    assert_eq!(
+        same_id.as_deref(),
+        Some(client_id.as_str()),
+        "same client id"
+    );
+    wait_for_count(&sent, 1, "message:sent", 2_000).await;
+    assert_eq!(count_client_id(&server_messages().await, &client_id), 1);
+    assert_eq!(pending_store(), None);
+    // Another reload: the history shows it, once, not pending.
+    trustchat::web::reset();
+    init("demo").await;
+    trustchat::show().expect("show");
+    wait_for_message("Sent before the reload", "sent", 5_000).await;
+    let shown = message_items()
+        .iter()
+        .filter(|(_, _, id, _)| id.as_deref() == Some(client_id.as_str()))
+        .count();
+    assert_eq!(shown, 1);
+}
+
+#[wasm_bindgen_test]
+async fn server_clear_user_wipes_the_pending_messages_and_the_history() {
+    fresh();
+    init("demo").await;
+    chatting_as("clear").await;
+    type_and_enter("In the history");
+    wait_for_message("In the history", "sent", 5_000).await;
+    // The socket stops delivering: the next message stays pending.
+    page_eval(
+        "window.__realSend = WebSocket.prototype.send; \
+         WebSocket.prototype.send = function () {};",
+    );
+    type_and_enter("Still pending");
+    wait_for_message("Still pending", "pending", 1_000).await;
+    page_eval("WebSocket.prototype.send = window.__realSend;");
+    assert!(pending_store().is_some());
+    let (cleared, listener) = recorder();
+    trustchat::on(s("user:cleared"), listener.into()).expect("on");
+    settle(trustchat::clear_user())
+        .await
+        .expect("clearUser resolves");
+    assert_eq!(cleared.length(), 1);
+    assert!(message_items().is_empty(), "no message left in the page");
+    let html = shadow_html();
+    assert!(!html.contains("In the history") && !html.contains("Still pending"));
+    assert!(trustchat_keys().is_empty(), "{:?}", trustchat_keys());
+    assert!(!stored_text().contains("Still pending"));
+}

@@ -80,8 +80,17 @@ pub struct SessionResponse {
     /// `None` when the session is not trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_until: Option<i64>,
-    /// The first message the widget shows, e.g. `Hi Ada!`.
+    /// The first message the widget shows, e.g. `Hi Ada!`, chosen by the
+    /// app's first-message rules for the customer's status; any login URL
+    /// in it is already written out, so a widget that knows nothing of
+    /// [`SessionResponse::greeting_link`] still shows it.
     pub greeting: String,
+    /// The app's `login_url` when the greeting carries it (anonymous and
+    /// untrusted customers, by default): the widget renders that URL in the
+    /// greeting as a link. Always the app's configured URL, never anything
+    /// a client sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting_link: Option<String>,
 }
 
 #[cfg(test)]
@@ -120,6 +129,7 @@ mod tests {
             trusted: false,
             trusted_until: None,
             greeting: "Hi there!".into(),
+            greeting_link: None,
         };
         let json = serde_json::to_value(&response).unwrap();
         assert!(json.get("session_token").is_none());

@@ -67,6 +67,19 @@ impl Config {
     pub fn session_key(&self) -> String {
         [STORAGE_PREFIX, &self.app_id, ":session"].concat()
     }
+
+    /// The `sessionStorage` key of this tab's unacknowledged messages:
+    /// `trustchat:{app_id}:pending`.
+    pub fn pending_key(&self) -> String {
+        [STORAGE_PREFIX, &self.app_id, ":pending"].concat()
+    }
+
+    /// The WebSocket's URL: the server's, `http` made `ws`, and
+    /// `/api/v1/ws`. No token: that travels in the first frame.
+    pub fn ws_url(&self) -> String {
+        // `server` starts with `http` (checked in `new`).
+        ["ws", self.server.get(4..).unwrap_or_default(), "/api/v1/ws"].concat()
+    }
 }
 
 /// Every key the widget writes starts with this; `clearUser` removes them all.
@@ -141,5 +154,10 @@ mod tests {
             "http://s/api/v1/sessions/current"
         );
         assert_eq!(config.session_key(), "trustchat:demo:session");
+        assert_eq!(config.pending_key(), "trustchat:demo:pending");
+        assert_eq!(config.ws_url(), "ws://s/api/v1/ws");
+        let secure =
+            Config::new(Some("demo"), Some("https://chat.example.com"), "").expect("valid");
+        assert_eq!(secure.ws_url(), "wss://chat.example.com/api/v1/ws");
     }
 }

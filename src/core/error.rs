@@ -136,6 +136,7 @@ mod tests {
                 message: "m".into(),
                 field: None,
                 reason: reason.map(Into::into),
+                retry_after: None,
             },
         })
     }

@@ -2,11 +2,13 @@
 //! Nothing here knows `web_sys`, `js_sys` or `wasm_bindgen`; it builds and
 //! is tested natively.
 
+pub mod chat;
 pub mod config;
 pub mod error;
 pub mod state;
 pub mod trust;
 
+pub use chat::{backoff, ChatInput, Line, LineState, PendingRecord, Posted};
 pub use config::{Config, STORAGE_PREFIX};
 pub use error::{Code, Error};
 pub use state::{

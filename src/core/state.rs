@@ -26,8 +26,9 @@
 //!    └─────────────────▶ Lapsing ──TimerFired (at the end)──▶ not trusted
 //! ```
 
-use trustchat_protocol::{AppInfo, SessionResponse};
+use trustchat_protocol::{AppInfo, ClientFrame, Message, SessionResponse};
 
+use super::chat::{Chat, ChatInput, Line, PendingRecord};
 use super::config::Config;
 use super::error::{Code, Error};
 use super::trust::{self, Deadline};
@@ -59,9 +60,15 @@ pub enum Input {
         session: Option<SessionResponse>,
         /// The clock, in Unix milliseconds.
         now: i64,
+        /// Messages this tab left unacknowledged before a reload; dropped
+        /// unless `session` was restored.
+        pending: Vec<PendingRecord>,
     },
     /// `init` failed; the widget stays uninitialized.
     InitFailed,
+    /// The app's description, fetched again: `init` went on without it
+    /// (the server was down, but a session was stored).
+    AppLoaded(AppInfo),
     /// The panel is opened (`show()` or the launcher).
     Show,
     /// The panel is closed (`close()`, the close button or Escape).
@@ -86,6 +93,15 @@ pub enum Input {
     FormInvalid(FieldErrors),
     /// A request on the customer's behalf failed; shown in the panel.
     Failed(Error),
+    /// Something for the conversation (see [`crate::core::chat`]).
+    Chat {
+        /// The clock, in Unix milliseconds.
+        now: i64,
+        /// A random number in `[0, 1)`, to jitter a backoff.
+        random: f64,
+        /// What happened.
+        input: ChatInput,
+    },
 }
 
 /// What the driver must do after a step, in order.
@@ -105,6 +121,37 @@ pub enum Effect {
     Disarm,
     /// Call `fetchJwt` and upgrade the session with its token.
     FetchJwt,
+    /// Open the WebSocket (replacing any), reporting its events as
+    /// [`ChatInput`]s.
+    Connect,
+    /// Close the WebSocket, unheard: its close is not reported.
+    Disconnect,
+    /// Send a frame on the open WebSocket.
+    SendFrame(ClientFrame),
+    /// `GET /messages?after=...`, answered by `Fetched` or `FetchFailed`
+    /// with the same `epoch`.
+    Fetch {
+        /// The highest contiguous `seq` held.
+        after: i64,
+        /// Tells the answer of a session that ended from a current one.
+        epoch: u32,
+    },
+    /// `POST /messages` (the fallback while the socket is down), answered
+    /// by `Posted`.
+    Post {
+        /// The idempotency key.
+        client_id: String,
+        /// The text.
+        body: String,
+    },
+    /// Write [`Widget::pending`] to `sessionStorage`.
+    StorePending,
+    /// Arm the chat timer for this time (Unix ms), replacing any; `None`
+    /// only cancels. It feeds [`ChatInput::Wake`].
+    Wake(Option<i64>),
+    /// The server no longer knows the session with this token: wipe it
+    /// locally, as `clearUser` does (it is revoked already).
+    SessionGone(String),
 }
 
 /// The events of `TrustChat.on`, with their detail.
@@ -126,6 +173,11 @@ pub enum Event {
     Close,
     /// `error`: something failed that no promise reports.
     Error(Error),
+    /// `message:sent`: the server stored a message this tab sent.
+    MessageSent(Message),
+    /// `message:received`: a new message this tab did not send (an
+    /// agent's, or the customer's from another tab).
+    MessageReceived(Message),
 }
 
 impl Event {
@@ -140,6 +192,8 @@ impl Event {
             Event::Open => "open",
             Event::Close => "close",
             Event::Error(_) => "error",
+            Event::MessageSent(_) => "message:sent",
+            Event::MessageReceived(_) => "message:received",
         }
     }
 }
@@ -261,6 +315,10 @@ pub struct View {
     /// Bumped by `clearUser`: the DOM layer rebuilds the panel from scratch,
     /// so nothing the last customer typed or saw survives.
     pub epoch: u32,
+    /// The message log.
+    pub messages: Vec<Line>,
+    /// Whether an agent closed the conversation.
+    pub closed: bool,
 }
 
 /// The widget's whole state.
@@ -286,6 +344,8 @@ pub struct Widget {
     trust: Option<Trust>,
     /// See [`View::unverified`].
     unverified: bool,
+    /// The conversation and the link to the server.
+    chat: Chat,
 }
 
 /// A trusted session's way to the end of its trust.
@@ -316,6 +376,12 @@ impl Widget {
 
     /// Applies one input and answers what to do.
     pub fn step(&mut self, input: Input) -> Vec<Effect> {
+        let mut effects = self.apply(input);
+        self.chat.rearm(&mut effects);
+        effects
+    }
+
+    fn apply(&mut self, input: Input) -> Vec<Effect> {
         use Effect::*;
         match input {
             Input::Initialized {
@@ -323,6 +389,7 @@ impl Widget {
                 app,
                 mut session,
                 now,
+                pending,
             } => {
                 if let Some(s) = session.as_mut() {
                     if s.trusted_until
@@ -342,12 +409,20 @@ impl Widget {
                     effects.extend(self.anonymous_session_needed());
                 }
                 effects.extend(self.start_trust());
+                if self.session.is_some() {
+                    self.chat.restore(pending);
+                    self.start_chat(&mut effects);
+                }
                 effects.push(Emit(Event::Ready(self.user())));
                 effects
             }
             Input::InitFailed => {
                 self.open = false;
                 vec![]
+            }
+            Input::AppLoaded(app) => {
+                self.app = Some(app);
+                vec![Render]
             }
             Input::Show if self.open => vec![],
             Input::Show => {
@@ -391,6 +466,7 @@ impl Widget {
                         effects.push(Emit(Event::Identified(user)));
                     }
                 }
+                self.start_chat(&mut effects);
                 effects
             }
             Input::TimerFired { now } => self.timer_fired(now),
@@ -427,6 +503,7 @@ impl Widget {
                 self.alert = None;
                 self.epoch = self.epoch.wrapping_add(1);
                 let mut effects = vec![Render, Effect::Disarm];
+                self.chat.stop(&mut effects);
                 if was_open {
                     effects.push(Emit(Event::Close));
                 }
@@ -452,7 +529,42 @@ impl Widget {
                 self.alert = Some(error.message.clone());
                 vec![Render, Emit(Event::Error(error))]
             }
+            Input::Chat { now, random, input } => {
+                let mut effects = vec![];
+                self.chat.step(now, random, input, &mut effects);
+                // One redraw, first, of the state after the whole step, so
+                // that listeners of the events see it; one storage write.
+                let render = effects.iter().any(|e| matches!(e, Render));
+                let store = effects.iter().any(|e| matches!(e, StorePending));
+                effects.retain(|e| !matches!(e, Render | StorePending));
+                if render {
+                    effects.insert(0, Render);
+                }
+                if store {
+                    effects.push(StorePending);
+                }
+                effects
+            }
         }
+    }
+
+    /// The session's socket, when it has a token.
+    fn start_chat(&mut self, effects: &mut Vec<Effect>) {
+        if let Some(session) = &self.session {
+            if let Some(token) = &session.session_token {
+                self.chat.start(token, &session.customer.id, effects);
+            }
+        }
+    }
+
+    /// The messages to keep in `sessionStorage` until acknowledged.
+    pub fn pending(&self) -> Vec<PendingRecord> {
+        self.chat.records()
+    }
+
+    /// The token the chat's socket and requests use.
+    pub fn chat_token(&self) -> Option<&str> {
+        self.chat.token()
     }
 
     /// The current phase.
@@ -528,6 +640,10 @@ impl Widget {
                 }),
             unverified: self.unverified,
             epoch: self.epoch,
+            messages: self
+                .chat
+                .lines(self.app.as_ref().and_then(|a| a.login_url.as_deref())),
+            closed: self.chat.closed(),
         }
     }
 

@@ -31,6 +31,7 @@ fn init(app_onboarding: bool, config_onboarding: Option<bool>) -> Input {
         app: app(app_onboarding),
         session: None,
         now: NOW,
+        pending: vec![],
     }
 }
 
@@ -47,6 +48,7 @@ fn ada(trusted: bool) -> SessionResponse {
         trusted,
         trusted_until: trusted.then_some(UNTIL),
         greeting: "Hi Ada!".into(),
+        greeting_link: None,
     }
 }
 
@@ -63,6 +65,7 @@ fn anonymous() -> SessionResponse {
         trusted: false,
         trusted_until: None,
         greeting: "Hi there! How can we help?".into(),
+        greeting_link: None,
     }
 }
 
@@ -114,10 +117,15 @@ fn initialization() {
             app: app(true),
             session: Some(ada(false)),
             now: NOW,
+            pending: vec![],
         }],
         Phase::Identified,
         chat(Some("Hi Ada!")),
-        vec![Render, Emit(Event::Ready(Some(user(&ada(false)))))],
+        vec![
+            Render,
+            Effect::Connect,
+            Emit(Event::Ready(Some(user(&ada(false))))),
+        ],
     );
     // `show()` while `init` is in flight is remembered, and applied.
     check(
@@ -185,7 +193,7 @@ fn opening_and_closing() {
         ],
         Phase::Anonymous,
         chat(Some("Hi there! How can we help?")),
-        vec![Render],
+        vec![Render, Effect::Connect],
     );
     // `init`'s onboarding overrides the app's, both ways.
     check(
@@ -225,7 +233,7 @@ fn identification() {
         vec![init(true, None), Input::SessionStarted(ada(false))],
         Phase::Identified,
         chat(Some("Hi Ada!")),
-        vec![Render, identified.clone()],
+        vec![Render, identified.clone(), Effect::Connect],
     );
     check(
         vec![
@@ -235,7 +243,7 @@ fn identification() {
         ],
         Phase::Identified,
         chat(Some("Hi Ada!")),
-        vec![Render, identified],
+        vec![Render, identified, Effect::Connect],
     );
     check(
         vec![init(true, None), Input::SessionStarted(ada(true))],
@@ -246,6 +254,7 @@ fn identification() {
             Effect::Arm(Deadline::Refresh(UNTIL)),
             Emit(Event::Identified(user(&ada(true)))),
             Emit(Event::Trusted(user(&ada(true)))),
+            Effect::Connect,
         ],
     );
 }
@@ -277,6 +286,7 @@ fn init_with_fetch_jwt(fetch_jwt: bool) -> Input {
         app: app(true),
         session: None,
         now: NOW,
+        pending: vec![],
     }
 }
 
@@ -344,6 +354,7 @@ fn trust_timer_is_armed_by_trusted_sessions() {
             Arm(Refresh(UNTIL)),
             Emit(Event::Identified(user(&ada(true)))),
             Emit(Event::Trusted(user(&ada(true)))),
+            Effect::Connect,
         ],
         TRUSTED,
     );
@@ -354,10 +365,12 @@ fn trust_timer_is_armed_by_trusted_sessions() {
             app: app(true),
             session: Some(ada(true)),
             now: NOW,
+            pending: vec![],
         }],
         vec![
             Render,
             Arm(Refresh(UNTIL)),
+            Effect::Connect,
             Emit(Event::Ready(Some(user(&ada(true))))),
         ],
         TRUSTED,
@@ -374,8 +387,13 @@ fn trust_timer_is_armed_by_trusted_sessions() {
             app: app(true),
             session: Some(lapsed),
             now: NOW,
+            pending: vec![],
         }],
-        vec![Render, Emit(Event::Ready(Some(user(&ada(false)))))],
+        vec![
+            Render,
+            Effect::Connect,
+            Emit(Event::Ready(Some(user(&ada(false))))),
+        ],
         LAPSED,
     );
     // Trusted but no end given: no timer.
@@ -389,6 +407,7 @@ fn trust_timer_is_armed_by_trusted_sessions() {
             Render,
             Emit(Event::Identified(user(&forever))),
             Emit(Event::Trusted(user(&forever))),
+            Effect::Connect,
         ],
         TRUSTED,
     );
@@ -399,7 +418,7 @@ fn trust_timer_is_armed_by_trusted_sessions() {
             Input::SessionStarted(ada(true)),
             Input::SessionStarted(anonymous()),
         ],
-        vec![Render, Disarm],
+        vec![Render, Disarm, Effect::Disconnect, Effect::Connect],
         Seen {
             trusted: None,
             verified: None,
@@ -443,7 +462,7 @@ fn trust_timer_is_armed_by_trusted_sessions() {
     ];
     check_trust(
         cleared.clone(),
-        vec![Render, Disarm, Emit(Event::Cleared)],
+        vec![Render, Disarm, Effect::Disconnect, Emit(Event::Cleared)],
         Seen {
             trusted: None,
             verified: None,
@@ -618,7 +637,12 @@ fn clearing() {
         ],
         Phase::Anonymous,
         form(),
-        vec![Render, Effect::Disarm, Emit(Event::Cleared)],
+        vec![
+            Render,
+            Effect::Disarm,
+            Effect::Disconnect,
+            Emit(Event::Cleared),
+        ],
     );
     check(
         vec![
@@ -632,6 +656,7 @@ fn clearing() {
         vec![
             Render,
             Effect::Disarm,
+            Effect::Disconnect,
             Emit(Event::Close),
             Emit(Event::Cleared),
         ],

@@ -13,6 +13,13 @@
 //! different person, whose new session replaces the old (the server revoked
 //! the old token); one without continues the same session. The identity JWT
 //! is only ever sent, never kept: a fresh one comes from `fetchJwt`.
+//!
+//! Messaging: the state machine decides (see [`crate::core::chat`]); the
+//! driver opens the socket, sends its frames, fetches and posts, and feeds
+//! what comes back as [`ChatInput`]s stamped with the clock and a random
+//! number. These run outside the call queue: their answers carry what they
+//! answer (an epoch, a `client_id`), and the state machine ignores the
+//! answers of a session that ended.
 
 pub mod queue;
 
@@ -21,12 +28,15 @@ use std::future::Future;
 use std::rc::Rc;
 
 use trustchat_protocol::validate::{self, ValidUser};
-use trustchat_protocol::{AppInfo, CreateSessionRequest, ErrorBody, SessionResponse, UserInput};
+use trustchat_protocol::{
+    AppInfo, CreateSessionRequest, ErrorBody, SendMessage, SessionResponse, UserInput,
+};
 
 use crate::core::{
-    validate_form, Code, Config, Effect, Error, Input, Phase, User, Widget, STORAGE_PREFIX,
+    validate_form, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
+    User, Widget, STORAGE_PREFIX,
 };
-use crate::platform::{Method, Ports, Request, Response};
+use crate::platform::{Method, Ports, Request, Response, SocketEvent};
 use queue::Queue;
 
 /// The widget at run time: state machine, ports and call queue.
@@ -40,6 +50,10 @@ pub struct Driver<P> {
     /// How many `init` calls are waiting or running; `show()` before `init`
     /// resolved is remembered while one is.
     pending_inits: Cell<u32>,
+    /// Whether `init` went on with a stand-in for the app's description
+    /// (server down, session stored); fetched again once the socket is
+    /// ready.
+    app_missing: Cell<bool>,
 }
 
 impl<P: Ports + 'static> Driver<P> {
@@ -50,6 +64,7 @@ impl<P: Ports + 'static> Driver<P> {
             state: RefCell::new(Widget::new()),
             queue: Queue::default(),
             pending_inits: Cell::new(0),
+            app_missing: Cell::new(false),
         })
     }
 
@@ -274,7 +289,238 @@ impl<P: Ports + 'static> Driver<P> {
                 }
                 Effect::Disarm => self.ports.set_timer(None),
                 Effect::FetchJwt => self.ports.spawn(Box::pin(self.refresh())),
+                Effect::Connect => {
+                    if let Ok(config) = self.config() {
+                        self.ports.connect(&config.ws_url());
+                    }
+                }
+                Effect::Disconnect => self.ports.disconnect(),
+                Effect::SendFrame(frame) => {
+                    if let Some(text) = self.ports.encode_frame(&frame) {
+                        self.ports.send_frame(&text);
+                    }
+                }
+                Effect::Fetch { after, epoch } => {
+                    self.ports.spawn(Box::pin(self.fetch(after, epoch)))
+                }
+                Effect::Post { client_id, body } => {
+                    self.ports.spawn(Box::pin(self.post(client_id, body)))
+                }
+                Effect::StorePending => self.store_pending(),
+                Effect::Wake(at) => {
+                    let delay = at.map(|at| {
+                        u32::try_from((at - self.ports.now()).clamp(0, i64::from(i32::MAX)))
+                            .unwrap_or(0)
+                    });
+                    self.ports.set_wake(delay);
+                }
+                Effect::SessionGone(token) => self.ports.spawn(Box::pin(self.session_gone(token))),
             }
+        }
+    }
+
+    /// The customer pressed send: the message shows as pending at once and
+    /// goes out as soon as it can. A body `validate::message_body` refuses
+    /// is dropped (the composer says why before it gets here).
+    pub fn send_message(self: &Rc<Self>, body: String) {
+        if self.phase() == Phase::NotInitialized || validate::message_body(&body).is_err() {
+            return;
+        }
+        let client_id = self.ports.uuid();
+        self.chat(ChatInput::Send { client_id, body });
+    }
+
+    /// "Retry" on a failed message.
+    pub fn retry(self: &Rc<Self>, client_id: String) {
+        self.chat(ChatInput::Retry(client_id));
+    }
+
+    /// "Delete" on a failed message.
+    pub fn discard(self: &Rc<Self>, client_id: String) {
+        self.chat(ChatInput::Discard(client_id));
+    }
+
+    /// What the current socket reports. Frames that are not JSON of a known
+    /// type are ignored (a newer server may send more kinds).
+    pub fn socket_event(self: &Rc<Self>, event: SocketEvent) {
+        let input = match event {
+            SocketEvent::Opened => ChatInput::Opened,
+            SocketEvent::Closed(code) => ChatInput::Closed(code),
+            SocketEvent::Frame(text) => match self.ports.decode_frame(&text) {
+                Some(frame) => {
+                    if self.app_missing.get() {
+                        self.ports.spawn(Box::pin(self.load_app()));
+                    }
+                    ChatInput::Frame(frame)
+                }
+                None => return,
+            },
+        };
+        self.chat(input);
+    }
+
+    /// The app's description `init` went on without.
+    fn load_app(self: &Rc<Self>) -> impl Future<Output = ()> + 'static {
+        self.app_missing.set(false);
+        let this = self.clone();
+        async move {
+            let Ok(config) = this.config() else { return };
+            let app = match this
+                .request(&config, Method::Get, config.app_url(""), None, None)
+                .await
+            {
+                Ok(response) => this.decode::<AppInfo>(&config, &response).ok(),
+                Err(_) => None,
+            };
+            match app {
+                Some(app) => this.apply(Input::AppLoaded(app)),
+                // Next frame, next try.
+                None => this.app_missing.set(true),
+            }
+        }
+    }
+
+    /// The chat timer fired.
+    pub fn wake(self: &Rc<Self>) {
+        self.chat(ChatInput::Wake);
+    }
+
+    /// The browser went online, or the page became visible.
+    pub fn nudge(self: &Rc<Self>) {
+        self.chat(ChatInput::Nudge);
+    }
+
+    /// Another tab changed this origin's storage: when it removed the
+    /// session (`clearUser` there), this tab wipes itself too.
+    pub fn storage_changed(self: &Rc<Self>) {
+        let (Ok(config), Some(token)) = (self.config(), self.session_token()) else {
+            return;
+        };
+        if self.ports.get(&config.session_key()).is_none() {
+            self.ports.spawn(Box::pin(self.session_gone(token)));
+        }
+    }
+
+    fn chat(self: &Rc<Self>, input: ChatInput) {
+        let (now, random) = (self.ports.now(), self.ports.random());
+        self.apply(Input::Chat { now, random, input });
+    }
+
+    fn store_pending(&self) {
+        let Ok(config) = self.config() else { return };
+        let records = self.state.borrow().pending();
+        let text = (!records.is_empty())
+            .then(|| self.ports.encode_pending(&records))
+            .flatten();
+        self.ports.tab_set(&config.pending_key(), text.as_deref());
+    }
+
+    /// `GET /messages?after=...`.
+    fn fetch(self: &Rc<Self>, after: i64, epoch: u32) -> impl Future<Output = ()> + 'static {
+        let this = self.clone();
+        async move {
+            let token = this.state.borrow().chat_token().map(str::to_owned);
+            let (Ok(config), Some(token)) = (this.config(), token) else {
+                return;
+            };
+            let url = config.url(&["/messages?after=", &after.to_string()].concat());
+            let answer = this
+                .ports
+                .send(Request {
+                    method: Method::Get,
+                    url,
+                    bearer: Some(token),
+                    body: None,
+                })
+                .await;
+            let page = match &answer {
+                Ok(Response { status: 200, body }) => this.ports.decode_page(body),
+                _ => None,
+            };
+            let gone = matches!(answer, Ok(Response { status: 401, .. }));
+            this.chat(match page {
+                Some(page) => ChatInput::Fetched { epoch, page },
+                None => ChatInput::FetchFailed { epoch, gone },
+            });
+        }
+    }
+
+    /// `POST /messages`, the fallback while the socket is down.
+    fn post(
+        self: &Rc<Self>,
+        client_id: String,
+        body: String,
+    ) -> impl Future<Output = ()> + 'static {
+        let this = self.clone();
+        async move {
+            let token = this.state.borrow().chat_token().map(str::to_owned);
+            let (Ok(config), Some(token)) = (this.config(), token) else {
+                return;
+            };
+            let request = SendMessage {
+                client_id: client_id.clone(),
+                body,
+            };
+            let answer = this
+                .ports
+                .send(Request {
+                    method: Method::Post,
+                    url: config.url("/messages"),
+                    bearer: Some(token),
+                    body: this.ports.encode(&request),
+                })
+                .await;
+            let outcome = match answer {
+                Ok(Response {
+                    status: 200 | 201,
+                    body,
+                }) => this
+                    .ports
+                    .decode_message(&body)
+                    .map_or(Posted::Failed, Posted::Stored),
+                Ok(Response { status: 401, .. }) => Posted::Gone,
+                Ok(Response {
+                    status: status @ (422 | 429),
+                    body,
+                }) => {
+                    let error = this.ports.decode::<ErrorBody>(&body).map(|b| b.error);
+                    match error {
+                        Some(e) if status == 429 => Posted::RateLimited(e.retry_after.unwrap_or(5)),
+                        None if status == 429 => Posted::RateLimited(5),
+                        Some(e) => Posted::Refused(e.message),
+                        None => Posted::Refused("the server refused this message".into()),
+                    }
+                }
+                _ => Posted::Failed,
+            };
+            this.chat(ChatInput::Posted { client_id, outcome });
+        }
+    }
+
+    /// The server no longer knows the session of `token` (revoked by
+    /// `clearUser` in another tab, or by an identity change): wiped as
+    /// `clearUser` wipes, without the request (it is revoked already). When
+    /// another tab stored a new session meanwhile (someone else logged
+    /// in there), that one stays: only this tab forgets.
+    fn session_gone(self: &Rc<Self>, token: String) -> impl Future<Output = ()> + 'static {
+        let (this, ticket) = (self.clone(), self.queue.ticket());
+        async move {
+            ticket.wait().await;
+            let Ok(config) = this.config() else { return };
+            if this.session_token().as_deref() != Some(token.as_str()) {
+                return;
+            }
+            let stored = this
+                .ports
+                .get(&config.session_key())
+                .and_then(|text| this.ports.decode::<SessionResponse>(&text))
+                .and_then(|s| s.session_token);
+            if stored.is_none() || stored.as_deref() == Some(token.as_str()) {
+                this.ports.remove_prefixed(STORAGE_PREFIX);
+            } else {
+                this.ports.tab_set(&config.pending_key(), None);
+            }
+            this.apply(Input::Cleared);
         }
     }
 
@@ -302,17 +548,50 @@ impl<P: Ports + 'static> Driver<P> {
                 ))
             };
         }
-        let response = self
+        let app = match self
             .request(&config, Method::Get, config.app_url(""), None, None)
-            .await?;
-        let app: AppInfo = self.decode(&config, &response)?;
+            .await
+        {
+            Ok(response) => Some(self.decode::<AppInfo>(&config, &response)?),
+            // A page reloaded while the server is down still shows the
+            // stored customer's chat and keeps their messages: it goes on
+            // without the app's description, and fetches it later.
+            Err(error)
+                if error.code == Code::Network
+                    && self.ports.get(&config.session_key()).is_some() =>
+            {
+                None
+            }
+            Err(error) => return Err(error),
+        };
+        self.app_missing.set(app.is_none());
+        let app = app.unwrap_or_else(|| AppInfo {
+            id: config.app_id.clone(),
+            name: String::new(),
+            onboarding: false,
+            login_url: None,
+        });
         let session = self.restore(&config).await;
+        let pending_key = config.pending_key();
+        let pending: Vec<PendingRecord> = match &session {
+            Some(_) => self
+                .ports
+                .tab_get(&pending_key)
+                .and_then(|text| self.ports.decode_pending(&text))
+                .unwrap_or_default(),
+            None => {
+                // Nobody's session: nobody's messages to send.
+                self.ports.tab_set(&pending_key, None);
+                vec![]
+            }
+        };
         let now = self.ports.now();
         self.apply(Input::Initialized {
             config,
             app,
             session,
             now,
+            pending,
         });
         Ok(())
     }

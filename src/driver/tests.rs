@@ -8,9 +8,9 @@ use futures_executor::block_on;
 use trustchat_protocol::UserInput;
 
 use super::*;
-use crate::core::{Event, Panel};
+use crate::core::{Event, LineState, Panel};
 use crate::platform::memory::Memory;
-use crate::platform::Storage;
+use crate::platform::{SocketEvent, Storage};
 
 const DEMO: &str = r#"{"id":"demo","name":"Demo Shop","onboarding":true}"#;
 const QUIET: &str = r#"{"id":"quiet","name":"Quiet","onboarding":false}"#;
@@ -1008,4 +1008,362 @@ fn calls_take_effect_in_call_order() {
     assert!(d.is_open());
     assert!(matches!(d.ports().events.borrow().as_slice(), []));
     let _ = Event::Cleared;
+}
+
+// ---- messaging ------------------------------------------------------------
+
+const WS: &str = "connect ws://s/api/v1/ws";
+const AUTH: &str = r#"send {"type":"auth","session_token":"tok-ada"}"#;
+const PENDING_KEY: &str = "trustchat:demo:pending";
+
+/// A customer message of `c1` as the server sends it.
+fn wire_message(seq: i64, client_id: Option<&str>) -> String {
+    let client = client_id
+        .map(|c| [r#","client_id":""#, c, "\""].concat())
+        .unwrap_or_default();
+    let author = if client_id.is_some() {
+        r#""author":"customer""#
+    } else {
+        r#""author":"agent","author_name":"Grace""#
+    };
+    [
+        r#"{"id":"m"#,
+        &seq.to_string(),
+        r#"","conversation_id":"c1","seq":"#,
+        &seq.to_string(),
+        ",",
+        author,
+        r#","kind":"text","body":"b","trusted":false,"created_at":1700000000000"#,
+        &client,
+        "}",
+    ]
+    .concat()
+}
+
+fn frame(d: &Rc<Driver<Memory>>, text: &str) {
+    d.socket_event(SocketEvent::Frame(text.into()));
+}
+
+/// Ada's stored session restored by `init`, the socket connected and
+/// ready on `c1` (holding seq 1), the history fetched.
+fn chatting(pending: Option<&str>) -> Rc<Driver<Memory>> {
+    let d = driver();
+    d.ports().set("trustchat:demo:session", ADA);
+    if let Some(pending) = pending {
+        d.ports().tab_set(PENDING_KEY, Some(pending));
+    }
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Status(200, DEMO), Reply::Status(200, ADA_CURRENT)],
+        &[GET_DEMO, "GET http://s/api/v1/sessions/current [tok-ada]"],
+        Ok(()),
+        &["ready"],
+    );
+    assert_eq!(d.ports().take_socket(), [WS]);
+    d.socket_event(SocketEvent::Opened);
+    assert_eq!(d.ports().take_socket(), [AUTH]);
+    d.ports().reply(
+        200,
+        &[
+            r#"{"conversation_id":"c1","status":"open","messages":["#,
+            &wire_message(1, None),
+            "]}",
+        ]
+        .concat(),
+    );
+    frame(
+        &d,
+        r#"{"type":"ready","conversation_id":"c1","last_seq":1}"#,
+    );
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        ["GET http://s/api/v1/messages?after=0 [tok-ada]"]
+    );
+    d
+}
+
+fn log(d: &Rc<Driver<Memory>>) -> Vec<String> {
+    let view = d.ports().view.borrow().clone().expect("rendered");
+    view.messages
+        .iter()
+        .map(|line| {
+            let state = match line.state {
+                LineState::Pending => "pending",
+                LineState::Sent => "sent",
+                LineState::Failed(_) => "failed",
+            };
+            [&line.key, " ", state].concat()
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_resyncs_and_resends_the_pending_messages() {
+    let d = chatting(Some(
+        r#"[{"client_id":"cid-old","body":"hello","created_at":1699999999000}]"#,
+    ));
+    // Resent with the client id it was first sent with, and shown pending.
+    assert_eq!(
+        d.ports().take_socket(),
+        [r#"send {"type":"send","client_id":"cid-old","body":"hello"}"#]
+    );
+    assert_eq!(d.ports().take_events(), Vec::<&str>::new());
+    assert_eq!(log(&d), ["m1 sent", "cid-old pending"]);
+    frame(
+        &d,
+        &[
+            r#"{"type":"ack","client_id":"cid-old","message":"#,
+            &wire_message(2, Some("cid-old")),
+            "}",
+        ]
+        .concat(),
+    );
+    assert_eq!(d.ports().take_events(), ["message:sent"]);
+    assert_eq!(log(&d), ["m1 sent", "cid-old sent"]);
+    assert_eq!(d.ports().tab_get(PENDING_KEY), None, "nothing pending");
+}
+
+#[test]
+fn the_composer_sends_over_the_socket_and_keeps_the_message_until_acked() {
+    let d = chatting(None);
+    d.send_message("  ".into());
+    d.send_message("x".repeat(4_001));
+    assert_eq!(
+        d.ports().take_socket(),
+        Vec::<String>::new(),
+        "not sendable"
+    );
+    d.send_message("hi there".into());
+    assert_eq!(
+        d.ports().take_socket(),
+        [r#"send {"type":"send","client_id":"cid-1","body":"hi there"}"#]
+    );
+    let pending: serde_json::Value =
+        serde_json::from_str(&d.ports().tab_get(PENDING_KEY).expect("kept")).expect("JSON");
+    assert_eq!(
+        pending,
+        serde_json::json!([{"client_id": "cid-1", "body": "hi there", "created_at": NOW}])
+    );
+    assert_eq!(log(&d), ["m1 sent", "cid-1 pending"]);
+    // An agent answers before the ack: news. Then the ack.
+    frame(
+        &d,
+        &[
+            r#"{"type":"message","message":"#,
+            &wire_message(2, None),
+            "}",
+        ]
+        .concat(),
+    );
+    frame(
+        &d,
+        &[
+            r#"{"type":"ack","client_id":"cid-1","message":"#,
+            &wire_message(3, Some("cid-1")),
+            "}",
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        d.ports().take_events(),
+        ["message:received", "message:sent"]
+    );
+    assert_eq!(log(&d), ["m1 sent", "m2 sent", "cid-1 sent"]);
+    assert_eq!(d.ports().tab_get(PENDING_KEY), None);
+}
+
+#[test]
+fn frames_this_version_does_not_know_are_ignored() {
+    let d = chatting(None);
+    for text in [
+        r#"{"type":"typing","who":"Grace"}"#,
+        "not json",
+        r#"{"type":"message"}"#,
+        r#"{"type":"pong"}"#,
+    ] {
+        frame(&d, text);
+    }
+    assert_eq!(d.ports().take_events(), Vec::<&str>::new());
+    assert_eq!(d.ports().take_socket(), Vec::<String>::new());
+    assert_eq!(log(&d), ["m1 sent"]);
+}
+
+#[test]
+fn clear_user_drops_the_socket_and_everything_pending() {
+    let d = chatting(None);
+    d.send_message("secret".into());
+    d.ports().take_socket();
+    check(
+        &d,
+        Call::Clear,
+        &[Reply::Status(204, "")],
+        &["DELETE http://s/api/v1/sessions/current [tok-ada]"],
+        Ok(()),
+        &["user:cleared"],
+    );
+    assert_eq!(d.ports().take_socket(), ["disconnect"]);
+    assert_eq!(d.ports().tab_get(PENDING_KEY), None);
+    assert!(stored(&d).is_empty());
+    assert_eq!(log(&d), Vec::<String>::new());
+    assert_eq!(d.ports().wake.get(), None, "no timer left");
+}
+
+#[test]
+fn clear_user_in_another_tab_wipes_this_one() {
+    let d = chatting(None);
+    // Another tab stored a session: nothing to do.
+    d.storage_changed();
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_events(), Vec::<&str>::new());
+    // Another tab removed it.
+    d.ports().remove("trustchat:demo:session");
+    d.storage_changed();
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_events(), ["user:cleared"]);
+    assert_eq!(d.ports().take_socket(), ["disconnect"]);
+    assert_eq!(
+        d.ports().take_sent(),
+        Vec::<String>::new(),
+        "revoked already"
+    );
+    assert_eq!(d.user(), None);
+}
+
+#[test]
+fn a_revoked_session_is_wiped_when_the_server_says_so() {
+    let d = chatting(Some(
+        r#"[{"client_id":"cid-old","body":"hello","created_at":1699999999000}]"#,
+    ));
+    d.ports().take_socket();
+    d.socket_event(SocketEvent::Closed(4001));
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_events(), ["user:cleared"]);
+    assert!(stored(&d).is_empty());
+    assert_eq!(d.ports().tab_get(PENDING_KEY), None);
+    assert_eq!(d.ports().take_sent(), Vec::<String>::new());
+    assert_eq!(d.ports().take_socket(), ["disconnect"], "and no reconnect");
+    assert_eq!(d.ports().wake.get(), None);
+}
+
+#[test]
+fn without_a_socket_a_message_is_posted_after_ten_seconds() {
+    let d = driver();
+    d.ports().set("trustchat:demo:session", ADA);
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Status(200, DEMO), Reply::Status(200, ADA_CURRENT)],
+        &[GET_DEMO, "GET http://s/api/v1/sessions/current [tok-ada]"],
+        Ok(()),
+        &["ready"],
+    );
+    d.ports().random.set(0.5);
+    d.socket_event(SocketEvent::Closed(1006));
+    d.send_message("hi".into());
+    assert_eq!(d.ports().wake.get(), Some(250), "reconnect first");
+    d.ports().now.set(NOW + 250);
+    d.wake();
+    assert_eq!(d.ports().take_socket(), [WS, WS]);
+    assert_eq!(d.ports().wake.get(), Some(9_750), "then the fallback");
+    d.ports().now.set(NOW + 10_000);
+    d.ports().reply(201, &wire_message(1, Some("cid-1")));
+    d.wake();
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        [r#"POST http://s/api/v1/messages [tok-ada] {"client_id":"cid-1","body":"hi"}"#]
+    );
+    assert_eq!(d.ports().take_events(), ["message:sent"]);
+    assert_eq!(log(&d), ["cid-1 sent"]);
+    // A refusal fails the message in place; 429 holds it.
+    d.send_message("again".into());
+    d.ports().now.set(NOW + 20_000);
+    d.ports().reply(
+        422,
+        r#"{"error":{"code":"message_too_long","message":"the message is longer than 4000 characters"}}"#,
+    );
+    d.wake();
+    d.ports().run_tasks();
+    assert_eq!(log(&d), ["cid-1 sent", "cid-2 failed"]);
+}
+
+#[test]
+fn pending_messages_without_a_session_are_dropped() {
+    let d = driver();
+    d.ports().tab_set(
+        PENDING_KEY,
+        Some(r#"[{"client_id":"x","body":"b","created_at":1}]"#),
+    );
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Status(200, DEMO)],
+        &[GET_DEMO],
+        Ok(()),
+        &["ready"],
+    );
+    assert_eq!(d.ports().tab_get(PENDING_KEY), None);
+    assert_eq!(d.ports().take_socket(), Vec::<String>::new());
+}
+
+#[test]
+fn a_reload_while_the_server_is_down_keeps_the_chat() {
+    let d = driver();
+    d.ports().set("trustchat:demo:session", ADA);
+    d.ports().tab_set(
+        PENDING_KEY,
+        Some(r#"[{"client_id":"cid-old","body":"hello","created_at":1699999999000}]"#),
+    );
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Unreachable, Reply::Unreachable],
+        &[GET_DEMO, "GET http://s/api/v1/sessions/current [tok-ada]"],
+        Ok(()),
+        &["ready"],
+    );
+    assert_eq!(d.user().map(|u| u.id), Some("c1".into()));
+    assert_eq!(log(&d), ["cid-old pending"]);
+    assert_eq!(d.ports().take_socket(), [WS]);
+    // The server is back: the app's description comes with the first frame.
+    d.socket_event(SocketEvent::Opened);
+    d.ports().reply(200, DEMO);
+    d.ports()
+        .reply(200, r#"{"conversation_id":null,"messages":[]}"#);
+    frame(
+        &d,
+        r#"{"type":"ready","conversation_id":null,"last_seq":0}"#,
+    );
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        [GET_DEMO, "GET http://s/api/v1/messages?after=0 [tok-ada]"]
+    );
+    let title = d.ports().view.borrow().as_ref().map(|v| v.title.clone());
+    assert_eq!(title.as_deref(), Some("Demo Shop"));
+    // Without a stored session, an unreachable server fails `init`.
+    let d = driver();
+    check(
+        &d,
+        Call::Init("demo"),
+        &[Reply::Unreachable],
+        &[GET_DEMO],
+        Err(Code::Network),
+        &[],
+    );
+}
+
+#[test]
+fn a_session_revoked_by_someone_elses_login_in_another_tab_keeps_theirs() {
+    let d = chatting(None);
+    d.ports().take_socket();
+    // Another tab logged Bob in: the server revoked Ada's session.
+    d.ports().set("trustchat:demo:session", BOB);
+    d.socket_event(SocketEvent::Closed(4001));
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_events(), ["user:cleared"]);
+    assert_eq!(d.user(), None);
+    assert_eq!(stored(&d), [["trustchat:demo:session=", BOB].concat()]);
 }

@@ -7,8 +7,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{Clock, Host, Json, Method, NetworkError, Request, Response, Storage, Task, Transport};
-use crate::core::{Error, Event, Focus, View};
+use super::{
+    Clock, Host, Json, Method, NetworkError, Random, Request, Response, Socket, Storage, Task,
+    Transport,
+};
+use crate::core::{Error, Event, Focus, PendingRecord, View};
 
 /// A fake platform: requests are answered from a script, in order.
 #[derive(Default)]
@@ -36,6 +39,16 @@ pub struct Memory {
     pub fresh_tokens: RefCell<VecDeque<Result<String, Error>>>,
     /// How many times `fetchJwt` was called.
     pub fetches: Cell<u32>,
+    /// The tab's storage area (`sessionStorage`).
+    pub tab_storage: RefCell<BTreeMap<String, String>>,
+    /// The chat timer's delay in ms; `None` when not armed.
+    pub wake: Cell<Option<u32>>,
+    /// Every socket operation: `connect URL`, `send TEXT`, `disconnect`.
+    pub socket: RefCell<Vec<String>>,
+    /// How many UUIDs were made: they are `cid-1`, `cid-2`, ...
+    pub uuids: Cell<u32>,
+    /// What `random()` answers.
+    pub random: Cell<f64>,
 }
 
 impl Memory {
@@ -65,6 +78,11 @@ impl Memory {
     /// Takes the requests sent so far.
     pub fn take_sent(&self) -> Vec<String> {
         std::mem::take(&mut *self.sent.borrow_mut())
+    }
+
+    /// Takes the socket operations so far.
+    pub fn take_socket(&self) -> Vec<String> {
+        std::mem::take(&mut *self.socket.borrow_mut())
     }
 
     /// Takes the names of the events emitted so far.
@@ -108,9 +126,19 @@ impl Storage for Memory {
         self.storage.borrow_mut().remove(key);
     }
     fn remove_prefixed(&self, prefix: &str) {
-        self.storage
-            .borrow_mut()
-            .retain(|key, _| !key.starts_with(prefix));
+        for area in [&self.storage, &self.tab_storage] {
+            area.borrow_mut().retain(|key, _| !key.starts_with(prefix));
+        }
+    }
+    fn tab_get(&self, key: &str) -> Option<String> {
+        self.tab_storage.borrow().get(key).cloned()
+    }
+    fn tab_set(&self, key: &str, value: Option<&str>) {
+        let mut area = self.tab_storage.borrow_mut();
+        match value {
+            Some(value) => area.insert(key.into(), value.into()),
+            None => area.remove(key),
+        };
     }
 }
 
@@ -120,6 +148,29 @@ impl Json for Memory {
     }
     fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
         serde_json::from_str(text).ok()
+    }
+    fn encode_pending(&self, records: &[PendingRecord]) -> Option<String> {
+        let list: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "client_id": r.client_id, "body": r.body, "created_at": r.created_at
+                })
+            })
+            .collect();
+        serde_json::to_string(&list).ok()
+    }
+    fn decode_pending(&self, text: &str) -> Option<Vec<PendingRecord>> {
+        let list: Vec<serde_json::Value> = serde_json::from_str(text).ok()?;
+        list.iter()
+            .map(|r| {
+                Some(PendingRecord {
+                    client_id: r.get("client_id")?.as_str()?.into(),
+                    body: r.get("body")?.as_str()?.into(),
+                    created_at: r.get("created_at")?.as_i64()?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -156,5 +207,30 @@ impl Clock for Memory {
     }
     fn set_timer(&self, delay: Option<u32>) {
         self.timer.set(delay);
+    }
+    fn set_wake(&self, delay: Option<u32>) {
+        self.wake.set(delay);
+    }
+}
+
+impl Socket for Memory {
+    fn connect(&self, url: &str) {
+        self.socket.borrow_mut().push(["connect ", url].concat());
+    }
+    fn send_frame(&self, text: &str) {
+        self.socket.borrow_mut().push(["send ", text].concat());
+    }
+    fn disconnect(&self) {
+        self.socket.borrow_mut().push("disconnect".into());
+    }
+}
+
+impl Random for Memory {
+    fn uuid(&self) -> String {
+        self.uuids.set(self.uuids.get() + 1);
+        ["cid-", &self.uuids.get().to_string()].concat()
+    }
+    fn random(&self) -> f64 {
+        self.random.get()
     }
 }

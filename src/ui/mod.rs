@@ -6,18 +6,23 @@
 //! removes them all. The panel's content is rebuilt whenever what it shows
 //! changes kind (form or chat) or `clearUser` bumps the view's epoch, so
 //! nothing the previous customer typed or saw survives.
+//!
+//! The message log is drawn by key (`client_id` for the customer's own
+//! messages, else the message id): a pending message turns sent in place,
+//! and only lines that changed are redrawn.
 
 pub mod dom;
 
 use wasm_bindgen::JsCast;
 use web_sys::{
-    Document, Element, Event, HtmlElement, HtmlInputElement, KeyboardEvent, ShadowRootInit,
-    ShadowRootMode,
+    Document, Element, Event, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent,
+    ShadowRootInit, ShadowRootMode,
 };
 
-use crate::core::{FieldErrors, Focus, Panel, View};
+use crate::core::{FieldErrors, Focus, Line, LineState, Panel, View};
 use dom::{child, text, toggle, Listener};
-use trustchat_protocol::UserInput;
+use trustchat_protocol::validate::message_body;
+use trustchat_protocol::{Author, ErrorCode, UserInput, MAX_BODY_CHARS};
 
 /// What the customer asked for through the DOM.
 pub enum Action {
@@ -27,6 +32,12 @@ pub enum Action {
     Close,
     /// The onboarding form was submitted.
     Submit(UserInput),
+    /// The composer sent a message (checked with `validate::message_body`).
+    Send(String),
+    /// "Retry" on a failed message, by `client_id`.
+    Retry(String),
+    /// "Delete" on a failed message, by `client_id`.
+    Discard(String),
 }
 
 /// Where actions go.
@@ -74,15 +85,15 @@ pub struct Ui {
     _listeners: [Listener; 3],
 }
 
+/// What the panel says once an agent closed the conversation.
+const CLOSED: &str = "This conversation was closed. Write a message to start a new one.";
+/// The counter shows from this many characters on.
+const COUNT_FROM: usize = MAX_BODY_CHARS - 500;
+
 /// The panel's content.
 enum Content {
-    /// The greeting and the (empty for now) message log.
-    Chat {
-        /// Holds it all.
-        root: Element,
-        /// `data-tc="greeting"`.
-        greeting: Element,
-    },
+    /// The greeting, the message log and the composer.
+    Chat(Box<Chat>),
     /// The onboarding form.
     Form {
         /// The `<form>`.
@@ -94,6 +105,24 @@ enum Content {
         /// The submit listener.
         _submit: Listener,
     },
+}
+
+/// The chat's elements.
+struct Chat {
+    /// Holds it all.
+    root: Element,
+    /// `data-tc="greeting"`.
+    greeting: Element,
+    /// `data-tc="messages"`, the log.
+    log: Element,
+    /// The lines drawn, in order, with what each shows.
+    lines: Vec<(Line, Element)>,
+    /// `data-tc="closed"`.
+    closed: Element,
+    /// `data-tc="composer"`.
+    composer: HtmlTextAreaElement,
+    /// Submit, Enter, typing, and the log's Retry and Delete buttons.
+    _listeners: [Listener; 4],
 }
 
 impl Ui {
@@ -245,7 +274,7 @@ impl Ui {
         text(&self.unverified, view.unverified.then_some(UNVERIFIED));
         let fits = matches!(
             (&self.content, &view.panel),
-            (Some(Content::Chat { .. }), Panel::Chat { .. })
+            (Some(Content::Chat(_)), Panel::Chat { .. })
                 | (Some(Content::Form { .. }), Panel::Onboarding { .. })
         );
         if !fits || self.epoch != view.epoch {
@@ -255,9 +284,14 @@ impl Ui {
             self.content = self.build(&view.panel);
             self.epoch = view.epoch;
         }
-        match (&self.content, &view.panel) {
-            (Some(Content::Chat { greeting, .. }), Panel::Chat { greeting: text_ }) => {
-                text(greeting, text_.as_deref())
+        match (&mut self.content, &view.panel) {
+            (Some(Content::Chat(chat)), Panel::Chat { greeting: text_ }) => {
+                text(&chat.greeting, text_.as_deref());
+                text(&chat.closed, view.closed.then_some(CLOSED));
+                if draw_lines(&self.document, chat, &view.messages) {
+                    // New lines: show the latest.
+                    self.body.set_scroll_top(self.body.scroll_height());
+                }
             }
             (Some(Content::Form { fields, submit, .. }), Panel::Onboarding { errors, busy }) => {
                 show_errors(fields, errors);
@@ -275,6 +309,7 @@ impl Ui {
             (Focus::Panel, Some(Content::Form { fields, .. })) => {
                 fields.first().map(|(input, _)| input.clone().into())
             }
+            (Focus::Panel, Some(Content::Chat(chat))) => Some(chat.composer.clone().into()),
             (Focus::Panel, _) => Some(self.panel.clone()),
             (Focus::Field(name), Some(Content::Form { fields, .. })) => FIELDS
                 .iter()
@@ -291,31 +326,8 @@ impl Ui {
     fn build(&self, panel: &Panel) -> Option<Content> {
         let document = &self.document;
         match panel {
-            Panel::Chat { .. } => {
-                let root = child(document, &self.body, "div", &[("data-tc", "chat")])?;
-                let greeting = child(
-                    document,
-                    &root,
-                    "p",
-                    &[
-                        ("class", "greet"),
-                        ("data-tc", "greeting"),
-                        ("role", "status"),
-                        ("hidden", ""),
-                    ],
-                )?;
-                child(
-                    document,
-                    &root,
-                    "div",
-                    &[
-                        ("data-tc", "messages"),
-                        ("role", "log"),
-                        ("aria-label", "Messages"),
-                    ],
-                )?;
-                Some(Content::Chat { root, greeting })
-            }
+            Panel::Chat { .. } => build_chat(document, &self.body, self.dispatch)
+                .map(|chat| Content::Chat(Box::new(chat))),
             Panel::Onboarding { .. } => {
                 let root = child(
                     document,
@@ -418,7 +430,371 @@ fn show_errors(fields: &[(HtmlInputElement, Element)], errors: &FieldErrors) {
 impl Content {
     fn root(&self) -> &Element {
         match self {
-            Content::Chat { root, .. } | Content::Form { root, .. } => root,
+            Content::Chat(chat) => &chat.root,
+            Content::Form { root, .. } => root,
+        }
+    }
+}
+
+fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option<Chat> {
+    let root = child(
+        document,
+        body,
+        "div",
+        &[("class", "chat"), ("data-tc", "chat")],
+    )?;
+    let greeting = child(
+        document,
+        &root,
+        "p",
+        &[
+            ("class", "greet"),
+            ("data-tc", "greeting"),
+            ("role", "status"),
+            ("hidden", ""),
+        ],
+    )?;
+    let log = child(
+        document,
+        &root,
+        "div",
+        &[
+            ("class", "log"),
+            ("data-tc", "messages"),
+            ("role", "log"),
+            ("aria-live", "polite"),
+            ("aria-label", "Messages"),
+        ],
+    )?;
+    let closed = child(
+        document,
+        &root,
+        "p",
+        &[
+            ("class", "note"),
+            ("data-tc", "closed"),
+            ("role", "status"),
+            ("hidden", ""),
+        ],
+    )?;
+    let form = child(
+        document,
+        &root,
+        "form",
+        &[
+            ("class", "composer"),
+            ("data-tc", "composer-form"),
+            ("novalidate", ""),
+        ],
+    )?;
+    child(
+        document,
+        &form,
+        "label",
+        &[("for", "tc-composer"), ("class", "sr")],
+    )?
+    .set_text_content(Some("Message"));
+    let composer: HtmlTextAreaElement = child(
+        document,
+        &form,
+        "textarea",
+        &[
+            ("id", "tc-composer"),
+            ("name", "message"),
+            ("rows", "2"),
+            ("data-tc", "composer"),
+            ("aria-describedby", "tc-counter tc-composer-error"),
+        ],
+    )?
+    .dyn_into()
+    .ok()?;
+    let counter = child(
+        document,
+        &form,
+        "p",
+        &[
+            ("id", "tc-counter"),
+            ("class", "hint"),
+            ("data-tc", "counter"),
+            ("aria-live", "polite"),
+            ("hidden", ""),
+        ],
+    )?;
+    let error = child(
+        document,
+        &form,
+        "p",
+        &[
+            ("id", "tc-composer-error"),
+            ("class", "err"),
+            ("data-tc", "composer-error"),
+            ("role", "alert"),
+            ("hidden", ""),
+        ],
+    )?;
+    child(
+        document,
+        &form,
+        "button",
+        &[("type", "submit"), ("class", "send"), ("data-tc", "send")],
+    )?
+    .set_text_content(Some("Send"));
+    let composer_ = Composer {
+        input: composer.clone(),
+        counter,
+        error,
+    };
+    let (on_key, on_input) = (composer_.clone(), composer_.clone());
+    let focus = composer.clone();
+    let listeners = [
+        Listener::new(&form, "submit", move |event: Event| {
+            event.prevent_default();
+            composer_.send(dispatch);
+        }),
+        Listener::new(&composer, "keydown", move |event: Event| {
+            let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
+                return;
+            };
+            // Enter sends, Shift+Enter is a new line; Enter that ends an
+            // input method's composition is not a send.
+            if key.key() == "Enter" && !key.shift_key() && !key.is_composing() {
+                event.prevent_default();
+                on_key.send(dispatch);
+            }
+        }),
+        Listener::new(&composer, "input", move |_| on_input.typed()),
+        Listener::new(&log, "click", move |event: Event| {
+            let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+            let Some(button) = target.and_then(|t| t.closest("button[data-action]").ok().flatten())
+            else {
+                return;
+            };
+            let client_id = button
+                .closest("[data-client-id]")
+                .ok()
+                .flatten()
+                .and_then(|item| item.get_attribute("data-client-id"));
+            if let Some(client_id) = client_id {
+                let retry = button.get_attribute("data-action").as_deref() == Some("retry");
+                // The buttons go away with the failure: focus stays useful.
+                let _ = focus.focus();
+                dispatch(if retry {
+                    Action::Retry(client_id)
+                } else {
+                    Action::Discard(client_id)
+                });
+            }
+        }),
+    ];
+    Some(Chat {
+        root,
+        greeting,
+        log,
+        lines: vec![],
+        closed,
+        composer,
+        _listeners: listeners,
+    })
+}
+
+/// The composer's parts its listeners need.
+#[derive(Clone)]
+struct Composer {
+    /// The textarea.
+    input: HtmlTextAreaElement,
+    /// The characters-left counter.
+    counter: Element,
+    /// Why the message cannot be sent.
+    error: Element,
+}
+
+impl Composer {
+    /// Sends the text when it may be sent, else says why in place. Empty
+    /// or blank text is not sent, and needs no words.
+    fn send(&self, dispatch: Dispatch) {
+        let value = self.input.value();
+        match message_body(&value) {
+            Ok(_) => {
+                self.input.set_value("");
+                self.typed();
+                dispatch(Action::Send(value));
+            }
+            Err(invalid) if invalid.code == ErrorCode::MessageTooLong => {
+                let message = [
+                    "This message has ",
+                    &thousands(value.chars().count()),
+                    " characters; shorten it to 4,000 or fewer to send it.",
+                ]
+                .concat();
+                text(&self.error, Some(&message));
+                toggle(&self.input, "aria-invalid", Some("true"));
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The text changed: the counter follows, a past complaint goes.
+    fn typed(&self) {
+        let count = self.input.value().chars().count();
+        let shown = (count >= COUNT_FROM).then(|| [&thousands(count), " / 4,000"].concat());
+        text(&self.counter, shown.as_deref());
+        toggle(
+            &self.counter,
+            "class",
+            Some(if count > MAX_BODY_CHARS {
+                "hint over"
+            } else {
+                "hint"
+            }),
+        );
+        if count <= MAX_BODY_CHARS {
+            text(&self.error, None);
+            toggle(&self.input, "aria-invalid", None);
+        }
+    }
+}
+
+/// `n` with a thousands separator: `4,001`.
+fn thousands(n: usize) -> String {
+    if n < 1000 {
+        return n.to_string();
+    }
+    // 1000 + the last three digits, for their leading zeros.
+    let last = (n % 1000 + 1000).to_string();
+    [&thousands(n / 1000), ",", last.get(1..).unwrap_or_default()].concat()
+}
+
+/// Brings the log in line with `lines`, by key; whether lines were added.
+fn draw_lines(document: &Document, chat: &mut Chat, lines: &[Line]) -> bool {
+    let mut added = false;
+    for (i, line) in lines.iter().enumerate() {
+        let found = chat.lines[i..]
+            .iter()
+            .position(|(drawn, _)| drawn.key == line.key)
+            .map(|at| at + i);
+        match found {
+            Some(at) => {
+                if at != i {
+                    let moved = chat.lines.remove(at);
+                    let _ = chat.log.insert_before(&moved.1, Some(&chat.lines[i].1));
+                    chat.lines.insert(i, moved);
+                }
+                let (drawn, item) = &mut chat.lines[i];
+                if drawn != line {
+                    draw_line(document, item, line);
+                    *drawn = line.clone();
+                }
+            }
+            None => {
+                let Ok(item) = document.create_element("div") else {
+                    continue;
+                };
+                draw_line(document, &item, line);
+                let next = chat.lines.get(i).map(|(_, e)| e);
+                let _ = chat.log.insert_before(&item, next.map(|e| e.as_ref()));
+                chat.lines.insert(i, (line.clone(), item));
+                added = true;
+            }
+        }
+    }
+    for (_, item) in chat.lines.drain(lines.len()..) {
+        item.remove();
+    }
+    added
+}
+
+/// Draws one message (as text, never as HTML) into `item`.
+fn draw_line(document: &Document, item: &Element, line: &Line) {
+    let (state, note) = match &line.state {
+        LineState::Pending => ("pending", Some("Sending\u{2026}")),
+        LineState::Sent => ("sent", None),
+        LineState::Failed(_) => ("failed", Some("Not sent")),
+    };
+    let customer = line.author == Author::Customer;
+    let seq = line.seq.map(|seq| seq.to_string());
+    for (name, value) in [
+        ("class", Some(if customer { "msg me" } else { "msg agent" })),
+        ("data-tc", Some("message")),
+        (
+            "data-author",
+            Some(if customer { "customer" } else { "agent" }),
+        ),
+        ("data-state", Some(state)),
+        ("data-seq", seq.as_deref()),
+        ("data-client-id", line.client_id.as_deref()),
+    ] {
+        toggle(item, name, value);
+    }
+    item.set_text_content(None);
+    let Some(meta) = child(document, item, "p", &[("class", "meta")]) else {
+        return;
+    };
+    let _ = meta.append_with_str_1(&line.who);
+    let _ = meta.append_with_str_1(" \u{00b7} ");
+    match note {
+        Some(note) => {
+            let _ = meta.append_with_str_1(note);
+        }
+        None => {
+            let date = js_sys::Date::new(&(line.at as f64).into());
+            let iso = date.to_iso_string().as_string().unwrap_or_default();
+            if let Some(time) = child(document, &meta, "time", &[("datetime", &iso)]) {
+                let mut hh_mm = String::with_capacity(5);
+                for (i, n) in [date.get_hours(), date.get_minutes()]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if i == 1 {
+                        hh_mm.push(':');
+                    }
+                    hh_mm.push(char::from(b'0' + (n / 10 % 10) as u8));
+                    hh_mm.push(char::from(b'0' + (n % 10) as u8));
+                }
+                time.set_text_content(Some(&hh_mm));
+            }
+        }
+    }
+    if let Some(body) = child(document, item, "p", &[("class", "text")]) {
+        body.set_text_content(Some(&line.body));
+    }
+    if let Some(link) = &line.login_link {
+        if let Some(a) = child(
+            document,
+            item,
+            "a",
+            &[
+                ("href", link),
+                ("rel", "noopener noreferrer"),
+                ("class", "login"),
+                ("data-tc", "login-link"),
+            ],
+        ) {
+            a.set_text_content(Some("Log in"));
+        }
+    }
+    if let LineState::Failed(reason) = &line.state {
+        if let Some(why) = child(
+            document,
+            item,
+            "p",
+            &[("class", "err"), ("data-tc", "failed-reason")],
+        ) {
+            why.set_text_content(Some(reason));
+        }
+        for (action, label) in [("retry", "Retry"), ("delete", "Delete")] {
+            if let Some(button) = child(
+                document,
+                item,
+                "button",
+                &[
+                    ("type", "button"),
+                    ("class", "act"),
+                    ("data-action", action),
+                    ("data-tc", action),
+                ],
+            ) {
+                button.set_text_content(Some(label));
+            }
         }
     }
 }

@@ -1,11 +1,14 @@
 //! Conversions between JavaScript values and the core's types, checked at
 //! the boundary with messages a developer can act on.
 
-use js_sys::{Function, Object, Reflect};
-use trustchat_protocol::UserInput;
+use js_sys::{Array, Function, Object, Reflect};
+use trustchat_protocol::{
+    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, ServerFrame,
+    UserInput,
+};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::{Config, Error, User, EVENT_NAMES};
+use crate::core::{Config, Error, PendingRecord, User, EVENT_NAMES};
 
 /// What `setUser` was given.
 pub enum Identity {
@@ -126,4 +129,196 @@ pub fn error(error: &Error) -> JsValue {
     let js = js_sys::Error::new(&error.message);
     let _ = Reflect::set(&js, &"code".into(), &error.code.as_str().into());
     js.into()
+}
+
+// ---- the chat's wire types, by hand --------------------------------------
+//
+// `serde_wasm_bindgen` would do the same in several times the bytes (one
+// deserializer per type, and serde's buffering for `type`-tagged enums); these
+// read exactly the fields `trustchat_protocol::chat` defines, and ignore
+// others, as serde does.
+
+/// A present, non-null property.
+fn field(object: &JsValue, key: &str) -> Option<JsValue> {
+    Some(get(object, key)).filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn text_field(object: &JsValue, key: &str) -> Option<String> {
+    field(object, key)?.as_string()
+}
+
+fn int_field(object: &JsValue, key: &str) -> Option<i64> {
+    field(object, key)?.as_f64().map(|n| n as i64)
+}
+
+/// A stored message; `None` when a required field is missing or mistyped.
+pub fn message(value: &JsValue) -> Option<Message> {
+    Some(Message {
+        id: text_field(value, "id")?,
+        conversation_id: text_field(value, "conversation_id")?,
+        seq: int_field(value, "seq")?,
+        author: match text_field(value, "author")?.as_str() {
+            "customer" => Author::Customer,
+            "agent" => Author::Agent,
+            _ => return None,
+        },
+        author_name: text_field(value, "author_name"),
+        kind: match text_field(value, "kind").as_deref() {
+            None | Some("text") => MessageKind::Text,
+            Some("login_request") => MessageKind::LoginRequest,
+            Some(_) => return None,
+        },
+        body: text_field(value, "body")?,
+        link: text_field(value, "link"),
+        trusted: field(value, "trusted")?.as_bool()?,
+        created_at: int_field(value, "created_at")?,
+        client_id: text_field(value, "client_id"),
+    })
+}
+
+/// A message as the page's listeners get it: the wire's JSON shape.
+pub fn message_value(message: &Message) -> JsValue {
+    let object = Object::new();
+    let text = |v: &Option<String>| v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+    for (key, value) in [
+        ("id", JsValue::from_str(&message.id)),
+        (
+            "conversation_id",
+            JsValue::from_str(&message.conversation_id),
+        ),
+        ("seq", JsValue::from_f64(message.seq as f64)),
+        (
+            "author",
+            JsValue::from_str(match message.author {
+                Author::Customer => "customer",
+                Author::Agent => "agent",
+            }),
+        ),
+        ("author_name", text(&message.author_name)),
+        (
+            "kind",
+            JsValue::from_str(match message.kind {
+                MessageKind::Text => "text",
+                MessageKind::LoginRequest => "login_request",
+            }),
+        ),
+        ("body", JsValue::from_str(&message.body)),
+        ("link", text(&message.link)),
+        ("trusted", JsValue::from_bool(message.trusted)),
+        ("created_at", JsValue::from_f64(message.created_at as f64)),
+        ("client_id", text(&message.client_id)),
+    ] {
+        if !value.is_undefined() {
+            let _ = Reflect::set(&object, &key.into(), &value);
+        }
+    }
+    object.into()
+}
+
+fn status(value: Option<String>) -> Option<ConversationStatus> {
+    match value?.as_str() {
+        "open" => Some(ConversationStatus::Open),
+        "closed" => Some(ConversationStatus::Closed),
+        _ => None,
+    }
+}
+
+/// A `GET /messages` page.
+pub fn page(value: &JsValue) -> Option<MessagesPage> {
+    let messages: Array = field(value, "messages")?.dyn_into().ok()?;
+    Some(MessagesPage {
+        conversation_id: text_field(value, "conversation_id"),
+        status: status(text_field(value, "status")),
+        messages: messages
+            .iter()
+            .map(|m| message(&m))
+            .collect::<Option<_>>()?,
+        has_more: field(value, "has_more")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+    })
+}
+
+/// A server frame; `None` for a type this version does not know.
+pub fn frame(frame: &JsValue) -> Option<ServerFrame> {
+    let message = || message(&field(frame, "message")?);
+    Some(match text_field(frame, "type")?.as_str() {
+        "ready" => ServerFrame::Ready {
+            conversation_id: text_field(frame, "conversation_id"),
+            last_seq: int_field(frame, "last_seq")?,
+        },
+        "message" => ServerFrame::Message {
+            message: message()?,
+        },
+        "ack" => ServerFrame::Ack {
+            client_id: text_field(frame, "client_id")?,
+            message: message()?,
+        },
+        "conversation" => ServerFrame::Conversation {
+            conversation_id: text_field(frame, "conversation_id")?,
+            status: status(text_field(frame, "status"))?,
+        },
+        "error" => ServerFrame::Error {
+            code: text_field(frame, "code")?,
+            message: text_field(frame, "message").unwrap_or_default(),
+            client_id: text_field(frame, "client_id"),
+            retry_after: int_field(frame, "retry_after").map(|s| s.max(0) as u64),
+        },
+        "pong" => ServerFrame::Pong,
+        _ => return None,
+    })
+}
+
+/// An object of `pairs`.
+fn object_of(pairs: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in pairs {
+        let _ = Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+/// A client frame, as `trustchat_protocol::chat::ClientFrame` serializes.
+pub fn client_frame(frame: &ClientFrame) -> JsValue {
+    match frame {
+        ClientFrame::Auth { session_token } => object_of(&[
+            ("type", "auth".into()),
+            ("session_token", session_token.into()),
+        ]),
+        ClientFrame::Send { client_id, body } => object_of(&[
+            ("type", "send".into()),
+            ("client_id", client_id.into()),
+            ("body", body.into()),
+        ]),
+        ClientFrame::Ping => object_of(&[("type", "ping".into())]),
+    }
+}
+
+/// The pending store's list.
+pub fn pending(records: &[PendingRecord]) -> JsValue {
+    records
+        .iter()
+        .map(|r| {
+            object_of(&[
+                ("client_id", r.client_id.as_str().into()),
+                ("body", r.body.as_str().into()),
+                ("created_at", JsValue::from_f64(r.created_at as f64)),
+            ])
+        })
+        .collect::<Array>()
+        .into()
+}
+
+/// The pending store's list read back.
+pub fn pending_records(value: &JsValue) -> Option<Vec<PendingRecord>> {
+    let list: Array = value.clone().dyn_into().ok()?;
+    list.iter()
+        .map(|r| {
+            Some(PendingRecord {
+                client_id: text_field(&r, "client_id")?,
+                body: text_field(&r, "body")?,
+                created_at: int_field(&r, "created_at")?,
+            })
+        })
+        .collect()
 }

@@ -1,12 +1,13 @@
 //! The browser side of the widget: the [`Browser`] ports (fetch,
-//! `localStorage`, the browser's JSON, the shadow DOM, the page's
-//! listeners, `fetchJwt`, the clock and the trust timer), the one driver of
-//! the page, and the bodies of the exported JavaScript API that `lib.rs`
-//! delegates to.
+//! `localStorage` and `sessionStorage`, the browser's JSON, the shadow DOM,
+//! the page's listeners, `fetchJwt`, the clock, the trust and chat timers,
+//! the WebSocket and randomness), the one driver of the page, and the
+//! bodies of the exported JavaScript API that `lib.rs` delegates to.
 
 mod events;
 mod fetch;
 mod js;
+mod socket;
 mod storage;
 mod timer;
 
@@ -15,12 +16,14 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use serde::{de::DeserializeOwned, Serialize};
+use trustchat_protocol::{ClientFrame, Message, MessagesPage, ServerFrame};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
-use crate::core::{Code, Error, Event, Focus, View};
+use crate::core::{Code, Error, Event, Focus, PendingRecord, View};
 use crate::driver::Driver;
 use crate::platform::{Host, Json, Task};
+use crate::ui::dom::Listener;
 use crate::ui::{Action, Ui};
 
 pub use events::Emitter;
@@ -37,6 +40,12 @@ pub struct Browser {
     fetch_jwt: RefCell<Option<Function>>,
     /// The trust timer, when armed; dropping it clears it.
     timer: RefCell<Option<timer::Timeout>>,
+    /// The chat timer, when armed.
+    wake: RefCell<Option<timer::Timeout>>,
+    /// The WebSocket, while one is wanted; dropping it closes it.
+    socket: RefCell<Option<socket::WebSocket>>,
+    /// The page's `online`, `visibilitychange` and `storage` listeners.
+    page: RefCell<Vec<Listener>>,
 }
 
 impl Json for Browser {
@@ -49,6 +58,34 @@ impl Json for Browser {
 
     fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
         serde_wasm_bindgen::from_value(js_sys::JSON::parse(text).ok()?).ok()
+    }
+
+    fn decode_frame(&self, text: &str) -> Option<ServerFrame> {
+        js::frame(&js_sys::JSON::parse(text).ok()?)
+    }
+
+    fn decode_page(&self, text: &str) -> Option<MessagesPage> {
+        js::page(&js_sys::JSON::parse(text).ok()?)
+    }
+
+    fn decode_message(&self, text: &str) -> Option<Message> {
+        js::message(&js_sys::JSON::parse(text).ok()?)
+    }
+
+    fn encode_frame(&self, frame: &ClientFrame) -> Option<String> {
+        js_sys::JSON::stringify(&js::client_frame(frame))
+            .ok()?
+            .as_string()
+    }
+
+    fn encode_pending(&self, records: &[PendingRecord]) -> Option<String> {
+        js_sys::JSON::stringify(&js::pending(records))
+            .ok()?
+            .as_string()
+    }
+
+    fn decode_pending(&self, text: &str) -> Option<Vec<PendingRecord>> {
+        js::pending_records(&js_sys::JSON::parse(text).ok()?)
     }
 }
 
@@ -80,6 +117,9 @@ impl Host for Browser {
             Event::Ready(user) => js::user(user.as_ref()),
             Event::Identified(user) | Event::Trusted(user) => js::user(Some(user)),
             Event::Error(error) => js::error(error),
+            Event::MessageSent(message) | Event::MessageReceived(message) => {
+                js::message_value(message)
+            }
             Event::Cleared | Event::TokenExpired | Event::Open | Event::Close => JsValue::UNDEFINED,
         };
         self.events.emit(event.name(), &detail);
@@ -150,7 +190,33 @@ pub fn dispatch_action(action: Action) {
         Action::Toggle => drop(driver.show()),
         Action::Close => drop(driver.close()),
         Action::Submit(input) => spawn_local(driver.submit_form(input)),
+        Action::Send(body) => driver.send_message(body),
+        Action::Retry(client_id) => driver.retry(client_id),
+        Action::Discard(client_id) => driver.discard(client_id),
     }
+}
+
+/// Listens to the page for what the chat cares about: the network coming
+/// back, the page becoming visible (a laptop waking up), and another tab
+/// removing the session (`clearUser` there).
+fn listen_to_page(browser: &Browser) -> Option<()> {
+    let mut page = browser.page.borrow_mut();
+    if !page.is_empty() {
+        return Some(());
+    }
+    let window = web_sys::window()?;
+    let document = window.document()?;
+    let visible = document.clone();
+    *page = vec![
+        Listener::new(&window, "online", |_| driver().nudge()),
+        Listener::new(&document, "visibilitychange", move |_| {
+            if !visible.hidden() {
+                driver().nudge();
+            }
+        }),
+        Listener::new(&window, "storage", |_| driver().storage_changed()),
+    ];
+    Some(())
 }
 
 /// Logs a failure no promise can report, in one place.
@@ -172,6 +238,7 @@ pub fn init(config: JsValue) -> Promise {
     if fetch_jwt.is_some() {
         *driver.ports().fetch_jwt.borrow_mut() = fetch_jwt;
     }
+    listen_to_page(driver.ports());
     let done = driver.init(config);
     future_to_promise(async move {
         done.await

@@ -1,5 +1,5 @@
-//! [`Storage`] over `localStorage`; `clearUser` also sweeps
-//! `sessionStorage`. Storage may be missing or refuse writes (privacy modes,
+//! [`Storage`] over `localStorage`, and `sessionStorage` for what belongs
+//! to the tab (unacknowledged messages); `clearUser` sweeps both. Storage may be missing or refuse writes (privacy modes,
 //! sandboxed iframes): the widget then simply forgets on reload.
 
 use super::Browser;
@@ -27,6 +27,19 @@ impl Storage for Browser {
     fn remove(&self, key: &str) {
         if let Some(storage) = local() {
             let _ = storage.remove_item(key);
+        }
+    }
+
+    fn tab_get(&self, key: &str) -> Option<String> {
+        session()?.get_item(key).ok()?
+    }
+
+    fn tab_set(&self, key: &str, value: Option<&str>) {
+        if let Some(storage) = session() {
+            let _ = match value {
+                Some(value) => storage.set_item(key, value),
+                None => storage.remove_item(key),
+            };
         }
     }
 

@@ -1,6 +1,6 @@
-//! [`Clock`] over `Date.now()` and `setTimeout`. The armed timer is a
-//! [`Timeout`], which clears itself when dropped: re-arming, `clearUser`
-//! and tearing the widget down are all dropping it.
+//! [`Clock`] over `Date.now()` and `setTimeout`. The armed timers (trust
+//! and chat) are [`Timeout`]s, which clear themselves when dropped:
+//! re-arming, `clearUser` and tearing the widget down are all dropping them.
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -58,5 +58,15 @@ impl Clock for Browser {
             })
         });
         *self.timer.borrow_mut() = timeout;
+    }
+
+    fn set_wake(&self, delay: Option<u32>) {
+        self.wake.borrow_mut().take();
+        let timeout = delay.and_then(|delay| {
+            Timeout::new(delay, || {
+                wasm_bindgen_futures::spawn_local(async { super::driver().wake() })
+            })
+        });
+        *self.wake.borrow_mut() = timeout;
     }
 }

@@ -1,0 +1,842 @@
+//! Data-driven tests of the conversation: each script is a run of steps
+//! and, after each, the effects expected (in short) and, at checkpoints,
+//! the lines the log shows.
+
+use trustchat_protocol::{Author, ClientFrame, ConversationStatus, Message, MessageKind};
+
+use super::*;
+
+/// The clock at the start of every script, in Unix ms.
+const T0: i64 = 1_700_000_000_000;
+const LOGIN: &str = "https://shop.example/login";
+
+/// One step of a script.
+enum S<'a> {
+    /// The session `tok` of customer `c` starts; the effects.
+    Start(&'a str, &'a str, &'a [&'a str]),
+    /// The session ends; the effects.
+    Stop(&'a [&'a str]),
+    /// Moves the clock to `T0 + ms`.
+    At(i64),
+    /// Sets the random number.
+    Random(f64),
+    /// An input and its effects.
+    Do(ChatInput, &'a [&'a str]),
+    /// The lines shown now.
+    Shows(&'a [&'a str]),
+    /// What `sessionStorage` must hold now (client ids).
+    Stored(&'a [&'a str]),
+}
+
+/// Runs `script` on an empty chat.
+fn check(script: Vec<S>) {
+    check_from(&mut Chat::default(), script);
+}
+
+fn check_from(chat: &mut Chat, script: Vec<S>) {
+    let (mut now, mut random) = (T0, 0.5);
+    for (i, step) in script.into_iter().enumerate() {
+        let mut out = vec![];
+        let expected: &[&str] = match step {
+            S::Start(token, customer, expected) => {
+                chat.start(token, customer, &mut out);
+                expected
+            }
+            S::Stop(expected) => {
+                chat.stop(&mut out);
+                expected
+            }
+            S::At(ms) => {
+                now = T0 + ms;
+                continue;
+            }
+            S::Random(r) => {
+                random = r;
+                continue;
+            }
+            S::Do(input, expected) => {
+                let what = format!("{input:?}");
+                chat.step(now, random, input, &mut out);
+                chat.rearm(&mut out);
+                assert_eq!(short(&out), expected, "step {i}: {what}");
+                continue;
+            }
+            S::Shows(lines) => {
+                let got: Vec<String> = chat.lines(Some(LOGIN)).iter().map(shown).collect();
+                assert_eq!(got, lines, "lines at step {i}");
+                continue;
+            }
+            S::Stored(ids) => {
+                let got: Vec<String> = chat.records().into_iter().map(|r| r.client_id).collect();
+                assert_eq!(got, ids, "stored at step {i}");
+                continue;
+            }
+        };
+        chat.rearm(&mut out);
+        assert_eq!(short(&out), expected, "step {i}");
+    }
+}
+
+/// Effects in short, as the widget runs them: one redraw (left out here)
+/// and one storage write (last).
+fn short(effects: &[Effect]) -> Vec<String> {
+    let mut out: Vec<String> = effects
+        .iter()
+        .filter(|e| !matches!(e, Effect::Render | Effect::StorePending))
+        .map(|e| match e {
+            Effect::Connect => "connect".into(),
+            Effect::Disconnect => "disconnect".into(),
+            Effect::SendFrame(ClientFrame::Auth { session_token }) => {
+                format!("auth {session_token}")
+            }
+            Effect::SendFrame(ClientFrame::Send { client_id, .. }) => format!("send {client_id}"),
+            Effect::SendFrame(ClientFrame::Ping) => "ping".into(),
+            Effect::Fetch { after, .. } => format!("fetch {after}"),
+            Effect::Post { client_id, .. } => format!("post {client_id}"),
+            Effect::Wake(Some(at)) => format!("wake {}", at - T0),
+            Effect::Wake(None) => "wake off".into(),
+            Effect::SessionGone(token) => format!("gone {token}"),
+            Effect::Emit(Event::MessageSent(m)) => format!("sent {}", m.seq),
+            Effect::Emit(Event::MessageReceived(m)) => format!("received {}", m.seq),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    if effects.contains(&Effect::StorePending) {
+        out.push("store".into());
+    }
+    out
+}
+
+/// A line in short: `seq who state` or `client_id state`, and `+link`.
+fn shown(line: &Line) -> String {
+    let state = match &line.state {
+        LineState::Pending => "pending".to_owned(),
+        LineState::Sent => "sent".to_owned(),
+        LineState::Failed(why) => format!("failed: {why}"),
+    };
+    let head = match line.seq {
+        Some(seq) => format!("{seq} {}", line.who),
+        None => line.key.clone(),
+    };
+    let link = if line.login_link.is_some() {
+        " +link"
+    } else {
+        ""
+    };
+    format!("{head} {state}{link}")
+}
+
+/// A message of conversation `conv`: an agent's (`client` None) or the
+/// customer's with that `client_id`.
+fn msg(conv: &str, seq: i64, client: Option<&str>) -> Message {
+    Message {
+        id: format!("{conv}-{seq}"),
+        conversation_id: conv.into(),
+        seq,
+        author: if client.is_some() {
+            Author::Customer
+        } else {
+            Author::Agent
+        },
+        author_name: client.is_none().then(|| "Grace".into()),
+        kind: MessageKind::Text,
+        body: format!("body {seq}"),
+        link: None,
+        trusted: false,
+        created_at: T0 + seq,
+        client_id: client.map(Into::into),
+    }
+}
+
+fn send(client_id: &str) -> ChatInput {
+    ChatInput::Send {
+        client_id: client_id.into(),
+        body: format!("text of {client_id}"),
+    }
+}
+
+fn frame(frame: ServerFrame) -> ChatInput {
+    ChatInput::Frame(frame)
+}
+
+fn ready(conv: Option<&str>, last_seq: i64) -> ChatInput {
+    frame(ServerFrame::Ready {
+        conversation_id: conv.map(Into::into),
+        last_seq,
+    })
+}
+
+fn push(message: Message) -> ChatInput {
+    frame(ServerFrame::Message { message })
+}
+
+fn ack(message: Message) -> ChatInput {
+    frame(ServerFrame::Ack {
+        client_id: message.client_id.clone().unwrap_or_default(),
+        message,
+    })
+}
+
+fn page(conv: Option<&str>, messages: Vec<Message>, has_more: bool) -> MessagesPage {
+    MessagesPage {
+        conversation_id: conv.map(Into::into),
+        status: conv.map(|_| ConversationStatus::Open),
+        messages,
+        has_more,
+    }
+}
+
+fn fetched(epoch: u32, page: MessagesPage) -> ChatInput {
+    ChatInput::Fetched { epoch, page }
+}
+
+fn error(client_id: &str, code: &str, retry_after: Option<u64>) -> ChatInput {
+    frame(ServerFrame::Error {
+        code: code.into(),
+        message: format!("refused: {code}"),
+        client_id: Some(client_id.into()),
+        retry_after,
+    })
+}
+
+/// Connected, ready and synced on conversation `c1` holding `history`.
+fn connected(history: Vec<Message>) -> Vec<S<'static>> {
+    let last = history.len() as i64;
+    vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(Some("c1"), last), &["fetch 0", "wake 25000"]),
+        // History is not news: no `message:received`.
+        S::Do(fetched(0, page(Some("c1"), history, false)), &[]),
+    ]
+}
+
+fn then(mut first: Vec<S<'static>>, rest: Vec<S<'static>>) -> Vec<S<'static>> {
+    first.extend(rest);
+    first
+}
+
+#[test]
+fn connects_authenticates_and_loads_the_history() {
+    check(then(
+        connected(vec![msg("c1", 1, None), msg("c1", 2, Some("other-tab"))]),
+        vec![S::Shows(&["1 Grace sent", "2 You sent"]), S::Stored(&[])],
+    ));
+    // No conversation yet: nothing to fetch but the empty page.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(None, 0), &["fetch 0", "wake 25000"]),
+        S::Do(fetched(0, page(None, vec![], false)), &[]),
+        S::Shows(&[]),
+    ]);
+}
+
+#[test]
+fn a_send_is_pending_until_acknowledged() {
+    check(then(
+        connected(vec![msg("c1", 1, None)]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Shows(&["1 Grace sent", "cid-1 pending"]),
+            S::Stored(&["cid-1"]),
+            S::Do(ack(msg("c1", 2, Some("cid-1"))), &["sent 2", "store"]),
+            S::Shows(&["1 Grace sent", "2 You sent"]),
+            S::Stored(&[]),
+            // The pushed copy that follows is a repeat.
+            S::Do(push(msg("c1", 2, Some("cid-1"))), &[]),
+            S::Shows(&["1 Grace sent", "2 You sent"]),
+        ],
+    ));
+}
+
+#[test]
+fn the_pushed_message_may_come_before_the_ack() {
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(push(msg("c1", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Do(ack(msg("c1", 1, Some("cid-1"))), &[]),
+            S::Shows(&["1 You sent"]),
+            S::Stored(&[]),
+        ],
+    ));
+}
+
+#[test]
+fn messages_show_in_seq_order_without_gaps_or_repeats() {
+    check(then(
+        connected(vec![msg("c1", 1, None)]),
+        vec![
+            // Out of order: 3 waits for 2, which a fetch is asked for.
+            S::Do(push(msg("c1", 3, None)), &["received 3", "fetch 1"]),
+            S::Shows(&["1 Grace sent"]),
+            S::Do(push(msg("c1", 2, None)), &["received 2"]),
+            S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent"]),
+            // The fetch answers what came meanwhile: all repeats.
+            S::Do(
+                fetched(
+                    0,
+                    page(
+                        Some("c1"),
+                        vec![msg("c1", 2, None), msg("c1", 3, None)],
+                        false,
+                    ),
+                ),
+                &[],
+            ),
+            S::Do(push(msg("c1", 3, None)), &[]),
+            S::Do(push(msg("c1", 1, None)), &[]),
+            S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent"]),
+            // A gap is filled by a fetch; what it brings is news.
+            S::Do(push(msg("c1", 6, None)), &["received 6", "fetch 3"]),
+            S::Do(
+                fetched(
+                    0,
+                    page(
+                        Some("c1"),
+                        vec![
+                            msg("c1", 4, None),
+                            msg("c1", 5, Some("other-tab")),
+                            msg("c1", 6, None),
+                        ],
+                        false,
+                    ),
+                ),
+                &["received 4", "received 5"],
+            ),
+            S::Shows(&[
+                "1 Grace sent",
+                "2 Grace sent",
+                "3 Grace sent",
+                "4 Grace sent",
+                "5 You sent",
+                "6 Grace sent",
+            ]),
+        ],
+    ));
+}
+
+#[test]
+fn long_histories_come_page_by_page() {
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(Some("c1"), 3), &["fetch 0", "wake 25000"]),
+        S::Do(
+            fetched(
+                0,
+                page(
+                    Some("c1"),
+                    vec![msg("c1", 1, None), msg("c1", 2, None)],
+                    true,
+                ),
+            ),
+            &["fetch 2"],
+        ),
+        // While the history loads, a live message is still news.
+        S::Do(push(msg("c1", 4, None)), &["received 4"]),
+        S::Do(
+            fetched(
+                0,
+                page(
+                    Some("c1"),
+                    vec![msg("c1", 3, None), msg("c1", 4, None)],
+                    false,
+                ),
+            ),
+            &[],
+        ),
+        S::Shows(&[
+            "1 Grace sent",
+            "2 Grace sent",
+            "3 Grace sent",
+            "4 Grace sent",
+        ]),
+    ]);
+}
+
+#[test]
+fn reconnecting_resends_the_outbox_with_the_same_client_ids() {
+    check(then(
+        connected(vec![msg("c1", 1, None)]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            // The connection drops before the ack: back off (random 0.5
+            // of 500 ms), and keep the message pending.
+            S::Do(ChatInput::Closed(1006), &["wake 250"]),
+            S::Do(send("cid-2"), &["store"]),
+            S::Shows(&["1 Grace sent", "cid-1 pending", "cid-2 pending"]),
+            // Between attempts, the fallback's time is kept too.
+            S::At(250),
+            S::Do(ChatInput::Wake, &["connect", "wake 10000"]),
+            S::Do(ChatInput::Closed(1006), &["wake 750"]),
+            S::At(750),
+            S::Do(ChatInput::Wake, &["connect", "wake 10000"]),
+            S::Do(ChatInput::Opened, &["auth tok"]),
+            // Nothing missed (last_seq 1): no fetch; the outbox goes again.
+            S::Do(
+                ready(Some("c1"), 1),
+                &["send cid-1", "send cid-2", "wake 25750"],
+            ),
+            S::Do(ack(msg("c1", 2, Some("cid-1"))), &["sent 2", "store"]),
+            S::Do(ack(msg("c1", 3, Some("cid-2"))), &["sent 3", "store"]),
+            S::Shows(&["1 Grace sent", "2 You sent", "3 You sent"]),
+            // Missed messages are fetched after the last contiguous seq.
+            S::Do(ChatInput::Closed(4009), &["wake 1000"]),
+            S::At(1000),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 11000"]),
+            S::Do(ready(Some("c1"), 5), &["fetch 3", "wake 26000"]),
+        ],
+    ));
+}
+
+#[test]
+fn a_new_conversation_follows_a_closed_one() {
+    check(then(
+        connected(vec![msg("c1", 1, None), msg("c1", 2, Some("a"))]),
+        vec![
+            S::Do(
+                frame(ServerFrame::Conversation {
+                    conversation_id: "c1".into(),
+                    status: ConversationStatus::Closed,
+                }),
+                &[],
+            ),
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            // The server opened `c2`, whose seq starts at 1 again.
+            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Do(push(msg("c2", 2, None)), &["received 2"]),
+            S::Shows(&["1 Grace sent", "2 You sent", "1 You sent", "2 Grace sent"]),
+            // Late news of `c1` is ignored.
+            S::Do(push(msg("c1", 3, None)), &[]),
+            // A reconnect that finds yet another conversation fetches it
+            // from the start.
+            S::Do(ChatInput::Closed(1001), &["wake 250"]),
+            S::At(250),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 10250"]),
+            S::Do(ready(Some("c3"), 2), &["fetch 0", "wake 25250"]),
+            S::Do(
+                fetched(
+                    0,
+                    page(
+                        Some("c3"),
+                        vec![msg("c3", 1, Some("x")), msg("c3", 2, None)],
+                        false,
+                    ),
+                ),
+                &["received 1", "received 2"],
+            ),
+            S::Shows(&[
+                "1 Grace sent",
+                "2 You sent",
+                "1 You sent",
+                "2 Grace sent",
+                "1 You sent",
+                "2 Grace sent",
+            ]),
+        ],
+    ));
+    let mut chat = Chat::default();
+    check_from(&mut chat, connected(vec![msg("c1", 1, None)]));
+    chat.step(
+        T0,
+        0.5,
+        frame(ServerFrame::Conversation {
+            conversation_id: "c1".into(),
+            status: ConversationStatus::Closed,
+        }),
+        &mut vec![],
+    );
+    assert!(chat.closed());
+}
+
+#[test]
+fn backoff_is_exponential_with_full_jitter_and_a_cap() {
+    // (attempt, random, delay in ms)
+    let cases = [
+        (0, 0.0, 0),
+        (0, 0.5, 250),
+        (0, 0.999_999, 499),
+        (1, 0.999_999, 999),
+        (2, 0.5, 1_000),
+        (5, 0.999_999, 15_999),
+        (6, 0.999_999, 29_999),
+        (6, 0.5, 15_000),
+        (7, 0.999_999, 29_999),
+        (40, 0.999_999, 29_999),
+        (u32::MAX, 1.0, 30_000),
+        (3, -1.0, 0),
+    ];
+    for (attempt, random, expected) in cases {
+        assert_eq!(backoff(attempt, random), expected, "{attempt} {random}");
+    }
+    // The chat's delays grow with each failed attempt and start over
+    // after a `ready`.
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Random(0.999_999),
+            S::Do(ChatInput::Closed(1006), &["wake 499"]),
+            S::At(499),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Closed(1006), &["wake 1498"]),
+            S::At(1498),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Closed(1006), &["wake 3497"]),
+            S::At(3497),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 13497"]),
+            S::Do(ready(Some("c1"), 0), &["wake 28497"]),
+            S::Do(ChatInput::Closed(1006), &["wake 3996"]),
+        ],
+    ));
+}
+
+#[test]
+fn online_and_visible_reconnect_at_once_or_check_the_socket() {
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Do(ChatInput::Closed(1006), &["wake 250"]),
+            S::At(100),
+            S::Do(ChatInput::Nudge, &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 10100"]),
+            S::Do(ready(Some("c1"), 0), &["wake 25100"]),
+            // Ready: a ping, which must be answered in time.
+            S::Do(ChatInput::Nudge, &["ping", "wake 10100"]),
+            S::At(10_100),
+            S::Do(ChatInput::Wake, &["disconnect", "wake 10350"]),
+        ],
+    ));
+}
+
+#[test]
+fn keepalive_pings_and_a_silent_server_is_dropped() {
+    check(then(
+        connected(vec![]),
+        vec![
+            S::At(25_000),
+            S::Do(ChatInput::Wake, &["ping", "wake 35000"]),
+            S::Do(frame(ServerFrame::Pong), &["wake 50000"]),
+            S::At(50_000),
+            S::Do(ChatInput::Wake, &["ping", "wake 60000"]),
+            S::At(60_000),
+            S::Do(ChatInput::Wake, &["disconnect", "wake 60250"]),
+        ],
+    ));
+    // A socket that opens but never becomes ready is dropped too.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::At(10_000),
+        S::Do(ChatInput::Wake, &["disconnect", "wake 10250"]),
+    ]);
+}
+
+#[test]
+fn rate_limited_messages_wait_then_go_again() {
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(error("cid-1", "rate_limited", Some(2)), &["wake 2000"]),
+            S::Shows(&["cid-1 pending"]),
+            S::At(2_000),
+            S::Do(ChatInput::Wake, &["send cid-1", "wake 25000"]),
+            S::Do(ack(msg("c1", 1, Some("cid-1"))), &["sent 1", "store"]),
+        ],
+    ));
+}
+
+#[test]
+fn refused_messages_fail_in_place_until_retried_or_deleted() {
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(send("cid-2"), &["send cid-2", "store"]),
+            S::Do(error("cid-1", "message_too_long", None), &[]),
+            S::Do(error("cid-2", "empty_message", None), &[]),
+            S::Shows(&[
+                "cid-1 failed: refused: message_too_long",
+                "cid-2 failed: refused: empty_message",
+            ]),
+            S::Stored(&["cid-1", "cid-2"]),
+            S::Do(ChatInput::Retry("cid-1".into()), &["send cid-1"]),
+            S::Shows(&["cid-1 pending", "cid-2 failed: refused: empty_message"]),
+            S::Do(ChatInput::Discard("cid-2".into()), &["store"]),
+            S::Shows(&["cid-1 pending"]),
+            S::Stored(&["cid-1"]),
+            // Only failed messages can be deleted.
+            S::Do(ChatInput::Discard("cid-1".into()), &[]),
+            S::Stored(&["cid-1"]),
+        ],
+    ));
+}
+
+#[test]
+fn without_a_socket_messages_are_posted_after_a_while() {
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(send("cid-1"), &["wake 10000", "store"]),
+        S::Do(ChatInput::Closed(1006), &["wake 250"]),
+        S::At(250),
+        S::Do(ChatInput::Wake, &["connect", "wake 10000"]),
+        S::Do(ChatInput::Closed(1006), &["wake 750"]),
+        S::At(10_000),
+        S::Do(ChatInput::Wake, &["connect", "post cid-1", "wake off"]),
+        S::Shows(&["cid-1 pending"]),
+        S::Do(
+            ChatInput::Posted {
+                client_id: "cid-1".into(),
+                outcome: Posted::Stored(msg("c1", 1, Some("cid-1"))),
+            },
+            &["sent 1", "store"],
+        ),
+        S::Shows(&["1 You sent"]),
+        // A repeat of the answer, and the ack of a later socket: nothing.
+        S::Do(ChatInput::Opened, &["auth tok", "wake 20000"]),
+        // The log holds seq 1 already: the sync starts after it.
+        S::Do(ready(Some("c1"), 1), &["fetch 1", "wake 35000"]),
+        S::Do(fetched(0, page(Some("c1"), vec![], false)), &[]),
+        S::Shows(&["1 You sent"]),
+    ]);
+    // A post that fails waits for the socket, or for the next round.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(send("cid-1"), &["wake 10000", "store"]),
+        S::At(10_000),
+        S::Do(ChatInput::Wake, &["post cid-1", "wake off"]),
+        S::Do(
+            ChatInput::Posted {
+                client_id: "cid-1".into(),
+                outcome: Posted::Failed,
+            },
+            &["wake 20000"],
+        ),
+        S::Do(
+            ChatInput::Posted {
+                client_id: "cid-1".into(),
+                outcome: Posted::RateLimited(3),
+            },
+            &[],
+        ),
+    ]);
+}
+
+#[test]
+fn a_revoked_session_is_gone() {
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(
+                ChatInput::Closed(4001),
+                &["disconnect", "gone tok", "wake off", "store"],
+            ),
+            S::Shows(&[]),
+            S::Stored(&[]),
+        ],
+    ));
+    check(then(
+        connected(vec![]),
+        vec![S::Do(
+            ChatInput::FetchFailed {
+                epoch: 0,
+                gone: true,
+            },
+            &["disconnect", "gone tok", "wake off"],
+        )],
+    ));
+}
+
+#[test]
+fn a_failed_fetch_resyncs_through_a_new_connection() {
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(Some("c1"), 2), &["fetch 0", "wake 25000"]),
+        S::Do(
+            ChatInput::FetchFailed {
+                epoch: 0,
+                gone: false,
+            },
+            &["disconnect", "wake 250"],
+        ),
+        S::At(250),
+        S::Do(ChatInput::Wake, &["connect", "wake off"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10250"]),
+        S::Do(ready(Some("c1"), 2), &["fetch 0", "wake 25250"]),
+    ]);
+}
+
+#[test]
+fn a_reload_shows_and_resends_what_was_pending() {
+    let mut chat = Chat::default();
+    chat.restore(vec![
+        PendingRecord {
+            client_id: "cid-1".into(),
+            body: "hello".into(),
+            created_at: T0 - 5,
+        },
+        PendingRecord {
+            client_id: "cid-2".into(),
+            body: "again".into(),
+            created_at: T0 - 4,
+        },
+    ]);
+    check_from(
+        &mut chat,
+        vec![
+            S::Shows(&["cid-1 pending", "cid-2 pending"]),
+            S::Start("tok", "cust", &["connect", "wake 9995"]),
+            S::Do(ChatInput::Opened, &["auth tok"]),
+            S::Do(
+                ready(Some("c1"), 1),
+                &["fetch 0", "send cid-1", "send cid-2", "wake 25000"],
+            ),
+            // The first had been stored before the reload: the history
+            // says so, and that is its acknowledgement.
+            S::Do(
+                fetched(
+                    0,
+                    page(Some("c1"), vec![msg("c1", 1, Some("cid-1"))], false),
+                ),
+                &["sent 1", "store"],
+            ),
+            S::Do(ack(msg("c1", 1, Some("cid-1"))), &[]),
+            S::Do(ack(msg("c1", 2, Some("cid-2"))), &["sent 2", "store"]),
+            S::Shows(&["1 You sent", "2 You sent"]),
+            S::Stored(&[]),
+        ],
+    );
+}
+
+#[test]
+fn another_customer_starts_from_an_empty_chat() {
+    let mut chat = Chat::default();
+    check_from(&mut chat, connected(vec![msg("c1", 1, None)]));
+    check_from(
+        &mut chat,
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            // The same customer, upgraded to a new token: reconnect, keep all.
+            S::Start("tok2", "cust", &["disconnect", "connect", "wake off"]),
+            S::Shows(&["1 Grace sent", "cid-1 pending"]),
+            // Someone else: nothing of the last customer stays.
+            S::Start("tok3", "someone", &["disconnect", "connect", "store"]),
+            S::Shows(&[]),
+            S::Stored(&[]),
+            // Late answers for the last session are ignored.
+            S::Do(
+                fetched(0, page(Some("c1"), vec![msg("c1", 1, None)], false)),
+                &[],
+            ),
+            S::Shows(&[]),
+            S::Stop(&["disconnect"]),
+        ],
+    );
+}
+
+#[test]
+fn only_the_apps_login_url_becomes_a_link() {
+    let request = |link: &str| Message {
+        kind: MessageKind::LoginRequest,
+        link: Some(link.into()),
+        ..msg("c1", 1, None)
+    };
+    let chat = |m: Message| {
+        let mut chat = Chat::default();
+        check_from(&mut chat, connected(vec![m]));
+        chat
+    };
+    let shows = |chat: &Chat, login_url| -> Vec<String> {
+        chat.lines(login_url).iter().map(shown).collect()
+    };
+    assert_eq!(
+        shows(&chat(request(LOGIN)), Some(LOGIN)),
+        ["1 Grace sent +link"]
+    );
+    assert_eq!(
+        shows(&chat(request("https://evil.example/login")), Some(LOGIN)),
+        ["1 Grace sent"]
+    );
+    assert_eq!(shows(&chat(request(LOGIN)), None), ["1 Grace sent"]);
+    // A plain message never carries a link, whatever it holds.
+    let plain = Message {
+        link: Some(LOGIN.into()),
+        ..msg("c1", 1, None)
+    };
+    assert_eq!(shows(&chat(plain), Some(LOGIN)), ["1 Grace sent"]);
+}
+
+#[test]
+fn messages_go_out_in_the_order_they_were_written() {
+    // A rate-limited message holds back the ones written after it.
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(error("cid-1", "rate_limited", Some(2)), &["wake 2000"]),
+            S::Do(send("cid-2"), &["store"]),
+            S::Do(send("cid-3"), &["store"]),
+            S::At(2_000),
+            S::Do(
+                ChatInput::Wake,
+                &["send cid-1", "send cid-2", "send cid-3", "wake 25000"],
+            ),
+        ],
+    ));
+    // Over HTTP, one at a time: the next is posted once the first is stored.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(send("cid-1"), &["wake 10000", "store"]),
+        S::Do(send("cid-2"), &["store"]),
+        S::At(10_000),
+        S::Do(ChatInput::Wake, &["post cid-1", "wake off"]),
+        S::Do(
+            ChatInput::Posted {
+                client_id: "cid-1".into(),
+                outcome: Posted::Stored(msg("c1", 1, Some("cid-1"))),
+            },
+            &["sent 1", "post cid-2", "store"],
+        ),
+        // The socket comes back while cid-2 is being posted: cid-3 waits
+        // for it.
+        S::Do(send("cid-3"), &["store"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 20000"]),
+        S::Do(ready(Some("c1"), 1), &["fetch 1", "wake 35000"]),
+        S::Do(
+            ChatInput::Posted {
+                client_id: "cid-2".into(),
+                outcome: Posted::Stored(msg("c1", 2, Some("cid-2"))),
+            },
+            &["sent 2", "send cid-3", "store"],
+        ),
+    ]);
+}
+
+#[test]
+fn news_of_another_conversation_does_not_take_the_chat_over() {
+    check(then(
+        connected(vec![msg("c1", 1, None), msg("c1", 2, None)]),
+        vec![
+            // An agent writes in some older conversation: the server's page
+            // decides what is current.
+            S::Do(push(msg("c0", 7, None)), &["fetch 2"]),
+            S::Do(
+                fetched(0, page(Some("c1"), vec![msg("c1", 3, None)], false)),
+                &["received 3"],
+            ),
+            S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent"]),
+            // The customer's own message opens a new one, whatever its seq.
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent", "1 You sent"]),
+        ],
+    ));
+}
