@@ -21,9 +21,10 @@ export const SERVER_BIN = process.env.TRUSTCHAT_SERVER_BIN ?? path.join(ROOT, "t
  * and mints identity tokens with the demo key pair, and backs the demo
  * portal's login. `extraToml` is appended to the config (more apps, ...);
  * `{origin}` in it is replaced by the server's origin. `demo.tokenTtl` sets
- * the lifetime of the tokens the portal's login mints.
+ * the lifetime of the tokens the portal's login mints; `extraOrigins` are
+ * more origins the demo app allows.
  */
-export async function startStack({ extraToml = "", demo = {} } = {}) {
+export async function startStack({ extraToml = "", demo = {}, extraOrigins = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "trustchat-e2e-"));
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -39,7 +40,7 @@ static_dir = "${path.join(ROOT, "dist")}"
 [[apps]]
 id = "demo"
 name = "Demo Portal"
-allowed_origins = ["${origin}"]
+allowed_origins = ${JSON.stringify([origin, ...extraOrigins])}
 login_url = "${origin}/login/"
 onboarding = ${onboarding}
 

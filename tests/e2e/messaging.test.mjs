@@ -9,14 +9,14 @@ import assert from "node:assert/strict";
 import { connect, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import path from "node:path";
-import { ROOT, startServer } from "../../scripts/lib.mjs";
+import { ROOT, freePort, startServer } from "../../scripts/lib.mjs";
 import { SERVER_BIN, launchBrowser, openChat, startStack } from "./harness.mjs";
 
 /**
  * A TCP proxy in front of the server, so the test can cut every connection
  * of the browser (HTTP and WebSocket) at will, as a flaky network would.
  */
-async function startProxy(targetPort) {
+async function startProxy(listenPort, targetPort) {
   const sockets = new Set();
   const server = createServer((client) => {
     const target = connect(targetPort, "127.0.0.1");
@@ -33,7 +33,7 @@ async function startProxy(targetPort) {
     client.pipe(target);
     target.pipe(client);
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(listenPort, "127.0.0.1", resolve));
   return {
     port: server.address().port,
     cutAll() {
@@ -53,9 +53,13 @@ let server; // the currently running server process (restarted during the test)
 
 before(async () => {
   // Hundreds of messages in seconds: well above a customer's normal rate.
-  stack = await startStack({ extraToml: "[limits]\nmessages_per_minute = 100000\nmessage_burst = 1000\n" });
+  const proxyPort = await freePort();
+  stack = await startStack({
+    extraToml: "[limits]\nmessages_per_minute = 100000\nmessage_burst = 1000\n",
+    extraOrigins: [`http://127.0.0.1:${proxyPort}`],
+  });
   server = stack.server;
-  proxy = await startProxy(new URL(stack.url).port);
+  proxy = await startProxy(proxyPort, new URL(stack.url).port);
   browser = await launchBrowser();
 });
 
