@@ -2,7 +2,7 @@
 // portal with the server on http://127.0.0.1:8080 (config: trustchat.toml,
 // database: data/trustchat.db).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { ROOT, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
@@ -11,8 +11,24 @@ import { build } from "./build.mjs";
 setup();
 await build({ releaseServer: true });
 
-step("starting trustchat-server");
 const binary = path.join(ROOT, "target", "release", "trustchat-server");
+
+// A demo agent for the console, once: `agent list` prints only its header
+// line while there is no agent.
+const DEMO_AGENT = { email: "agent@example.com", name: "Demo Agent", password: "demo-agent-password" };
+const listed = spawnSync(binary, ["agent", "list", "--config", "trustchat.toml"], { cwd: ROOT, encoding: "utf8" });
+if (listed.status !== 0) throw new Error(`agent list failed: ${listed.stderr}`);
+if (listed.stdout.trim().split("\n").length <= 1) {
+  step("creating the demo agent");
+  const added = spawnSync(
+    binary,
+    ["agent", "add", "--config", "trustchat.toml", "--email", DEMO_AGENT.email, "--name", DEMO_AGENT.name],
+    { cwd: ROOT, input: `${DEMO_AGENT.password}\n`, encoding: "utf8" },
+  );
+  if (added.status !== 0) throw new Error(`agent add failed: ${added.stderr}`);
+}
+
+step("starting trustchat-server");
 const server = spawn(binary, ["serve", "--config", "trustchat.toml"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
 server.stdout.setEncoding("utf8");
 server.stdout.on("data", (chunk) => {
@@ -25,6 +41,7 @@ server.stdout.on("data", (chunk) => {
 
     Demo portal:      ${base}/
     Log in as:        ${base}/login/   (ada@example.com / lovelace)
+    Agent console:    ${base}/agent/   (${DEMO_AGENT.email} / ${DEMO_AGENT.password})
     Widget script:    ${base}/widget/trustchat.js
     Health:           ${base}/healthz
 

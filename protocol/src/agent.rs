@@ -151,6 +151,16 @@ pub struct AssignConversation {
     pub agent_id: String,
 }
 
+/// `POST /api/v1/agent/conversations/{id}/read`: the agent has read the
+/// conversation up to `seq`; its `unread` counts customer messages after
+/// that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    /// The highest `seq` the agent has seen.
+    pub seq: i64,
+}
+
 /// `GET /api/v1/agent/customers/{id}`: a customer profile with all their
 /// conversations (which the agent may open read-only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -74,11 +74,20 @@ pub enum ErrorCode {
     TooManyConnections,
     /// 500: the server failed; details are in its log, never in the response.
     Internal,
+    /// 401: an agent login with a wrong email or password (which one is
+    /// never said).
+    InvalidCredentials,
+    /// 403: a state-changing agent request without the session's CSRF
+    /// token in `X-CSRF-Token`.
+    CsrfFailed,
+    /// 403: the agent acted on a conversation that is closed or routed to
+    /// another agent.
+    NotAssigned,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidRequest,
@@ -98,6 +107,9 @@ impl ErrorCode {
         ErrorCode::MessageTooLong,
         ErrorCode::TooManyConnections,
         ErrorCode::Internal,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::CsrfFailed,
+        ErrorCode::NotAssigned,
     ];
 
     /// The code as it appears on the wire.
@@ -122,6 +134,9 @@ impl ErrorCode {
             ErrorCode::MessageTooLong => "message_too_long",
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::CsrfFailed => "csrf_failed",
+            ErrorCode::NotAssigned => "not_assigned",
         }
     }
 
@@ -139,8 +154,8 @@ impl ErrorCode {
             | ErrorCode::MessageTooLong => 422,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnknownApp | ErrorCode::NotFound => 404,
-            ErrorCode::OriginNotAllowed => 403,
-            ErrorCode::Unauthorized | ErrorCode::InvalidToken => 401,
+            ErrorCode::OriginNotAllowed | ErrorCode::CsrfFailed | ErrorCode::NotAssigned => 403,
+            ErrorCode::Unauthorized | ErrorCode::InvalidToken | ErrorCode::InvalidCredentials => 401,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RateLimited | ErrorCode::TooManyConnections => 429,
             ErrorCode::Internal => 500,

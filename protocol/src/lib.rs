@@ -21,6 +21,11 @@ pub mod chat;
 pub mod error;
 pub mod validate;
 
+pub use agent::{
+    Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo, AgentStatus,
+    AssignConversation, ConversationDetail, ConversationList, ConversationSummary, CustomerProfile, CustomerSummary,
+    MarkRead, SetAgentStatus,
+};
 pub use api::{
     AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,
     SessionResponse, UserInput,

@@ -103,6 +103,13 @@ fn ns_per_op(budget: Duration, mut f: impl FnMut()) -> f64 {
 
 fn bench(c: &mut Criterion) {
     let (verifier, tokens) = setup();
+    // `npm run bench` verifies the very same tokens with node's jose.
+    if let Ok(path) = std::env::var("JWT_BENCH_TOKENS_OUT") {
+        let map: serde_json::Map<String, Value> =
+            tokens.iter().map(|(alg, token)| ((*alg).to_owned(), Value::from(token.as_str()))).collect();
+        let out = json!({ "now": NOW, "aud": "demo", "iss": "https://portal.example", "tokens": map });
+        std::fs::write(&path, out.to_string()).expect("writes the bench tokens");
+    }
     let mut group = c.benchmark_group("jwt_verify");
     for (alg, token) in &tokens {
         verifier.verify(token, NOW).expect("bench token is valid");

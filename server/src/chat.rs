@@ -13,6 +13,7 @@
 use trustchat_protocol::validate::{self, Invalid};
 use trustchat_protocol::{ConversationStatus, ErrorCode, Message, MessageKind, MessagesPage, ServerFrame};
 
+use crate::console;
 use crate::hub::Hub;
 use crate::identity;
 use crate::store::{
@@ -77,13 +78,15 @@ pub async fn send_customer_message(
     let message = message_view(&appended.message);
     if appended.created {
         announce(hub, &appended, &message, except);
+        // A conversation it opened is routed to an agent first.
+        console::customer_message(store, hub, &appended, &message).await;
     }
     Ok(Sent { message, created: appended.created })
 }
 
 /// An agent's reply in an open conversation: stored with author `agent`,
 /// never trusted, and delivered to the customer's connections (every tab)
-/// and the app's agent listeners. `link` is for [`MessageKind::LoginRequest`]:
+/// and the assigned agent's consoles. `link` is for [`MessageKind::LoginRequest`]:
 /// the app's login URL, never anything a client sent.
 pub async fn post_agent_message(
     store: &dyn Store,
@@ -94,7 +97,30 @@ pub async fn post_agent_message(
     kind: MessageKind,
     link: Option<&str>,
 ) -> Result<Message, SendError> {
+    post_agent_reply(store, hub, conversation_id, agent_name, body, kind, link, None).await.map(|sent| sent.message)
+}
+
+/// [`post_agent_message`] with the console's idempotency key: a reply
+/// whose `client_id` the conversation has already is not stored again;
+/// the stored one comes back with `created` false.
+#[allow(clippy::too_many_arguments)]
+pub async fn post_agent_reply(
+    store: &dyn Store,
+    hub: &Hub,
+    conversation_id: &str,
+    agent_name: &str,
+    body: &str,
+    kind: MessageKind,
+    link: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<Sent, SendError> {
     let body = validate::message_body(body).map_err(SendError::Invalid)?;
+    let client_id = client_id.map(canonical_client_id).transpose().map_err(SendError::Invalid)?;
+    if let Some(client_id) = &client_id {
+        if let Some(stored) = store.agent_message_by_client_id(conversation_id, client_id).await? {
+            return Ok(Sent { message: message_view(&stored), created: false });
+        }
+    }
     let appended = store
         .append_agent_message(NewAgentMessage {
             id: uuid::Uuid::new_v4().to_string(),
@@ -103,13 +129,24 @@ pub async fn post_agent_message(
             kind,
             body: body.to_owned(),
             link: link.map(str::to_owned),
+            client_id: client_id.clone(),
             now_ms: now_ms(),
         })
-        .await?
-        .ok_or(SendError::NoOpenConversation)?;
+        .await;
+    let appended = match (appended, &client_id) {
+        // The same reply raced in from another tab: the first one stands.
+        (Err(StoreError::Conflict), Some(client_id)) => {
+            let stored = store.agent_message_by_client_id(conversation_id, client_id).await?;
+            return stored
+                .map(|stored| Sent { message: message_view(&stored), created: false })
+                .ok_or(SendError::Store(StoreError::Conflict));
+        }
+        (appended, _) => appended?.ok_or(SendError::NoOpenConversation)?,
+    };
     let message = message_view(&appended.message);
     announce(hub, &appended, &message, None);
-    Ok(message)
+    console::notify_message(store, hub, &message).await;
+    Ok(Sent { message, created: true })
 }
 
 /// Closes an open conversation and tells its customer and the agents;
@@ -122,6 +159,7 @@ pub async fn close_conversation(
     let closed = store.close_conversation(conversation_id, now_ms()).await?;
     if let Some(conversation) = &closed {
         announce_status(hub, conversation);
+        console::notify_conversation(store, hub, &conversation.id, None).await;
     }
     Ok(closed)
 }

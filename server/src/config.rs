@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::jwt::IdentityConfig;
+use crate::rules::{self, MessagesConfig, RuleConfig};
 
 /// Environment variable overriding `server.listen`.
 pub const ENV_LISTEN: &str = "TRUSTCHAT_LISTEN";
@@ -43,6 +44,9 @@ pub struct Config {
     /// Rate and connection limits of the chat.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The agent console's sessions and login limits.
+    #[serde(default)]
+    pub agent: AgentConfig,
     /// The directory relative paths in the file (`jwks_file`) start from:
     /// the config file's own directory.
     #[serde(skip)]
@@ -93,6 +97,49 @@ pub struct ApiKeyConfig {
     pub name: String,
     /// `sha256:` and the hex SHA-256 of the key.
     pub hash: String,
+}
+
+/// The `[agent]` table: agent console sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// How long an agent stays logged in, in hours.
+    #[serde(default = "default_agent_session_hours")]
+    pub session_hours: u64,
+    /// Always mark the session cookie `Secure`. Without it, the cookie is
+    /// `Secure` when the login request came over https as a reverse proxy
+    /// says with `X-Forwarded-Proto: https`.
+    #[serde(default)]
+    pub secure_cookie: bool,
+    /// Login attempts per email per minute before `rate_limited`.
+    #[serde(default = "default_login_per_email")]
+    pub login_attempts_per_email_per_minute: u32,
+    /// Login attempts per client IP per minute before `rate_limited`.
+    #[serde(default = "default_login_per_ip")]
+    pub login_attempts_per_ip_per_minute: u32,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            session_hours: default_agent_session_hours(),
+            secure_cookie: false,
+            login_attempts_per_email_per_minute: default_login_per_email(),
+            login_attempts_per_ip_per_minute: default_login_per_ip(),
+        }
+    }
+}
+
+fn default_agent_session_hours() -> u64 {
+    12
+}
+
+fn default_login_per_email() -> u32 {
+    5
+}
+
+fn default_login_per_ip() -> u32 {
+    20
 }
 
 /// The `[limits]` table: how much one session may do.
@@ -204,6 +251,13 @@ pub struct AppConfig {
     /// Keys for server-to-server calls (minting identity tokens).
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
+    /// The first messages by customer status (`[apps.messages]`).
+    #[serde(default)]
+    pub messages: MessagesConfig,
+    /// First-message rules by status and page, first match wins
+    /// (`[[apps.rules]]`); see [`crate::rules`].
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
 }
 
 /// Why the configuration could not be used. Each message names the file,
@@ -314,6 +368,16 @@ impl Config {
                 "limits.ws_connections_per_session, ws_auth_timeout_ms and ws_ping_secs must be at least 1".into(),
             );
         }
+        let agent = &self.agent;
+        if agent.session_hours == 0
+            || agent.login_attempts_per_email_per_minute == 0
+            || agent.login_attempts_per_ip_per_minute == 0
+        {
+            return invalid(
+                "agent.session_hours, login_attempts_per_email_per_minute and login_attempts_per_ip_per_minute must be at least 1"
+                    .into(),
+            );
+        }
         if limits.ws_idle_secs <= limits.ws_ping_secs {
             return invalid("limits.ws_idle_secs must be longer than limits.ws_ping_secs".into());
         }
@@ -348,6 +412,11 @@ impl Config {
                         "app {id}: login_url {url:?} must be an http:// or https:// URL"
                     ));
                 }
+            }
+            if app.login_url.is_none() && rules::texts(&app.rules, &app.messages).any(|t| t.contains(rules::LOGIN_URL)) {
+                return invalid(format!(
+                    "app {id}: a greeting uses {{login_url}} but the app has no login_url; set login_url or remove the placeholder"
+                ));
             }
             if let Some(identity) = &app.identity {
                 identity

@@ -80,9 +80,33 @@ pub enum ApiError {
         /// Whole seconds until the next message is accepted.
         retry_after: u64,
     },
+    /// 401: an agent endpoint without a live console session cookie.
+    #[error("log in to the agent console first")]
+    AgentUnauthorized,
+    /// 401: an agent login with a wrong email or password.
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// 403: a state-changing agent request without the session's CSRF token.
+    #[error("send the session's csrf_token (from login or /api/v1/agent/me) as X-CSRF-Token")]
+    CsrfFailed,
+    /// 403: an agent endpoint called from another origin than the server's.
+    #[error("agent endpoints only accept requests from the agent console's own origin, not {0}")]
+    CrossOrigin(String),
+    /// 403: the conversation is closed or routed to another agent.
+    #[error("{0}")]
+    NotAssigned(&'static str),
+    /// 429: too many agent login attempts.
+    #[error("too many login attempts; wait {retry_after} seconds before trying again")]
+    TooManyLogins {
+        /// Whole seconds until the next attempt is accepted.
+        retry_after: u64,
+    },
     /// 404: no such route.
     #[error("no such endpoint")]
     NotFound,
+    /// 404: no such resource (conversation, customer, agent).
+    #[error("no {0} has this id")]
+    NoSuch(&'static str),
     /// 405: the route exists, not for this method.
     #[error("this endpoint does not accept this method")]
     MethodNotAllowed,
@@ -106,7 +130,13 @@ impl ApiError {
             ApiError::InvalidToken { .. } => ErrorCode::InvalidToken,
             ApiError::NotConfigured(_) => ErrorCode::NotConfigured,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
-            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::NotFound | ApiError::NoSuch(_) => ErrorCode::NotFound,
+            ApiError::AgentUnauthorized => ErrorCode::Unauthorized,
+            ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::CsrfFailed => ErrorCode::CsrfFailed,
+            ApiError::CrossOrigin(_) => ErrorCode::OriginNotAllowed,
+            ApiError::NotAssigned(_) => ErrorCode::NotAssigned,
+            ApiError::TooManyLogins { .. } => ErrorCode::RateLimited,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -143,7 +173,9 @@ impl ApiError {
                 field,
                 reason,
                 retry_after: match self {
-                    ApiError::RateLimited { retry_after } => Some(*retry_after),
+                    ApiError::RateLimited { retry_after } | ApiError::TooManyLogins { retry_after } => {
+                        Some(*retry_after)
+                    }
                     _ => None,
                 },
             },
@@ -159,7 +191,7 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after } = self {
+        if let ApiError::RateLimited { retry_after } | ApiError::TooManyLogins { retry_after } = self {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, retry_after.into());

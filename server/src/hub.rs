@@ -10,9 +10,12 @@
 //!
 //! Subscribers are indexed by customer (the widget: every conversation of
 //! the customer, whichever tab or request wrote to it), by session (for the
-//! per-session connection limit and revocation) and by app (the agent
-//! console: every conversation of the app). Routing to one agent's
-//! conversations is the agent console's to add, as another index.
+//! per-session connection limit and revocation), by app (every conversation
+//! of the app) and by agent (the agent console: [`AgentServerFrame`]s about
+//! the conversations routed to that agent). An agent with at least one
+//! subscriber is *online*, which routing reads from here; the
+//! [`Hub::routing_lock`] serializes routing decisions, which read that and
+//! the database and must not interleave.
 //!
 //! The hub is in-process: it sees what this server stores. With several
 //! servers on one Postgres database, [`Hub::publish`] is where a server
@@ -22,11 +25,11 @@
 //! Pure tokio: no axum, no SQL. The lock is a `std::sync::Mutex` because it
 //! is held only for a few map operations and never across an `.await`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{mpsc, watch};
-use trustchat_protocol::ServerFrame;
+use trustchat_protocol::{AgentServerFrame, ServerFrame};
 
 /// Frames a subscriber may have waiting before it is dropped.
 pub const SUBSCRIBER_BUFFER: usize = 256;
@@ -38,6 +41,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     /// The buffer size of each new subscriber.
     buffer: usize,
+    /// Held while a routing decision is made and applied.
+    routing: tokio::sync::Mutex<()>,
 }
 
 /// Why the hub let go of a subscriber.
@@ -57,20 +62,21 @@ pub enum CloseReason {
 pub struct TooManyConnections(pub usize);
 
 /// One subscriber's end: frames in publish order until the hub lets go.
-/// Dropping it unsubscribes.
+/// Dropping it unsubscribes. `F` is [`ServerFrame`] for customers and
+/// [`AgentServerFrame`] for agents.
 #[derive(Debug)]
-pub struct Subscription {
+pub struct Subscription<F = ServerFrame> {
     /// Its id in the hub.
     id: u64,
     /// Frames published to it.
-    frames: mpsc::Receiver<Arc<ServerFrame>>,
+    frames: mpsc::Receiver<Arc<F>>,
     /// Set when the hub lets go, with the reason.
     closed: watch::Receiver<Option<CloseReason>>,
     /// To unsubscribe on drop.
     hub: Arc<Hub>,
 }
 
-impl Subscription {
+impl<F> Subscription<F> {
     /// The id to pass as `except` when publishing what this subscriber
     /// caused (its own send is answered by an `ack` instead).
     pub fn id(&self) -> u64 {
@@ -79,7 +85,7 @@ impl Subscription {
 
     /// The next frame, or why the hub let go. A close wins over frames
     /// still buffered: a revoked session hears nothing more.
-    pub async fn next(&mut self) -> Result<Arc<ServerFrame>, CloseReason> {
+    pub async fn next(&mut self) -> Result<Arc<F>, CloseReason> {
         let frame = tokio::select! {
             biased;
             reason = self.closed.wait_for(Option::is_some) => {
@@ -97,7 +103,7 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
+impl<F> Drop for Subscription<F> {
     fn drop(&mut self) {
         self.hub.lock().remove(self.id);
     }
@@ -111,7 +117,7 @@ impl Hub {
 
     /// A hub whose subscribers buffer `buffer` frames (at least 1).
     pub fn with_buffer(buffer: usize) -> Arc<Hub> {
-        Arc::new(Hub { inner: Mutex::default(), buffer: buffer.max(1) })
+        Arc::new(Hub { inner: Mutex::default(), buffer: buffer.max(1), routing: tokio::sync::Mutex::new(()) })
     }
 
     /// Subscribes a customer's connection to every conversation of the
@@ -135,6 +141,7 @@ impl Hub {
                 app: None,
                 customer: Some((app_id.to_owned(), customer_id.to_owned())),
                 session: Some(session_id.to_owned()),
+                agent: None,
             },
         ))
     }
@@ -142,7 +149,66 @@ impl Hub {
     /// Subscribes to every conversation of an app (the agent console).
     pub fn subscribe_app(self: &Arc<Self>, app_id: &str) -> Subscription {
         let mut inner = self.lock();
-        self.add(&mut inner, Keys { app: Some(app_id.to_owned()), customer: None, session: None })
+        self.add(&mut inner, Keys { app: Some(app_id.to_owned()), customer: None, session: None, agent: None })
+    }
+
+    /// Subscribes an agent's console connection; the agent is online while
+    /// it has one.
+    pub fn subscribe_agent(self: &Arc<Self>, agent_id: &str) -> Subscription<AgentServerFrame> {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id;
+        let (frames_tx, frames) = mpsc::channel(self.buffer);
+        let (closed_tx, closed) = watch::channel(None);
+        inner.agents.entry(agent_id.to_owned()).or_default().push(id);
+        let keys = Keys { app: None, customer: None, session: None, agent: Some(agent_id.to_owned()) };
+        inner.subs.insert(id, Sub { frames: Sender::Agent(frames_tx), closed: closed_tx, keys });
+        Subscription { id, frames, closed, hub: Arc::clone(self) }
+    }
+
+    /// Delivers `frame` to every console connection of the agent. Never
+    /// waits; drops connections that are full.
+    pub fn publish_agent(&self, agent_id: &str, frame: AgentServerFrame) {
+        let frame = Arc::new(frame);
+        let mut inner = self.lock();
+        let targets = inner.agents.get(agent_id).cloned().unwrap_or_default();
+        let mut dropped = Vec::new();
+        for id in targets {
+            let Some(Sub { frames: Sender::Agent(frames), .. }) = inner.subs.get(&id) else { continue };
+            match frames.try_send(Arc::clone(&frame)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => dropped.push((id, CloseReason::Lagged)),
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push((id, CloseReason::Shutdown)),
+            }
+        }
+        for (id, reason) in dropped {
+            inner.close(id, reason);
+        }
+    }
+
+    /// Whether the agent has a console connection.
+    pub fn is_online(&self, agent_id: &str) -> bool {
+        self.lock().agents.contains_key(agent_id)
+    }
+
+    /// The agents with a console connection.
+    pub fn online_agents(&self) -> HashSet<String> {
+        self.lock().agents.keys().cloned().collect()
+    }
+
+    /// Lets go of every console connection of an agent (logged out or
+    /// removed).
+    pub fn close_agent(&self, agent_id: &str, reason: CloseReason) {
+        let mut inner = self.lock();
+        for id in inner.agents.get(agent_id).cloned().unwrap_or_default() {
+            inner.close(id, reason);
+        }
+    }
+
+    /// Held while deciding and storing where conversations go, so two
+    /// decisions never both count the same agent's load as it was.
+    pub async fn routing_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.routing.lock().await
     }
 
     /// Delivers `frame` to every subscriber of the customer and of the app,
@@ -155,8 +221,8 @@ impl Hub {
         let targets: Vec<u64> = customers.chain(apps).copied().filter(|id| Some(*id) != except).collect();
         let mut dropped = Vec::new();
         for id in targets {
-            let Some(sub) = inner.subs.get(&id) else { continue };
-            match sub.frames.try_send(Arc::clone(&frame)) {
+            let Some(Sub { frames: Sender::Customer(frames), .. }) = inner.subs.get(&id) else { continue };
+            match frames.try_send(Arc::clone(&frame)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => dropped.push((id, CloseReason::Lagged)),
                 Err(mpsc::error::TrySendError::Closed(_)) => dropped.push((id, CloseReason::Shutdown)),
@@ -220,7 +286,7 @@ impl Hub {
         if let Some(app) = &keys.app {
             inner.apps.entry(app.clone()).or_default().push(id);
         }
-        inner.subs.insert(id, Sub { frames: frames_tx, closed: closed_tx, keys });
+        inner.subs.insert(id, Sub { frames: Sender::Customer(frames_tx), closed: closed_tx, keys });
         Subscription { id, frames, closed, hub: Arc::clone(self) }
     }
 
@@ -244,13 +310,24 @@ struct Inner {
     sessions: HashMap<String, Vec<u64>>,
     /// App id → app-wide subscribers.
     apps: HashMap<String, Vec<u64>>,
+    /// Agent id → console connections.
+    agents: HashMap<String, Vec<u64>>,
+}
+
+/// Where a subscriber's frames go.
+#[derive(Debug)]
+enum Sender {
+    /// A customer or app subscriber.
+    Customer(mpsc::Sender<Arc<ServerFrame>>),
+    /// An agent console.
+    Agent(mpsc::Sender<Arc<AgentServerFrame>>),
 }
 
 /// The hub's end of a subscriber.
 #[derive(Debug)]
 struct Sub {
     /// Where its frames go.
-    frames: mpsc::Sender<Arc<ServerFrame>>,
+    frames: Sender,
     /// Set when it is let go.
     closed: watch::Sender<Option<CloseReason>>,
     /// What it listens to.
@@ -266,6 +343,8 @@ struct Keys {
     customer: Option<(String, String)>,
     /// The session of a customer connection.
     session: Option<String>,
+    /// The agent of a console connection.
+    agent: Option<String>,
 }
 
 impl Inner {
@@ -288,6 +367,9 @@ impl Inner {
         }
         if let Some(app) = &sub.keys.app {
             unindex(&mut self.apps, app, id);
+        }
+        if let Some(agent) = &sub.keys.agent {
+            unindex(&mut self.agents, agent, id);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Who a customer is: finding or creating their profile from what the
-//! website says, opening sessions, and greeting them.
+//! website says, and opening sessions (the greeting is [`crate::rules`]').
 //!
 //! This is the domain core: it talks to a [`Store`] and knows nothing of
 //! HTTP or SQL.
@@ -349,15 +349,6 @@ pub fn customer_view(customer: &CustomerRecord, session: &SessionRecord) -> Cust
     }
 }
 
-/// The first message the widget shows. One place, so per-app messages
-/// (a later issue) replace only this.
-pub fn greeting(first_name: Option<&str>) -> String {
-    match first_name {
-        Some(first_name) => format!("Hi {first_name}!"),
-        None => "Hi there! How can we help?".to_owned(),
-    }
-}
-
 /// Whether the session is trusted at `now`: proven by a JWT whose proof has
 /// not expired.
 pub fn is_trusted(session: &SessionRecord, now: i64) -> bool {
@@ -445,11 +436,5 @@ mod tests {
             hash_token("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn greetings() {
-        assert_eq!(greeting(Some("Ada")), "Hi Ada!");
-        assert_eq!(greeting(None), "Hi there! How can we help?");
     }
 }

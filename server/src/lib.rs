@@ -17,9 +17,15 @@
 //! - [`chat`] is the conversation domain: storing a customer's or an
 //!   agent's message with its trusted flag, closing conversations, history
 //!   pages. It too knows neither HTTP nor SQL.
-//! - [`hub`] fans new messages out to the WebSocket connections (and,
-//!   later, agent consoles) listening for them, with bounded buffers.
-//! - [`rate`] limits how many messages a session sends.
+//! - [`hub`] fans new messages out to the WebSocket connections and agent
+//!   consoles listening for them, with bounded buffers, and knows which
+//!   agents are online.
+//! - [`agents`] is agent accounts, passwords (argon2id), logins and console
+//!   sessions; [`console`] is what agents see and do, and routes
+//!   conversations with [`routing`]'s pure decision.
+//! - [`rules`] picks a customer's first message by status and page.
+//! - [`rate`] limits how many messages a session sends and how often an
+//!   agent login may be tried.
 //! - [`loadtest`] is `trustchat-server loadtest`, a WebSocket load
 //!   generator run against a server in another process.
 //! - [`jwt`] verifies (and mints) the identity tokens websites sign: the
@@ -33,7 +39,9 @@
 //! never stored in clear: the database holds SHA-256 hashes of session
 //! tokens.
 
+pub mod agents;
 pub mod chat;
+pub mod console;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -42,6 +50,8 @@ pub mod identity;
 pub mod jwt;
 pub mod loadtest;
 pub mod rate;
+pub mod routing;
+pub mod rules;
 pub mod server;
 pub mod state;
 pub mod store;

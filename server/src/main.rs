@@ -34,6 +34,9 @@ enum Command {
     /// API keys for server-to-server calls.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Agent accounts for the console at /agent/.
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// Load-test a running server: N customer WebSockets sending at a set
     /// rate; prints delivered, lost, latency percentiles and the server's
     /// memory, and one JSON line.
@@ -130,6 +133,40 @@ struct MintArgs {
     ttl: u64,
 }
 
+/// `agent add|list|remove`.
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Add an agent. The password is read from stdin (one line) when stdin
+    /// is not a terminal; otherwise one is generated and printed once.
+    Add {
+        /// The server's configuration file (for the database).
+        #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml", env = "TRUSTCHAT_CONFIG")]
+        config: PathBuf,
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// Display name, shown to customers on replies.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the agents: email, name, status.
+    List {
+        /// The server's configuration file.
+        #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml", env = "TRUSTCHAT_CONFIG")]
+        config: PathBuf,
+    },
+    /// Remove an agent: their sessions end and their open conversations go
+    /// back to the queue.
+    Remove {
+        /// The server's configuration file.
+        #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml", env = "TRUSTCHAT_CONFIG")]
+        config: PathBuf,
+        /// The agent's email.
+        #[arg(long)]
+        email: String,
+    },
+}
+
 /// `api-key new`.
 #[derive(Debug, Subcommand)]
 enum ApiKeyCommand {
@@ -166,6 +203,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Loadtest(args) => loadtest(args),
+        Command::Agent(command) => agent(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,6 +240,71 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         server_pid: args.server_pid,
         drain: args.drain,
     }))
+}
+
+/// `agent add|list|remove`, against the config's database.
+fn agent(command: AgentCommand) -> anyhow::Result<()> {
+    use trustchat_server::agents;
+    let config_path = match &command {
+        AgentCommand::Add { config, .. } | AgentCommand::List { config } | AgentCommand::Remove { config, .. } => config,
+    };
+    let config = Config::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = trustchat_server::store::connect(&config.server.database_url).await?;
+        let result = match command {
+            AgentCommand::Add { email, name, .. } => {
+                let (password, generated) = agent_password()?;
+                let agent = agents::add_agent(store.as_ref(), &email, &name, &password).await?;
+                println!("added agent {} ({})", agent.email, agent.name);
+                if generated {
+                    println!("password (shown once): {password}");
+                }
+                Ok(())
+            }
+            AgentCommand::List { .. } => {
+                let list = store.agents().await?;
+                let width = list.iter().map(|a| a.email.chars().count()).max().unwrap_or(0).max(5);
+                let name_width = list.iter().map(|a| a.name.chars().count()).max().unwrap_or(0).max(4);
+                println!("{:width$}  {:name_width$}  STATUS", "EMAIL", "NAME");
+                for agent in &list {
+                    let status = trustchat_server::store::agent_status_str(agent.status);
+                    println!("{:width$}  {:name_width$}  {status}", agent.email, agent.name);
+                }
+                Ok(())
+            }
+            AgentCommand::Remove { email, .. } => match agents::remove_agent(store.as_ref(), &email).await? {
+                Some((agent, requeued)) => {
+                    println!(
+                        "removed agent {}; {} open conversation(s) went back to the queue",
+                        agent.email,
+                        requeued.len()
+                    );
+                    Ok(())
+                }
+                None => Err(anyhow::anyhow!("no agent has the email {}", email.trim())),
+            },
+        };
+        store.close().await;
+        result
+    })
+}
+
+/// The new agent's password: one line of stdin when it is not a terminal,
+/// else a generated one (the bool says which).
+fn agent_password() -> anyhow::Result<(String, bool)> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok((trustchat_server::agents::generate_password(), true));
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| anyhow::anyhow!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    trustchat_server::agents::check_password(&password).map_err(|why| {
+        anyhow::anyhow!("{why} (the password is read from stdin; run at a terminal to have one generated)")
+    })?;
+    Ok((password, false))
 }
 
 /// Logs to stderr, filtered by `server.log` / `TRUSTCHAT_LOG`.

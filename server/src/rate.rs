@@ -46,6 +46,51 @@ impl SendLimiter {
     }
 }
 
+/// Agent login attempts, per email and per client IP: a password
+/// guesser is slowed down whichever of the two they vary. Every attempt
+/// counts, right or wrong, so an answer never depends on whether the
+/// password was right; a real agent logs in a few times a day.
+#[derive(Debug)]
+pub struct LoginLimiter {
+    /// One bucket per lowercased email.
+    emails: DefaultKeyedRateLimiter<String>,
+    /// One bucket per client IP.
+    ips: DefaultKeyedRateLimiter<String>,
+}
+
+impl LoginLimiter {
+    /// `per_email` and `per_ip` attempts a minute (at least 1), each also
+    /// the burst.
+    pub fn new(per_email: u32, per_ip: u32) -> LoginLimiter {
+        let quota = |n: u32| {
+            let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+            Quota::per_minute(n).allow_burst(n)
+        };
+        LoginLimiter { emails: RateLimiter::keyed(quota(per_email)), ips: RateLimiter::keyed(quota(per_ip)) }
+    }
+
+    /// Takes one attempt from the email's and the IP's buckets (the IP is
+    /// unknown for requests that did not come over a socket); `Err` with
+    /// whole seconds to wait when either is empty.
+    pub fn check(&self, email: &str, ip: Option<&str>) -> Result<(), u64> {
+        let wait = |limiter: &DefaultKeyedRateLimiter<String>, key: String| {
+            limiter.check_key(&key).map_err(|not_until| {
+                let wait = not_until.wait_time_from(limiter.clock().now());
+                (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+            })
+        };
+        let by_ip = ip.map_or(Ok(()), |ip| wait(&self.ips, ip.to_owned()));
+        let by_email = wait(&self.emails, email.trim().to_lowercase());
+        by_ip.and(by_email)
+    }
+
+    /// Forgets keys whose buckets are full again.
+    pub fn forget_idle(&self) {
+        self.emails.retain_recent();
+        self.ips.retain_recent();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +104,16 @@ mod tests {
         let wait = limiter.check("s1").unwrap_err();
         assert!((1..=1).contains(&wait), "60/min refills one per second, got {wait}");
         assert_eq!(limiter.check("s2"), Ok(()), "sessions have their own buckets");
+    }
+
+    #[test]
+    fn logins_are_limited_per_email_and_per_ip() {
+        let limiter = LoginLimiter::new(2, 3);
+        assert_eq!(limiter.check("a@x.io", Some("1.1.1.1")), Ok(()));
+        assert_eq!(limiter.check("A@x.io ", Some("1.1.1.1")), Ok(()));
+        assert!(limiter.check("a@x.io", Some("2.2.2.2")).is_err(), "the email's bucket is empty");
+        assert_eq!(limiter.check("b@x.io", Some("1.1.1.1")), Ok(()));
+        assert!(limiter.check("c@x.io", Some("1.1.1.1")).is_err(), "the IP's bucket is empty");
+        assert_eq!(limiter.check("d@x.io", None), Ok(()));
     }
 }

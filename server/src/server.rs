@@ -64,7 +64,9 @@ pub async fn serve(
         shutdown.await;
         hub.close_all(CloseReason::Shutdown);
     };
-    let served = axum::serve(listener, http::app(state))
+    // The peer address reaches handlers (per-IP login limits).
+    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     store.close().await;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{AppConfig, Config};
 use crate::hub::Hub;
 use crate::jwt::{MemoryReplayGuard, ReplayGuard, Verifier};
-use crate::rate::SendLimiter;
+use crate::rate::{LoginLimiter, SendLimiter};
 use crate::store::Store;
 
 /// Shared, cheaply cloned state of the HTTP server.
@@ -27,6 +27,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Messages per session per minute.
     pub send_limiter: Arc<SendLimiter>,
+    /// Agent login attempts per email and per IP per minute.
+    pub login_limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
@@ -48,8 +50,13 @@ impl AppState {
             config.limits.messages_per_minute,
             config.limits.message_burst,
         ));
+        let login_limiter = Arc::new(LoginLimiter::new(
+            config.agent.login_attempts_per_email_per_minute,
+            config.agent.login_attempts_per_ip_per_minute,
+        ));
         // Buckets of sessions that went quiet are forgotten every minute.
         let weak = Arc::downgrade(&send_limiter);
+        let weak_logins = Arc::downgrade(&login_limiter);
         tokio::spawn(async move {
             let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
             every_minute.tick().await;
@@ -57,6 +64,9 @@ impl AppState {
                 every_minute.tick().await;
                 let Some(limiter) = weak.upgrade() else { break };
                 limiter.forget_idle();
+                if let Some(logins) = weak_logins.upgrade() {
+                    logins.forget_idle();
+                }
             }
         });
         Ok(AppState {
@@ -67,6 +77,7 @@ impl AppState {
             demo_logins: Arc::default(),
             hub: Hub::new(),
             send_limiter,
+            login_limiter,
         })
     }
 

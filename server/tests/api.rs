@@ -65,7 +65,9 @@ async fn anonymous_session() {
     let token = body["session_token"].as_str().unwrap();
     assert!(token.starts_with("tcs_") && token.len() > 40, "{token}");
     assert_eq!(body["trusted"], false);
-    assert_eq!(body["greeting"], "Hi there! How can we help?");
+    // Anonymous: the first message carries the app's login link.
+    assert_eq!(body["greeting"], "Hi there! Log in for faster help: http://127.0.0.1:8080/login");
+    assert_eq!(body["greeting_link"], "http://127.0.0.1:8080/login");
     let customer = &body["customer"];
     assert!(customer["id"].as_str().is_some_and(|id| id.len() == 36));
     for field in ["name", "first_name", "email", "phone"] {
@@ -82,7 +84,7 @@ async fn identified_session_by_email_is_found_again_case_insensitively() {
     let first = app
         .open_session(r#"{"user":{"name":"  Ada   Lovelace ","email":"Ada@Example.com"}}"#)
         .await;
-    assert_eq!(first["greeting"], "Hi Ada!");
+    assert_eq!(first["greeting"], "Hi Ada! Log in to verify it's you: http://127.0.0.1:8080/login");
     assert_eq!(first["trusted"], false);
     assert_eq!(
         first["customer"],
@@ -145,7 +147,7 @@ async fn untrusted_set_user_does_not_rename_the_profile() {
     let id = ada["customer"]["id"].as_str().unwrap();
     assert_eq!(mallory["customer"]["id"], id);
     // The person at the keyboard is greeted by the name they gave...
-    assert_eq!(mallory["greeting"], "Hi Mallory!");
+    assert!(mallory["greeting"].as_str().unwrap().starts_with("Hi Mallory! Log in"), "{mallory}");
     assert_eq!(mallory["customer"]["name"], "Mallory Evil");
     assert_eq!(mallory["customer"]["first_name"], "Mallory");
     // ...and their session keeps it...
@@ -156,7 +158,7 @@ async fn untrusted_set_user_does_not_rename_the_profile() {
             mallory["session_token"].as_str().unwrap(),
         ))
         .await;
-    assert_eq!(current.json()["greeting"], "Hi Mallory!");
+    assert!(current.json()["greeting"].as_str().unwrap().starts_with("Hi Mallory! "));
     // ...but the stored profile and the first session keep the real name.
     let stored = app.store.customer(id).await.unwrap().unwrap();
     assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"));

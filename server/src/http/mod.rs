@@ -6,6 +6,9 @@
 //! - [`sessions`]: opening, reading and revoking customer sessions.
 //! - [`messages`]: sending and reading messages over HTTP.
 //! - [`ws`]: the customer's WebSocket, `GET /api/v1/ws`.
+//! - [`agent`]: the agent console's API under `/api/v1/agent`, with
+//!   [`agent_auth`] (the session cookie, same-origin and CSRF rules) and
+//!   [`agent_ws`] (the agent WebSocket).
 //! - [`mint`]: `POST /api/v1/user-identity-jwt`, identity tokens minted
 //!   for a website's backend holding an API key.
 //! - [`demo`]: the demo portal's stand-in login backend (only with `[demo]`).
@@ -32,6 +35,9 @@ use tower_http::trace::TraceLayer;
 use crate::error::{ApiError, MAX_JSON_BODY};
 use crate::state::AppState;
 
+pub mod agent;
+pub mod agent_auth;
+pub mod agent_ws;
 pub mod apps;
 pub mod assets;
 pub mod auth;
@@ -53,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(messages::router())
         .merge(ws::router())
+        .merge(agent::router())
         .merge(mint::router())
         .merge(demo::router())
         .merge(assets::router())

@@ -13,7 +13,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse};
 
+use axum::http::header::REFERER;
+use axum::http::HeaderMap;
+
 use crate::chat;
+use crate::config::AppConfig;
+use crate::console;
+use crate::rules::{self, CustomerStatus};
 use crate::error::ApiError;
 use crate::hub::CloseReason;
 use crate::http::auth::CustomerSession;
@@ -21,7 +27,7 @@ use crate::http::json::JsonBody;
 use crate::http::origin::KnownApp;
 use crate::identity::{self, Identity, VerifiedIdentity};
 use crate::state::{AppRef, AppState};
-use crate::store::{CustomerRecord, SessionRecord};
+use crate::store::{CustomerRecord, IdentityKind, SessionRecord};
 
 /// The session routes.
 pub fn router() -> Router<AppState> {
@@ -34,6 +40,7 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     KnownApp(app): KnownApp,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<SessionResponse>), ApiError> {
     let identity = requested_identity(&state, &app, request).await?;
@@ -41,7 +48,11 @@ async fn create(
     let opened = identity::open_session(state.store.as_ref(), &app.id, &identity, now).await?;
     tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id,
         trusted = opened.session.trusted, "session opened");
-    let mut response = session_response(&opened.session, &opened.customer, now);
+    if opened.session.trusted {
+        // The customer is verified now: their open conversation's agent sees it.
+        console::customer_changed(state.store.as_ref(), &state.hub, &opened.customer.id).await;
+    }
+    let mut response = session_response(&app, &opened.session, &opened.customer, now, page(&headers));
     response.session_token = Some(opened.token);
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -49,6 +60,7 @@ async fn create(
 async fn change_identity(
     State(state): State<AppState>,
     auth: CustomerSession,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<CreateSessionRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
     if request.user.is_none() && request.jwt.is_none() {
@@ -75,7 +87,8 @@ async fn change_identity(
     } else {
         chat::identity_changed(&state.hub, &changed.session, &changed.moved);
     }
-    let mut response = session_response(&changed.session, &changed.customer, now);
+    console::customer_changed(state.store.as_ref(), &state.hub, &changed.customer.id).await;
+    let mut response = session_response(&auth.app, &changed.session, &changed.customer, now, page(&headers));
     response.session_token = changed.new_token;
     Ok(Json(response))
 }
@@ -124,26 +137,56 @@ async fn identity_from_jwt(state: &AppState, app: &AppRef, jwt: &str) -> Result<
     }
 }
 
-async fn current(State(_): State<AppState>, auth: CustomerSession) -> Json<SessionResponse> {
-    Json(session_response(&auth.session, &auth.customer, identity::now()))
+async fn current(State(_): State<AppState>, auth: CustomerSession, headers: HeaderMap) -> Json<SessionResponse> {
+    Json(session_response(&auth.app, &auth.session, &auth.customer, identity::now(), page(&headers)))
 }
 
 async fn revoke(State(state): State<AppState>, auth: CustomerSession) -> Result<StatusCode, ApiError> {
     state.store.revoke_session(&auth.session.id, identity::now()).await?;
     state.hub.close_session(&auth.session.id, CloseReason::Revoked);
+    console::customer_changed(state.store.as_ref(), &state.hub, &auth.customer.id).await;
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The wire form of a session, without its token.
-fn session_response(session: &SessionRecord, customer: &CustomerRecord, now: i64) -> SessionResponse {
-    let customer = identity::customer_view(customer, session);
+/// The wire form of a session, without its token, with the first message
+/// the app's rules pick for the customer's status and page.
+fn session_response(
+    app: &AppConfig,
+    session: &SessionRecord,
+    customer: &CustomerRecord,
+    now: i64,
+    page: Option<&str>,
+) -> SessionResponse {
+    let view = identity::customer_view(customer, session);
     let trusted = identity::is_trusted(session, now);
+    let status = if trusted {
+        CustomerStatus::Trusted
+    } else if session.identity_kind != IdentityKind::Anonymous || view.email.is_some() || view.phone.is_some() {
+        CustomerStatus::Identified
+    } else {
+        CustomerStatus::Anonymous
+    };
+    let first = rules::first_message(
+        &app.rules,
+        &app.messages,
+        app.login_url.as_deref(),
+        status,
+        view.first_name.as_deref(),
+        page,
+    );
     SessionResponse {
         session_token: None,
-        greeting: identity::greeting(customer.first_name.as_deref()),
-        customer,
+        greeting: first.text,
+        greeting_link: first.link,
+        customer: view,
         trusted,
         trusted_until: if trusted { session.trusted_until } else { None },
     }
+}
+
+/// The page the widget runs on, as far as the browser tells (`Referer`:
+/// the full URL on the same origin, often only the origin across origins).
+fn page(headers: &HeaderMap) -> Option<&str> {
+    headers.get(REFERER).and_then(|value| value.to_str().ok())
 }

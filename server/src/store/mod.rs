@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use trustchat_protocol::{Author, ConversationStatus, MessageKind};
+use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 pub mod sqlite;
 
@@ -163,6 +163,8 @@ pub struct NewAgentMessage {
     pub body: String,
     /// The login link of a login request.
     pub link: Option<String>,
+    /// The console's idempotency key, a canonical UUID.
+    pub client_id: Option<String>,
     /// Unix milliseconds.
     pub now_ms: i64,
 }
@@ -192,6 +194,72 @@ pub struct MovedConversations {
     /// The target's open conversation that was closed because the moved
     /// one, still open, takes its place.
     pub closed: Option<ConversationRecord>,
+}
+
+/// A support agent's account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// UUID v4.
+    pub id: String,
+    /// Login email, lowercased; unique among live agents.
+    pub email: String,
+    /// Display name, shown to customers on replies.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Whether new conversations may be routed to the agent.
+    pub status: AgentStatus,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// When a conversation was last routed to the agent, Unix
+    /// milliseconds: routing's tie-break.
+    pub last_assigned_at: Option<i64>,
+}
+
+/// An agent's console session: what the `trustchat_agent` cookie stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSessionRecord {
+    /// UUID v4.
+    pub id: String,
+    /// SHA-256 of the cookie's token, lowercase hex.
+    pub token_hash: String,
+    /// The token every state-changing request carries in `X-CSRF-Token`.
+    pub csrf_token: String,
+    /// The agent.
+    pub agent_id: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds; the cookie stops working then.
+    pub expires_at: i64,
+    /// Unix milliseconds, once logged out or the agent was removed.
+    pub revoked_at: Option<i64>,
+}
+
+/// Which conversations [`Store::conversation_views`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationFilter {
+    /// One conversation.
+    Id(String),
+    /// Every conversation routed to an agent, open first, newest activity
+    /// first.
+    AssignedTo(String),
+    /// Every conversation of a customer, newest first.
+    Customer(String),
+}
+
+/// A conversation with what the agent console shows beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationView {
+    /// The conversation.
+    pub conversation: ConversationRecord,
+    /// Its customer.
+    pub customer: CustomerRecord,
+    /// The body of its last message.
+    pub last_body: Option<String>,
+    /// Customer messages after the assigned agent's read marker.
+    pub unread: i64,
+    /// Whether the customer has a live session that is trusted now.
+    pub verified: bool,
 }
 
 /// Why a store operation failed.
@@ -264,8 +332,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an agent's message with the next `seq` of an open
     /// conversation, durably, in one transaction; `None` when the
-    /// conversation does not exist or is closed.
+    /// conversation does not exist or is closed; [`StoreError::Conflict`]
+    /// when an agent message of the conversation has its `client_id`.
     async fn append_agent_message(&self, message: NewAgentMessage) -> StoreResult<Option<Appended>>;
+
+    /// The agent message of a conversation with this `client_id`.
+    async fn agent_message_by_client_id(
+        &self,
+        conversation_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<MessageRecord>>;
 
     /// The conversation with this id.
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>>;
@@ -293,6 +369,62 @@ pub trait Store: Send + Sync + 'static {
     /// open conversation, `to`'s is closed: the one the customer is typing
     /// in goes on.
     async fn move_conversations(&self, from: &str, to: &str, now_ms: i64) -> StoreResult<MovedConversations>;
+
+    /// Inserts an agent; [`StoreError::Conflict`] when a live agent has
+    /// the email (in any case).
+    async fn insert_agent(&self, agent: &AgentRecord) -> StoreResult<()>;
+
+    /// The live (not removed) agent with this id.
+    async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>>;
+
+    /// The live agent with this email, compared case-insensitively.
+    async fn agent_by_email(&self, email: &str) -> StoreResult<Option<AgentRecord>>;
+
+    /// Every live agent, by name.
+    async fn agents(&self) -> StoreResult<Vec<AgentRecord>>;
+
+    /// Sets a live agent's availability; `None` when there is no such agent.
+    async fn set_agent_status(&self, id: &str, status: AgentStatus) -> StoreResult<Option<AgentRecord>>;
+
+    /// Removes an agent in one transaction: marks the account disabled,
+    /// revokes its sessions and puts its open conversations back in the
+    /// queue. Returns those conversations.
+    async fn remove_agent(&self, id: &str, now_ms: i64) -> StoreResult<Vec<ConversationRecord>>;
+
+    /// Inserts an agent session.
+    async fn insert_agent_session(&self, session: &AgentSessionRecord) -> StoreResult<()>;
+
+    /// The agent session whose token hashes to `token_hash`, revoked,
+    /// expired or not.
+    async fn agent_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<AgentSessionRecord>>;
+
+    /// Revokes an agent session.
+    async fn revoke_agent_session(&self, id: &str, now_ms: i64) -> StoreResult<()>;
+
+    /// Routes an open conversation to `agent_id` (and moves the agent's
+    /// `last_assigned_at`), or back to the queue with `None`; `None` when
+    /// the conversation is not open.
+    async fn assign_conversation(
+        &self,
+        id: &str,
+        agent_id: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Option<ConversationRecord>>;
+
+    /// Open conversations no agent has, oldest first.
+    async fn queued_conversations(&self) -> StoreResult<Vec<ConversationRecord>>;
+
+    /// How many open conversations each agent has (agents with none are
+    /// left out).
+    async fn open_conversation_counts(&self) -> StoreResult<Vec<(String, i64)>>;
+
+    /// Conversations with their customer, last message, unread count and
+    /// the customer's verification at `now` (Unix seconds).
+    async fn conversation_views(&self, filter: ConversationFilter, now: i64) -> StoreResult<Vec<ConversationView>>;
+
+    /// Moves an agent's read marker of a conversation up to `seq` (never
+    /// back).
+    async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()>;
 
     /// Waits for open connections to finish and closes them.
     async fn close(&self);
@@ -338,6 +470,14 @@ pub fn kind_str(kind: MessageKind) -> &'static str {
     match kind {
         MessageKind::Text => "text",
         MessageKind::LoginRequest => "login_request",
+    }
+}
+
+/// The stored form of an agent status.
+pub fn agent_status_str(status: AgentStatus) -> &'static str {
+    match status {
+        AgentStatus::Available => "available",
+        AgentStatus::Away => "away",
     }
 }
 

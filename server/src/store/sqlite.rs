@@ -29,12 +29,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection as _, Row};
 use tokio::sync::{mpsc, oneshot};
-use trustchat_protocol::{Author, ConversationStatus, MessageKind};
+use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 use super::{
-    author_str, kind_str, status_str, Appended, ConversationRecord, CustomerRecord, IdentityKind,
-    MessageRecord, MovedConversations, NewAgentMessage, NewCustomerMessage, SessionRecord, Store,
-    StoreError, StoreResult,
+    agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Appended,
+    ConversationFilter, ConversationRecord, ConversationView, CustomerRecord, IdentityKind, MessageRecord,
+    MovedConversations, NewAgentMessage, NewCustomerMessage, SessionRecord, Store, StoreError, StoreResult,
 };
 
 /// The most appends committed in one transaction.
@@ -46,6 +46,9 @@ const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, status, created_at, closed_at, last_seq, assigned_agent_id, last_activity_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author, author_name, kind, body, link, \
      trusted, created_at_ms, client_id, session_id";
+
+const AGENT_COLUMNS: &str = "id, email, name, password_hash, status, created_at, last_assigned_at";
+const AGENT_SESSION_COLUMNS: &str = "id, token_hash, csrf_token, agent_id, created_at, expires_at, revoked_at";
 
 /// The schema migrations, embedded in the binary and applied at start-up.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -287,8 +290,8 @@ async fn stored_before_opt(conn: &mut SqliteConnection, new: &NewCustomerMessage
 async fn append_agent(conn: &mut SqliteConnection, new: &NewAgentMessage) -> StoreResult<Option<Appended>> {
     let row = sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, link, trusted, \
-         created_at_ms) \
-         SELECT ?, id, last_seq + 1, 'agent', ?, ?, ?, ?, 0, ? \
+         created_at_ms, client_id) \
+         SELECT ?, id, last_seq + 1, 'agent', ?, ?, ?, ?, 0, ?, ? \
          FROM conversations WHERE id = ? AND status = 'open' \
          RETURNING seq, (SELECT app_id FROM conversations WHERE id = conversation_id) AS app_id, \
          (SELECT customer_id FROM conversations WHERE id = conversation_id) AS customer_id",
@@ -299,6 +302,7 @@ async fn append_agent(conn: &mut SqliteConnection, new: &NewAgentMessage) -> Sto
     .bind(&new.body)
     .bind(&new.link)
     .bind(new.now_ms)
+    .bind(&new.client_id)
     .bind(&new.conversation_id)
     .fetch_optional(&mut *conn)
     .await
@@ -316,7 +320,7 @@ async fn append_agent(conn: &mut SqliteConnection, new: &NewAgentMessage) -> Sto
             link: new.link.clone(),
             trusted: false,
             created_at_ms: new.now_ms,
-            client_id: None,
+            client_id: new.client_id.clone(),
             session_id: None,
         },
         app_id: row.try_get("app_id").map_err(db)?,
@@ -509,6 +513,24 @@ impl Store for SqliteStore {
         outcome.await.map_err(|_| StoreError::Database("the message batch failed".into()))?
     }
 
+    async fn agent_message_by_client_id(
+        &self,
+        conversation_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE conversation_id = ? AND client_id = ? AND author = 'agent'"
+        )))
+        .bind(conversation_id)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| message_from_row(&row))
+        .transpose()
+    }
+
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         conversation_in(&mut conn, id).await
@@ -607,6 +629,276 @@ impl Store for SqliteStore {
         Ok(MovedConversations { moved, closed })
     }
 
+    async fn insert_agent(&self, agent: &AgentRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agents (id, email, name, password_hash, status, created_at, last_assigned_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&agent.id)
+        .bind(&agent.email)
+        .bind(&agent.name)
+        .bind(&agent.password_hash)
+        .bind(agent_status_str(agent.status))
+        .bind(agent.created_at)
+        .bind(agent.last_assigned_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE id = ? AND disabled_at IS NULL"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| agent_from_row(&row))
+        .transpose()
+    }
+
+    async fn agent_by_email(&self, email: &str) -> StoreResult<Option<AgentRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE email = ? COLLATE NOCASE AND disabled_at IS NULL"
+        )))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| agent_from_row(&row))
+        .transpose()
+    }
+
+    async fn agents(&self) -> StoreResult<Vec<AgentRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE disabled_at IS NULL ORDER BY name, email"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(agent_from_row)
+        .collect()
+    }
+
+    async fn set_agent_status(&self, id: &str, status: AgentStatus) -> StoreResult<Option<AgentRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE agents SET status = ? WHERE id = ? AND disabled_at IS NULL RETURNING {AGENT_COLUMNS}"
+        )))
+        .bind(agent_status_str(status))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| agent_from_row(&row))
+        .transpose()
+    }
+
+    async fn remove_agent(&self, id: &str, now_ms: i64) -> StoreResult<Vec<ConversationRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        sqlx::query("UPDATE agents SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("UPDATE agent_sessions SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let requeued = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET assigned_agent_id = NULL \
+             WHERE assigned_agent_id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
+        )))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(conversation_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await.map_err(db)?;
+        Ok(requeued)
+    }
+
+    async fn insert_agent_session(&self, session: &AgentSessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_sessions (id, token_hash, csrf_token, agent_id, created_at, expires_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.id)
+        .bind(&session.token_hash)
+        .bind(&session.csrf_token)
+        .bind(&session.agent_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.revoked_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn agent_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<AgentSessionRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_SESSION_COLUMNS} FROM agent_sessions WHERE token_hash = ?"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| {
+            Ok(AgentSessionRecord {
+                id: row.try_get("id").map_err(db)?,
+                token_hash: row.try_get("token_hash").map_err(db)?,
+                csrf_token: row.try_get("csrf_token").map_err(db)?,
+                agent_id: row.try_get("agent_id").map_err(db)?,
+                created_at: row.try_get("created_at").map_err(db)?,
+                expires_at: row.try_get("expires_at").map_err(db)?,
+                revoked_at: row.try_get("revoked_at").map_err(db)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn revoke_agent_session(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE agent_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn assign_conversation(
+        &self,
+        id: &str,
+        agent_id: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let assigned = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET assigned_agent_id = ? WHERE id = ? AND status = 'open' \
+             RETURNING {CONVERSATION_COLUMNS}"
+        )))
+        .bind(agent_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .map(|row| conversation_from_row(&row))
+        .transpose()?;
+        if let (Some(_), Some(agent_id)) = (&assigned, agent_id) {
+            sqlx::query("UPDATE agents SET last_assigned_at = ? WHERE id = ?")
+                .bind(now_ms)
+                .bind(agent_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(assigned)
+    }
+
+    async fn queued_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations \
+             WHERE status = 'open' AND assigned_agent_id IS NULL ORDER BY created_at, rowid"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(conversation_from_row)
+        .collect()
+    }
+
+    async fn open_conversation_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query(
+            "SELECT assigned_agent_id, COUNT(*) AS open FROM conversations \
+             WHERE status = 'open' AND assigned_agent_id IS NOT NULL GROUP BY assigned_agent_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|row| Ok((row.try_get("assigned_agent_id").map_err(db)?, row.try_get("open").map_err(db)?)))
+        .collect()
+    }
+
+    async fn conversation_views(&self, filter: ConversationFilter, now: i64) -> StoreResult<Vec<ConversationView>> {
+        let (condition, order, key) = match &filter {
+            ConversationFilter::Id(id) => ("c.id = ?", "c.rowid", id),
+            ConversationFilter::AssignedTo(agent) => (
+                "c.assigned_agent_id = ?",
+                "c.status = 'open' DESC, c.last_activity_at DESC, c.rowid DESC",
+                agent,
+            ),
+            ConversationFilter::Customer(customer) => ("c.customer_id = ?", "c.created_at DESC, c.rowid DESC", customer),
+        };
+        // The read marker that counts is the assigned agent's; a customer
+        // is verified while any live session of theirs holds an unexpired
+        // proof (`identity::is_trusted`, in SQL).
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.id, c.app_id, c.customer_id, c.status, c.created_at, c.closed_at, c.last_seq, \
+             c.assigned_agent_id, c.last_activity_at, \
+             cu.app_id AS cu_app_id, cu.name AS cu_name, cu.email AS cu_email, cu.phone AS cu_phone, \
+             cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
+             (SELECT m.body FROM messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq) AS last_body, \
+             (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author = 'customer' \
+                AND m.seq > COALESCE((SELECT r.seq FROM agent_reads r \
+                    WHERE r.agent_id = c.assigned_agent_id AND r.conversation_id = c.id), 0)) AS unread, \
+             EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = c.customer_id AND s.revoked_at IS NULL \
+                AND s.trusted = 1 AND (s.trusted_until IS NULL OR s.trusted_until > ?)) AS verified \
+             FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             WHERE {condition} ORDER BY {order}"
+        )))
+        .bind(now)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|row| {
+            let conversation = conversation_from_row(row)?;
+            Ok(ConversationView {
+                customer: CustomerRecord {
+                    id: conversation.customer_id.clone(),
+                    app_id: row.try_get("cu_app_id").map_err(db)?,
+                    name: row.try_get("cu_name").map_err(db)?,
+                    email: row.try_get("cu_email").map_err(db)?,
+                    phone: row.try_get("cu_phone").map_err(db)?,
+                    created_at: row.try_get("cu_created_at").map_err(db)?,
+                    updated_at: row.try_get("cu_updated_at").map_err(db)?,
+                },
+                conversation,
+                last_body: row.try_get("last_body").map_err(db)?,
+                unread: row.try_get("unread").map_err(db)?,
+                verified: row.try_get("verified").map_err(db)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_reads (agent_id, conversation_id, seq) VALUES (?, ?, ?) \
+             ON CONFLICT (agent_id, conversation_id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+        )
+        .bind(agent_id)
+        .bind(conversation_id)
+        .bind(seq)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     async fn close(&self) {
         let _ = self.writer.send(WriteJob::Stop).await;
         self.pool.close().await;
@@ -629,6 +921,23 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
         last_seq: row.try_get("last_seq").map_err(db)?,
         assigned_agent_id: row.try_get("assigned_agent_id").map_err(db)?,
         last_activity_at: row.try_get("last_activity_at").map_err(db)?,
+    })
+}
+
+fn agent_from_row(row: &SqliteRow) -> StoreResult<AgentRecord> {
+    let status: String = row.try_get("status").map_err(db)?;
+    let status = [AgentStatus::Available, AgentStatus::Away]
+        .into_iter()
+        .find(|s| agent_status_str(*s) == status)
+        .ok_or_else(|| StoreError::Database(format!("unknown agent status {status:?}").into()))?;
+    Ok(AgentRecord {
+        id: row.try_get("id").map_err(db)?,
+        email: row.try_get("email").map_err(db)?,
+        name: row.try_get("name").map_err(db)?,
+        password_hash: row.try_get("password_hash").map_err(db)?,
+        status,
+        created_at: row.try_get("created_at").map_err(db)?,
+        last_assigned_at: row.try_get("last_assigned_at").map_err(db)?,
     })
 }
 

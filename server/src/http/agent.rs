@@ -1,0 +1,298 @@
+//! The agent console's API under `/api/v1/agent` (authentication rules in
+//! [`super::agent_auth`]):
+//!
+//! - `POST /login` [`AgentLogin`] → 200 [`AgentSessionInfo`] and the
+//!   session cookie; 401 `invalid_credentials` for a wrong email or
+//!   password alike; 429 `rate_limited` past the attempts allowed.
+//! - `POST /logout` → 204, the cookie cleared; `GET /me` → the session.
+//! - `POST /status` [`SetAgentStatus`] → 200 [`Agent`];
+//!   `GET /agents` → [`AgentList`].
+//! - `GET /conversations` → the agent's conversations (not the queue);
+//!   `GET /conversations/{id}` → [`ConversationDetail`] (any
+//!   conversation: past ones are read-only in the console).
+//! - `POST /conversations/{id}/messages` [`AgentReply`] → 201 [`Message`]
+//!   (200 with the stored one for a repeated `client_id`);
+//!   `/request-login` `{}` → 201 a `login_request` message with the app's
+//!   `login_url` (422 `not_configured` without one); `/close` → 200
+//!   [`ConversationSummary`]. All three: 403 `not_assigned` unless the
+//!   conversation is open and routed to the caller.
+//! - `POST /conversations/{id}/assign` [`AssignConversation`] → 200
+//!   [`ConversationSummary`]: any open conversation (a queued one too) to
+//!   any agent; both agents hear of it.
+//! - `POST /conversations/{id}/read` [`MarkRead`] → 204.
+//! - `GET /customers/{id}` → [`CustomerProfile`].
+//! - `GET /ws`: the agent WebSocket ([`super::agent_ws`]).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use trustchat_protocol::{
+    Agent, AgentList, AgentLogin, AgentReply, AgentSessionInfo, AgentStatus, AssignConversation,
+    ConversationDetail, ConversationList, ConversationStatus, ConversationSummary, CustomerProfile, MarkRead,
+    Message, MessageKind, SetAgentStatus,
+};
+
+use crate::agents;
+use crate::chat;
+use crate::console;
+use crate::error::ApiError;
+use crate::hub::CloseReason;
+use crate::http::agent_auth::{self, AgentSession};
+use crate::http::json::JsonBody;
+use crate::http::messages::send_error;
+use crate::state::AppState;
+use crate::store::ConversationRecord;
+
+/// The text of the message "ask to log in" sends; the link is the app's
+/// `login_url`.
+pub const LOGIN_REQUEST_TEXT: &str = "Please log in so we can verify it's you.";
+
+/// The agent routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/agent/login", post(login))
+        .route("/api/v1/agent/logout", post(logout))
+        .route("/api/v1/agent/me", get(me))
+        .route("/api/v1/agent/status", post(set_status))
+        .route("/api/v1/agent/agents", get(agents_list))
+        .route("/api/v1/agent/conversations", get(conversations))
+        .route("/api/v1/agent/conversations/{id}", get(conversation))
+        .route("/api/v1/agent/conversations/{id}/messages", post(reply))
+        .route("/api/v1/agent/conversations/{id}/request-login", post(request_login))
+        .route("/api/v1/agent/conversations/{id}/close", post(close))
+        .route("/api/v1/agent/conversations/{id}/assign", post(assign))
+        .route("/api/v1/agent/conversations/{id}/read", post(read))
+        .route("/api/v1/agent/customers/{id}", get(customer))
+        .merge(super::agent_ws::router())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PeerIp(ip): PeerIp,
+    JsonBody(request): JsonBody<AgentLogin>,
+) -> Result<Response, ApiError> {
+    agent_auth::check_same_origin(&headers)?;
+    state
+        .login_limiter
+        .check(&request.email, ip.as_deref())
+        .map_err(|retry_after| ApiError::TooManyLogins { retry_after })?;
+    let ttl_secs = state.config.agent.session_hours.saturating_mul(3600);
+    let ttl_ms = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let Some(logged_in) = agents::login(state.store.as_ref(), &request.email, &request.password, ttl_ms).await? else {
+        tracing::debug!("agent login refused");
+        return Err(ApiError::InvalidCredentials);
+    };
+    tracing::info!(agent = %logged_in.agent.id, "agent logged in");
+    let cookie = agent_auth::session_cookie(&logged_in.token, ttl_secs, agent_auth::secure(&headers, &state.config.agent));
+    let info = AgentSessionInfo {
+        agent: agents::agent_view(&logged_in.agent, state.hub.is_online(&logged_in.agent.id)),
+        csrf_token: logged_in.session.csrf_token,
+    };
+    Ok(with_cookie(&cookie, Json(info).into_response()))
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap, auth: AgentSession) -> Result<Response, ApiError> {
+    state.store.revoke_agent_session(&auth.session.id, chat::now_ms()).await?;
+    // Its consoles close; those of the agent's other sessions reconnect.
+    state.hub.close_agent(&auth.agent.id, CloseReason::Revoked);
+    let cookie = agent_auth::clear_cookie(agent_auth::secure(&headers, &state.config.agent));
+    Ok(with_cookie(&cookie, StatusCode::NO_CONTENT.into_response()))
+}
+
+async fn me(State(state): State<AppState>, auth: AgentSession) -> Json<AgentSessionInfo> {
+    Json(AgentSessionInfo {
+        agent: agents::agent_view(&auth.agent, state.hub.is_online(&auth.agent.id)),
+        csrf_token: auth.session.csrf_token,
+    })
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    JsonBody(request): JsonBody<SetAgentStatus>,
+) -> Result<Json<Agent>, ApiError> {
+    let agent = state
+        .store
+        .set_agent_status(&auth.agent.id, request.status)
+        .await?
+        .ok_or(ApiError::AgentUnauthorized)?;
+    if request.status == AgentStatus::Available {
+        console::drain_queue(state.store.as_ref(), &state.hub).await?;
+    }
+    Ok(Json(agents::agent_view(&agent, state.hub.is_online(&agent.id))))
+}
+
+async fn agents_list(State(state): State<AppState>, _auth: AgentSession) -> Result<Json<AgentList>, ApiError> {
+    let online = state.hub.online_agents();
+    let agents = state.store.agents().await?;
+    Ok(Json(AgentList {
+        agents: agents.iter().map(|agent| agents::agent_view(agent, online.contains(&agent.id))).collect(),
+    }))
+}
+
+async fn conversations(State(state): State<AppState>, auth: AgentSession) -> Result<Json<ConversationList>, ApiError> {
+    Ok(Json(ConversationList { conversations: console::conversations_of(state.store.as_ref(), &auth.agent.id).await? }))
+}
+
+async fn conversation(
+    State(state): State<AppState>,
+    _auth: AgentSession,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationDetail>, ApiError> {
+    let login_url = |app_id: &str| state.app(app_id).and_then(|app| app.login_url.clone());
+    console::detail(state.store.as_ref(), &id, login_url)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NoSuch("conversation"))
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<AgentReply>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    assigned_to(&state, &auth, &id).await?;
+    let sent = chat::post_agent_reply(
+        state.store.as_ref(),
+        &state.hub,
+        &id,
+        &auth.agent.name,
+        &request.body,
+        MessageKind::Text,
+        None,
+        request.client_id.as_deref(),
+    )
+    .await
+    .map_err(send_error)?;
+    let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(sent.message)))
+}
+
+async fn request_login(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    Path(id): Path<String>,
+    JsonBody(_): JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let conversation = assigned_to(&state, &auth, &id).await?;
+    let Some(login_url) = state.app(&conversation.app_id).and_then(|app| app.login_url.clone()) else {
+        return Err(ApiError::NotConfigured(format!(
+            "app {} has no login_url; set one in the server's config to ask customers to log in",
+            conversation.app_id
+        )));
+    };
+    let message = chat::post_agent_message(
+        state.store.as_ref(),
+        &state.hub,
+        &id,
+        &auth.agent.name,
+        LOGIN_REQUEST_TEXT,
+        MessageKind::LoginRequest,
+        Some(&login_url),
+    )
+    .await
+    .map_err(send_error)?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+async fn close(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    assigned_to(&state, &auth, &id).await?;
+    chat::close_conversation(state.store.as_ref(), &state.hub, &id).await?;
+    summary(&state, &id).await
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    _auth: AgentSession,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<AssignConversation>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    let Some(target) = state.store.agent(&request.agent_id).await? else {
+        return Err(ApiError::InvalidRequest { message: "no agent has this agent_id".into(), field: Some("agent_id".into()) });
+    };
+    let before = state.store.conversation(&id).await?.ok_or(ApiError::NoSuch("conversation"))?;
+    if before.status != ConversationStatus::Open {
+        return Err(ApiError::NotAssigned("the conversation is closed; only open conversations are reassigned"));
+    }
+    {
+        let _routing = state.hub.routing_lock().await;
+        state
+            .store
+            .assign_conversation(&id, Some(&target.id), chat::now_ms())
+            .await?
+            .ok_or(ApiError::NotAssigned("the conversation is closed; only open conversations are reassigned"))?;
+    }
+    console::notify_conversation(state.store.as_ref(), &state.hub, &id, before.assigned_agent_id.as_deref()).await;
+    summary(&state, &id).await
+}
+
+async fn read(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<MarkRead>,
+) -> Result<StatusCode, ApiError> {
+    if request.seq < 0 {
+        return Err(ApiError::InvalidRequest { message: "seq must be 0 or more".into(), field: Some("seq".into()) });
+    }
+    state.store.conversation(&id).await?.ok_or(ApiError::NoSuch("conversation"))?;
+    state.store.mark_read(&auth.agent.id, &id, request.seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    _auth: AgentSession,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerProfile>, ApiError> {
+    console::profile(state.store.as_ref(), &id).await?.map(Json).ok_or(ApiError::NoSuch("customer"))
+}
+
+/// The conversation, if it is open and routed to the caller.
+async fn assigned_to(state: &AppState, auth: &AgentSession, id: &str) -> Result<ConversationRecord, ApiError> {
+    let conversation = state.store.conversation(id).await?.ok_or(ApiError::NoSuch("conversation"))?;
+    if conversation.status != ConversationStatus::Open {
+        return Err(ApiError::NotAssigned("the conversation is closed"));
+    }
+    if conversation.assigned_agent_id.as_deref() != Some(auth.agent.id.as_str()) {
+        return Err(ApiError::NotAssigned(
+            "the conversation is routed to another agent (or waiting in the queue); reassign it to yourself first",
+        ));
+    }
+    Ok(conversation)
+}
+
+async fn summary(state: &AppState, id: &str) -> Result<Json<ConversationSummary>, ApiError> {
+    console::summary(state.store.as_ref(), id).await?.map(Json).ok_or(ApiError::NoSuch("conversation"))
+}
+
+/// The client's IP address when the request came over a socket (tests
+/// through `oneshot` have none).
+struct PeerIp(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_string())))
+    }
+}
+
+fn with_cookie(cookie: &str, mut response: Response) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,164 @@
+//! How agent requests are authenticated: the `trustchat_agent` session
+//! cookie, the same-origin rule and the CSRF token.
+//!
+//! - [`AgentSession`] reads the cookie and nothing else: a customer's
+//!   `Authorization: Bearer` token never opens an agent endpoint, and a
+//!   request without a live session is 401 `unauthorized`.
+//! - Every agent request with an `Origin` header must come from the
+//!   server's own origin (`http(s)://` + the `Host`, or `X-Forwarded-Host`
+//!   behind a proxy), and one a browser marks `Sec-Fetch-Site: cross-site`
+//!   is refused: 403 `origin_not_allowed`. Requests without `Origin` come
+//!   from tools, not browsers, and pass.
+//! - Every state-changing request (any method but GET and HEAD) must carry
+//!   `X-CSRF-Token` equal to the session's token, compared in constant
+//!   time: 403 `csrf_failed`. With `SameSite=Strict` on the cookie, that is
+//!   two independent defences.
+//! - The cookie is `HttpOnly; SameSite=Strict; Path=/`, with `Max-Age` the
+//!   session's lifetime, and `Secure` when `agent.secure_cookie` is set or
+//!   the request came over https (`X-Forwarded-Proto: https`).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{HeaderValue, COOKIE, HOST, ORIGIN};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use subtle::ConstantTimeEq as _;
+
+use crate::agents;
+use crate::config::AgentConfig;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{AgentRecord, AgentSessionRecord};
+
+/// The session cookie's name.
+pub const COOKIE_NAME: &str = "trustchat_agent";
+/// The CSRF header.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A live agent session on a same-origin request (and, for a
+/// state-changing request, with the right CSRF token).
+#[derive(Debug, Clone)]
+pub struct AgentSession {
+    /// The session the cookie stands for.
+    pub session: AgentSessionRecord,
+    /// Its agent.
+    pub agent: AgentRecord,
+}
+
+impl FromRequestParts<AppState> for AgentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_same_origin(&parts.headers)?;
+        let Some(token) = cookie_token(&parts.headers) else {
+            tracing::debug!("agent request without a session cookie");
+            return Err(ApiError::AgentUnauthorized);
+        };
+        let Some((session, agent)) = agents::authenticate(state.store.as_ref(), token).await? else {
+            tracing::debug!("agent request with an unknown, expired or revoked session");
+            return Err(ApiError::AgentUnauthorized);
+        };
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let sent = parts.headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+            if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
+                tracing::debug!(agent = %agent.id, "agent request without the CSRF token");
+                return Err(ApiError::CsrfFailed);
+            }
+        }
+        Ok(AgentSession { session, agent })
+    }
+}
+
+/// The session token of the `trustchat_agent` cookie.
+pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// Refuses a browser request from another origin than the server's own.
+pub fn check_same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return Err(ApiError::CrossOrigin("a cross-site page".into()));
+    }
+    let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
+    let origin_text = String::from_utf8_lossy(origin.as_bytes()).chars().take(200).collect::<String>();
+    let host = header("x-forwarded-host").or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()));
+    let same = origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(scheme, authority)| {
+        matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+            && host.is_some_and(|host| host.trim().eq_ignore_ascii_case(authority))
+    });
+    if same {
+        Ok(())
+    } else {
+        tracing::debug!(origin = %origin_text, "agent request from another origin");
+        Err(ApiError::CrossOrigin(origin_text))
+    }
+}
+
+/// Whether the session cookie should be `Secure`.
+pub fn secure(headers: &HeaderMap, config: &AgentConfig) -> bool {
+    config.secure_cookie
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The `Set-Cookie` value that logs the browser in.
+pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}")
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin() {
+        let check = |pairs: &[(&'static str, &str)], ok: bool| {
+            assert_eq!(check_same_origin(&headers(pairs)).is_ok(), ok, "{pairs:?}");
+        };
+        check(&[], true);
+        check(&[("host", "127.0.0.1:8080")], true);
+        check(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")], true);
+        check(&[("host", "Chat.Example.com"), ("origin", "https://chat.example.com")], true);
+        check(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:9090")], false);
+        check(&[("host", "127.0.0.1:8080"), ("origin", "null")], false);
+        check(&[("origin", "http://127.0.0.1:8080")], false);
+        check(&[("host", "internal:8080"), ("x-forwarded-host", "chat.example.com"), ("origin", "https://chat.example.com")], true);
+        check(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")], false);
+    }
+
+    #[test]
+    fn cookies() {
+        let map = headers(&[("cookie", "a=1; trustchat_agent=tca_x ; b=2")]);
+        assert_eq!(cookie_token(&map), Some("tca_x"));
+        assert_eq!(cookie_token(&headers(&[("cookie", "trustchat_agentx=1")])), None);
+        assert_eq!(
+            session_cookie("t", 60, true),
+            "trustchat_agent=t; HttpOnly; SameSite=Strict; Path=/; Max-Age=60; Secure"
+        );
+        assert!(clear_cookie(false).contains("Max-Age=0"));
+    }
+}

@@ -1,0 +1,241 @@
+//! The first message a customer sees, chosen by the app's rules.
+//!
+//! Per app, the config holds default texts by the customer's status and,
+//! optionally, a list of rules matched in order (first match wins) by
+//! status and by page URL prefix:
+//!
+//! ```toml
+//! [apps.messages]
+//! greeting_trusted = "Hi {first_name}! How can we help?"
+//! greeting_identified = "Hi {first_name}! Log in to verify it's you: {login_url}"
+//! greeting_anonymous = "Hi there! Log in for faster help: {login_url}"
+//!
+//! [[apps.rules]]
+//! status = ["anonymous", "identified"]    # absent: every status
+//! page_prefix = "https://shop.example.com/checkout"   # absent: every page
+//! greeting = "Log in to see your order: {login_url}"
+//! ```
+//!
+//! `{first_name}` becomes the customer's first name (`there` when none is
+//! known) and `{login_url}` the app's `login_url`; a text that uses
+//! `{login_url}` in an app without one is refused when the config loads.
+//! Without a `login_url`, the defaults of identified and anonymous
+//! customers drop the link.
+//!
+//! Pure: no IO, tested by data.
+
+use serde::Deserialize;
+
+/// Where a customer stands, as far as the first message cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerStatus {
+    /// Nobody said who they are.
+    Anonymous,
+    /// Named by `setUser` or the onboarding form: not proven.
+    Identified,
+    /// Proven by a verified, unexpired identity token.
+    Trusted,
+}
+
+/// The `[apps.messages]` table: the texts when no rule matches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesConfig {
+    /// For trusted customers; default `Hi {first_name}!`.
+    #[serde(default)]
+    pub greeting_trusted: Option<String>,
+    /// For identified, untrusted customers; default
+    /// `Hi {first_name}! Log in to verify it's you: {login_url}`.
+    #[serde(default)]
+    pub greeting_identified: Option<String>,
+    /// For anonymous customers; default
+    /// `Hi there! Log in for faster help: {login_url}`.
+    #[serde(default)]
+    pub greeting_anonymous: Option<String>,
+}
+
+/// One `[[apps.rules]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// The statuses it applies to; empty or absent: all.
+    #[serde(default)]
+    pub status: Vec<CustomerStatus>,
+    /// The page URLs it applies to, by prefix; absent: all pages.
+    #[serde(default)]
+    pub page_prefix: Option<String>,
+    /// The first message.
+    pub greeting: String,
+}
+
+/// The chosen first message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstMessage {
+    /// The text, placeholders filled in.
+    pub text: String,
+    /// The app's login URL when the text carries it.
+    pub link: Option<String>,
+}
+
+/// The placeholder for the first name.
+pub const FIRST_NAME: &str = "{first_name}";
+/// The placeholder for the app's login URL.
+pub const LOGIN_URL: &str = "{login_url}";
+
+const TRUSTED: &str = "Hi {first_name}!";
+const IDENTIFIED: &str = "Hi {first_name}! Log in to verify it's you: {login_url}";
+const ANONYMOUS: &str = "Hi there! Log in for faster help: {login_url}";
+const IDENTIFIED_NO_LINK: &str = "Hi {first_name}!";
+const ANONYMOUS_NO_LINK: &str = "Hi there! How can we help?";
+
+/// The first message for a customer of `status` on `page` (the page URL,
+/// when known), in an app with these rules, messages and login URL.
+pub fn first_message(
+    rules: &[RuleConfig],
+    messages: &MessagesConfig,
+    login_url: Option<&str>,
+    status: CustomerStatus,
+    first_name: Option<&str>,
+    page: Option<&str>,
+) -> FirstMessage {
+    let matched = rules.iter().find(|rule| {
+        (rule.status.is_empty() || rule.status.contains(&status))
+            && rule
+                .page_prefix
+                .as_deref()
+                .is_none_or(|prefix| page.is_some_and(|page| page.starts_with(prefix)))
+    });
+    let template = match matched {
+        Some(rule) => rule.greeting.as_str(),
+        None => default_text(messages, login_url.is_some(), status),
+    };
+    fill(template, first_name, login_url)
+}
+
+/// Fills the placeholders of `template`.
+pub fn fill(template: &str, first_name: Option<&str>, login_url: Option<&str>) -> FirstMessage {
+    let mut text = template.replace(FIRST_NAME, first_name.unwrap_or("there"));
+    let mut link = None;
+    if text.contains(LOGIN_URL) {
+        if let Some(url) = login_url {
+            text = text.replace(LOGIN_URL, url);
+            link = Some(url.to_owned());
+        }
+    }
+    FirstMessage { text, link }
+}
+
+/// Every configured text of an app, for validation at load.
+pub fn texts<'a>(rules: &'a [RuleConfig], messages: &'a MessagesConfig) -> impl Iterator<Item = &'a str> {
+    rules.iter().map(|rule| rule.greeting.as_str()).chain(
+        [&messages.greeting_trusted, &messages.greeting_identified, &messages.greeting_anonymous]
+            .into_iter()
+            .filter_map(|text| text.as_deref()),
+    )
+}
+
+fn default_text(messages: &MessagesConfig, has_login_url: bool, status: CustomerStatus) -> &str {
+    let (configured, default) = match status {
+        CustomerStatus::Trusted => (&messages.greeting_trusted, TRUSTED),
+        CustomerStatus::Identified => {
+            (&messages.greeting_identified, if has_login_url { IDENTIFIED } else { IDENTIFIED_NO_LINK })
+        }
+        CustomerStatus::Anonymous => {
+            (&messages.greeting_anonymous, if has_login_url { ANONYMOUS } else { ANONYMOUS_NO_LINK })
+        }
+    };
+    configured.as_deref().unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CustomerStatus::{Anonymous, Identified, Trusted};
+
+    const LOGIN: &str = "https://shop.example/login";
+
+    fn rule(status: &[CustomerStatus], page_prefix: Option<&str>, greeting: &str) -> RuleConfig {
+        RuleConfig { status: status.to_vec(), page_prefix: page_prefix.map(str::to_owned), greeting: greeting.to_owned() }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        rules: &[RuleConfig],
+        messages: &MessagesConfig,
+        login_url: Option<&str>,
+        status: CustomerStatus,
+        first_name: Option<&str>,
+        page: Option<&str>,
+        text: &str,
+        link: Option<&str>,
+    ) {
+        let got = first_message(rules, messages, login_url, status, first_name, page);
+        assert_eq!(
+            got,
+            FirstMessage { text: text.to_owned(), link: link.map(str::to_owned) },
+            "{status:?} {first_name:?} {page:?}"
+        );
+    }
+
+    #[test]
+    fn defaults_by_status() {
+        let none = MessagesConfig::default();
+        check(&[], &none, Some(LOGIN), Trusted, Some("Ada"), None, "Hi Ada!", None);
+        check(&[], &none, Some(LOGIN), Trusted, None, None, "Hi there!", None);
+        check(
+            &[],
+            &none,
+            Some(LOGIN),
+            Identified,
+            Some("Ada"),
+            None,
+            "Hi Ada! Log in to verify it's you: https://shop.example/login",
+            Some(LOGIN),
+        );
+        check(
+            &[],
+            &none,
+            Some(LOGIN),
+            Anonymous,
+            None,
+            None,
+            "Hi there! Log in for faster help: https://shop.example/login",
+            Some(LOGIN),
+        );
+        // No login URL: no link, and the texts still read well.
+        check(&[], &none, None, Identified, Some("Ada"), None, "Hi Ada!", None);
+        check(&[], &none, None, Anonymous, None, None, "Hi there! How can we help?", None);
+    }
+
+    #[test]
+    fn configured_texts_and_rules_first_match_wins() {
+        let messages = MessagesConfig {
+            greeting_trusted: Some("Welcome back, {first_name}.".into()),
+            greeting_identified: None,
+            greeting_anonymous: Some("Hello! {login_url}".into()),
+        };
+        let rules = [
+            rule(&[Anonymous, Identified], Some("https://shop.example/checkout"), "Checkout help: {login_url}"),
+            rule(&[Trusted], Some("https://shop.example/vip"), "VIP {first_name}"),
+            rule(&[], Some("https://shop.example/vip"), "VIP guest"),
+        ];
+        check(&rules, &messages, Some(LOGIN), Trusted, Some("Ada"), None, "Welcome back, Ada.", None);
+        check(&rules, &messages, Some(LOGIN), Anonymous, None, None, "Hello! https://shop.example/login", Some(LOGIN));
+        check(
+            &rules,
+            &messages,
+            Some(LOGIN),
+            Identified,
+            Some("Ada"),
+            Some("https://shop.example/checkout/step-2"),
+            "Checkout help: https://shop.example/login",
+            Some(LOGIN),
+        );
+        check(&rules, &messages, Some(LOGIN), Trusted, Some("Ada"), Some("https://shop.example/checkout"), "Welcome back, Ada.", None);
+        check(&rules, &messages, Some(LOGIN), Trusted, Some("Ada"), Some("https://shop.example/vip/"), "VIP Ada", None);
+        check(&rules, &messages, Some(LOGIN), Anonymous, None, Some("https://shop.example/vip/"), "VIP guest", None);
+        // A page rule never matches when the page is unknown.
+        check(&rules[2..], &messages, Some(LOGIN), Anonymous, None, None, "Hello! https://shop.example/login", Some(LOGIN));
+    }
+}
