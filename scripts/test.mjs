@@ -83,6 +83,10 @@ allowed_origins = ["http://127.0.0.1:${runnerPort}"]
 login_url = "http://127.0.0.1:${runnerPort}/login"
 onboarding = true
 
+# The widget's tests check greetings word for word.
+[apps.messages]
+greeting_identified = "Hi {first_name}!"
+
 [apps.identity]
 keys = [ { kty = "oct", kid = "wasm-tests", alg = "HS256", k = "${hmac}" } ]
 mint_kid = "wasm-tests"

@@ -1,0 +1,117 @@
+// `npm run bench`: the benchmarks that print figures (never timed tests).
+// Every result is also printed as one JSON line starting with {"bench":...}
+// so a later run can be compared with this one by a program.
+//
+//   node scripts/bench.mjs [jwt] [load]      (default: all)
+//
+// - jwt: identity-token verification per algorithm (criterion, in
+//   server/benches/jwt.rs), and node's jose verifying the same tokens in the
+//   same run, with the ratio.
+// - load: the load generator (`trustchat-server loadtest`, its own process)
+//   against a release server on 127.0.0.1 with a fresh SQLite file.
+
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { decodeProtectedHeader, importJWK, jwtVerify } from "jose";
+import { ROOT, freePort, run, startServer, step } from "./lib.mjs";
+import { setup } from "./setup.mjs";
+
+const wanted = process.argv.slice(2);
+const want = (name) => wanted.length === 0 || wanted.includes(name);
+const tmp = path.join(ROOT, ".tmp", "bench");
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(tmp, { recursive: true });
+
+function emit(record) {
+  console.log(JSON.stringify({ bench: record.bench, ...record }));
+}
+
+async function jwtBench() {
+  step("JWT verification: trustchat-server (criterion) and node's jose, same tokens");
+  const tokensFile = path.join(tmp, "jwt-tokens.json");
+  const result = spawnSync("cargo", ["bench", "-p", "trustchat-server", "--bench", "jwt"], {
+    cwd: ROOT,
+    env: { ...process.env, JWT_BENCH_TOKENS_OUT: tokensFile },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.status !== 0) throw new Error(`cargo bench failed:\n${result.stdout}`);
+  const ours = new Map();
+  for (const line of result.stdout.split("\n")) {
+    if (!line.startsWith('{"')) continue;
+    const record = JSON.parse(line);
+    if (record.bench === "jwt_verify") ours.set(record.alg, record.ns_per_op);
+    console.log(line);
+  }
+  const { now, aud, iss, tokens } = JSON.parse(readFileSync(tokensFile, "utf8"));
+  const fixture = JSON.parse(readFileSync(path.join(ROOT, "server", "tests", "fixtures", "jwt", "keys.jwks.json"), "utf8"));
+  const options = { audience: aud, issuer: iss, currentDate: new Date(now * 1000) };
+  for (const [alg, token] of Object.entries(tokens)) {
+    // jose gets the same fixture key, public part only (the HMAC secret for
+    // HS256), imported once as a site would cache it.
+    const { kid } = decodeProtectedHeader(token);
+    const { d, p, q, dp, dq, qi, ...jwk } = fixture.keys.find((k) => k.kid === kid);
+    const key = await importJWK(jwk, alg);
+    await jwtVerify(token, key, options); // the token is valid for jose too
+    const budgetMs = 1500;
+    let iterations = 0;
+    const start = process.hrtime.bigint();
+    while (Number(process.hrtime.bigint() - start) / 1e6 < budgetMs) {
+      for (let i = 0; i < 32; i += 1) await jwtVerify(token, key, options);
+      iterations += 32;
+    }
+    const ns = Number(process.hrtime.bigint() - start) / iterations;
+    emit({ bench: "jose_verify", alg, ns_per_op: Math.round(ns), node: process.version });
+    if (ours.has(alg)) {
+      emit({ bench: "jwt_vs_jose", alg, trustchat_ns: ours.get(alg), jose_ns: Math.round(ns), speedup: Number((ns / ours.get(alg)).toFixed(2)) });
+    }
+  }
+}
+
+async function loadBench() {
+  step("load generator against a release server");
+  run("cargo", ["build", "--release", "-p", "trustchat-server"]);
+  const binary = path.join(ROOT, "target", "release", "trustchat-server");
+  const port = await freePort();
+  const config = path.join(tmp, "load.toml");
+  writeFileSync(
+    config,
+    `[server]
+listen = "127.0.0.1:${port}"
+database_url = "sqlite://${path.join(tmp, "load.db")}"
+
+[limits]
+messages_per_minute = 100000
+message_burst = 1000
+
+[[apps]]
+id = "demo"
+allowed_origins = ["http://127.0.0.1:${port}"]
+`,
+  );
+  const runs = [
+    { connections: 1000, rate: 500, duration: 20 },
+    { connections: 1000, rate: 2000, duration: 15 },
+  ];
+  for (const { connections, rate, duration } of runs) {
+    const server = await startServer({ binary, config, log: "ignore" });
+    try {
+      const result = spawnSync(
+        binary,
+        ["loadtest", "--url", server.url, "--app", "demo", "--connections", String(connections), "--rate", String(rate),
+          "--duration", String(duration), "--server-pid", String(server.process.pid)],
+        { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+      );
+      process.stdout.write(result.stdout);
+      if (result.status !== 0) throw new Error(`loadtest exited with ${result.status}`);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+setup();
+if (want("jwt")) await jwtBench();
+if (want("load")) await loadBench();
