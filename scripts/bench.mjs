@@ -91,17 +91,21 @@ id = "demo"
 allowed_origins = ["http://127.0.0.1:${port}"]
 `,
   );
+  // Beyond 1,000 sessions only some get an observer socket, so that the
+  // generator stays under the 20,000 open files one process may have here.
   const runs = [
-    { connections: 1000, rate: 500, duration: 20 },
-    { connections: 1000, rate: 2000, duration: 15 },
+    { connections: 1000, rate: 500, duration: 20, observeEvery: 1 },
+    { connections: 1000, rate: 2000, duration: 15, observeEvery: 1 },
+    { connections: 5000, rate: 2000, duration: 15, observeEvery: 5 },
+    { connections: 10000, rate: 2000, duration: 15, observeEvery: 10 },
   ];
-  for (const { connections, rate, duration } of runs) {
+  for (const { connections, rate, duration, observeEvery } of runs) {
     const server = await startServer({ binary, config, log: "ignore" });
     try {
       const result = spawnSync(
         binary,
         ["loadtest", "--url", server.url, "--app", "demo", "--connections", String(connections), "--rate", String(rate),
-          "--duration", String(duration), "--server-pid", String(server.process.pid)],
+          "--duration", String(duration), "--observe-every", String(observeEvery), "--server-pid", String(server.process.pid)],
         { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
       );
       process.stdout.write(result.stdout);

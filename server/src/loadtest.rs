@@ -44,6 +44,10 @@ pub struct Options {
     pub server_pid: Option<u32>,
     /// Seconds to wait after the run for acks and deliveries.
     pub drain: u64,
+    /// Every this-many sessions get an observer socket on which delivery is
+    /// measured (1: all). Fewer observers let 10,000 sessions fit in one
+    /// process's open-file limit.
+    pub observe_every: usize,
 }
 
 /// What one connection saw.
@@ -73,7 +77,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let base = options.url.trim_end_matches('/').to_owned();
     let ws_url = format!("{}/api/v1/ws", base.replacen("http", "ws", 1));
     let http = reqwest::Client::new();
-    eprintln!("opening {} sessions and {} sockets...", options.connections, options.connections * 2);
+    // The server's memory before any of our sessions exist.
+    let base_rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
+    let every = options.observe_every.max(1);
+    let observers = options.connections.div_ceil(every);
+    eprintln!("opening {} sessions and {} sockets...", options.connections, options.connections + observers);
     let setup_started = Instant::now();
     let tokens: Vec<String> = futures_util::stream::iter(0..options.connections)
         .map(|_| open_session(&http, &base, &options.app))
@@ -82,12 +90,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
-    let sockets: Vec<(Socket, Socket)> = futures_util::stream::iter(tokens)
-        .map(|token| {
+    let sockets: Vec<(Socket, Option<Socket>)> = futures_util::stream::iter(tokens.into_iter().enumerate())
+        .map(|(index, token)| {
             let ws_url = ws_url.clone();
             async move {
                 let sender = connect(&ws_url, &token).await?;
-                let observer = connect(&ws_url, &token).await?;
+                let observer = if index % every == 0 { Some(connect(&ws_url, &token).await?) } else { None };
                 anyhow::Ok((sender, observer))
             }
         })
@@ -97,6 +105,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
     eprintln!("connected in {:.1} s; sending {} msg/s for {} s", setup_started.elapsed().as_secs_f64(), options.rate, options.duration);
+    // The server's memory with every socket open and idle.
+    let idle_rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
 
     let epoch = Instant::now();
     let drain = Duration::from_secs(options.drain);
@@ -132,7 +142,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     let rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
     let hwm = options.server_pid.and_then(|pid| memory_kib(pid, "VmHWM"));
-    report(&options, &mut all, send_secs, rss, hwm);
+    report(&options, observers, &mut all, send_secs, Memory { base_rss, idle_rss, rss, hwm });
     Ok(())
 }
 
@@ -176,7 +186,7 @@ async fn connect(url: &str, token: &str) -> anyhow::Result<Socket> {
 /// commands end waits up to `drain` for the rest.
 async fn connection(
     mut sender: Socket,
-    mut observer: Socket,
+    mut observer: Option<Socket>,
     mut commands: mpsc::UnboundedReceiver<()>,
     epoch: Instant,
     drain: Duration,
@@ -205,7 +215,9 @@ async fn connection(
                     }
                     tally.sent += 1;
                     unacked.insert(client_id.clone());
-                    undelivered.insert(client_id);
+                    if observer.is_some() {
+                        undelivered.insert(client_id);
+                    }
                 }
                 None => {
                     sending = false;
@@ -234,7 +246,7 @@ async fn connection(
                 }
                 Some(Ok(_)) => {}
             },
-            frame = observer.next() => match frame {
+            frame = next_frame(&mut observer) => match frame {
                 Some(Ok(WsMessage::Text(text))) => {
                     if let Ok(ServerFrame::Message { message }) = serde_json::from_str::<ServerFrame>(&text) {
                         if message.client_id.as_ref().is_some_and(|id| undelivered.remove(id)) {
@@ -254,8 +266,29 @@ async fn connection(
     }
     tally.lost = unacked.union(&undelivered).count();
     let _ = sender.close(None).await;
-    let _ = observer.close(None).await;
+    if let Some(mut observer) = observer {
+        let _ = observer.close(None).await;
+    }
     tally
+}
+
+/// The next frame of the observer socket; never, for a session without one.
+async fn next_frame(
+    observer: &mut Option<Socket>,
+) -> Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>> {
+    match observer {
+        Some(socket) => socket.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The server's resident memory (KiB): before the test, idle with every
+/// socket open, at the end, and its peak.
+struct Memory {
+    base_rss: Option<u64>,
+    idle_rss: Option<u64>,
+    rss: Option<u64>,
+    hwm: Option<u64>,
 }
 
 fn latency(epoch: Instant, body: &str) -> u64 {
@@ -271,27 +304,41 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-fn report(options: &Options, all: &mut Tally, send_secs: f64, rss: Option<u64>, hwm: Option<u64>) {
+fn report(options: &Options, observers: usize, all: &mut Tally, send_secs: f64, memory: Memory) {
+    let Memory { base_rss, idle_rss, rss, hwm } = memory;
+    let sockets = options.connections + observers;
     all.ack_us.sort_unstable();
     all.delivery_us.sort_unstable();
     let ms = |v: &[u64]| (percentile(v, 50.0), percentile(v, 99.0), v.last().map_or(0.0, |m| *m as f64 / 1000.0));
     let (ack50, ack99, ackmax) = ms(&all.ack_us);
     let (del50, del99, delmax) = ms(&all.delivery_us);
     let throughput = all.acked as f64 / send_secs.max(f64::EPSILON);
-    println!("connections   {} sessions, {} sockets", options.connections, options.connections * 2);
+    println!("connections   {} sessions, {sockets} sockets ({observers} observers)", options.connections);
     println!("sent          {} in {send_secs:.1} s ({throughput:.0} acked msg/s)", all.sent);
     println!("acked         {}", all.acked);
-    println!("delivered     {} (to the observer socket)", all.delivered);
+    println!("delivered     {} (to the observer sockets)", all.delivered);
     println!("lost          {}", all.lost);
     println!("errors        {}  dropped sockets {}", all.errors, all.dropped);
     println!("ack latency   p50 {ack50:.2} ms  p99 {ack99:.2} ms  max {ackmax:.2} ms");
     println!("delivery      p50 {del50:.2} ms  p99 {del99:.2} ms  max {delmax:.2} ms");
+    // What each open socket (with its session) adds to the server's memory.
+    let per_socket = idle_rss
+        .zip(base_rss)
+        .map(|(idle, base)| idle.saturating_sub(base) as f64 / sockets.max(1) as f64);
+    if let Some(idle) = idle_rss {
+        println!(
+            "server memory {:.1} MiB resident idle with all sockets open ({:.1} KiB per socket)",
+            idle as f64 / 1024.0,
+            per_socket.unwrap_or_default()
+        );
+    }
     if let Some(rss) = rss {
-        println!("server memory {:.1} MiB resident (peak {:.1} MiB)", rss as f64 / 1024.0, hwm.unwrap_or(rss) as f64 / 1024.0);
+        println!("              {:.1} MiB after the run (peak {:.1} MiB)", rss as f64 / 1024.0, hwm.unwrap_or(rss) as f64 / 1024.0);
     }
     let line = json!({
         "bench": "loadtest",
         "connections": options.connections,
+        "sockets": sockets,
         "rate": options.rate,
         "duration_s": options.duration,
         "sent": all.sent,
@@ -303,6 +350,9 @@ fn report(options: &Options, all: &mut Tally, send_secs: f64, rss: Option<u64>, 
         "throughput_msg_s": (throughput * 10.0).round() / 10.0,
         "ack_ms": {"p50": ack50, "p99": ack99, "max": ackmax},
         "delivery_ms": {"p50": del50, "p99": del99, "max": delmax},
+        "server_base_rss_kib": base_rss,
+        "server_idle_rss_kib": idle_rss,
+        "server_rss_kib_per_socket": per_socket.map(|v| (v * 10.0).round() / 10.0),
         "server_rss_kib": rss,
         "server_peak_rss_kib": hwm,
     });

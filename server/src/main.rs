@@ -68,6 +68,10 @@ struct LoadtestArgs {
     /// what has not arrived by then is lost.
     #[arg(long, default_value_t = 5)]
     drain: u64,
+    /// Give every Nth session an observer socket (delivery is measured on
+    /// those); 1 gives every session one.
+    #[arg(long, default_value_t = 1)]
+    observe_every: usize,
 }
 
 /// `jwt verify` and `jwt mint`.
@@ -239,6 +243,7 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         duration: args.duration,
         server_pid: args.server_pid,
         drain: args.drain,
+        observe_every: args.observe_every,
     }))
 }
 
