@@ -243,4 +243,25 @@ describe("the agent console", () => {
     await send(customer, "Checking accessibility");
     assert.deepEqual(await axeViolations(customer), []);
   });
+
+  test("the console is usable by keyboard alone, with visible focus", async () => {
+    const item = alice.locator("[data-agent=conversation][data-status=open]").first();
+    await item.focus();
+    const outline = await item.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+    });
+    assert.ok(outline, "the focused conversation shows a focus outline");
+    await alice.keyboard.press("Enter");
+    await alice.locator("[data-agent=timeline] [data-agent=message]").first().waitFor();
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i += 1) {
+      await alice.keyboard.press("Tab");
+      reached = await alice.evaluate(() => document.activeElement?.dataset.agent === "reply");
+    }
+    assert.ok(reached, "Tab reaches the reply box");
+    await alice.keyboard.type("Typed without a mouse");
+    await alice.keyboard.press("Enter");
+    await timelineMessage(alice, "Typed without a mouse").waitFor();
+  });
 });
