@@ -753,6 +753,14 @@ async fn static_files() {
     let reply = app.send(get("/trustchat_bg.wasm")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-type"), Some("application/wasm"));
+    assert_eq!(reply.header("cache-control"), Some("no-cache"));
+
+    // A content-hashed file never changes: cached for a year.
+    std::fs::write(app.dir.path().join("dist/trustchat_bg.0123456789ab.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let reply = app.send(get("/trustchat_bg.0123456789ab.wasm")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("application/wasm"));
+    assert_eq!(reply.header("cache-control"), Some("public, max-age=31536000, immutable"));
 
     for path in [
         "/missing.js",
