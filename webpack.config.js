@@ -1,12 +1,17 @@
 // Bundles the widget's JavaScript around the wasm-bindgen output in `pkg/`:
 //
-// - `dist/widget/trustchat.js`: the script-tag build. It installs the real
-//   `window.TrustChat` and replays the calls the loader snippet queued.
+// - `dist/widget/trustchat.js`: the script-tag build, the one file whose
+//   name never changes. Small on purpose: it installs the real
+//   `window.TrustChat`, replays the calls the loader snippet queued, draws
+//   the launcher, and loads the rest on demand (www/widget/api.js).
 // - `dist/widget/trustchat.mjs`: the ES module build for bundlers, with the
 //   same functions as named exports and no global side effects.
+// - `dist/widget/trustchat.[hash].js`: the wasm-bindgen glue, one chunk per
+//   build above, loaded on demand.
+// - `dist/widget/trustchat_bg.[hash].wasm`: the widget, shared by both.
 //
-// Both load the same content-hashed `.wasm` file, which webpack emits as an
-// asset next to them (see `new URL(..., import.meta.url)` in www/widget).
+// Everything but the two entry files is content-hashed, so a server may
+// cache it for a year (`Cache-Control: public, max-age=31536000, immutable`).
 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +25,11 @@ const common = {
   devtool: false,
   performance: { hints: false },
   module: {
-    rules: [{ test: /\.wasm$/, type: "asset/resource", generator: { filename: "[name].[contenthash:12][ext]" } }],
+    rules: [
+      { test: /\.wasm$/, type: "asset/resource", generator: { filename: "[name].[contenthash:12][ext]" } },
+      // The launcher's styles and icon, shared with the Rust UI (src/ui/).
+      { test: /\.(css|svg)$/, type: "asset/source" },
+    ],
   },
   resolve: { alias: { "trustchat-wasm": path.join(root, "pkg", "trustchat.js") } },
 };
@@ -30,7 +39,15 @@ export default [
     ...common,
     name: "script",
     entry: "./www/widget/global.js",
-    output: { path: out, filename: "trustchat.js", publicPath: "auto", iife: true },
+    output: {
+      path: out,
+      filename: "trustchat.js",
+      chunkFilename: "trustchat.[contenthash:12].js",
+      publicPath: "auto",
+      iife: true,
+      // The chunk registry is a global of the host page: one name of ours.
+      chunkLoadingGlobal: "__trustchatChunks",
+    },
   },
   {
     ...common,
@@ -40,6 +57,7 @@ export default [
     output: {
       path: out,
       filename: "trustchat.mjs",
+      chunkFilename: "trustchat.[contenthash:12].mjs",
       publicPath: "auto",
       module: true,
       library: { type: "module" },

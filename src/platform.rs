@@ -10,7 +10,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{de::DeserializeOwned, Serialize};
+use trustchat_protocol::{
+    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, SendMessage,
+    ServerFrame, SessionResponse,
+};
 
 use crate::core::{Error, Event, Focus, PendingRecord, View};
 
@@ -88,30 +91,32 @@ pub trait Storage {
 }
 
 /// Turns wire types into JSON text and back: `serde_json` in tests, the
-/// browser's own `JSON` in the widget (it costs no bytes of wasm).
+/// browser's own `JSON` and hand-written conversions in the widget. One
+/// method per shape rather than a generic `T: Deserialize`: serde's
+/// deserializers (and the float formatting of their error messages) would
+/// weigh tens of kilobytes of wasm, the browser's `JSON` costs none.
 pub trait Json {
-    /// JSON text of `value`.
-    fn encode<T: Serialize>(&self, value: &T) -> Option<String>;
-    /// `text` as a `T`; `None` when it is not JSON of that shape.
-    fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T>;
+    /// `GET /apps/{id}`'s answer; `None` when it is not JSON of that shape.
+    fn decode_app(&self, text: &str) -> Option<AppInfo>;
+    /// A session, as the sessions endpoints answer and as it is stored.
+    fn decode_session(&self, text: &str) -> Option<SessionResponse>;
+    /// JSON text of a session, to store it.
+    fn encode_session(&self, session: &SessionResponse) -> Option<String>;
+    /// The `{"error": {...}}` envelope of a failed request.
+    fn decode_error(&self, text: &str) -> Option<ErrorBody>;
+    /// JSON text of a session request (`{}`, `{"user": ...}`, `{"jwt": ...}`).
+    fn encode_session_request(&self, request: &CreateSessionRequest) -> Option<String>;
+    /// JSON text of `POST /messages`' body.
+    fn encode_send(&self, message: &SendMessage) -> Option<String>;
     /// A WebSocket frame of the server; `None` for a frame this version
-    /// does not know. The same as `decode`, which the browser's port does
-    /// by hand: serde's way with `type`-tagged enums weighs kilobytes.
-    fn decode_frame(&self, text: &str) -> Option<trustchat_protocol::ServerFrame> {
-        self.decode(text)
-    }
-    /// A `GET /messages` page; by hand in the browser, as `decode_frame`.
-    fn decode_page(&self, text: &str) -> Option<trustchat_protocol::MessagesPage> {
-        self.decode(text)
-    }
-    /// A stored message; by hand in the browser, as `decode_frame`.
-    fn decode_message(&self, text: &str) -> Option<trustchat_protocol::Message> {
-        self.decode(text)
-    }
-    /// JSON text of a client frame; by hand in the browser.
-    fn encode_frame(&self, frame: &trustchat_protocol::ClientFrame) -> Option<String> {
-        self.encode(frame)
-    }
+    /// does not know.
+    fn decode_frame(&self, text: &str) -> Option<ServerFrame>;
+    /// A `GET /messages` page.
+    fn decode_page(&self, text: &str) -> Option<MessagesPage>;
+    /// A stored message.
+    fn decode_message(&self, text: &str) -> Option<Message>;
+    /// JSON text of a client frame.
+    fn encode_frame(&self, frame: &ClientFrame) -> Option<String>;
     /// The tab's unacknowledged messages as JSON text: a list of
     /// `{client_id, body, created_at}`. A storage format of the widget's
     /// own, so written by hand rather than derived.

@@ -97,7 +97,7 @@ impl Error {
                     "the trustchat server at ",
                     server,
                     " answered with status ",
-                    &status.to_string(),
+                    &super::number::decimal(i64::from(status)),
                 ]
                 .concat(),
             );

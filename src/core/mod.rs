@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod config;
 pub mod error;
+pub mod number;
 pub mod state;
 pub mod trust;
 
@@ -12,8 +13,8 @@ pub use chat::{backoff, ChatInput, Line, LineState, PendingRecord, Posted};
 pub use config::{Config, STORAGE_PREFIX};
 pub use error::{Code, Error};
 pub use state::{
-    validate_form, Effect, Event, FieldErrors, Focus, Input, Panel, Phase, User, View, Widget,
-    EVENT_NAMES,
+    validate_form, Effect, Event, FieldErrors, Focus, GreetingLink, Input, Panel, Phase, User,
+    View, Widget, EVENT_NAMES,
 };
 pub use trust::Deadline;
 

@@ -294,7 +294,32 @@ pub enum Panel {
     Chat {
         /// The server's greeting, once a session exists.
         greeting: Option<String>,
+        /// The app's login link inside the greeting, when the server marked
+        /// one (`greeting_link`) and it is the app's own `login_url`.
+        greeting_link: Option<GreetingLink>,
     },
+}
+
+/// Where the greeting carries the app's login URL, drawn as a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GreetingLink {
+    /// The byte offset of the URL in the greeting.
+    pub at: usize,
+    /// The URL: the app's `login_url`.
+    pub url: String,
+}
+
+impl GreetingLink {
+    /// The link in `greeting` the server marked with `link`, if it is the
+    /// app's `login_url` and the greeting writes it out; else the greeting
+    /// is all text.
+    pub fn find(greeting: &str, link: Option<&str>, login_url: Option<&str>) -> Option<Self> {
+        let url = link.filter(|url| !url.is_empty() && Some(*url) == login_url)?;
+        Some(GreetingLink {
+            at: greeting.find(url)?,
+            url: url.to_owned(),
+        })
+    }
 }
 
 /// Everything the DOM layer draws, derived from the state.
@@ -618,8 +643,12 @@ impl Widget {
                 busy: self.busy,
             }
         } else {
+            let login_url = self.app.as_ref().and_then(|a| a.login_url.as_deref());
             Panel::Chat {
                 greeting: self.session.as_ref().map(|s| s.greeting.clone()),
+                greeting_link: self.session.as_ref().and_then(|s| {
+                    GreetingLink::find(&s.greeting, s.greeting_link.as_deref(), login_url)
+                }),
             }
         };
         View {

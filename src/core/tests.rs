@@ -96,7 +96,39 @@ fn form() -> Panel {
 fn chat(greeting: Option<&str>) -> Panel {
     Panel::Chat {
         greeting: greeting.map(Into::into),
+        greeting_link: None,
     }
+}
+
+#[test]
+fn the_greeting_links_only_the_apps_own_login_url() {
+    const LOGIN: &str = "https://shop.example/login";
+    let greeting = "Hi there! Log in at https://shop.example/login to chat as yourself.";
+    let check = |link: Option<&str>, login_url: Option<&str>, expected: Option<usize>| {
+        let found = GreetingLink::find(greeting, link, login_url);
+        assert_eq!(
+            found.as_ref().map(|l| l.at),
+            expected,
+            "{link:?} {login_url:?}"
+        );
+        if let Some(found) = found {
+            assert_eq!(
+                greeting.get(found.at..found.at + found.url.len()),
+                Some(LOGIN)
+            );
+        }
+    };
+    check(Some(LOGIN), Some(LOGIN), Some(20));
+    // Not the app's login URL, no login URL, no link, a link the text lacks.
+    check(Some("https://evil.example/login"), Some(LOGIN), None);
+    check(Some(LOGIN), None, None);
+    check(None, Some(LOGIN), None);
+    check(
+        Some("https://shop.example/other"),
+        Some("https://shop.example/other"),
+        None,
+    );
+    check(Some(""), Some(""), None);
 }
 
 use Effect::{Emit, Render, StartAnonymousSession};

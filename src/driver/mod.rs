@@ -28,9 +28,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use trustchat_protocol::validate::{self, ValidUser};
-use trustchat_protocol::{
-    AppInfo, CreateSessionRequest, ErrorBody, SendMessage, SessionResponse, UserInput,
-};
+use trustchat_protocol::{AppInfo, CreateSessionRequest, SendMessage, SessionResponse, UserInput};
 
 use crate::core::{
     validate_form, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
@@ -369,7 +367,9 @@ impl<P: Ports + 'static> Driver<P> {
                 .request(&config, Method::Get, config.app_url(""), None, None)
                 .await
             {
-                Ok(response) => this.decode::<AppInfo>(&config, &response).ok(),
+                Ok(response) => this
+                    .read(&config, this.ports.decode_app(&response.body))
+                    .ok(),
                 Err(_) => None,
             };
             match app {
@@ -423,7 +423,8 @@ impl<P: Ports + 'static> Driver<P> {
             let (Ok(config), Some(token)) = (this.config(), token) else {
                 return;
             };
-            let url = config.url(&["/messages?after=", &after.to_string()].concat());
+            let url =
+                config.url(&["/messages?after=", &crate::core::number::decimal(after)].concat());
             let answer = this
                 .ports
                 .send(Request {
@@ -467,7 +468,7 @@ impl<P: Ports + 'static> Driver<P> {
                     method: Method::Post,
                     url: config.url("/messages"),
                     bearer: Some(token),
-                    body: this.ports.encode(&request),
+                    body: this.ports.encode_send(&request),
                 })
                 .await;
             let outcome = match answer {
@@ -483,7 +484,7 @@ impl<P: Ports + 'static> Driver<P> {
                     status: status @ (422 | 429),
                     body,
                 }) => {
-                    let error = this.ports.decode::<ErrorBody>(&body).map(|b| b.error);
+                    let error = this.ports.decode_error(&body).map(|b| b.error);
                     match error {
                         Some(e) if status == 429 => Posted::RateLimited(e.retry_after.unwrap_or(5)),
                         None if status == 429 => Posted::RateLimited(5),
@@ -513,7 +514,7 @@ impl<P: Ports + 'static> Driver<P> {
             let stored = this
                 .ports
                 .get(&config.session_key())
-                .and_then(|text| this.ports.decode::<SessionResponse>(&text))
+                .and_then(|text| this.ports.decode_session(&text))
                 .and_then(|s| s.session_token);
             if stored.is_none() || stored.as_deref() == Some(token.as_str()) {
                 this.ports.remove_prefixed(STORAGE_PREFIX);
@@ -552,7 +553,7 @@ impl<P: Ports + 'static> Driver<P> {
             .request(&config, Method::Get, config.app_url(""), None, None)
             .await
         {
-            Ok(response) => Some(self.decode::<AppInfo>(&config, &response)?),
+            Ok(response) => Some(self.read(&config, self.ports.decode_app(&response.body))?),
             // A page reloaded while the server is down still shows the
             // stored customer's chat and keeps their messages: it goes on
             // without the app's description, and fetches it later.
@@ -603,7 +604,7 @@ impl<P: Ports + 'static> Driver<P> {
         let text = self.ports.get(&key)?;
         let stored = self
             .ports
-            .decode::<SessionResponse>(&text)
+            .decode_session(&text)
             .filter(|s| s.session_token.is_some());
         let Some(stored) = stored else {
             self.ports.remove(&key);
@@ -616,8 +617,7 @@ impl<P: Ports + 'static> Driver<P> {
             body: None,
         };
         match self.ports.send(request).await {
-            Ok(Response { status: 200, body }) => match self.ports.decode::<SessionResponse>(&body)
-            {
+            Ok(Response { status: 200, body }) => match self.ports.decode_session(&body) {
                 Some(fresh) => {
                     // Trust that lapsed while the page was away keeps its
                     // past end, so the chat says it is no longer verified.
@@ -705,14 +705,14 @@ impl<P: Ports + 'static> Driver<P> {
                 method: Method::Post,
                 url: config.url("/sessions/current/identity"),
                 bearer: Some(token.clone()),
-                body: self.ports.encode(request),
+                body: self.ports.encode_session_request(request),
             })
             .await;
         let response = match sent {
             Err(_) => return Err(Error::network(&config.server)),
             Ok(response) if (200..300).contains(&response.status) => response,
             Ok(response) => {
-                let body: Option<ErrorBody> = self.ports.decode(&response.body);
+                let body = self.ports.decode_error(&response.body);
                 let refused_token = body
                     .as_ref()
                     .is_some_and(|b| b.error.code == "invalid_token");
@@ -724,7 +724,7 @@ impl<P: Ports + 'static> Driver<P> {
                 return Err(Error::from_response(&config.server, response.status, body));
             }
         };
-        let session: SessionResponse = self.decode(config, &response)?;
+        let session = self.read(config, self.ports.decode_session(&response.body))?;
         let new = session.session_token.is_some();
         let session = SessionResponse {
             session_token: session.session_token.or(Some(token)),
@@ -744,7 +744,7 @@ impl<P: Ports + 'static> Driver<P> {
         config: &Config,
         request: &CreateSessionRequest,
     ) -> Result<SessionResponse, Error> {
-        let body = self.ports.encode(request);
+        let body = self.ports.encode_session_request(request);
         let response = self
             .request(
                 config,
@@ -754,7 +754,7 @@ impl<P: Ports + 'static> Driver<P> {
                 body,
             )
             .await?;
-        let session: SessionResponse = self.decode(config, &response)?;
+        let session = self.read(config, self.ports.decode_session(&response.body))?;
         if session.session_token.is_none() {
             return Err(unreadable(config));
         }
@@ -771,7 +771,7 @@ impl<P: Ports + 'static> Driver<P> {
     }
 
     fn save(&self, config: &Config, session: &SessionResponse) {
-        if let Some(text) = self.ports.encode(session) {
+        if let Some(text) = self.ports.encode_session(session) {
             self.ports.set(&config.session_key(), &text);
         }
     }
@@ -800,19 +800,15 @@ impl<P: Ports + 'static> Driver<P> {
             Ok(response) => Err(Error::from_response(
                 &config.server,
                 response.status,
-                self.ports.decode(&response.body),
+                self.ports.decode_error(&response.body),
             )),
         }
     }
 
-    fn decode<T: serde::de::DeserializeOwned>(
-        &self,
-        config: &Config,
-        response: &Response,
-    ) -> Result<T, Error> {
-        self.ports
-            .decode(&response.body)
-            .ok_or_else(|| unreadable(config))
+    /// What `decoded` holds, or the error of an answer that is not what
+    /// the API promised.
+    fn read<T>(&self, config: &Config, decoded: Option<T>) -> Result<T, Error> {
+        decoded.ok_or_else(|| unreadable(config))
     }
 }
 

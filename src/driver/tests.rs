@@ -131,7 +131,7 @@ fn stored(d: &Rc<Driver<Memory>>) -> Vec<String> {
 
 fn greeting(d: &Rc<Driver<Memory>>) -> Option<String> {
     match d.ports().view.borrow().as_ref().map(|v| v.panel.clone()) {
-        Some(Panel::Chat { greeting }) => greeting,
+        Some(Panel::Chat { greeting, .. }) => greeting,
         _ => None,
     }
 }

@@ -5,7 +5,10 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{de::DeserializeOwned, Serialize};
+use trustchat_protocol::{
+    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, SendMessage,
+    ServerFrame, SessionResponse,
+};
 
 use super::{
     Clock, Host, Json, Method, NetworkError, Random, Request, Response, Socket, Storage, Task,
@@ -143,11 +146,35 @@ impl Storage for Memory {
 }
 
 impl Json for Memory {
-    fn encode<T: Serialize>(&self, value: &T) -> Option<String> {
-        serde_json::to_string(value).ok()
-    }
-    fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
+    fn decode_app(&self, text: &str) -> Option<AppInfo> {
         serde_json::from_str(text).ok()
+    }
+    fn decode_session(&self, text: &str) -> Option<SessionResponse> {
+        serde_json::from_str(text).ok()
+    }
+    fn encode_session(&self, session: &SessionResponse) -> Option<String> {
+        serde_json::to_string(session).ok()
+    }
+    fn decode_error(&self, text: &str) -> Option<ErrorBody> {
+        serde_json::from_str(text).ok()
+    }
+    fn encode_session_request(&self, request: &CreateSessionRequest) -> Option<String> {
+        serde_json::to_string(request).ok()
+    }
+    fn encode_send(&self, message: &SendMessage) -> Option<String> {
+        serde_json::to_string(message).ok()
+    }
+    fn decode_frame(&self, text: &str) -> Option<ServerFrame> {
+        serde_json::from_str(text).ok()
+    }
+    fn decode_page(&self, text: &str) -> Option<MessagesPage> {
+        serde_json::from_str(text).ok()
+    }
+    fn decode_message(&self, text: &str) -> Option<Message> {
+        serde_json::from_str(text).ok()
+    }
+    fn encode_frame(&self, frame: &ClientFrame) -> Option<String> {
+        serde_json::to_string(frame).ok()
     }
     fn encode_pending(&self, records: &[PendingRecord]) -> Option<String> {
         let list: Vec<serde_json::Value> = records

@@ -1,6 +1,7 @@
 //! The widget's DOM, by hand: a `<div id="trustchat-root">` at the end of
 //! the body with an open shadow root holding the styles, the launcher and
-//! the panel. Customer and server text is only ever set as `textContent`.
+//! the panel. The script-tag loader draws the host and the launcher before
+//! the wasm arrives; [`Ui::mount`] adopts them. Customer and server text is only ever set as `textContent`.
 //!
 //! [`Ui`] owns every element and [`dom::Listener`] it creates; dropping it
 //! removes them all. The panel's content is rebuilt whenever what it shows
@@ -19,7 +20,8 @@ use web_sys::{
     ShadowRootInit, ShadowRootMode,
 };
 
-use crate::core::{FieldErrors, Focus, Line, LineState, Panel, View};
+use crate::core::number::{decimal, thousands};
+use crate::core::{FieldErrors, Focus, GreetingLink, Line, LineState, Panel, View};
 use dom::{child, text, toggle, Listener};
 use trustchat_protocol::validate::message_body;
 use trustchat_protocol::{Author, ErrorCode, UserInput, MAX_BODY_CHARS};
@@ -43,8 +45,13 @@ pub enum Action {
 /// Where actions go.
 pub type Dispatch = fn(Action);
 
+/// The panel's styles; the launcher's are in `launcher.css`, which the
+/// loader (www/widget/launcher.js) draws the launcher with too.
 const CSS: &str = include_str!("style.css");
-const CHAT_ICON: &str = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z";
+const LAUNCHER_CSS: &str = include_str!("launcher.css");
+/// The launcher's icon: markup of our own, never data. The loader draws the
+/// same file.
+const ICON: &str = include_str!("launcher.svg");
 /// What the panel says once the identity's trust has lapsed.
 const UNVERIFIED: &str =
     "Your identity is no longer verified. Messages you send now are not marked as verified.";
@@ -113,6 +120,8 @@ struct Chat {
     root: Element,
     /// `data-tc="greeting"`.
     greeting: Element,
+    /// What `greeting` shows.
+    shown_greeting: (Option<String>, Option<GreetingLink>),
     /// `data-tc="messages"`, the log.
     log: Element,
     /// The lines drawn, in order, with what each shows.
@@ -126,40 +135,17 @@ struct Chat {
 }
 
 impl Ui {
-    /// Creates the host element, the shadow root and the fixed parts.
+    /// Adopts the host element, shadow root and launcher the script-tag
+    /// loader drew (so the launcher neither flickers nor loses focus), or
+    /// creates them when there are none (the ES module build, the tests);
+    /// then adds the panel.
     pub fn mount(dispatch: Dispatch) -> Option<Ui> {
         let document = web_sys::window()?.document()?;
-        let body: Element = document.body()?.into();
-        let host = document.create_element("div").ok()?;
-        host.set_id("trustchat-root");
-        let shadow = host
-            .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
-            .ok()?;
-        let root = document.create_element("div").ok()?;
-        shadow.append_child(&root).ok()?;
+        let (host, root, launcher) = match adopt(&document) {
+            Some(found) => found,
+            None => draw_launcher(&document)?,
+        };
         child(&document, &root, "style", &[])?.set_text_content(Some(CSS));
-        let launcher = child(
-            &document,
-            &root,
-            "button",
-            &[
-                ("type", "button"),
-                ("class", "launcher"),
-                ("data-tc", "launcher"),
-                ("aria-label", "Open chat"),
-                ("aria-expanded", "false"),
-                ("aria-controls", "trustchat-panel"),
-            ],
-        )?;
-        // The icon is markup of our own, never data.
-        launcher.set_inner_html(
-            &[
-                "<svg viewBox=\"0 0 24 24\" aria-hidden=\"true\" focusable=\"false\"><path d=\"",
-                CHAT_ICON,
-                "\"/></svg>",
-            ]
-            .concat(),
-        );
         let panel = child(
             &document,
             &root,
@@ -228,7 +214,9 @@ impl Ui {
                 ("hidden", ""),
             ],
         )?;
-        body.append_child(&host).ok()?;
+        launcher
+            .set_attribute("aria-controls", "trustchat-panel")
+            .ok()?;
         let listeners = [
             Listener::new(&launcher, "click", move |_| dispatch(Action::Toggle)),
             Listener::new(&close, "click", move |_| dispatch(Action::Close)),
@@ -285,8 +273,18 @@ impl Ui {
             self.epoch = view.epoch;
         }
         match (&mut self.content, &view.panel) {
-            (Some(Content::Chat(chat)), Panel::Chat { greeting: text_ }) => {
-                text(&chat.greeting, text_.as_deref());
+            (
+                Some(Content::Chat(chat)),
+                Panel::Chat {
+                    greeting,
+                    greeting_link,
+                },
+            ) => {
+                let shown = (greeting.clone(), greeting_link.clone());
+                if chat.shown_greeting != shown {
+                    draw_greeting(&self.document, &chat.greeting, &shown.0, &shown.1);
+                    chat.shown_greeting = shown;
+                }
                 text(&chat.closed, view.closed.then_some(CLOSED));
                 if draw_lines(&self.document, chat, &view.messages) {
                     // New lines: show the latest.
@@ -418,6 +416,45 @@ impl Ui {
             }
         }
     }
+}
+
+/// The host, the element holding the widget in its shadow root, and the
+/// launcher that the loader drew, if it did.
+fn adopt(document: &Document) -> Option<(Element, Element, Element)> {
+    let host = document.get_element_by_id("trustchat-root")?;
+    let root = host.shadow_root()?.get_element_by_id("tc-root")?;
+    let launcher = root.query_selector("[data-tc=launcher]").ok()??;
+    Some((host, root, launcher))
+}
+
+/// Draws what the loader draws: `<div id="trustchat-root">` at the end of
+/// the body, an open shadow root, the launcher's styles and the launcher.
+fn draw_launcher(document: &Document) -> Option<(Element, Element, Element)> {
+    let body = document.body()?;
+    let host = document.create_element("div").ok()?;
+    host.set_id("trustchat-root");
+    let shadow = host
+        .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
+        .ok()?;
+    let root = document.create_element("div").ok()?;
+    root.set_id("tc-root");
+    shadow.append_child(&root).ok()?;
+    child(document, &root, "style", &[])?.set_text_content(Some(LAUNCHER_CSS));
+    let launcher = child(
+        document,
+        &root,
+        "button",
+        &[
+            ("type", "button"),
+            ("class", "launcher"),
+            ("data-tc", "launcher"),
+            ("aria-label", "Open chat"),
+            ("aria-expanded", "false"),
+        ],
+    )?;
+    launcher.set_inner_html(ICON);
+    body.append_child(&host).ok()?;
+    Some((host, root, launcher))
 }
 
 fn show_errors(fields: &[(HtmlInputElement, Element)], errors: &FieldErrors) {
@@ -589,6 +626,7 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
     Some(Chat {
         root,
         greeting,
+        shown_greeting: (None, None),
         log,
         lines: vec![],
         closed,
@@ -654,14 +692,38 @@ impl Composer {
     }
 }
 
-/// `n` with a thousands separator: `4,001`.
-fn thousands(n: usize) -> String {
-    if n < 1000 {
-        return n.to_string();
+/// Shows the greeting as text, with the app's login URL in it (when
+/// `link` says where) as a "Log in" link; hidden when there is none yet.
+fn draw_greeting(
+    document: &Document,
+    element: &Element,
+    greeting: &Option<String>,
+    link: &Option<GreetingLink>,
+) {
+    text(element, greeting.as_deref());
+    let (Some(greeting), Some(link)) = (greeting, link) else {
+        return;
+    };
+    let end = link.at + link.url.len();
+    let (Some(before), Some(after)) = (greeting.get(..link.at), greeting.get(end..)) else {
+        return;
+    };
+    element.set_text_content(None);
+    let _ = element.append_with_str_1(before);
+    if let Some(a) = child(
+        document,
+        element,
+        "a",
+        &[
+            ("href", &link.url),
+            ("rel", "noopener noreferrer"),
+            ("class", "login"),
+            ("data-tc", "greeting-link"),
+        ],
+    ) {
+        a.set_text_content(Some("Log in"));
     }
-    // 1000 + the last three digits, for their leading zeros.
-    let last = (n % 1000 + 1000).to_string();
-    [&thousands(n / 1000), ",", last.get(1..).unwrap_or_default()].concat()
+    let _ = element.append_with_str_1(after);
 }
 
 /// Brings the log in line with `lines`, by key; whether lines were added.
@@ -711,7 +773,7 @@ fn draw_line(document: &Document, item: &Element, line: &Line) {
         LineState::Failed(_) => ("failed", Some("Not sent")),
     };
     let customer = line.author == Author::Customer;
-    let seq = line.seq.map(|seq| seq.to_string());
+    let seq = line.seq.map(decimal);
     for (name, value) in [
         ("class", Some(if customer { "msg me" } else { "msg agent" })),
         ("data-tc", Some("message")),

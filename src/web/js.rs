@@ -3,7 +3,8 @@
 
 use js_sys::{Array, Function, Object, Reflect};
 use trustchat_protocol::{
-    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, ServerFrame,
+    AppInfo, Author, ClientFrame, ConversationStatus, CreateSessionRequest, Customer, ErrorBody,
+    ErrorDetail, Message, MessageKind, MessagesPage, SendMessage, ServerFrame, SessionResponse,
     UserInput,
 };
 use wasm_bindgen::{JsCast, JsValue};
@@ -131,12 +132,14 @@ pub fn error(error: &Error) -> JsValue {
     js.into()
 }
 
-// ---- the chat's wire types, by hand --------------------------------------
+// ---- the wire types, by hand ---------------------------------------------
 //
 // `serde_wasm_bindgen` would do the same in several times the bytes (one
-// deserializer per type, and serde's buffering for `type`-tagged enums); these
-// read exactly the fields `trustchat_protocol::chat` defines, and ignore
-// others, as serde does.
+// deserializer per type, serde's buffering for `type`-tagged enums, and the
+// float formatting of its error messages); these read exactly the fields
+// `trustchat_protocol` defines, and ignore others, as serde does. Absent
+// `Option`s are left out when written, as `skip_serializing_if` says; the
+// customer's are written as `null`, as serde writes them.
 
 /// A present, non-null property.
 fn field(object: &JsValue, key: &str) -> Option<JsValue> {
@@ -321,4 +324,122 @@ pub fn pending_records(value: &JsValue) -> Option<Vec<PendingRecord>> {
             })
         })
         .collect()
+}
+
+/// `GET /apps/{id}`'s answer.
+pub fn app(value: &JsValue) -> Option<AppInfo> {
+    Some(AppInfo {
+        id: text_field(value, "id")?,
+        name: text_field(value, "name")?,
+        onboarding: field(value, "onboarding")?.as_bool()?,
+        login_url: text_field(value, "login_url"),
+    })
+}
+
+/// A session, as the server answers it and as it is stored.
+pub fn session(value: &JsValue) -> Option<SessionResponse> {
+    let customer = field(value, "customer")?;
+    Some(SessionResponse {
+        session_token: text_field(value, "session_token"),
+        customer: Customer {
+            id: text_field(&customer, "id")?,
+            name: text_field(&customer, "name"),
+            first_name: text_field(&customer, "first_name"),
+            email: text_field(&customer, "email"),
+            phone: text_field(&customer, "phone"),
+        },
+        trusted: field(value, "trusted")?.as_bool()?,
+        trusted_until: int_field(value, "trusted_until"),
+        greeting: text_field(value, "greeting")?,
+        greeting_link: text_field(value, "greeting_link"),
+    })
+}
+
+/// A session as `session` reads it back.
+pub fn session_value(session: &SessionResponse) -> JsValue {
+    let customer = &session.customer;
+    let null = |v: &Option<String>| v.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    let customer = object_of(&[
+        ("id", customer.id.as_str().into()),
+        ("name", null(&customer.name)),
+        ("first_name", null(&customer.first_name)),
+        ("email", null(&customer.email)),
+        ("phone", null(&customer.phone)),
+    ]);
+    let object = object_of(&[
+        ("customer", customer),
+        ("trusted", session.trusted.into()),
+        ("greeting", session.greeting.as_str().into()),
+    ]);
+    set_some(
+        &object,
+        "session_token",
+        session.session_token.as_deref().map(JsValue::from_str),
+    );
+    set_some(
+        &object,
+        "trusted_until",
+        session.trusted_until.map(|t| JsValue::from_f64(t as f64)),
+    );
+    set_some(
+        &object,
+        "greeting_link",
+        session.greeting_link.as_deref().map(JsValue::from_str),
+    );
+    object
+}
+
+/// Sets `key` when there is a value.
+fn set_some(object: &JsValue, key: &str, value: Option<JsValue>) {
+    if let Some(value) = value {
+        let _ = Reflect::set(object, &key.into(), &value);
+    }
+}
+
+/// The `{"error": {...}}` envelope.
+pub fn error_body(value: &JsValue) -> Option<ErrorBody> {
+    let error = field(value, "error")?;
+    Some(ErrorBody {
+        error: ErrorDetail {
+            code: text_field(&error, "code")?,
+            message: text_field(&error, "message")?,
+            field: text_field(&error, "field"),
+            reason: text_field(&error, "reason"),
+            retry_after: int_field(&error, "retry_after").map(|s| s.max(0) as u64),
+        },
+    })
+}
+
+/// A session request: `{}`, `{"user": {...}}` or `{"jwt": "..."}`.
+pub fn session_request(request: &CreateSessionRequest) -> JsValue {
+    let object: JsValue = Object::new().into();
+    let user = request.user.as_ref().map(|user| {
+        let value = object_of(&[("name", user.name.as_str().into())]);
+        set_some(
+            &value,
+            "email",
+            user.email.as_deref().map(JsValue::from_str),
+        );
+        set_some(
+            &value,
+            "phone",
+            user.phone.as_deref().map(JsValue::from_str),
+        );
+        value
+    });
+    set_some(&object, "user", user);
+    set_some(
+        &object,
+        "jwt",
+        request.jwt.as_deref().map(JsValue::from_str),
+    );
+    object
+}
+
+/// `POST /messages`' body.
+pub fn send(message: &SendMessage) -> JsValue {
+    object_of(&[
+        ("client_id", message.client_id.as_str().into()),
+        ("body", message.body.as_str().into()),
+    ])
 }

@@ -15,8 +15,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
-use serde::{de::DeserializeOwned, Serialize};
-use trustchat_protocol::{ClientFrame, Message, MessagesPage, ServerFrame};
+use trustchat_protocol::{
+    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, SendMessage,
+    ServerFrame, SessionResponse,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
@@ -48,44 +50,63 @@ pub struct Browser {
     page: RefCell<Vec<Listener>>,
 }
 
+/// JSON text of `value`, by the browser's `JSON`.
+fn stringify(value: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value).ok()?.as_string()
+}
+
+/// `text` parsed by the browser's `JSON`, then read by `read`.
+fn parse<T>(text: &str, read: impl FnOnce(&JsValue) -> Option<T>) -> Option<T> {
+    read(&js_sys::JSON::parse(text).ok()?)
+}
+
 impl Json for Browser {
-    fn encode<T: Serialize>(&self, value: &T) -> Option<String> {
-        let value = value
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .ok()?;
-        js_sys::JSON::stringify(&value).ok()?.as_string()
+    fn decode_app(&self, text: &str) -> Option<AppInfo> {
+        parse(text, js::app)
     }
 
-    fn decode<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
-        serde_wasm_bindgen::from_value(js_sys::JSON::parse(text).ok()?).ok()
+    fn decode_session(&self, text: &str) -> Option<SessionResponse> {
+        parse(text, js::session)
+    }
+
+    fn encode_session(&self, session: &SessionResponse) -> Option<String> {
+        stringify(&js::session_value(session))
+    }
+
+    fn decode_error(&self, text: &str) -> Option<ErrorBody> {
+        parse(text, js::error_body)
+    }
+
+    fn encode_session_request(&self, request: &CreateSessionRequest) -> Option<String> {
+        stringify(&js::session_request(request))
+    }
+
+    fn encode_send(&self, message: &SendMessage) -> Option<String> {
+        stringify(&js::send(message))
     }
 
     fn decode_frame(&self, text: &str) -> Option<ServerFrame> {
-        js::frame(&js_sys::JSON::parse(text).ok()?)
+        parse(text, js::frame)
     }
 
     fn decode_page(&self, text: &str) -> Option<MessagesPage> {
-        js::page(&js_sys::JSON::parse(text).ok()?)
+        parse(text, js::page)
     }
 
     fn decode_message(&self, text: &str) -> Option<Message> {
-        js::message(&js_sys::JSON::parse(text).ok()?)
+        parse(text, js::message)
     }
 
     fn encode_frame(&self, frame: &ClientFrame) -> Option<String> {
-        js_sys::JSON::stringify(&js::client_frame(frame))
-            .ok()?
-            .as_string()
+        stringify(&js::client_frame(frame))
     }
 
     fn encode_pending(&self, records: &[PendingRecord]) -> Option<String> {
-        js_sys::JSON::stringify(&js::pending(records))
-            .ok()?
-            .as_string()
+        stringify(&js::pending(records))
     }
 
     fn decode_pending(&self, text: &str) -> Option<Vec<PendingRecord>> {
-        js::pending_records(&js_sys::JSON::parse(text).ok()?)
+        parse(text, js::pending_records)
     }
 }
 

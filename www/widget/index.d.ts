@@ -64,6 +64,11 @@ export interface TrustChatEvents {
 }
 export type TrustChatEvent = keyof TrustChatEvents;
 
+/**
+ * Draws the launcher at once; the rest of the widget loads when the customer
+ * opens the chat, when a call needs it, or when the browser is idle. The
+ * promise settles once the widget has loaded and the app is known.
+ */
 export function init(config: TrustChatConfig): Promise<void>;
 export function setUser(user: UserInput): Promise<User>;
 export function setJwt(token: string): Promise<User>;

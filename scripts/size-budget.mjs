@@ -1,0 +1,106 @@
+// The widget's size budgets (issue 6), checked on the built dist/widget:
+//
+//   - the loader and launcher, `trustchat.js` (what every page with the
+//     widget downloads), at most 4 KB gzipped;
+//   - the whole widget a script-tag page ends up with once the chat is
+//     opened (that file, the glue chunk and the wasm; the CSS is inside
+//     them), at most 60 KB gzipped.
+//
+// The ES module build (`trustchat.mjs` and its own glue chunk) is listed
+// but not counted: a page uses one build or the other.
+//
+//   node scripts/size-budget.mjs [DIR]   exit 1 when a budget is exceeded
+//
+// Prints a line per file and the totals, then one JSON line
+// {"bench":"widget_size",...} for tools comparing runs.
+
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
+import { ROOT } from "./lib.mjs";
+
+export const KB = 1024;
+export const BUDGETS = { loader: 4 * KB, widget: 60 * KB };
+
+/** Gzip (level 9) and brotli (quality 11) sizes of `bytes`. */
+function sizes(bytes) {
+  return {
+    raw: bytes.length,
+    gzip: gzipSync(bytes, { level: 9 }).length,
+    brotli: brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  };
+}
+
+/**
+ * Measures `dir` (default dist/widget): every file with its sizes and role,
+ * the totals, and the budgets' verdicts.
+ */
+export function measure(dir = path.join(ROOT, "dist", "widget")) {
+  const names = readdirSync(dir).filter((f) => /\.(js|mjs|wasm|css)$/.test(f));
+  const files = names.map((file) => {
+    // The entry is the one stable name; chunks and the wasm are content-hashed.
+    const role =
+      file === "trustchat.js"
+        ? "loader"
+        : /^trustchat\.[0-9a-f]{8,}\.js$/.test(file) || /\.(wasm|css)$/.test(file)
+          ? "on demand"
+          : file === "loader.js"
+            ? "snippet (inline)"
+            : "module build";
+    return { file, role, ...sizes(readFileSync(path.join(dir, file))) };
+  });
+  const sum = (list) =>
+    list.reduce((t, f) => ({ raw: t.raw + f.raw, gzip: t.gzip + f.gzip, brotli: t.brotli + f.brotli }), { raw: 0, gzip: 0, brotli: 0 });
+  const loader = sum(files.filter((f) => f.role === "loader"));
+  const widget = sum(files.filter((f) => f.role === "loader" || f.role === "on demand"));
+  if (!files.some((f) => f.role === "loader")) throw new Error(`no trustchat.js in ${dir}: build the widget first`);
+  const failures = [];
+  if (loader.gzip > BUDGETS.loader) failures.push(`the loader and launcher weigh ${kb(loader.gzip)} gzipped, over the ${kb(BUDGETS.loader)} budget`);
+  if (widget.gzip > BUDGETS.widget) failures.push(`the whole widget weighs ${kb(widget.gzip)} gzipped, over the ${kb(BUDGETS.widget)} budget`);
+  return { files, loader, widget, budgets: BUDGETS, failures, ok: failures.length === 0 };
+}
+
+function kb(n) {
+  return `${(n / KB).toFixed(1)} KB`;
+}
+
+/** The report a person reads, then the JSON line. */
+export function report(result) {
+  const lines = [];
+  const row = (name, role, s) =>
+    `${name.padEnd(34)} ${role.padEnd(16)} ${kb(s.raw).padStart(9)} raw ${kb(s.gzip).padStart(9)} gzip ${kb(s.brotli).padStart(9)} brotli`;
+  for (const f of result.files) lines.push(row(f.file, f.role, f));
+  lines.push(row("loader + launcher", `budget ${kb(result.budgets.loader)}`, result.loader));
+  lines.push(row("whole widget", `budget ${kb(result.budgets.widget)}`, result.widget));
+  lines.push(result.ok ? "widget size: within budget" : `widget size: OVER BUDGET: ${result.failures.join("; ")}`);
+  lines.push(
+    JSON.stringify({
+      bench: "widget_size",
+      loader_gzip: result.loader.gzip,
+      loader_brotli: result.loader.brotli,
+      widget_gzip: result.widget.gzip,
+      widget_brotli: result.widget.brotli,
+      budget_loader_gzip: result.budgets.loader,
+      budget_widget_gzip: result.budgets.widget,
+      ok: result.ok,
+      files: Object.fromEntries(result.files.map((f) => [f.file, { raw: f.raw, gzip: f.gzip, brotli: f.brotli }])),
+    }),
+  );
+  return lines.join("\n");
+}
+
+/** Measures, prints, and answers whether the budgets hold. */
+export function checkSizeBudget(dir) {
+  const result = measure(dir);
+  console.log(report(result));
+  return result.ok;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    process.exit(checkSizeBudget(process.argv[2]) ? 0 : 1);
+  } catch (error) {
+    console.error(`size-budget: ${error.message}`);
+    process.exit(2);
+  }
+}

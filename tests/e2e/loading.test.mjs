@@ -1,0 +1,132 @@
+// What a page with the widget downloads, and when (issue 6, "load on
+// demand"): the script tag brings only the loader, which draws the
+// launcher; the glue and the wasm come when the customer opens the chat,
+// when the site calls an API that needs them, or when the browser is idle.
+// The Rust UI then adopts the loader's launcher instead of drawing another.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { launchBrowser, newPage, startStack } from "./harness.mjs";
+
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startStack();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/**
+ * A host page of the server's origin with the README's loader snippet and
+ * `init`. With `holdIdle`, the browser never reports being idle (a busy
+ * page): `window.fireIdle()` runs what waited for it.
+ */
+async function hostPage({ holdIdle }) {
+  const page = await newPage(browser);
+  const widgetRequests = [];
+  page.on("request", (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.startsWith("/widget/")) widgetRequests.push(pathname.slice("/widget/".length));
+  });
+  if (holdIdle) {
+    await page.addInitScript(() => {
+      const waiting = [];
+      window.requestIdleCallback = (callback) => waiting.push(callback);
+      window.fireIdle = () => waiting.splice(0).forEach((callback) => callback({ didTimeout: false, timeRemaining: () => 50 }));
+    });
+  }
+  const snippet = (await (await fetch(`${stack.url}/widget/loader.js`)).text()).replace(/^\/\/.*\n/gm, "");
+  await page.route(`${stack.url}/host-page`, (route) =>
+    route.fulfill({
+      contentType: "text/html",
+      body: `<!doctype html><html lang="en"><head><title>Host</title><link rel="icon" href="data:,">
+        <script>${snippet}</script><script>TrustChat.init({ appId: "demo" });</script></head>
+        <body><h1>Host page</h1></body></html>`,
+    }),
+  );
+  await page.goto(`${stack.url}/host-page`);
+  return { page, widgetRequests };
+}
+
+const isGlue = (file) => /^trustchat\.[0-9a-f]{12}\.js$/.test(file);
+const isWasm = (file) => /^trustchat_bg\.[0-9a-f]{12}\.wasm$/.test(file);
+
+describe("loading on demand", () => {
+  test("until the browser is idle, a page with the widget fetches only the loader", async () => {
+    const { page, widgetRequests } = await hostPage({ holdIdle: true });
+    await page.locator("[data-tc=launcher]").waitFor();
+    assert.equal(await page.locator("[data-tc=launcher]").getAttribute("aria-label"), "Open chat");
+    await page.waitForTimeout(1000);
+    assert.deepEqual(widgetRequests, ["trustchat.js"]);
+    assert.equal(await page.evaluate(() => window.TrustChat.getUser()), null);
+
+    // Idle: the rest arrives, the wasm as application/wasm, streamed.
+    const wasmResponse = page.waitForResponse((r) => r.url().endsWith(".wasm"));
+    await page.evaluate(() => window.fireIdle());
+    const response = await wasmResponse;
+    assert.equal(response.headers()["content-type"], "application/wasm");
+    await page.waitForFunction(() => document.getElementById("trustchat-root").shadowRoot.getElementById("trustchat-panel"));
+    assert.ok(widgetRequests.some(isGlue), `the glue was fetched: ${widgetRequests}`);
+    assert.ok(widgetRequests.some(isWasm), `the wasm was fetched: ${widgetRequests}`);
+    assert.deepEqual(page.problems, []);
+  });
+
+  test("opening the chat loads the rest, and the wasm adopts the loader's launcher", async () => {
+    const { page, widgetRequests } = await hostPage({ holdIdle: true });
+    const launcher = page.locator("[data-tc=launcher]");
+    await launcher.waitFor();
+    await launcher.evaluate((el) => (el.drawnByLoader = true));
+    await launcher.focus();
+    await page.keyboard.press("Enter");
+    await page.locator("[data-tc=panel]").waitFor({ state: "visible" });
+    assert.ok(widgetRequests.some(isWasm), `the wasm was fetched on opening: ${widgetRequests}`);
+    const state = await page.evaluate(() => {
+      const root = document.getElementById("trustchat-root").shadowRoot;
+      const launchers = root.querySelectorAll("[data-tc=launcher]");
+      return {
+        hosts: document.querySelectorAll("#trustchat-root").length,
+        launchers: launchers.length,
+        same: launchers[0].drawnByLoader === true,
+        expanded: launchers[0].getAttribute("aria-expanded"),
+        controls: launchers[0].getAttribute("aria-controls"),
+      };
+    });
+    assert.deepEqual(state, { hosts: 1, launchers: 1, same: true, expanded: "true", controls: "trustchat-panel" });
+    // Escape closes, and focus is back on that same launcher.
+    await page.keyboard.press("Escape");
+    await page.locator("[data-tc=panel]").waitFor({ state: "hidden" });
+    assert.equal(await page.evaluate(() => document.getElementById("trustchat-root").shadowRoot.activeElement?.drawnByLoader), true);
+    assert.deepEqual(page.problems, []);
+  });
+
+  test("an API that needs the wasm loads it at once", async () => {
+    const { page, widgetRequests } = await hostPage({ holdIdle: true });
+    await page.locator("[data-tc=launcher]").waitFor();
+    const user = await page.evaluate(() => window.TrustChat.setUser({ name: "Ada Lovelace", email: "ada.load@example.com" }));
+    assert.equal(user.firstName, "Ada");
+    assert.ok(widgetRequests.some(isWasm));
+    // Identified, not verified: the greeting offers the app's login page as
+    // a link, the rest of it as text.
+    await page.evaluate(() => window.TrustChat.show());
+    const link = page.locator("[data-tc=greeting-link]");
+    await link.waitFor();
+    assert.equal(await link.textContent(), "Log in");
+    assert.equal(await link.getAttribute("href"), `${stack.origin}/login/`);
+    const greeting = await page.locator("[data-tc=greeting]").textContent();
+    assert.match(greeting, /^Hi Ada!/);
+    assert.ok(!greeting.includes("http"), `the URL is not written out beside the link: ${greeting}`);
+    assert.deepEqual(page.problems, []);
+  });
+
+  test("with nothing asked, the browser's idle time brings the widget", async () => {
+    const { page, widgetRequests } = await hostPage({ holdIdle: false });
+    await page.waitForFunction(() => document.getElementById("trustchat-root")?.shadowRoot.getElementById("trustchat-panel"));
+    assert.ok(widgetRequests.some(isWasm));
+    assert.deepEqual(page.problems, []);
+  });
+});
