@@ -73,7 +73,7 @@ pub fn email(input: &str) -> Result<String, Invalid> {
     const fn bad(message: &'static str) -> Invalid {
         Invalid { code: ErrorCode::InvalidEmail, field: "email", message }
     }
-    let email = input.trim().to_lowercase();
+    let email = lowercase(input.trim());
     if email.is_empty() {
         return Err(bad("please enter an email address"));
     }
@@ -98,7 +98,7 @@ pub fn email(input: &str) -> Result<String, Invalid> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| is_label_char(c))
         })
         && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     if local_ok && domain_ok {
@@ -106,6 +106,34 @@ pub fn email(input: &str) -> Result<String, Invalid> {
     } else {
         Err(bad("email address must look like name@example.com"))
     }
+}
+
+/// Lowercases an email address. With the `unicode` feature (the default,
+/// which the server uses) this is Unicode's default case mapping; without
+/// it (the widget, where Unicode's tables cost 10 KB of wasm) only ASCII is
+/// lowercased. The server normalizes every address again, so the two never
+/// disagree about what is stored.
+#[cfg(feature = "unicode")]
+fn lowercase(text: &str) -> String {
+    text.to_lowercase()
+}
+
+#[cfg(not(feature = "unicode"))]
+fn lowercase(text: &str) -> String {
+    text.to_ascii_lowercase()
+}
+
+/// Whether a character may stand in a domain label besides `-`: a letter or
+/// digit of any script. Without the `unicode` feature every non-ASCII
+/// character passes (the server, which has the feature, decides).
+#[cfg(feature = "unicode")]
+fn is_label_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-'
+}
+
+#[cfg(not(feature = "unicode"))]
+fn is_label_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii()
 }
 
 /// Validates a phone number in E.164 form: `+`, a country code that does not

@@ -761,6 +761,13 @@ async fn static_files() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-type"), Some("application/wasm"));
     assert_eq!(reply.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(reply.header("access-control-allow-origin"), None, "only /widget/ files are shared");
+
+    std::fs::create_dir_all(app.dir.path().join("dist/widget")).unwrap();
+    std::fs::write(app.dir.path().join("dist/widget/trustchat.js"), "/* loader */").unwrap();
+    let reply = app.send(get("/widget/trustchat.js")).await;
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(reply.header("cache-control"), Some("no-cache"));
 
     for path in [
         "/missing.js",

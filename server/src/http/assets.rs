@@ -9,10 +9,11 @@
 //! is revalidated on every use (`no-cache`, with ETag/Last-Modified), so a
 //! new release reaches every page at once. Precompressed `.br`/`.gz`
 //! siblings are served when the build wrote them and the browser accepts
-//! them.
+//! them. Files under `/widget/` may be fetched from any origin: customers'
+//! pages load them.
 
 use axum::extract::{Request, State};
-use axum::http::header::{HeaderValue, CACHE_CONTROL};
+use axum::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt as _;
@@ -37,6 +38,9 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         return ApiError::NotFound.into_response();
     }
     let cache = if is_content_hashed(path) { IMMUTABLE } else { REVALIDATE };
+    // The widget's files are public and fetched from customers' pages on
+    // other origins (the loader fetches the wasm and the glue).
+    let widget = path.starts_with("/widget/");
     // `ServeDir` maps `/` and directories to their `index.html`, refuses
     // `..`, answers a plain 404 for missing files and guesses content
     // types (`.wasm` is `application/wasm`).
@@ -48,9 +52,11 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         Err(never) => match never {},
     };
     if response.status().is_success() || response.status().as_u16() == 304 {
-        response
-            .headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+        let headers = response.headers_mut();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+        if widget {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
     }
     response
 }
