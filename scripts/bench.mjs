@@ -2,11 +2,13 @@
 // Every result is also printed as one JSON line starting with {"bench":...}
 // so a later run can be compared with this one by a program.
 //
-//   node scripts/bench.mjs [jwt] [load]      (default: all)
+//   node scripts/bench.mjs [jwt] [load] [page]      (default: all)
 //
 // - jwt: identity-token verification per algorithm (criterion, in
 //   server/benches/jwt.rs), and node's jose verifying the same tokens in the
 //   same run, with the ratio.
+// - page: the widget's cost to a host page in headless Chromium with 4×
+//   CPU throttling (scripts/bench-page.mjs).
 // - load: the load generator (`trustchat-server loadtest`, its own process)
 //   against a release server on 127.0.0.1 with a fresh SQLite file.
 
@@ -16,6 +18,8 @@ import path from "node:path";
 import { decodeProtectedHeader, importJWK, jwtVerify } from "jose";
 import { ROOT, freePort, run, startServer, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
+import { build } from "./build.mjs";
+import { pageBench } from "./bench-page.mjs";
 
 const wanted = process.argv.slice(2);
 const want = (name) => wanted.length === 0 || wanted.includes(name);
@@ -118,4 +122,9 @@ allowed_origins = ["http://127.0.0.1:${port}"]
 
 setup();
 if (want("jwt")) await jwtBench();
+if (want("page")) {
+  step("the widget's cost to a host page (headless Chromium, 4x CPU throttling)");
+  await build({ releaseServer: false });
+  await pageBench({ serverBinary: path.join(ROOT, "target", "debug", "trustchat-server") });
+}
 if (want("load")) await loadBench();
