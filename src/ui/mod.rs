@@ -422,9 +422,21 @@ impl Ui {
 /// launcher that the loader drew, if it did.
 fn adopt(document: &Document) -> Option<(Element, Element, Element)> {
     let host = document.get_element_by_id("trustchat-root")?;
-    let root = host.shadow_root()?.get_element_by_id("tc-root")?;
-    let launcher = root.query_selector("[data-tc=launcher]").ok()??;
-    Some((host, root, launcher))
+    let found = host.shadow_root().and_then(|shadow| {
+        let root = shadow.get_element_by_id("tc-root")?;
+        let launcher = root.query_selector("[data-tc=launcher]").ok()??;
+        // A panel means a widget already drew here (one still tearing
+        // down, or a second copy of the script): not the loader's.
+        let fresh = root.query_selector("[data-tc=panel]").ok()?.is_none();
+        fresh.then_some((root, launcher))
+    });
+    match found {
+        Some((root, launcher)) => Some((host, root, launcher)),
+        None => {
+            host.remove();
+            None
+        }
+    }
 }
 
 /// Draws what the loader draws: `<div id="trustchat-root">` at the end of
