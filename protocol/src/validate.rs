@@ -98,7 +98,7 @@ pub fn email(input: &str) -> Result<String, Invalid> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| is_label_char(c))
+                && label.chars().all(is_label_char)
         })
         && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     if local_ok && domain_ok {

@@ -376,6 +376,11 @@ pub fn hash_token(token: &str) -> String {
     hex
 }
 
+/// Seconds since the Unix epoch, as the token verifier counts them.
+pub fn now_unix() -> u64 {
+    u64::try_from(now()).unwrap_or_default()
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     let since_epoch = std::time::SystemTime::now()

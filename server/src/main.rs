@@ -349,7 +349,7 @@ fn check_token(args: &VerifyArgs) -> Result<Value, String> {
         args.token.trim().to_owned()
     };
     let verifier = verifier_for(args)?;
-    let now = args.at.unwrap_or_else(|| u64::try_from(trustchat_server::identity::now()).unwrap_or_default());
+    let now = args.at.unwrap_or_else(trustchat_server::identity::now_unix);
     let refused = |r: trustchat_server::jwt::Refusal| {
         format!("invalid: {}\n{}\n{}", r.reason.code(), r.message, advice(r.reason.code()))
     };
@@ -438,7 +438,7 @@ fn advice(reason: &str) -> &'static str {
 /// `jwt mint`: a token for development.
 fn jwt_mint(args: MintArgs) -> anyhow::Result<()> {
     let verifier = app_verifier(&args.config, &args.app).map_err(|e| anyhow::anyhow!(e.trim_start_matches("error: ").to_owned()))?;
-    let now = u64::try_from(trustchat_server::identity::now()).unwrap_or_default();
+    let now = trustchat_server::identity::now_unix();
     let who = MintIdentity { sub: args.sub, email: args.email, phone: args.phone, name: args.name, given_name: None };
     let claims = verifier.identity_claims(&who, args.ttl, now)?;
     println!("{}", verifier.mint(&claims)?);

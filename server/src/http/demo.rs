@@ -69,7 +69,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap) -> Result<Json
     let verifier = state
         .verifier(&demo.app)
         .ok_or_else(|| ApiError::NotConfigured(format!("demo app {} has no identity keys", demo.app)))?;
-    let now = u64::try_from(identity::now()).unwrap_or_default();
+    let now = identity::now_unix();
     let who = MintIdentity { email: Some(user.email.clone()), name: Some(user.name.clone()), ..MintIdentity::default() };
     let token = verifier
         .identity_claims(&who, demo.token_ttl_secs, now)

@@ -12,7 +12,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use sha2::{Digest, Sha256};
 use trustchat_protocol::{IdentityType, MintTokenRequest, MintTokenResponse};
 
 use crate::error::ApiError;
@@ -56,7 +55,7 @@ async fn mint(
         IdentityType::MobilePhoneNumber => MintIdentity { phone: Some(request.identity), ..MintIdentity::default() },
     };
     let who = MintIdentity { name: request.name, ..who };
-    let now = u64::try_from(identity::now()).unwrap_or_default();
+    let now = identity::now_unix();
     let token = verifier
         .identity_claims(&who, ttl, now)
         .and_then(|claims| verifier.mint(&claims))
@@ -99,11 +98,5 @@ fn app_of_api_key(state: &AppState, headers: &HeaderMap) -> Result<AppRef, ApiEr
 
 /// `sha256:<hex>` of an API key: the form the config holds.
 pub fn api_key_hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(7 + 64);
-    hex.push_str("sha256:");
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    format!("sha256:{}", identity::hash_token(key))
 }

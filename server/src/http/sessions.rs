@@ -124,7 +124,7 @@ async fn identity_from_jwt(state: &AppState, app: &AppRef, jwt: &str) -> Result<
             message: format!("app {} has no identity keys configured; add an [apps.identity] table", app.id),
         });
     };
-    let now = u64::try_from(identity::now()).unwrap_or_default();
+    let now = identity::now_unix();
     match verifier.verify_once(jwt, now, state.replay.as_ref()).await {
         Ok(verified) => Ok(Identity::Verified(VerifiedIdentity::from(&verified.identity))),
         Err(refusal) => {
