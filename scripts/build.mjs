@@ -6,7 +6,9 @@
 
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ROOT, run, step } from "./lib.mjs";
+import { spawnSync } from "node:child_process";
+import { ROOT, WIDGET_TOOLCHAIN, run, step } from "./lib.mjs";
+import { precompress } from "./precompress.mjs";
 import { measure, report } from "./size-budget.mjs";
 
 const WASM_FEATURES = [
@@ -22,20 +24,91 @@ export async function build({ releaseServer = false, skipServer = false } = {}) 
   buildWasm();
   await bundle();
   copyStatic();
+  step("precompressing dist/ (zopfli gzip and brotli)");
+  console.log(`${await precompress()} files`);
   if (!skipServer) buildServer(releaseServer);
   reportSizes();
 }
 
+// Rebuilding std for the widget: panics abort at once, with no message, no
+// location and no formatting code; `Debug` output is compiled out. The
+// widget never relies on a panic message: its errors are values.
+const WIDGET_RUSTFLAGS = [
+  "-Zunstable-options",
+  "-Cpanic=immediate-abort",
+  "-Zlocation-detail=none",
+  "-Zfmt-debug=none",
+];
+
 function buildWasm() {
-  step("building the widget (wasm)");
-  run("cargo", ["build", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release", "-p", "trustchat"]);
+  step(`building the widget (wasm, ${WIDGET_TOOLCHAIN})`);
+  run(
+    "cargo",
+    [
+      `+${WIDGET_TOOLCHAIN}`, "build", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release", "-p", "trustchat",
+      "-Zbuild-std=std,panic_abort", "-Zbuild-std-features=optimize_for_size",
+    ],
+    { env: { ...process.env, RUSTFLAGS: WIDGET_RUSTFLAGS.join(" ") } },
+  );
   const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target");
   const wasm = path.join(targetDir, "wasm32-unknown-unknown", "wasm-release", "trustchat.wasm");
   rmSync(path.join(ROOT, "pkg"), { recursive: true, force: true });
   run("wasm-bindgen", ["--target", "web", "--out-dir", "pkg", "--out-name", "trustchat", "--no-typescript", wasm]);
   const bindgenOut = path.join(ROOT, "pkg", "trustchat_bg.wasm");
   // --gufa and --converge: about 1 KB gzipped less than -Oz alone.
-  run(path.join(ROOT, "node_modules", ".bin", "wasm-opt"), ["-Oz", "--gufa", "--converge", ...WASM_FEATURES, bindgenOut, "-o", bindgenOut]);
+  run(WASM_OPT, [
+    "-Oz", "--gufa", "--converge", "--strip-producers", "--strip-target-features",
+    ...WASM_FEATURES, bindgenOut, "-o", bindgenOut,
+  ]);
+  minifyNames(bindgenOut, path.join(ROOT, "pkg", "trustchat.js"));
+}
+
+const WASM_OPT = path.join(ROOT, "node_modules", ".bin", "wasm-opt");
+
+/**
+ * wasm-bindgen names every import after the JavaScript it calls plus a
+ * 16-digit hash (`__wbg_createElement_9f5c…`), once in the wasm and once in
+ * the glue, and the hashes do not compress: about 4 KB gzipped in all.
+ * Binaryen renames imports, exports and the import module to one or two
+ * letters and prints the mapping; the same renaming is applied to the glue.
+ * Every name must be found where wasm-bindgen puts it, or the build fails.
+ */
+function minifyNames(wasmPath, gluePath) {
+  console.log(`$ wasm-opt --minify-imports-and-exports-and-modules ${path.relative(ROOT, wasmPath)}`);
+  const result = spawnSync(
+    WASM_OPT,
+    ["--minify-imports-and-exports-and-modules", ...WASM_FEATURES, wasmPath, "-o", wasmPath],
+    { cwd: ROOT, encoding: "utf8", maxBuffer: 16 << 20 },
+  );
+  if (result.status !== 0) throw new Error(`wasm-opt --minify-imports-and-exports-and-modules failed: ${result.stderr}`);
+  const mapping = JSON.parse(result.stdout);
+  const modules = new Set(mapping.imports.map(([module]) => module));
+  if (modules.size !== 1) throw new Error(`minifying names: expected one import module, got ${[...modules].join(", ")}`);
+  // One pass each, with a lookup, so that a new short name is never renamed
+  // again by a later rule.
+  const imports = new Map(mapping.imports.map(([, name, short]) => [name, short]));
+  const exports = new Map(mapping.exports);
+  let glue = readFileSync(gluePath, "utf8");
+  const seen = new Set();
+  glue = glue.replace(/(\n\s*)(__wbg_\w+|__wbindgen_\w+)(: function\()/g, (all, indent, name, rest) => {
+    const short = imports.get(name);
+    if (short === undefined) throw new Error(`minifying names: the glue imports ${name}, which the wasm does not`);
+    seen.add(name);
+    return indent + short + rest;
+  });
+  const missing = [...imports.keys()].filter((name) => !seen.has(name));
+  if (missing.length) throw new Error(`minifying names: not found in the glue: ${missing.join(", ")}`);
+  const moduleKey = `${JSON.stringify([...modules][0])}: import0`;
+  if (glue.split(moduleKey).length !== 2) throw new Error(`minifying names: ${moduleKey} is not in the glue once`);
+  const renamed = new Set(WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(wasmPath))).map((i) => i.module));
+  if (renamed.size !== 1) throw new Error(`minifying names: the wasm imports from ${[...renamed].join(", ")}`);
+  glue = glue.replace(moduleKey, () => `${JSON.stringify([...renamed][0])}: import0`);
+  glue = glue.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (all, name) => {
+    const short = exports.get(name);
+    if (short === undefined) throw new Error(`minifying names: the glue calls wasm.${name}, which the wasm does not export`);
+    return `wasm.${short}`;
+  });
+  writeFileSync(gluePath, glue);
 }
 
 async function bundle() {

@@ -5,11 +5,12 @@
 
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
-import { ROOT, isRoot, lockedCrateVersion, output, run, step } from "./lib.mjs";
+import { ROOT, WIDGET_TOOLCHAIN, isRoot, lockedCrateVersion, output, run, step } from "./lib.mjs";
 
 export function setup({ browser = false } = {}) {
   npmPackages();
   wasmTarget();
+  widgetToolchain();
   wasmBindgenCli();
   if (browser) chromium();
 }
@@ -27,6 +28,19 @@ function wasmTarget() {
   if (installed.split("\n").includes("wasm32-unknown-unknown")) return;
   step("adding the wasm32-unknown-unknown target");
   run("rustup", ["target", "add", "wasm32-unknown-unknown"]);
+}
+
+// The widget's release build: the pinned nightly with std's sources (for
+// -Zbuild-std) and the wasm32 target. About 10 seconds and 250 MB, once.
+function widgetToolchain() {
+  const components = output("rustup", ["component", "list", "--installed", "--toolchain", WIDGET_TOOLCHAIN]) ?? "";
+  const lines = components.split("\n");
+  if (lines.includes("rust-src") && lines.includes("rust-std-wasm32-unknown-unknown")) return;
+  step(`installing the widget's release toolchain (${WIDGET_TOOLCHAIN} with rust-src and wasm32)`);
+  run("rustup", [
+    "toolchain", "install", WIDGET_TOOLCHAIN,
+    "--profile", "minimal", "--component", "rust-src", "--target", "wasm32-unknown-unknown",
+  ]);
 }
 
 function wasmBindgenCli() {

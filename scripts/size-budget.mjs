@@ -6,6 +6,9 @@
 //     opened (that file, the glue chunk and the wasm; the CSS is inside
 //     them), at most 60 KB gzipped.
 //
+// "gzipped" is what the server sends to a browser that accepts gzip: the
+// build's zopfli `.gz` files. `gzip -9` sizes are printed beside them.
+//
 // The ES module build (`trustchat.mjs` and its own glue chunk) is listed
 // but not counted: a page uses one build or the other.
 //
@@ -14,7 +17,7 @@
 // Prints a line per file and the totals, then one JSON line
 // {"bench":"widget_size",...} for tools comparing runs.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
 import { ROOT } from "./lib.mjs";
@@ -23,12 +26,22 @@ export const KB = 1024;
 /** The budgets the widget is held to (the performance issue's targets). */
 export const BUDGETS = { loader: 4 * KB, widget: 60 * KB };
 
-/** Gzip (level 9) and brotli (quality 11) sizes of `bytes`. */
-function sizes(bytes) {
+/**
+ * The sizes of `file` as the server sends it: its precompressed `.gz` and
+ * `.br` siblings when the build wrote them (scripts/precompress.mjs: zopfli
+ * and brotli 11), else gzip level 9 and brotli 11 computed here. `gzip9`
+ * is always `gzip -9`'s size, for comparing with figures measured that way.
+ */
+function sizes(file) {
+  const bytes = readFileSync(file);
+  const gzip9 = gzipSync(bytes, { level: 9 }).length;
   return {
     raw: bytes.length,
-    gzip: gzipSync(bytes, { level: 9 }).length,
-    brotli: brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).length,
+    gzip: existsSync(`${file}.gz`) ? statSync(`${file}.gz`).size : gzip9,
+    gzip9,
+    brotli: existsSync(`${file}.br`)
+      ? statSync(`${file}.br`).size
+      : brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).length,
   };
 }
 
@@ -48,10 +61,13 @@ export function measure(dir = path.join(ROOT, "dist", "widget"), budgets = BUDGE
           : file === "loader.js"
             ? "snippet (inline)"
             : "module build";
-    return { file, role, ...sizes(readFileSync(path.join(dir, file))) };
+    return { file, role, ...sizes(path.join(dir, file)) };
   });
   const sum = (list) =>
-    list.reduce((t, f) => ({ raw: t.raw + f.raw, gzip: t.gzip + f.gzip, brotli: t.brotli + f.brotli }), { raw: 0, gzip: 0, brotli: 0 });
+    list.reduce(
+      (t, f) => ({ raw: t.raw + f.raw, gzip: t.gzip + f.gzip, gzip9: t.gzip9 + f.gzip9, brotli: t.brotli + f.brotli }),
+      { raw: 0, gzip: 0, gzip9: 0, brotli: 0 },
+    );
   const loader = sum(files.filter((f) => f.role === "loader"));
   const widget = sum(files.filter((f) => f.role === "loader" || f.role === "on demand"));
   if (!files.some((f) => f.role === "loader")) throw new Error(`no trustchat.js in ${dir}: build the widget first`);
@@ -69,7 +85,7 @@ function kb(n) {
 export function report(result) {
   const lines = [];
   const row = (name, role, s) =>
-    `${name.padEnd(34)} ${role.padEnd(16)} ${kb(s.raw).padStart(9)} raw ${kb(s.gzip).padStart(9)} gzip ${kb(s.brotli).padStart(9)} brotli`;
+    `${name.padEnd(34)} ${role.padEnd(16)} ${kb(s.raw).padStart(9)} raw ${kb(s.gzip).padStart(9)} gzip ${kb(s.brotli).padStart(9)} brotli ${kb(s.gzip9).padStart(9)} gzip -9`;
   for (const f of result.files) lines.push(row(f.file, f.role, f));
   lines.push(row("loader + launcher", `budget ${kb(result.budgets.loader)}`, result.loader));
   lines.push(row("whole widget", `budget ${kb(result.budgets.widget)}`, result.widget));
@@ -79,12 +95,14 @@ export function report(result) {
       bench: "widget_size",
       loader_gzip: result.loader.gzip,
       loader_brotli: result.loader.brotli,
+      loader_gzip9: result.loader.gzip9,
       widget_gzip: result.widget.gzip,
       widget_brotli: result.widget.brotli,
+      widget_gzip9: result.widget.gzip9,
       budget_loader_gzip: result.budgets.loader,
       budget_widget_gzip: result.budgets.widget,
       ok: result.ok,
-      files: Object.fromEntries(result.files.map((f) => [f.file, { raw: f.raw, gzip: f.gzip, brotli: f.brotli }])),
+      files: Object.fromEntries(result.files.map((f) => [f.file, { raw: f.raw, gzip: f.gzip, gzip9: f.gzip9, brotli: f.brotli }])),
     }),
   );
   return lines.join("\n");

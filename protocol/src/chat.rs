@@ -213,14 +213,36 @@ mod tests {
 
     #[test]
     fn frames_are_tagged_by_type() {
-        let auth: ClientFrame = serde_json::from_str(r#"{"type":"auth","session_token":"tcs_x"}"#).unwrap();
-        assert_eq!(auth, ClientFrame::Auth { session_token: "tcs_x".into() });
+        let auth: ClientFrame =
+            serde_json::from_str(r#"{"type":"auth","session_token":"tcs_x"}"#).unwrap();
+        assert_eq!(
+            auth,
+            ClientFrame::Auth {
+                session_token: "tcs_x".into()
+            }
+        );
         let send: ClientFrame =
             serde_json::from_str(r#"{"type":"send","client_id":"c1","body":"hi"}"#).unwrap();
-        assert_eq!(send, ClientFrame::Send { client_id: "c1".into(), body: "hi".into() });
-        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"auth","session_token":"x","extra":1}"#).is_err());
-        let ready = serde_json::to_value(ServerFrame::Ready { conversation_id: None, last_seq: 0 }).unwrap();
-        assert_eq!(ready, serde_json::json!({"type": "ready", "conversation_id": null, "last_seq": 0}));
+        assert_eq!(
+            send,
+            ClientFrame::Send {
+                client_id: "c1".into(),
+                body: "hi".into()
+            }
+        );
+        assert!(serde_json::from_str::<ClientFrame>(
+            r#"{"type":"auth","session_token":"x","extra":1}"#
+        )
+        .is_err());
+        let ready = serde_json::to_value(ServerFrame::Ready {
+            conversation_id: None,
+            last_seq: 0,
+        })
+        .unwrap();
+        assert_eq!(
+            ready,
+            serde_json::json!({"type": "ready", "conversation_id": null, "last_seq": 0})
+        );
     }
 
     #[test]

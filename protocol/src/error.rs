@@ -155,7 +155,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnknownApp | ErrorCode::NotFound => 404,
             ErrorCode::OriginNotAllowed | ErrorCode::CsrfFailed | ErrorCode::NotAssigned => 403,
-            ErrorCode::Unauthorized | ErrorCode::InvalidToken | ErrorCode::InvalidCredentials => 401,
+            ErrorCode::Unauthorized | ErrorCode::InvalidToken | ErrorCode::InvalidCredentials => {
+                401
+            }
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RateLimited | ErrorCode::TooManyConnections => 429,
             ErrorCode::Internal => 500,

@@ -22,9 +22,9 @@ pub mod error;
 pub mod validate;
 
 pub use agent::{
-    Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo, AgentStatus,
-    AssignConversation, ConversationDetail, ConversationList, ConversationSummary, CustomerProfile, CustomerSummary,
-    MarkRead, SetAgentStatus,
+    Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo,
+    AgentStatus, AssignConversation, ConversationDetail, ConversationList, ConversationSummary,
+    CustomerProfile, CustomerSummary, MarkRead, SetAgentStatus,
 };
 pub use api::{
     AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,

@@ -40,7 +40,11 @@ pub struct ValidUser {
 /// 1 to [`MAX_NAME_CHARS`] characters, no control characters.
 pub fn name(input: &str) -> Result<String, Invalid> {
     const fn bad(message: &'static str) -> Invalid {
-        Invalid { code: ErrorCode::InvalidName, field: "name", message }
+        Invalid {
+            code: ErrorCode::InvalidName,
+            field: "name",
+            message,
+        }
     }
     if input.chars().any(|c| c.is_control() && !c.is_whitespace()) {
         return Err(bad("name must not contain control characters"));
@@ -71,7 +75,11 @@ pub fn first_name(full_name: &str) -> Option<String> {
 /// not RFC 5322's full grammar (no quoted local parts, no IP literals).
 pub fn email(input: &str) -> Result<String, Invalid> {
     const fn bad(message: &'static str) -> Invalid {
-        Invalid { code: ErrorCode::InvalidEmail, field: "email", message }
+        Invalid {
+            code: ErrorCode::InvalidEmail,
+            field: "email",
+            message,
+        }
     }
     let email = lowercase(input.trim());
     if email.is_empty() {
@@ -85,9 +93,8 @@ pub fn email(input: &str) -> Result<String, Invalid> {
     };
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
+        // No dot first, last or twice in a row: no empty part between dots.
+        && !local.split('.').any(str::is_empty)
         && local
             .chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && !"@\"(),:;<>[\\]".contains(c));
@@ -100,7 +107,9 @@ pub fn email(input: &str) -> Result<String, Invalid> {
                 && !label.ends_with('-')
                 && label.chars().all(is_label_char)
         })
-        && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+        && labels.last().is_some_and(|tld| {
+            tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit())
+        });
     if local_ok && domain_ok {
         Ok(email)
     } else {
@@ -142,14 +151,20 @@ fn is_label_char(c: char) -> bool {
 /// is accepted as `+14155550100`; a number without the leading `+` is not.
 pub fn phone(input: &str) -> Result<String, Invalid> {
     const fn bad(message: &'static str) -> Invalid {
-        Invalid { code: ErrorCode::InvalidPhone, field: "phone", message }
+        Invalid {
+            code: ErrorCode::InvalidPhone,
+            field: "phone",
+            message,
+        }
     }
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(bad("please enter a phone number"));
     }
     let Some(rest) = trimmed.strip_prefix('+') else {
-        return Err(bad("phone number must be in international form, like +14155550100"));
+        return Err(bad(
+            "phone number must be in international form, like +14155550100",
+        ));
     };
     let mut digits = String::with_capacity(16);
     digits.push('+');
@@ -162,7 +177,9 @@ pub fn phone(input: &str) -> Result<String, Invalid> {
     }
     let count = digits.len() - 1;
     if !(7..=15).contains(&count) || digits.as_bytes()[1] == b'0' {
-        return Err(bad("phone number must be in international form, like +14155550100"));
+        return Err(bad(
+            "phone number must be in international form, like +14155550100",
+        ));
     }
     Ok(digits)
 }
@@ -172,7 +189,12 @@ pub fn phone(input: &str) -> Result<String, Invalid> {
 /// returned, in the order name, email, phone.
 pub fn user(input: &UserInput) -> Result<ValidUser, Invalid> {
     let name = name(&input.name)?;
-    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let present = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let email = present(&input.email).map(|e| email(&e)).transpose()?;
     let phone = present(&input.phone).map(|p| phone(&p)).transpose()?;
     if email.is_none() && phone.is_none() {
@@ -230,11 +252,22 @@ mod tests {
             ("", Some(ErrorCode::EmptyMessage)),
             (" \n\t ", Some(ErrorCode::EmptyMessage)),
             (&"é".repeat(MAX_BODY_CHARS), None),
-            (&"a".repeat(MAX_BODY_CHARS + 1), Some(ErrorCode::MessageTooLong)),
-            (&format!("{} ", "a".repeat(MAX_BODY_CHARS)), Some(ErrorCode::MessageTooLong)),
+            (
+                &"a".repeat(MAX_BODY_CHARS + 1),
+                Some(ErrorCode::MessageTooLong),
+            ),
+            (
+                &format!("{} ", "a".repeat(MAX_BODY_CHARS)),
+                Some(ErrorCode::MessageTooLong),
+            ),
         ];
         for (input, expected) in cases {
-            assert_eq!(code(input), expected, "input of {} chars", input.chars().count());
+            assert_eq!(
+                code(input),
+                expected,
+                "input of {} chars",
+                input.chars().count()
+            );
         }
     }
 
@@ -271,7 +304,10 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(first_name(input).as_deref(), expected, "input {input:?}");
         }
-        assert_eq!(first_name(&"x".repeat(100)).map(|s| s.len()), Some(MAX_FIRST_NAME_CHARS));
+        assert_eq!(
+            first_name(&"x".repeat(100)).map(|s| s.len()),
+            Some(MAX_FIRST_NAME_CHARS)
+        );
     }
 
     #[test]
@@ -282,7 +318,10 @@ mod tests {
             &[
                 ("ada@example.com", ok("ada@example.com")),
                 ("  Ada@Example.COM ", ok("ada@example.com")),
-                ("ada.lovelace+chat@mail.example.co.uk", ok("ada.lovelace+chat@mail.example.co.uk")),
+                (
+                    "ada.lovelace+chat@mail.example.co.uk",
+                    ok("ada.lovelace+chat@mail.example.co.uk"),
+                ),
                 ("josé@exämple.de", ok("josé@exämple.de")),
                 ("", None),
                 ("ada", None),
@@ -335,20 +374,44 @@ mod tests {
         let cases: &[(UserInput, Result<ValidUser, ErrorCode>)] = &[
             (
                 user_of(" Ada  Lovelace", Some("ADA@example.com"), None),
-                Ok(ValidUser { name: "Ada Lovelace".into(), email: Some("ada@example.com".into()), phone: None }),
+                Ok(ValidUser {
+                    name: "Ada Lovelace".into(),
+                    email: Some("ada@example.com".into()),
+                    phone: None,
+                }),
             ),
             (
                 user_of("Ada", None, Some("+14155550100")),
-                Ok(ValidUser { name: "Ada".into(), email: None, phone: Some("+14155550100".into()) }),
+                Ok(ValidUser {
+                    name: "Ada".into(),
+                    email: None,
+                    phone: Some("+14155550100".into()),
+                }),
             ),
-            (user_of("", Some("ada@example.com"), None), Err(ErrorCode::InvalidName)),
-            (user_of("Ada", Some("nope"), None), Err(ErrorCode::InvalidEmail)),
-            (user_of("Ada", None, Some("0155 555")), Err(ErrorCode::InvalidPhone)),
+            (
+                user_of("", Some("ada@example.com"), None),
+                Err(ErrorCode::InvalidName),
+            ),
+            (
+                user_of("Ada", Some("nope"), None),
+                Err(ErrorCode::InvalidEmail),
+            ),
+            (
+                user_of("Ada", None, Some("0155 555")),
+                Err(ErrorCode::InvalidPhone),
+            ),
             (user_of("Ada", None, None), Err(ErrorCode::InvalidRequest)),
-            (user_of("Ada", Some("  "), Some("")), Err(ErrorCode::InvalidRequest)),
+            (
+                user_of("Ada", Some("  "), Some("")),
+                Err(ErrorCode::InvalidRequest),
+            ),
         ];
         for (input, expected) in cases {
-            assert_eq!(&user(input).map_err(|e| e.code), expected, "input {input:?}");
+            assert_eq!(
+                &user(input).map_err(|e| e.code),
+                expected,
+                "input {input:?}"
+            );
         }
     }
 }

@@ -105,9 +105,12 @@ fn bench(c: &mut Criterion) {
     let (verifier, tokens) = setup();
     // `npm run bench` verifies the very same tokens with node's jose.
     if let Ok(path) = std::env::var("JWT_BENCH_TOKENS_OUT") {
-        let map: serde_json::Map<String, Value> =
-            tokens.iter().map(|(alg, token)| ((*alg).to_owned(), Value::from(token.as_str()))).collect();
-        let out = json!({ "now": NOW, "aud": "demo", "iss": "https://portal.example", "tokens": map });
+        let map: serde_json::Map<String, Value> = tokens
+            .iter()
+            .map(|(alg, token)| ((*alg).to_owned(), Value::from(token.as_str())))
+            .collect();
+        let out =
+            json!({ "now": NOW, "aud": "demo", "iss": "https://portal.example", "tokens": map });
         std::fs::write(&path, out.to_string()).expect("writes the bench tokens");
     }
     let mut group = c.benchmark_group("jwt_verify");

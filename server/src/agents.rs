@@ -22,7 +22,9 @@ use trustchat_protocol::validate;
 use trustchat_protocol::{Agent, AgentStatus};
 
 use crate::identity::hash_token;
-use crate::store::{AgentRecord, AgentSessionRecord, ConversationRecord, Store, StoreError, StoreResult};
+use crate::store::{
+    AgentRecord, AgentSessionRecord, ConversationRecord, Store, StoreError, StoreResult,
+};
 
 /// The prefix of every agent session token.
 pub const AGENT_TOKEN_PREFIX: &str = "tca_";
@@ -47,9 +49,16 @@ pub enum AddError {
 }
 
 /// Adds an agent, available, with an argon2id hash of `password`.
-pub async fn add_agent(store: &dyn Store, email: &str, name: &str, password: &str) -> Result<AgentRecord, AddError> {
-    let email = validate::email(email).map_err(|e| AddError::Invalid(format!("--email: {}", e.message)))?;
-    let name = validate::name(name).map_err(|e| AddError::Invalid(format!("--name: {}", e.message)))?;
+pub async fn add_agent(
+    store: &dyn Store,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<AgentRecord, AddError> {
+    let email =
+        validate::email(email).map_err(|e| AddError::Invalid(format!("--email: {}", e.message)))?;
+    let name =
+        validate::name(name).map_err(|e| AddError::Invalid(format!("--name: {}", e.message)))?;
     check_password(password).map_err(|message| AddError::Invalid(message.to_owned()))?;
     let password = password.to_owned();
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
@@ -74,8 +83,13 @@ pub async fn add_agent(store: &dyn Store, email: &str, name: &str, password: &st
 /// Removes the agent with this email: their sessions stop working and
 /// their open conversations go back to the queue (returned). `None` when no
 /// live agent has the email.
-pub async fn remove_agent(store: &dyn Store, email: &str) -> StoreResult<Option<(AgentRecord, Vec<ConversationRecord>)>> {
-    let Some(agent) = store.agent_by_email(email.trim()).await? else { return Ok(None) };
+pub async fn remove_agent(
+    store: &dyn Store,
+    email: &str,
+) -> StoreResult<Option<(AgentRecord, Vec<ConversationRecord>)>> {
+    let Some(agent) = store.agent_by_email(email.trim()).await? else {
+        return Ok(None);
+    };
     let requeued = store.remove_agent(&agent.id, crate::chat::now_ms()).await?;
     Ok(Some((agent, requeued)))
 }
@@ -97,7 +111,9 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 /// The argon2id PHC string of a password (argon2's default parameters:
@@ -106,7 +122,8 @@ pub fn generate_password() -> String {
 pub fn hash_password(password: &str) -> String {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).unwrap_or_else(|_| unreachable!("16 bytes are a valid salt"));
+    let salt =
+        SaltString::encode_b64(&salt).unwrap_or_else(|_| unreachable!("16 bytes are a valid salt"));
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -115,7 +132,11 @@ pub fn hash_password(password: &str) -> String {
 
 /// Whether `password` matches a PHC hash. Blocking.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A logged-in agent: the new session's cookie token, the session and the
@@ -132,14 +153,23 @@ pub struct LoggedIn {
 
 /// Checks an email and password and opens a session of `ttl_ms`; `None`
 /// for a wrong email or password, after the same work either way.
-pub async fn login(store: &dyn Store, email: &str, password: &str, ttl_ms: i64) -> StoreResult<Option<LoggedIn>> {
+pub async fn login(
+    store: &dyn Store,
+    email: &str,
+    password: &str,
+    ttl_ms: i64,
+) -> StoreResult<Option<LoggedIn>> {
     let agent = store.agent_by_email(email.trim()).await?;
-    let hash = agent.as_ref().map_or_else(|| dummy_hash().to_owned(), |a| a.password_hash.clone());
+    let hash = agent
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |a| a.password_hash.clone());
     let candidate: String = password.chars().take(MAX_PASSWORD_CHARS).collect();
     let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &candidate))
         .await
         .map_err(|e| StoreError::Database(Box::new(e)))?;
-    let Some(agent) = agent.filter(|_| matches) else { return Ok(None) };
+    let Some(agent) = agent.filter(|_| matches) else {
+        return Ok(None);
+    };
     let (token, token_hash) = new_token(AGENT_TOKEN_PREFIX);
     let now = crate::chat::now_ms();
     let session = AgentSessionRecord {
@@ -152,25 +182,46 @@ pub async fn login(store: &dyn Store, email: &str, password: &str, ttl_ms: i64) 
         revoked_at: None,
     };
     store.insert_agent_session(&session).await?;
-    Ok(Some(LoggedIn { token, session, agent }))
+    Ok(Some(LoggedIn {
+        token,
+        session,
+        agent,
+    }))
 }
 
 /// The live session and agent of a cookie token: known, not revoked, not
 /// expired, and its agent not removed.
-pub async fn authenticate(store: &dyn Store, token: &str) -> StoreResult<Option<(AgentSessionRecord, AgentRecord)>> {
+pub async fn authenticate(
+    store: &dyn Store,
+    token: &str,
+) -> StoreResult<Option<(AgentSessionRecord, AgentRecord)>> {
     if !token.starts_with(AGENT_TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
-    let Some(session) = store.agent_session_by_token_hash(&hash_token(token)).await? else { return Ok(None) };
+    let Some(session) = store
+        .agent_session_by_token_hash(&hash_token(token))
+        .await?
+    else {
+        return Ok(None);
+    };
     if session.revoked_at.is_some() || session.expires_at <= crate::chat::now_ms() {
         return Ok(None);
     }
-    Ok(store.agent(&session.agent_id).await?.map(|agent| (session, agent)))
+    Ok(store
+        .agent(&session.agent_id)
+        .await?
+        .map(|agent| (session, agent)))
 }
 
 /// The wire form of an agent.
 pub fn agent_view(agent: &AgentRecord, online: bool) -> Agent {
-    Agent { id: agent.id.clone(), email: agent.email.clone(), name: agent.name.clone(), status: agent.status, online }
+    Agent {
+        id: agent.id.clone(),
+        email: agent.email.clone(),
+        name: agent.name.clone(),
+        status: agent.status,
+        online,
+    }
 }
 
 /// A random token with a prefix, and its SHA-256.
@@ -201,7 +252,12 @@ mod tests {
         assert!(!verify_password(&hash, "correct horse batterY"));
         assert!(!verify_password("not a hash", "x"));
         assert_ne!(hash, hash_password("correct horse battery"), "salted");
-        for (password, ok) in [("short", false), ("123456789", false), ("1234567890", true), ("ééééééééééé", true)] {
+        for (password, ok) in [
+            ("short", false),
+            ("123456789", false),
+            ("1234567890", true),
+            ("ééééééééééé", true),
+        ] {
             assert_eq!(check_password(password).is_ok(), ok, "{password}");
         }
         let generated = generate_password();

@@ -11,14 +11,16 @@
 //! the order, and a client that sees a gap fills it over HTTP.
 
 use trustchat_protocol::validate::{self, Invalid};
-use trustchat_protocol::{ConversationStatus, ErrorCode, Message, MessageKind, MessagesPage, ServerFrame};
+use trustchat_protocol::{
+    ConversationStatus, ErrorCode, Message, MessageKind, MessagesPage, ServerFrame,
+};
 
 use crate::console;
 use crate::hub::Hub;
 use crate::identity;
 use crate::store::{
-    Appended, ConversationRecord, MessageRecord, MovedConversations, NewAgentMessage, NewCustomerMessage,
-    SessionRecord, Store, StoreError, StoreResult,
+    Appended, ConversationRecord, MessageRecord, MovedConversations, NewAgentMessage,
+    NewCustomerMessage, SessionRecord, Store, StoreError, StoreResult,
 };
 
 /// The most messages one page of history holds.
@@ -81,7 +83,10 @@ pub async fn send_customer_message(
         // A conversation it opened is routed to an agent first.
         console::customer_message(store, hub, &appended, &message).await;
     }
-    Ok(Sent { message, created: appended.created })
+    Ok(Sent {
+        message,
+        created: appended.created,
+    })
 }
 
 /// An agent's reply in an open conversation: stored with author `agent`,
@@ -97,7 +102,18 @@ pub async fn post_agent_message(
     kind: MessageKind,
     link: Option<&str>,
 ) -> Result<Message, SendError> {
-    post_agent_reply(store, hub, conversation_id, agent_name, body, kind, link, None).await.map(|sent| sent.message)
+    post_agent_reply(
+        store,
+        hub,
+        conversation_id,
+        agent_name,
+        body,
+        kind,
+        link,
+        None,
+    )
+    .await
+    .map(|sent| sent.message)
 }
 
 /// [`post_agent_message`] with the console's idempotency key: a reply
@@ -115,10 +131,19 @@ pub async fn post_agent_reply(
     client_id: Option<&str>,
 ) -> Result<Sent, SendError> {
     let body = validate::message_body(body).map_err(SendError::Invalid)?;
-    let client_id = client_id.map(canonical_client_id).transpose().map_err(SendError::Invalid)?;
+    let client_id = client_id
+        .map(canonical_client_id)
+        .transpose()
+        .map_err(SendError::Invalid)?;
     if let Some(client_id) = &client_id {
-        if let Some(stored) = store.agent_message_by_client_id(conversation_id, client_id).await? {
-            return Ok(Sent { message: message_view(&stored), created: false });
+        if let Some(stored) = store
+            .agent_message_by_client_id(conversation_id, client_id)
+            .await?
+        {
+            return Ok(Sent {
+                message: message_view(&stored),
+                created: false,
+            });
         }
     }
     let appended = store
@@ -136,9 +161,14 @@ pub async fn post_agent_reply(
     let appended = match (appended, &client_id) {
         // The same reply raced in from another tab: the first one stands.
         (Err(StoreError::Conflict), Some(client_id)) => {
-            let stored = store.agent_message_by_client_id(conversation_id, client_id).await?;
+            let stored = store
+                .agent_message_by_client_id(conversation_id, client_id)
+                .await?;
             return stored
-                .map(|stored| Sent { message: message_view(&stored), created: false })
+                .map(|stored| Sent {
+                    message: message_view(&stored),
+                    created: false,
+                })
                 .ok_or(SendError::Store(StoreError::Conflict));
         }
         (appended, _) => appended?.ok_or(SendError::NoOpenConversation)?,
@@ -146,7 +176,10 @@ pub async fn post_agent_reply(
     let message = message_view(&appended.message);
     announce(hub, &appended, &message, None);
     console::notify_message(store, hub, &message).await;
-    Ok(Sent { message, created: true })
+    Ok(Sent {
+        message,
+        created: true,
+    })
 }
 
 /// Closes an open conversation and tells its customer and the agents;
@@ -175,12 +208,23 @@ pub fn identity_changed(hub: &Hub, session: &SessionRecord, moved: &MovedConvers
 }
 
 /// A page of the customer's current conversation after `after`.
-pub async fn history(store: &dyn Store, customer_id: &str, after: i64) -> StoreResult<MessagesPage> {
+pub async fn history(
+    store: &dyn Store,
+    customer_id: &str,
+    after: i64,
+) -> StoreResult<MessagesPage> {
     let Some(conversation) = store.current_conversation(customer_id).await? else {
-        return Ok(MessagesPage { conversation_id: None, status: None, messages: Vec::new(), has_more: false });
+        return Ok(MessagesPage {
+            conversation_id: None,
+            status: None,
+            messages: Vec::new(),
+            has_more: false,
+        });
     };
     // One more than a page says whether another page follows.
-    let mut records = store.messages_after(&conversation.id, after, PAGE_SIZE + 1).await?;
+    let mut records = store
+        .messages_after(&conversation.id, after, PAGE_SIZE + 1)
+        .await?;
     let has_more = records.len() > PAGE_SIZE;
     records.truncate(PAGE_SIZE);
     Ok(MessagesPage {
@@ -248,14 +292,24 @@ fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u6
         };
         hub.publish(&appended.app_id, &appended.customer_id, opened, None);
     }
-    hub.publish(&appended.app_id, &appended.customer_id, ServerFrame::Message { message: message.clone() }, except);
+    hub.publish(
+        &appended.app_id,
+        &appended.customer_id,
+        ServerFrame::Message {
+            message: message.clone(),
+        },
+        except,
+    );
 }
 
 fn announce_status(hub: &Hub, conversation: &ConversationRecord) {
     hub.publish(
         &conversation.app_id,
         &conversation.customer_id,
-        ServerFrame::Conversation { conversation_id: conversation.id.clone(), status: conversation.status },
+        ServerFrame::Conversation {
+            conversation_id: conversation.id.clone(),
+            status: conversation.status,
+        },
         None,
     );
 }

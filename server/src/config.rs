@@ -83,7 +83,10 @@ pub struct DemoUser {
 
 impl std::fmt::Debug for DemoUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoUser").field("email", &self.email).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("DemoUser")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -361,9 +364,14 @@ impl Config {
         }
         let limits = &self.limits;
         if limits.messages_per_minute == 0 || limits.message_burst == 0 {
-            return invalid("limits.messages_per_minute and limits.message_burst must be at least 1".into());
+            return invalid(
+                "limits.messages_per_minute and limits.message_burst must be at least 1".into(),
+            );
         }
-        if limits.ws_connections_per_session == 0 || limits.ws_auth_timeout_ms == 0 || limits.ws_ping_secs == 0 {
+        if limits.ws_connections_per_session == 0
+            || limits.ws_auth_timeout_ms == 0
+            || limits.ws_ping_secs == 0
+        {
             return invalid(
                 "limits.ws_connections_per_session, ws_auth_timeout_ms and ws_ping_secs must be at least 1".into(),
             );
@@ -413,7 +421,9 @@ impl Config {
                     ));
                 }
             }
-            if app.login_url.is_none() && rules::texts(&app.rules, &app.messages).any(|t| t.contains(rules::LOGIN_URL)) {
+            if app.login_url.is_none()
+                && rules::texts(&app.rules, &app.messages).any(|t| t.contains(rules::LOGIN_URL))
+            {
                 return invalid(format!(
                     "app {id}: a greeting uses {{login_url}} but the app has no login_url; set login_url or remove the placeholder"
                 ));
@@ -436,7 +446,10 @@ impl Config {
         }
         if let Some(demo) = &self.demo {
             let Some(app) = self.apps.iter().find(|app| app.id == demo.app) else {
-                return invalid(format!("demo.app {:?} is not an app of this config", demo.app));
+                return invalid(format!(
+                    "demo.app {:?} is not an app of this config",
+                    demo.app
+                ));
             };
             if app.identity.is_none() {
                 return invalid(format!(

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 
 use trustchat_protocol::{
-    AgentServerFrame, ConversationDetail, ConversationSummary, CustomerProfile, CustomerSummary, Message,
+    AgentServerFrame, ConversationDetail, ConversationSummary, CustomerProfile, CustomerSummary,
+    Message,
 };
 
 use crate::chat;
@@ -27,13 +28,24 @@ pub const PREVIEW_CHARS: usize = 140;
 /// first. The queue (conversations no agent has) is not included: it only
 /// exists while no agent is available and online, and is handed out as
 /// soon as one is.
-pub async fn conversations_of(store: &dyn Store, agent_id: &str) -> StoreResult<Vec<ConversationSummary>> {
+pub async fn conversations_of(
+    store: &dyn Store,
+    agent_id: &str,
+) -> StoreResult<Vec<ConversationSummary>> {
     views(store, ConversationFilter::AssignedTo(agent_id.to_owned())).await
 }
 
 /// One conversation's summary.
-pub async fn summary(store: &dyn Store, conversation_id: &str) -> StoreResult<Option<ConversationSummary>> {
-    Ok(views(store, ConversationFilter::Id(conversation_id.to_owned())).await?.into_iter().next())
+pub async fn summary(
+    store: &dyn Store,
+    conversation_id: &str,
+) -> StoreResult<Option<ConversationSummary>> {
+    Ok(
+        views(store, ConversationFilter::Id(conversation_id.to_owned()))
+            .await?
+            .into_iter()
+            .next(),
+    )
 }
 
 /// A conversation with its whole timeline and its app's login URL.
@@ -42,23 +54,33 @@ pub async fn detail(
     conversation_id: &str,
     login_url: impl Fn(&str) -> Option<String>,
 ) -> StoreResult<Option<ConversationDetail>> {
-    let Some(conversation) = summary(store, conversation_id).await? else { return Ok(None) };
+    let Some(conversation) = summary(store, conversation_id).await? else {
+        return Ok(None);
+    };
     let mut messages = Vec::new();
     loop {
         let after = messages.last().map_or(0, |m: &Message| m.seq);
-        let page = store.messages_after(conversation_id, after, chat::PAGE_SIZE).await?;
+        let page = store
+            .messages_after(conversation_id, after, chat::PAGE_SIZE)
+            .await?;
         let full = page.len() == chat::PAGE_SIZE;
         messages.extend(page.iter().map(chat::message_view));
         if !full {
             break;
         }
     }
-    Ok(Some(ConversationDetail { login_url: login_url(&conversation.app_id), conversation, messages }))
+    Ok(Some(ConversationDetail {
+        login_url: login_url(&conversation.app_id),
+        conversation,
+        messages,
+    }))
 }
 
 /// A customer with all their conversations, newest first.
 pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option<CustomerProfile>> {
-    let Some(customer) = store.customer(customer_id).await? else { return Ok(None) };
+    let Some(customer) = store.customer(customer_id).await? else {
+        return Ok(None);
+    };
     let conversations = views(store, ConversationFilter::Customer(customer_id.to_owned())).await?;
     let verified = match conversations.first() {
         Some(c) => c.customer.verified,
@@ -79,7 +101,12 @@ pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option
 
 /// After a customer's message is stored: a conversation it opened is
 /// routed, then the assigned agent hears of the message.
-pub async fn customer_message(store: &dyn Store, hub: &Hub, appended: &Appended, message: &Message) {
+pub async fn customer_message(
+    store: &dyn Store,
+    hub: &Hub,
+    appended: &Appended,
+    message: &Message,
+) {
     if appended.opened {
         if let Err(error) = route_new(store, hub, &message.conversation_id).await {
             tracing::error!(error = %crate::error::error_chain(&error), "routing a new conversation failed");
@@ -93,29 +120,49 @@ pub async fn notify_message(store: &dyn Store, hub: &Hub, message: &Message) {
     match summary(store, &message.conversation_id).await {
         Ok(Some(conversation)) => {
             if let Some(agent) = conversation.assigned_agent_id.clone() {
-                hub.publish_agent(&agent, AgentServerFrame::Message { message: message.clone(), conversation });
+                hub.publish_agent(
+                    &agent,
+                    AgentServerFrame::Message {
+                        message: message.clone(),
+                        conversation,
+                    },
+                );
             }
         }
         Ok(None) => {}
-        Err(error) => tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed"),
+        Err(error) => {
+            tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed")
+        }
     }
 }
 
 /// Tells the conversation's agent (and `also`, an agent it was taken
 /// from) that it changed.
-pub async fn notify_conversation(store: &dyn Store, hub: &Hub, conversation_id: &str, also: Option<&str>) {
+pub async fn notify_conversation(
+    store: &dyn Store,
+    hub: &Hub,
+    conversation_id: &str,
+    also: Option<&str>,
+) {
     match summary(store, conversation_id).await {
         Ok(Some(conversation)) => {
             let assigned = conversation.assigned_agent_id.clone();
             if let Some(other) = also.filter(|other| Some(*other) != assigned.as_deref()) {
-                hub.publish_agent(other, AgentServerFrame::Conversation { conversation: conversation.clone() });
+                hub.publish_agent(
+                    other,
+                    AgentServerFrame::Conversation {
+                        conversation: conversation.clone(),
+                    },
+                );
             }
             if let Some(agent) = assigned {
                 hub.publish_agent(&agent, AgentServerFrame::Conversation { conversation });
             }
         }
         Ok(None) => {}
-        Err(error) => tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed"),
+        Err(error) => {
+            tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed")
+        }
     }
 }
 
@@ -127,20 +174,28 @@ pub async fn customer_changed(store: &dyn Store, hub: &Hub, customer_id: &str) {
             notify_conversation(store, hub, &conversation.id, None).await;
         }
         Ok(_) => {}
-        Err(error) => tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed"),
+        Err(error) => {
+            tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed")
+        }
     }
 }
 
 /// Routes a conversation that just opened; it stays queued when nobody is
 /// available and online.
-pub async fn route_new(store: &dyn Store, hub: &Hub, conversation_id: &str) -> StoreResult<Option<ConversationRecord>> {
+pub async fn route_new(
+    store: &dyn Store,
+    hub: &Hub,
+    conversation_id: &str,
+) -> StoreResult<Option<ConversationRecord>> {
     let _routing = hub.routing_lock().await;
     let candidates = candidates(store, hub).await?;
     let Some(agent) = routing::choose(&candidates) else {
         tracing::debug!(conversation = conversation_id, "no agent available: queued");
         return Ok(None);
     };
-    store.assign_conversation(conversation_id, Some(&agent.id), chat::now_ms()).await
+    store
+        .assign_conversation(conversation_id, Some(&agent.id), chat::now_ms())
+        .await
 }
 
 /// Hands the queue out to the agents available and online now (an agent
@@ -149,14 +204,23 @@ pub async fn route_new(store: &dyn Store, hub: &Hub, conversation_id: &str) -> S
 pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
     let assigned = {
         let _routing = hub.routing_lock().await;
-        let queue: Vec<String> = store.queued_conversations().await?.into_iter().map(|c| c.id).collect();
+        let queue: Vec<String> = store
+            .queued_conversations()
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         if queue.is_empty() {
             return Ok(());
         }
         let now = chat::now_ms();
         let mut assigned = Vec::new();
         for (conversation, agent) in routing::plan(&queue, &candidates(store, hub).await?, now) {
-            if store.assign_conversation(&conversation, Some(&agent), now).await?.is_some() {
+            if store
+                .assign_conversation(&conversation, Some(&agent), now)
+                .await?
+                .is_some()
+            {
                 assigned.push(conversation);
             }
         }
@@ -170,7 +234,11 @@ pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
 
 /// Every live agent as routing sees them now.
 async fn candidates(store: &dyn Store, hub: &Hub) -> StoreResult<Vec<Candidate>> {
-    let open: HashMap<String, i64> = store.open_conversation_counts().await?.into_iter().collect();
+    let open: HashMap<String, i64> = store
+        .open_conversation_counts()
+        .await?
+        .into_iter()
+        .collect();
     let online = hub.online_agents();
     Ok(store
         .agents()
@@ -186,17 +254,37 @@ async fn candidates(store: &dyn Store, hub: &Hub) -> StoreResult<Vec<Candidate>>
         .collect())
 }
 
-async fn views(store: &dyn Store, filter: ConversationFilter) -> StoreResult<Vec<ConversationSummary>> {
-    Ok(store.conversation_views(filter, crate::identity::now()).await?.into_iter().map(summary_view).collect())
+async fn views(
+    store: &dyn Store,
+    filter: ConversationFilter,
+) -> StoreResult<Vec<ConversationSummary>> {
+    Ok(store
+        .conversation_views(filter, crate::identity::now())
+        .await?
+        .into_iter()
+        .map(summary_view)
+        .collect())
 }
 
 /// The wire form of a conversation view.
 fn summary_view(view: ConversationView) -> ConversationSummary {
-    let ConversationView { conversation, customer, last_body, unread, verified } = view;
+    let ConversationView {
+        conversation,
+        customer,
+        last_body,
+        unread,
+        verified,
+    } = view;
     ConversationSummary {
         id: conversation.id,
         app_id: conversation.app_id,
-        customer: CustomerSummary { id: customer.id, name: customer.name, email: customer.email, phone: customer.phone, verified },
+        customer: CustomerSummary {
+            id: customer.id,
+            name: customer.name,
+            email: customer.email,
+            phone: customer.phone,
+            verified,
+        },
         status: conversation.status,
         assigned_agent_id: conversation.assigned_agent_id,
         last_seq: conversation.last_seq,

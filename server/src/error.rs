@@ -173,9 +173,8 @@ impl ApiError {
                 field,
                 reason,
                 retry_after: match self {
-                    ApiError::RateLimited { retry_after } | ApiError::TooManyLogins { retry_after } => {
-                        Some(*retry_after)
-                    }
+                    ApiError::RateLimited { retry_after }
+                    | ApiError::TooManyLogins { retry_after } => Some(*retry_after),
                     _ => None,
                 },
             },
@@ -191,7 +190,9 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after } | ApiError::TooManyLogins { retry_after } = self {
+        if let ApiError::RateLimited { retry_after } | ApiError::TooManyLogins { retry_after } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, retry_after.into());

@@ -117,7 +117,11 @@ impl Hub {
 
     /// A hub whose subscribers buffer `buffer` frames (at least 1).
     pub fn with_buffer(buffer: usize) -> Arc<Hub> {
-        Arc::new(Hub { inner: Mutex::default(), buffer: buffer.max(1), routing: tokio::sync::Mutex::new(()) })
+        Arc::new(Hub {
+            inner: Mutex::default(),
+            buffer: buffer.max(1),
+            routing: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Subscribes a customer's connection to every conversation of the
@@ -149,7 +153,15 @@ impl Hub {
     /// Subscribes to every conversation of an app (the agent console).
     pub fn subscribe_app(self: &Arc<Self>, app_id: &str) -> Subscription {
         let mut inner = self.lock();
-        self.add(&mut inner, Keys { app: Some(app_id.to_owned()), customer: None, session: None, agent: None })
+        self.add(
+            &mut inner,
+            Keys {
+                app: Some(app_id.to_owned()),
+                customer: None,
+                session: None,
+                agent: None,
+            },
+        )
     }
 
     /// Subscribes an agent's console connection; the agent is online while
@@ -160,10 +172,31 @@ impl Hub {
         let id = inner.next_id;
         let (frames_tx, frames) = mpsc::channel(self.buffer);
         let (closed_tx, closed) = watch::channel(None);
-        inner.agents.entry(agent_id.to_owned()).or_default().push(id);
-        let keys = Keys { app: None, customer: None, session: None, agent: Some(agent_id.to_owned()) };
-        inner.subs.insert(id, Sub { frames: Sender::Agent(frames_tx), closed: closed_tx, keys });
-        Subscription { id, frames, closed, hub: Arc::clone(self) }
+        inner
+            .agents
+            .entry(agent_id.to_owned())
+            .or_default()
+            .push(id);
+        let keys = Keys {
+            app: None,
+            customer: None,
+            session: None,
+            agent: Some(agent_id.to_owned()),
+        };
+        inner.subs.insert(
+            id,
+            Sub {
+                frames: Sender::Agent(frames_tx),
+                closed: closed_tx,
+                keys,
+            },
+        );
+        Subscription {
+            id,
+            frames,
+            closed,
+            hub: Arc::clone(self),
+        }
     }
 
     /// Delivers `frame` to every console connection of the agent. Never
@@ -174,11 +207,19 @@ impl Hub {
         let targets = inner.agents.get(agent_id).cloned().unwrap_or_default();
         let mut dropped = Vec::new();
         for id in targets {
-            let Some(Sub { frames: Sender::Agent(frames), .. }) = inner.subs.get(&id) else { continue };
+            let Some(Sub {
+                frames: Sender::Agent(frames),
+                ..
+            }) = inner.subs.get(&id)
+            else {
+                continue;
+            };
             match frames.try_send(Arc::clone(&frame)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => dropped.push((id, CloseReason::Lagged)),
-                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push((id, CloseReason::Shutdown)),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    dropped.push((id, CloseReason::Shutdown))
+                }
             }
         }
         for (id, reason) in dropped {
@@ -213,19 +254,37 @@ impl Hub {
 
     /// Delivers `frame` to every subscriber of the customer and of the app,
     /// except `except`. Never waits; drops subscribers that are full.
-    pub fn publish(&self, app_id: &str, customer_id: &str, frame: ServerFrame, except: Option<u64>) {
+    pub fn publish(
+        &self,
+        app_id: &str,
+        customer_id: &str,
+        frame: ServerFrame,
+        except: Option<u64>,
+    ) {
         let frame = Arc::new(frame);
         let mut inner = self.lock();
         let customers = inner.customers.get(customer_id).into_iter().flatten();
         let apps = inner.apps.get(app_id).into_iter().flatten();
-        let targets: Vec<u64> = customers.chain(apps).copied().filter(|id| Some(*id) != except).collect();
+        let targets: Vec<u64> = customers
+            .chain(apps)
+            .copied()
+            .filter(|id| Some(*id) != except)
+            .collect();
         let mut dropped = Vec::new();
         for id in targets {
-            let Some(Sub { frames: Sender::Customer(frames), .. }) = inner.subs.get(&id) else { continue };
+            let Some(Sub {
+                frames: Sender::Customer(frames),
+                ..
+            }) = inner.subs.get(&id)
+            else {
+                continue;
+            };
             match frames.try_send(Arc::clone(&frame)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => dropped.push((id, CloseReason::Lagged)),
-                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push((id, CloseReason::Shutdown)),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    dropped.push((id, CloseReason::Shutdown))
+                }
             }
         }
         for (id, reason) in dropped {
@@ -242,11 +301,19 @@ impl Hub {
         let mut inner = self.lock();
         let ids = inner.sessions.get(session_id).cloned().unwrap_or_default();
         for id in ids {
-            let Some(sub) = inner.subs.get_mut(&id) else { continue };
-            let Some((_, old)) = sub.keys.customer.as_mut() else { continue };
+            let Some(sub) = inner.subs.get_mut(&id) else {
+                continue;
+            };
+            let Some((_, old)) = sub.keys.customer.as_mut() else {
+                continue;
+            };
             let old = std::mem::replace(old, customer_id.to_owned());
             unindex(&mut inner.customers, &old, id);
-            inner.customers.entry(customer_id.to_owned()).or_default().push(id);
+            inner
+                .customers
+                .entry(customer_id.to_owned())
+                .or_default()
+                .push(id);
         }
     }
 
@@ -278,7 +345,11 @@ impl Hub {
         let (frames_tx, frames) = mpsc::channel(self.buffer);
         let (closed_tx, closed) = watch::channel(None);
         if let Some((_, customer)) = &keys.customer {
-            inner.customers.entry(customer.clone()).or_default().push(id);
+            inner
+                .customers
+                .entry(customer.clone())
+                .or_default()
+                .push(id);
         }
         if let Some(session) = &keys.session {
             inner.sessions.entry(session.clone()).or_default().push(id);
@@ -286,8 +357,20 @@ impl Hub {
         if let Some(app) = &keys.app {
             inner.apps.entry(app.clone()).or_default().push(id);
         }
-        inner.subs.insert(id, Sub { frames: Sender::Customer(frames_tx), closed: closed_tx, keys });
-        Subscription { id, frames, closed, hub: Arc::clone(self) }
+        inner.subs.insert(
+            id,
+            Sub {
+                frames: Sender::Customer(frames_tx),
+                closed: closed_tx,
+                keys,
+            },
+        );
+        Subscription {
+            id,
+            frames,
+            closed,
+            hub: Arc::clone(self),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -358,7 +441,9 @@ impl Inner {
 
     /// Removes a subscriber from every index.
     fn remove(&mut self, id: u64) {
-        let Some(sub) = self.subs.remove(&id) else { return };
+        let Some(sub) = self.subs.remove(&id) else {
+            return;
+        };
         if let Some((_, customer)) = &sub.keys.customer {
             unindex(&mut self.customers, customer, id);
         }
@@ -397,7 +482,9 @@ mod tests {
     }
 
     async fn next(sub: &mut Subscription) -> Result<Arc<ServerFrame>, CloseReason> {
-        tokio::time::timeout(PATIENCE, sub.next()).await.expect("no frame in time")
+        tokio::time::timeout(PATIENCE, sub.next())
+            .await
+            .expect("no frame in time")
     }
 
     #[tokio::test]
@@ -410,7 +497,11 @@ mod tests {
             // The reader keeps up: it gets every frame right away.
             assert_eq!(*next(&mut reader).await.unwrap(), pong(), "round {round}");
         }
-        assert_eq!(hub.connections("s1"), 0, "the stalled subscriber was let go");
+        assert_eq!(
+            hub.connections("s1"),
+            0,
+            "the stalled subscriber was let go"
+        );
         assert_eq!(hub.connections("s2"), 1);
         let mut stalled = stalled;
         assert_eq!(next(&mut stalled).await.unwrap_err(), CloseReason::Lagged);
@@ -428,24 +519,40 @@ mod tests {
         assert!(next(&mut tab2).await.is_ok());
         assert!(next(&mut agents).await.is_ok());
         for quiet in [&mut tab1, &mut stranger, &mut other_app] {
-            assert!(tokio::time::timeout(Duration::from_millis(50), quiet.next()).await.is_err());
+            assert!(
+                tokio::time::timeout(Duration::from_millis(50), quiet.next())
+                    .await
+                    .is_err()
+            );
         }
     }
 
     #[tokio::test]
     async fn sessions_are_limited_closed_and_moved() {
         let hub = Hub::new();
-        let subs: Vec<_> = (0..3).map(|_| hub.subscribe_customer("demo", "anon", "s1", 3).unwrap()).collect();
-        assert_eq!(hub.subscribe_customer("demo", "anon", "s1", 3).unwrap_err(), TooManyConnections(3));
+        let subs: Vec<_> = (0..3)
+            .map(|_| hub.subscribe_customer("demo", "anon", "s1", 3).unwrap())
+            .collect();
+        assert_eq!(
+            hub.subscribe_customer("demo", "anon", "s1", 3).unwrap_err(),
+            TooManyConnections(3)
+        );
         drop(subs);
         assert_eq!(hub.connections("s1"), 0, "dropping unsubscribes");
 
         let mut sub = hub.subscribe_customer("demo", "anon", "s1", 3).unwrap();
         hub.move_session("s1", "ada");
         hub.publish("demo", "ada", pong(), None);
-        assert!(next(&mut sub).await.is_ok(), "frames for the new customer arrive");
+        assert!(
+            next(&mut sub).await.is_ok(),
+            "frames for the new customer arrive"
+        );
         hub.publish("demo", "ada", pong(), None);
         hub.close_session("s1", CloseReason::Revoked);
-        assert_eq!(next(&mut sub).await.unwrap_err(), CloseReason::Revoked, "a close wins over buffered frames");
+        assert_eq!(
+            next(&mut sub).await.unwrap_err(),
+            CloseReason::Revoked,
+            "a close wins over buffered frames"
+        );
     }
 }

@@ -240,7 +240,10 @@ pub async fn change_identity(
         };
         (adopted, moved)
     } else {
-        (update_profile(store, customer.clone(), identity, now).await?, MovedConversations::default())
+        (
+            update_profile(store, customer.clone(), identity, now).await?,
+            MovedConversations::default(),
+        )
     };
     let mut session = session.clone();
     session.customer_id = customer.id.clone();
@@ -274,9 +277,13 @@ async fn adopt_identity(
         Ok(()) => Ok(filled),
         // Someone created that profile a moment ago: take it over.
         Err(StoreError::Conflict) => {
-            let found = find_customer(store, &anonymous.app_id, identity).await?.ok_or_else(|| {
-                StoreError::Database("customer update conflicted but no matching customer exists".into())
-            })?;
+            let found = find_customer(store, &anonymous.app_id, identity)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Database(
+                        "customer update conflicted but no matching customer exists".into(),
+                    )
+                })?;
             update_profile(store, found, identity, now).await
         }
         Err(e) => Err(e),
@@ -317,14 +324,24 @@ pub async fn find_or_create_customer(
     if let Some(found) = find_customer(store, app_id, identity).await? {
         return update_profile(store, found, identity, now).await;
     }
-    let customer = new_customer(app_id, identity.name(), identity.email(), identity.phone(), now);
+    let customer = new_customer(
+        app_id,
+        identity.name(),
+        identity.email(),
+        identity.phone(),
+        now,
+    );
     match store.insert_customer(&customer).await {
         Ok(()) => Ok(customer),
-        Err(StoreError::Conflict) => find_customer(store, app_id, identity).await?.ok_or_else(|| {
-            StoreError::Database(
-                "customer insert conflicted but no matching customer exists".into(),
-            )
-        }),
+        Err(StoreError::Conflict) => {
+            find_customer(store, app_id, identity)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Database(
+                        "customer insert conflicted but no matching customer exists".into(),
+                    )
+                })
+        }
         Err(e) => Err(e),
     }
 }

@@ -41,8 +41,8 @@
 
 pub mod agents;
 pub mod chat;
-pub mod console;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod http;
 pub mod hub;

@@ -81,7 +81,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let base_rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
     let every = options.observe_every.max(1);
     let observers = options.connections.div_ceil(every);
-    eprintln!("opening {} sessions and {} sockets...", options.connections, options.connections + observers);
+    eprintln!(
+        "opening {} sessions and {} sockets...",
+        options.connections,
+        options.connections + observers
+    );
     let setup_started = Instant::now();
     let tokens: Vec<String> = futures_util::stream::iter(0..options.connections)
         .map(|_| open_session(&http, &base, &options.app))
@@ -90,21 +94,31 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
-    let sockets: Vec<(Socket, Option<Socket>)> = futures_util::stream::iter(tokens.into_iter().enumerate())
-        .map(|(index, token)| {
-            let ws_url = ws_url.clone();
-            async move {
-                let sender = connect(&ws_url, &token).await?;
-                let observer = if index % every == 0 { Some(connect(&ws_url, &token).await?) } else { None };
-                anyhow::Ok((sender, observer))
-            }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    eprintln!("connected in {:.1} s; sending {} msg/s for {} s", setup_started.elapsed().as_secs_f64(), options.rate, options.duration);
+    let sockets: Vec<(Socket, Option<Socket>)> =
+        futures_util::stream::iter(tokens.into_iter().enumerate())
+            .map(|(index, token)| {
+                let ws_url = ws_url.clone();
+                async move {
+                    let sender = connect(&ws_url, &token).await?;
+                    let observer = if index % every == 0 {
+                        Some(connect(&ws_url, &token).await?)
+                    } else {
+                        None
+                    };
+                    anyhow::Ok((sender, observer))
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
+    eprintln!(
+        "connected in {:.1} s; sending {} msg/s for {} s",
+        setup_started.elapsed().as_secs_f64(),
+        options.rate,
+        options.duration
+    );
     // The server's memory with every socket open and idle.
     let idle_rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
 
@@ -118,7 +132,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(connection(sender, observer, rx, epoch, drain)));
     }
     let total = u64::from(options.rate) * options.duration;
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1))));
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / f64::from(options.rate.max(1)),
+    ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
     for n in 0..total {
@@ -142,11 +158,23 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     let rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
     let hwm = options.server_pid.and_then(|pid| memory_kib(pid, "VmHWM"));
-    report(&options, observers, &mut all, send_secs, Memory { base_rss, idle_rss, rss, hwm });
+    report(
+        &options,
+        observers,
+        &mut all,
+        send_secs,
+        Memory {
+            base_rss,
+            idle_rss,
+            rss,
+            hwm,
+        },
+    );
     Ok(())
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn open_session(http: &reqwest::Client, base: &str, app: &str) -> anyhow::Result<String> {
     let reply: serde_json::Value = http
@@ -166,7 +194,9 @@ async fn open_session(http: &reqwest::Client, base: &str, app: &str) -> anyhow::
 /// A socket past its `ready` frame.
 async fn connect(url: &str, token: &str) -> anyhow::Result<Socket> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
-    let auth = serde_json::to_string(&ClientFrame::Auth { session_token: token.to_owned() })?;
+    let auth = serde_json::to_string(&ClientFrame::Auth {
+        session_token: token.to_owned(),
+    })?;
     socket.send(WsMessage::Text(auth.into())).await?;
     loop {
         match socket.next().await {
@@ -293,7 +323,9 @@ struct Memory {
 
 fn latency(epoch: Instant, body: &str) -> u64 {
     let sent: u64 = body.parse().unwrap_or(0);
-    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX).saturating_sub(sent)
+    u64::try_from(epoch.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .saturating_sub(sent)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -305,20 +337,40 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 fn report(options: &Options, observers: usize, all: &mut Tally, send_secs: f64, memory: Memory) {
-    let Memory { base_rss, idle_rss, rss, hwm } = memory;
+    let Memory {
+        base_rss,
+        idle_rss,
+        rss,
+        hwm,
+    } = memory;
     let sockets = options.connections + observers;
     all.ack_us.sort_unstable();
     all.delivery_us.sort_unstable();
-    let ms = |v: &[u64]| (percentile(v, 50.0), percentile(v, 99.0), v.last().map_or(0.0, |m| *m as f64 / 1000.0));
+    let ms = |v: &[u64]| {
+        (
+            percentile(v, 50.0),
+            percentile(v, 99.0),
+            v.last().map_or(0.0, |m| *m as f64 / 1000.0),
+        )
+    };
     let (ack50, ack99, ackmax) = ms(&all.ack_us);
     let (del50, del99, delmax) = ms(&all.delivery_us);
     let throughput = all.acked as f64 / send_secs.max(f64::EPSILON);
-    println!("connections   {} sessions, {sockets} sockets ({observers} observers)", options.connections);
-    println!("sent          {} in {send_secs:.1} s ({throughput:.0} acked msg/s)", all.sent);
+    println!(
+        "connections   {} sessions, {sockets} sockets ({observers} observers)",
+        options.connections
+    );
+    println!(
+        "sent          {} in {send_secs:.1} s ({throughput:.0} acked msg/s)",
+        all.sent
+    );
     println!("acked         {}", all.acked);
     println!("delivered     {} (to the observer sockets)", all.delivered);
     println!("lost          {}", all.lost);
-    println!("errors        {}  dropped sockets {}", all.errors, all.dropped);
+    println!(
+        "errors        {}  dropped sockets {}",
+        all.errors, all.dropped
+    );
     println!("ack latency   p50 {ack50:.2} ms  p99 {ack99:.2} ms  max {ackmax:.2} ms");
     println!("delivery      p50 {del50:.2} ms  p99 {del99:.2} ms  max {delmax:.2} ms");
     // What each open socket (with its session) adds to the server's memory.
@@ -333,7 +385,11 @@ fn report(options: &Options, observers: usize, all: &mut Tally, send_secs: f64, 
         );
     }
     if let Some(rss) = rss {
-        println!("              {:.1} MiB after the run (peak {:.1} MiB)", rss as f64 / 1024.0, hwm.unwrap_or(rss) as f64 / 1024.0);
+        println!(
+            "              {:.1} MiB after the run (peak {:.1} MiB)",
+            rss as f64 / 1024.0,
+            hwm.unwrap_or(rss) as f64 / 1024.0
+        );
     }
     let line = json!({
         "bench": "loadtest",

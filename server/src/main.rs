@@ -144,7 +144,13 @@ enum AgentCommand {
     /// is not a terminal; otherwise one is generated and printed once.
     Add {
         /// The server's configuration file (for the database).
-        #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml", env = "TRUSTCHAT_CONFIG")]
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
         config: PathBuf,
         /// Login email.
         #[arg(long)]
@@ -156,14 +162,26 @@ enum AgentCommand {
     /// List the agents: email, name, status.
     List {
         /// The server's configuration file.
-        #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml", env = "TRUSTCHAT_CONFIG")]
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
         config: PathBuf,
     },
     /// Remove an agent: their sessions end and their open conversations go
     /// back to the queue.
     Remove {
         /// The server's configuration file.
-        #[arg(long, short, value_name = "FILE", default_value = "trustchat.toml", env = "TRUSTCHAT_CONFIG")]
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
         config: PathBuf,
         /// The agent's email.
         #[arg(long)]
@@ -233,28 +251,39 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.connections > 0 && args.rate > 0 && args.duration > 0, "connections, rate and duration must be at least 1");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(trustchat_server::loadtest::run(trustchat_server::loadtest::Options {
-        url: args.url,
-        app: args.app,
-        connections: args.connections,
-        rate: args.rate,
-        duration: args.duration,
-        server_pid: args.server_pid,
-        drain: args.drain,
-        observe_every: args.observe_every,
-    }))
+    anyhow::ensure!(
+        args.connections > 0 && args.rate > 0 && args.duration > 0,
+        "connections, rate and duration must be at least 1"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(trustchat_server::loadtest::run(
+        trustchat_server::loadtest::Options {
+            url: args.url,
+            app: args.app,
+            connections: args.connections,
+            rate: args.rate,
+            duration: args.duration,
+            server_pid: args.server_pid,
+            drain: args.drain,
+            observe_every: args.observe_every,
+        },
+    ))
 }
 
 /// `agent add|list|remove`, against the config's database.
 fn agent(command: AgentCommand) -> anyhow::Result<()> {
     use trustchat_server::agents;
     let config_path = match &command {
-        AgentCommand::Add { config, .. } | AgentCommand::List { config } | AgentCommand::Remove { config, .. } => config,
+        AgentCommand::Add { config, .. }
+        | AgentCommand::List { config }
+        | AgentCommand::Remove { config, .. } => config,
     };
     let config = Config::load(config_path)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let store = trustchat_server::store::connect(&config.server.database_url).await?;
         let result = match command {
@@ -269,26 +298,41 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             }
             AgentCommand::List { .. } => {
                 let list = store.agents().await?;
-                let width = list.iter().map(|a| a.email.chars().count()).max().unwrap_or(0).max(5);
-                let name_width = list.iter().map(|a| a.name.chars().count()).max().unwrap_or(0).max(4);
+                let width = list
+                    .iter()
+                    .map(|a| a.email.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(5);
+                let name_width = list
+                    .iter()
+                    .map(|a| a.name.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(4);
                 println!("{:width$}  {:name_width$}  STATUS", "EMAIL", "NAME");
                 for agent in &list {
                     let status = trustchat_server::store::agent_status_str(agent.status);
-                    println!("{:width$}  {:name_width$}  {status}", agent.email, agent.name);
+                    println!(
+                        "{:width$}  {:name_width$}  {status}",
+                        agent.email, agent.name
+                    );
                 }
                 Ok(())
             }
-            AgentCommand::Remove { email, .. } => match agents::remove_agent(store.as_ref(), &email).await? {
-                Some((agent, requeued)) => {
-                    println!(
-                        "removed agent {}; {} open conversation(s) went back to the queue",
-                        agent.email,
-                        requeued.len()
-                    );
-                    Ok(())
+            AgentCommand::Remove { email, .. } => {
+                match agents::remove_agent(store.as_ref(), &email).await? {
+                    Some((agent, requeued)) => {
+                        println!(
+                            "removed agent {}; {} open conversation(s) went back to the queue",
+                            agent.email,
+                            requeued.len()
+                        );
+                        Ok(())
+                    }
+                    None => Err(anyhow::anyhow!("no agent has the email {}", email.trim())),
                 }
-                None => Err(anyhow::anyhow!("no agent has the email {}", email.trim())),
-            },
+            }
         };
         store.close().await;
         result
@@ -304,10 +348,15 @@ fn agent_password() -> anyhow::Result<(String, bool)> {
         return Ok((trustchat_server::agents::generate_password(), true));
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| anyhow::anyhow!("cannot read the password from stdin: {e}"))?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("cannot read the password from stdin: {e}"))?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     trustchat_server::agents::check_password(&password).map_err(|why| {
-        anyhow::anyhow!("{why} (the password is read from stdin; run at a terminal to have one generated)")
+        anyhow::anyhow!(
+            "{why} (the password is read from stdin; run at a terminal to have one generated)"
+        )
     })?;
     Ok((password, false))
 }
@@ -328,7 +377,10 @@ fn init_tracing(filter: &str) -> anyhow::Result<()> {
 fn jwt_verify(args: VerifyArgs) -> ExitCode {
     match check_token(&args) {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -351,13 +403,20 @@ fn check_token(args: &VerifyArgs) -> Result<Value, String> {
     let verifier = verifier_for(args)?;
     let now = args.at.unwrap_or_else(trustchat_server::identity::now_unix);
     let refused = |r: trustchat_server::jwt::Refusal| {
-        format!("invalid: {}\n{}\n{}", r.reason.code(), r.message, advice(r.reason.code()))
+        format!(
+            "invalid: {}\n{}\n{}",
+            r.reason.code(),
+            r.message,
+            advice(r.reason.code())
+        )
     };
     if args.signature_only {
         let (header, payload) = verifier.verify_signature_only(&token).map_err(refused)?;
         let payload = serde_json::from_slice::<Value>(&payload)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into_owned()));
-        return Ok(json!({ "valid": true, "checked": "signature only", "header": header, "payload": payload }));
+        return Ok(
+            json!({ "valid": true, "checked": "signature only", "header": header, "payload": payload }),
+        );
     }
     let verified = verifier.verify(&token, now).map_err(refused)?;
     Ok(json!({
@@ -373,15 +432,19 @@ fn check_token(args: &VerifyArgs) -> Result<Value, String> {
 /// file with a default policy.
 fn verifier_for(args: &VerifyArgs) -> Result<Verifier, String> {
     if let Some(jwks) = &args.jwks {
-        let bytes = std::fs::read(jwks).map_err(|e| format!("error: cannot read {}: {e}", jwks.display()))?;
-        let ring = KeyRing::from_jwks_json(&bytes, &jwks.display().to_string()).map_err(|e| format!("error: {e}"))?;
-        let app_id = match (&args.app, args.signature_only) {
-            (Some(app), _) => app.clone(),
-            (None, true) => String::new(),
-            (None, false) => {
-                return Err("error: pass --app ID (the audience the token must name) or --signature-only".into())
-            }
-        };
+        let bytes = std::fs::read(jwks)
+            .map_err(|e| format!("error: cannot read {}: {e}", jwks.display()))?;
+        let ring = KeyRing::from_jwks_json(&bytes, &jwks.display().to_string())
+            .map_err(|e| format!("error: {e}"))?;
+        let app_id =
+            match (&args.app, args.signature_only) {
+                (Some(app), _) => app.clone(),
+                (None, true) => String::new(),
+                (None, false) => return Err(
+                    "error: pass --app ID (the audience the token must name) or --signature-only"
+                        .into(),
+                ),
+            };
         let policy = Policy {
             app_id,
             issuer: args.issuer.clone(),
@@ -392,25 +455,42 @@ fn verifier_for(args: &VerifyArgs) -> Result<Verifier, String> {
         };
         return Ok(Verifier::new(policy, ring));
     }
-    let config_path = args.config.clone().unwrap_or_else(|| PathBuf::from("trustchat.toml"));
-    let app_id = args.app.as_deref().ok_or("error: pass --app ID with --config, or --jwks FILE")?;
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("trustchat.toml"));
+    let app_id = args
+        .app
+        .as_deref()
+        .ok_or("error: pass --app ID with --config, or --jwks FILE")?;
     app_verifier(&config_path, app_id)
 }
 
 /// The verifier of one app of a config file, with its JWKS URL fetched once.
 fn app_verifier(config_path: &std::path::Path, app_id: &str) -> Result<Verifier, String> {
     let config = Config::load(config_path).map_err(|e| format!("error: {e}"))?;
-    let app = config.app(app_id).ok_or_else(|| format!("error: no app {app_id:?} in {}", config_path.display()))?;
-    let identity = app
-        .identity
-        .as_ref()
-        .ok_or_else(|| format!("error: app {app_id} has no [apps.identity] table, so it accepts no token"))?;
+    let app = config
+        .app(app_id)
+        .ok_or_else(|| format!("error: no app {app_id:?} in {}", config_path.display()))?;
+    let identity = app.identity.as_ref().ok_or_else(|| {
+        format!("error: app {app_id} has no [apps.identity] table, so it accepts no token")
+    })?;
     let verifier = identity
-        .verifier(app_id, &config.base_dir, |name| std::env::var(name).ok(), identity.remote_options())
+        .verifier(
+            app_id,
+            &config.base_dir,
+            |name| std::env::var(name).ok(),
+            identity.remote_options(),
+        )
         .map_err(|e| format!("error: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     if let Err(e) = runtime.block_on(verifier.refresh_now()) {
-        eprintln!("warning: the JWKS URL could not be fetched ({e}); checking with the local keys only");
+        eprintln!(
+            "warning: the JWKS URL could not be fetched ({e}); checking with the local keys only"
+        );
     }
     Ok(verifier)
 }
@@ -437,9 +517,16 @@ fn advice(reason: &str) -> &'static str {
 
 /// `jwt mint`: a token for development.
 fn jwt_mint(args: MintArgs) -> anyhow::Result<()> {
-    let verifier = app_verifier(&args.config, &args.app).map_err(|e| anyhow::anyhow!(e.trim_start_matches("error: ").to_owned()))?;
+    let verifier = app_verifier(&args.config, &args.app)
+        .map_err(|e| anyhow::anyhow!(e.trim_start_matches("error: ").to_owned()))?;
     let now = trustchat_server::identity::now_unix();
-    let who = MintIdentity { sub: args.sub, email: args.email, phone: args.phone, name: args.name, given_name: None };
+    let who = MintIdentity {
+        sub: args.sub,
+        email: args.email,
+        phone: args.phone,
+        name: args.name,
+        given_name: None,
+    };
     let claims = verifier.identity_claims(&who, args.ttl, now)?;
     println!("{}", verifier.mint(&claims)?);
     Ok(())

@@ -33,10 +33,12 @@ impl SendLimiter {
     /// `Err` with the whole seconds (at least 1) until the next message is
     /// allowed.
     pub fn check(&self, session_id: &str) -> Result<(), u64> {
-        self.buckets.check_key(&session_id.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.buckets.clock().now());
-            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-        })
+        self.buckets
+            .check_key(&session_id.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(self.buckets.clock().now());
+                (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+            })
     }
 
     /// Forgets sessions whose buckets are full again, so memory follows
@@ -66,7 +68,10 @@ impl LoginLimiter {
             let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
             Quota::per_minute(n).allow_burst(n)
         };
-        LoginLimiter { emails: RateLimiter::keyed(quota(per_email)), ips: RateLimiter::keyed(quota(per_ip)) }
+        LoginLimiter {
+            emails: RateLimiter::keyed(quota(per_email)),
+            ips: RateLimiter::keyed(quota(per_ip)),
+        }
     }
 
     /// Takes one attempt from the email's and the IP's buckets (the IP is
@@ -102,8 +107,15 @@ mod tests {
             assert_eq!(limiter.check("s1"), Ok(()));
         }
         let wait = limiter.check("s1").unwrap_err();
-        assert!((1..=1).contains(&wait), "60/min refills one per second, got {wait}");
-        assert_eq!(limiter.check("s2"), Ok(()), "sessions have their own buckets");
+        assert!(
+            (1..=1).contains(&wait),
+            "60/min refills one per second, got {wait}"
+        );
+        assert_eq!(
+            limiter.check("s2"),
+            Ok(()),
+            "sessions have their own buckets"
+        );
     }
 
     #[test]
@@ -111,9 +123,15 @@ mod tests {
         let limiter = LoginLimiter::new(2, 3);
         assert_eq!(limiter.check("a@x.io", Some("1.1.1.1")), Ok(()));
         assert_eq!(limiter.check("A@x.io ", Some("1.1.1.1")), Ok(()));
-        assert!(limiter.check("a@x.io", Some("2.2.2.2")).is_err(), "the email's bucket is empty");
+        assert!(
+            limiter.check("a@x.io", Some("2.2.2.2")).is_err(),
+            "the email's bucket is empty"
+        );
         assert_eq!(limiter.check("b@x.io", Some("1.1.1.1")), Ok(()));
-        assert!(limiter.check("c@x.io", Some("1.1.1.1")).is_err(), "the IP's bucket is empty");
+        assert!(
+            limiter.check("c@x.io", Some("1.1.1.1")).is_err(),
+            "the IP's bucket is empty"
+        );
         assert_eq!(limiter.check("d@x.io", None), Ok(()));
     }
 }

@@ -40,15 +40,16 @@ impl Candidate {
 
 /// The agent a new conversation goes to; `None`: it waits in the queue.
 pub fn choose(candidates: &[Candidate]) -> Option<&Candidate> {
-    candidates
-        .iter()
-        .filter(|c| c.eligible())
-        .min_by(|a, b| {
-            a.open
-                .cmp(&b.open)
-                .then(a.last_assigned_at.unwrap_or(i64::MIN).cmp(&b.last_assigned_at.unwrap_or(i64::MIN)))
-                .then(a.id.cmp(&b.id))
-        })
+    candidates.iter().filter(|c| c.eligible()).min_by(|a, b| {
+        a.open
+            .cmp(&b.open)
+            .then(
+                a.last_assigned_at
+                    .unwrap_or(i64::MIN)
+                    .cmp(&b.last_assigned_at.unwrap_or(i64::MIN)),
+            )
+            .then(a.id.cmp(&b.id))
+    })
 }
 
 /// Hands out `queue` (conversation ids, oldest first), one at a time, each
@@ -58,7 +59,9 @@ pub fn plan(queue: &[String], candidates: &[Candidate], now_ms: i64) -> Vec<(Str
     let mut candidates = candidates.to_vec();
     let mut assignments = Vec::new();
     for conversation in queue {
-        let Some(agent) = choose(&candidates).map(|c| c.id.clone()) else { break };
+        let Some(agent) = choose(&candidates).map(|c| c.id.clone()) else {
+            break;
+        };
         if let Some(chosen) = candidates.iter_mut().find(|c| c.id == agent) {
             chosen.open += 1;
             chosen.last_assigned_at = Some(now_ms);
@@ -73,29 +76,87 @@ mod tests {
     use super::*;
     use AgentStatus::{Available, Away};
 
-    fn agent(id: &str, status: AgentStatus, online: bool, open: i64, last: Option<i64>) -> Candidate {
-        Candidate { id: id.into(), status, online, open, last_assigned_at: last }
+    fn agent(
+        id: &str,
+        status: AgentStatus,
+        online: bool,
+        open: i64,
+        last: Option<i64>,
+    ) -> Candidate {
+        Candidate {
+            id: id.into(),
+            status,
+            online,
+            open,
+            last_assigned_at: last,
+        }
     }
 
     fn check(candidates: &[Candidate], expected: Option<&str>) {
-        assert_eq!(choose(candidates).map(|c| c.id.as_str()), expected, "{candidates:#?}");
+        assert_eq!(
+            choose(candidates).map(|c| c.id.as_str()),
+            expected,
+            "{candidates:#?}"
+        );
     }
 
     #[test]
     fn choose_the_least_loaded_available_online_agent() {
         // Fewest open wins.
-        check(&[agent("a", Available, true, 2, None), agent("b", Available, true, 1, None)], Some("b"));
+        check(
+            &[
+                agent("a", Available, true, 2, None),
+                agent("b", Available, true, 1, None),
+            ],
+            Some("b"),
+        );
         // Away agents are skipped, however idle.
-        check(&[agent("a", Available, true, 5, None), agent("b", Away, true, 0, None)], Some("a"));
+        check(
+            &[
+                agent("a", Available, true, 5, None),
+                agent("b", Away, true, 0, None),
+            ],
+            Some("a"),
+        );
         // Offline agents are skipped.
-        check(&[agent("a", Available, true, 5, None), agent("b", Available, false, 0, None)], Some("a"));
+        check(
+            &[
+                agent("a", Available, true, 5, None),
+                agent("b", Available, false, 0, None),
+            ],
+            Some("a"),
+        );
         // Nobody eligible: the queue.
-        check(&[agent("a", Away, true, 0, None), agent("b", Available, false, 0, None)], None);
+        check(
+            &[
+                agent("a", Away, true, 0, None),
+                agent("b", Available, false, 0, None),
+            ],
+            None,
+        );
         check(&[], None);
         // Ties: routed to longest ago (never first), then the lowest id.
-        check(&[agent("a", Available, true, 1, Some(200)), agent("b", Available, true, 1, Some(100))], Some("b"));
-        check(&[agent("a", Available, true, 1, Some(200)), agent("b", Available, true, 1, None)], Some("b"));
-        check(&[agent("b", Available, true, 1, None), agent("a", Available, true, 1, None)], Some("a"));
+        check(
+            &[
+                agent("a", Available, true, 1, Some(200)),
+                agent("b", Available, true, 1, Some(100)),
+            ],
+            Some("b"),
+        );
+        check(
+            &[
+                agent("a", Available, true, 1, Some(200)),
+                agent("b", Available, true, 1, None),
+            ],
+            Some("b"),
+        );
+        check(
+            &[
+                agent("b", Available, true, 1, None),
+                agent("a", Available, true, 1, None),
+            ],
+            Some("a"),
+        );
     }
 
     #[test]
@@ -106,9 +167,19 @@ mod tests {
             agent("b", Available, true, 0, Some(20)),
             agent("c", Away, true, 0, None),
         ];
-        let pairs = |v: Vec<(String, String)>| v.into_iter().map(|(q, a)| format!("{q}->{a}")).collect::<Vec<_>>();
-        assert_eq!(pairs(plan(&queue, &agents, 1000)), ["q1->b", "q2->a", "q3->b", "q4->a"]);
-        assert!(plan(&queue, &agents[2..], 1000).is_empty(), "an away agent takes nothing");
+        let pairs = |v: Vec<(String, String)>| {
+            v.into_iter()
+                .map(|(q, a)| format!("{q}->{a}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(plan(&queue, &agents, 1000)),
+            ["q1->b", "q2->a", "q3->b", "q4->a"]
+        );
+        assert!(
+            plan(&queue, &agents[2..], 1000).is_empty(),
+            "an away agent takes nothing"
+        );
         assert_eq!(pairs(plan(&queue[..1], &agents, 1000)), ["q1->b"]);
     }
 }

@@ -127,23 +127,40 @@ pub fn fill(template: &str, first_name: Option<&str>, login_url: Option<&str>) -
 }
 
 /// Every configured text of an app, for validation at load.
-pub fn texts<'a>(rules: &'a [RuleConfig], messages: &'a MessagesConfig) -> impl Iterator<Item = &'a str> {
+pub fn texts<'a>(
+    rules: &'a [RuleConfig],
+    messages: &'a MessagesConfig,
+) -> impl Iterator<Item = &'a str> {
     rules.iter().map(|rule| rule.greeting.as_str()).chain(
-        [&messages.greeting_trusted, &messages.greeting_identified, &messages.greeting_anonymous]
-            .into_iter()
-            .filter_map(|text| text.as_deref()),
+        [
+            &messages.greeting_trusted,
+            &messages.greeting_identified,
+            &messages.greeting_anonymous,
+        ]
+        .into_iter()
+        .filter_map(|text| text.as_deref()),
     )
 }
 
 fn default_text(messages: &MessagesConfig, has_login_url: bool, status: CustomerStatus) -> &str {
     let (configured, default) = match status {
         CustomerStatus::Trusted => (&messages.greeting_trusted, TRUSTED),
-        CustomerStatus::Identified => {
-            (&messages.greeting_identified, if has_login_url { IDENTIFIED } else { IDENTIFIED_NO_LINK })
-        }
-        CustomerStatus::Anonymous => {
-            (&messages.greeting_anonymous, if has_login_url { ANONYMOUS } else { ANONYMOUS_NO_LINK })
-        }
+        CustomerStatus::Identified => (
+            &messages.greeting_identified,
+            if has_login_url {
+                IDENTIFIED
+            } else {
+                IDENTIFIED_NO_LINK
+            },
+        ),
+        CustomerStatus::Anonymous => (
+            &messages.greeting_anonymous,
+            if has_login_url {
+                ANONYMOUS
+            } else {
+                ANONYMOUS_NO_LINK
+            },
+        ),
     };
     configured.as_deref().unwrap_or(default)
 }
@@ -156,7 +173,11 @@ mod tests {
     const LOGIN: &str = "https://shop.example/login";
 
     fn rule(status: &[CustomerStatus], page_prefix: Option<&str>, greeting: &str) -> RuleConfig {
-        RuleConfig { status: status.to_vec(), page_prefix: page_prefix.map(str::to_owned), greeting: greeting.to_owned() }
+        RuleConfig {
+            status: status.to_vec(),
+            page_prefix: page_prefix.map(str::to_owned),
+            greeting: greeting.to_owned(),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -173,7 +194,10 @@ mod tests {
         let got = first_message(rules, messages, login_url, status, first_name, page);
         assert_eq!(
             got,
-            FirstMessage { text: text.to_owned(), link: link.map(str::to_owned) },
+            FirstMessage {
+                text: text.to_owned(),
+                link: link.map(str::to_owned)
+            },
             "{status:?} {first_name:?} {page:?}"
         );
     }
@@ -181,8 +205,26 @@ mod tests {
     #[test]
     fn defaults_by_status() {
         let none = MessagesConfig::default();
-        check(&[], &none, Some(LOGIN), Trusted, Some("Ada"), None, "Hi Ada!", None);
-        check(&[], &none, Some(LOGIN), Trusted, None, None, "Hi there!", None);
+        check(
+            &[],
+            &none,
+            Some(LOGIN),
+            Trusted,
+            Some("Ada"),
+            None,
+            "Hi Ada!",
+            None,
+        );
+        check(
+            &[],
+            &none,
+            Some(LOGIN),
+            Trusted,
+            None,
+            None,
+            "Hi there!",
+            None,
+        );
         check(
             &[],
             &none,
@@ -204,8 +246,26 @@ mod tests {
             Some(LOGIN),
         );
         // No login URL: no link, and the texts still read well.
-        check(&[], &none, None, Identified, Some("Ada"), None, "Hi Ada!", None);
-        check(&[], &none, None, Anonymous, None, None, "Hi there! How can we help?", None);
+        check(
+            &[],
+            &none,
+            None,
+            Identified,
+            Some("Ada"),
+            None,
+            "Hi Ada!",
+            None,
+        );
+        check(
+            &[],
+            &none,
+            None,
+            Anonymous,
+            None,
+            None,
+            "Hi there! How can we help?",
+            None,
+        );
     }
 
     #[test]
@@ -216,12 +276,38 @@ mod tests {
             greeting_anonymous: Some("Hello! {login_url}".into()),
         };
         let rules = [
-            rule(&[Anonymous, Identified], Some("https://shop.example/checkout"), "Checkout help: {login_url}"),
-            rule(&[Trusted], Some("https://shop.example/vip"), "VIP {first_name}"),
+            rule(
+                &[Anonymous, Identified],
+                Some("https://shop.example/checkout"),
+                "Checkout help: {login_url}",
+            ),
+            rule(
+                &[Trusted],
+                Some("https://shop.example/vip"),
+                "VIP {first_name}",
+            ),
             rule(&[], Some("https://shop.example/vip"), "VIP guest"),
         ];
-        check(&rules, &messages, Some(LOGIN), Trusted, Some("Ada"), None, "Welcome back, Ada.", None);
-        check(&rules, &messages, Some(LOGIN), Anonymous, None, None, "Hello! https://shop.example/login", Some(LOGIN));
+        check(
+            &rules,
+            &messages,
+            Some(LOGIN),
+            Trusted,
+            Some("Ada"),
+            None,
+            "Welcome back, Ada.",
+            None,
+        );
+        check(
+            &rules,
+            &messages,
+            Some(LOGIN),
+            Anonymous,
+            None,
+            None,
+            "Hello! https://shop.example/login",
+            Some(LOGIN),
+        );
         check(
             &rules,
             &messages,
@@ -232,10 +318,46 @@ mod tests {
             "Checkout help: https://shop.example/login",
             Some(LOGIN),
         );
-        check(&rules, &messages, Some(LOGIN), Trusted, Some("Ada"), Some("https://shop.example/checkout"), "Welcome back, Ada.", None);
-        check(&rules, &messages, Some(LOGIN), Trusted, Some("Ada"), Some("https://shop.example/vip/"), "VIP Ada", None);
-        check(&rules, &messages, Some(LOGIN), Anonymous, None, Some("https://shop.example/vip/"), "VIP guest", None);
+        check(
+            &rules,
+            &messages,
+            Some(LOGIN),
+            Trusted,
+            Some("Ada"),
+            Some("https://shop.example/checkout"),
+            "Welcome back, Ada.",
+            None,
+        );
+        check(
+            &rules,
+            &messages,
+            Some(LOGIN),
+            Trusted,
+            Some("Ada"),
+            Some("https://shop.example/vip/"),
+            "VIP Ada",
+            None,
+        );
+        check(
+            &rules,
+            &messages,
+            Some(LOGIN),
+            Anonymous,
+            None,
+            Some("https://shop.example/vip/"),
+            "VIP guest",
+            None,
+        );
         // A page rule never matches when the page is unknown.
-        check(&rules[2..], &messages, Some(LOGIN), Anonymous, None, None, "Hello! https://shop.example/login", Some(LOGIN));
+        check(
+            &rules[2..],
+            &messages,
+            Some(LOGIN),
+            Anonymous,
+            None,
+            None,
+            "Hello! https://shop.example/login",
+            Some(LOGIN),
+        );
     }
 }

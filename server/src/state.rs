@@ -40,9 +40,14 @@ impl AppState {
         let mut verifiers = HashMap::new();
         for app in &config.apps {
             if let Some(identity) = &app.identity {
-                let verifier = Verifier::start(identity, &app.id, &config.base_dir, identity.remote_options())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("app {}: identity keys: {e}", app.id))?;
+                let verifier = Verifier::start(
+                    identity,
+                    &app.id,
+                    &config.base_dir,
+                    identity.remote_options(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("app {}: identity keys: {e}", app.id))?;
                 verifiers.insert(app.id.clone(), verifier);
             }
         }

@@ -15,48 +15,119 @@ fn run(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[test]
 fn agents_are_added_listed_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("trustchat.toml");
-    std::fs::write(&config, format!("[server]\ndatabase_url = \"sqlite://{}\"\n", dir.path().join("t.db").display())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndatabase_url = \"sqlite://{}\"\n",
+            dir.path().join("t.db").display()
+        ),
+    )
+    .unwrap();
 
-    let added = run(&config, &["add", "--email", "Alice@Support.example", "--name", "Alice Agent"], Some("alice-password-1\n"));
+    let added = run(
+        &config,
+        &[
+            "add",
+            "--email",
+            "Alice@Support.example",
+            "--name",
+            "Alice Agent",
+        ],
+        Some("alice-password-1\n"),
+    );
     assert!(added.status.success(), "{}", text(&added));
     assert!(text(&added).contains("added agent alice@support.example"));
-    assert!(!text(&added).contains("alice-password-1"), "a piped password is never printed");
+    assert!(
+        !text(&added).contains("alice-password-1"),
+        "a piped password is never printed"
+    );
 
-    let short = run(&config, &["add", "--email", "bob@support.example", "--name", "Bob"], Some("short\n"));
+    let short = run(
+        &config,
+        &["add", "--email", "bob@support.example", "--name", "Bob"],
+        Some("short\n"),
+    );
     assert!(!short.status.success());
-    assert!(text(&short).contains("at least 10 characters"), "{}", text(&short));
+    assert!(
+        text(&short).contains("at least 10 characters"),
+        "{}",
+        text(&short)
+    );
 
-    let duplicate = run(&config, &["add", "--email", "ALICE@support.example", "--name", "Other"], Some("another-password\n"));
+    let duplicate = run(
+        &config,
+        &["add", "--email", "ALICE@support.example", "--name", "Other"],
+        Some("another-password\n"),
+    );
     assert!(!duplicate.status.success());
-    assert!(text(&duplicate).contains("exists already"), "{}", text(&duplicate));
+    assert!(
+        text(&duplicate).contains("exists already"),
+        "{}",
+        text(&duplicate)
+    );
 
-    let bad_email = run(&config, &["add", "--email", "not-an-email", "--name", "X"], Some("another-password\n"));
+    let bad_email = run(
+        &config,
+        &["add", "--email", "not-an-email", "--name", "X"],
+        Some("another-password\n"),
+    );
     assert!(!bad_email.status.success());
     assert!(text(&bad_email).contains("--email"), "{}", text(&bad_email));
 
     let listed = run(&config, &["list"], None);
     assert!(listed.status.success());
-    let lines: Vec<String> = String::from_utf8_lossy(&listed.stdout).lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
-    assert_eq!(lines, ["EMAIL NAME STATUS", "alice@support.example Alice Agent available"]);
+    let lines: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "EMAIL NAME STATUS",
+            "alice@support.example Alice Agent available"
+        ]
+    );
 
-    let removed = run(&config, &["remove", "--email", "alice@support.example"], None);
+    let removed = run(
+        &config,
+        &["remove", "--email", "alice@support.example"],
+        None,
+    );
     assert!(removed.status.success(), "{}", text(&removed));
-    assert_eq!(String::from_utf8_lossy(&run(&config, &["list"], None).stdout).lines().count(), 1);
-    let again = run(&config, &["remove", "--email", "alice@support.example"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&run(&config, &["list"], None).stdout)
+            .lines()
+            .count(),
+        1
+    );
+    let again = run(
+        &config,
+        &["remove", "--email", "alice@support.example"],
+        None,
+    );
     assert!(!again.status.success());
     assert!(text(&again).contains("no agent has the email"));
 }

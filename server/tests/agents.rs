@@ -75,7 +75,13 @@ impl Live {
         tokio::spawn(server::serve(state.clone(), listener, async {
             let _ = stopped.await;
         }));
-        Live { address, state, http: reqwest::Client::new(), _stop: stop, _dir: dir }
+        Live {
+            address,
+            state,
+            http: reqwest::Client::new(),
+            _stop: stop,
+            _dir: dir,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -83,7 +89,10 @@ impl Live {
     }
 
     async fn add_agent(&self, email: &str, name: &str) -> String {
-        agents::add_agent(self.state.store.as_ref(), email, name, PASSWORD).await.unwrap().id
+        agents::add_agent(self.state.store.as_ref(), email, name, PASSWORD)
+            .await
+            .unwrap()
+            .id
     }
 
     async fn login_reply(&self, email: &str, password: &str) -> reqwest::Response {
@@ -98,7 +107,13 @@ impl Live {
     async fn login(&self, email: &str) -> AgentLogin {
         let reply = self.login_reply(email, PASSWORD).await;
         assert_eq!(reply.status(), 200);
-        let cookie = reply.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let cookie = reply.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let body: Value = reply.json().await.unwrap();
         AgentLogin {
             cookie,
@@ -108,9 +123,17 @@ impl Live {
     }
 
     async fn get(&self, agent: &AgentLogin, path: &str) -> (u16, Value) {
-        let reply =
-            self.http.get(self.url(&format!("/api/v1/agent{path}"))).header("cookie", &agent.cookie).send().await.unwrap();
-        (reply.status().as_u16(), reply.json().await.unwrap_or(Value::Null))
+        let reply = self
+            .http
+            .get(self.url(&format!("/api/v1/agent{path}")))
+            .header("cookie", &agent.cookie)
+            .send()
+            .await
+            .unwrap();
+        (
+            reply.status().as_u16(),
+            reply.json().await.unwrap_or(Value::Null),
+        )
     }
 
     async fn post(&self, agent: &AgentLogin, path: &str, body: Value) -> (u16, Value) {
@@ -123,7 +146,10 @@ impl Live {
             .send()
             .await
             .unwrap();
-        (reply.status().as_u16(), reply.json().await.unwrap_or(Value::Null))
+        (
+            reply.status().as_u16(),
+            reply.json().await.unwrap_or(Value::Null),
+        )
     }
 
     /// Opens a customer session in `demo`.
@@ -156,9 +182,16 @@ impl Live {
 
     /// The agent's console socket, past `ready`.
     async fn console(&self, agent: &AgentLogin) -> Socket {
-        let mut request = format!("ws://{}/api/v1/agent/ws", self.address).into_client_request().unwrap();
-        request.headers_mut().insert("cookie", agent.cookie.parse().unwrap());
-        request.headers_mut().insert("origin", format!("http://{}", self.address).parse().unwrap());
+        let mut request = format!("ws://{}/api/v1/agent/ws", self.address)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", agent.cookie.parse().unwrap());
+        request.headers_mut().insert(
+            "origin",
+            format!("http://{}", self.address).parse().unwrap(),
+        );
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let mut socket = Socket(socket);
         let ready = socket.frame().await;
@@ -169,21 +202,35 @@ impl Live {
 
     /// A customer socket, past `ready`.
     async fn widget(&self, token: &str) -> Socket {
-        let request = format!("ws://{}/api/v1/ws", self.address).into_client_request().unwrap();
+        let request = format!("ws://{}/api/v1/ws", self.address)
+            .into_client_request()
+            .unwrap();
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let mut socket = Socket(socket);
-        socket.0.send(WsMessage::Text(json!({"type": "auth", "session_token": token}).to_string().into())).await.unwrap();
+        socket
+            .0
+            .send(WsMessage::Text(
+                json!({"type": "auth", "session_token": token})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .unwrap();
         assert_eq!(socket.frame().await["type"], "ready");
         socket
     }
 }
 
-struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+struct Socket(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
 
 impl Socket {
     async fn frame(&mut self) -> Value {
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.0.next()).await.expect("nothing in time");
+            let message = tokio::time::timeout(PATIENCE, self.0.next())
+                .await
+                .expect("nothing in time");
             match message {
                 Some(Ok(WsMessage::Text(text))) => return serde_json::from_str(&text).unwrap(),
                 Some(Ok(WsMessage::Close(frame))) => panic!("closed: {frame:?}"),
@@ -229,7 +276,13 @@ async fn login_sets_a_strict_http_only_cookie_and_failures_look_alike_then_are_l
     let ok = live.login_reply("alice@support.example", PASSWORD).await;
     assert_eq!(ok.status(), 200);
     let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
-    for part in ["trustchat_agent=tca_", "HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+    for part in [
+        "trustchat_agent=tca_",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=43200",
+    ] {
         assert!(cookie.contains(part), "{cookie} lacks {part}");
     }
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
@@ -246,20 +299,33 @@ async fn login_sets_a_strict_http_only_cookie_and_failures_look_alike_then_are_l
         .send()
         .await
         .unwrap();
-    assert!(https.headers()["set-cookie"].to_str().unwrap().ends_with("; Secure"));
+    assert!(https.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .ends_with("; Secure"));
 
-    let wrong_password = live.login_reply("alice@support.example", "not-the-password").await;
+    let wrong_password = live
+        .login_reply("alice@support.example", "not-the-password")
+        .await;
     assert_eq!(wrong_password.status(), 401);
     let wrong_password: Value = wrong_password.json().await.unwrap();
     let unknown = live.login_reply("nobody@support.example", PASSWORD).await;
     assert_eq!(unknown.status(), 401);
     let unknown: Value = unknown.json().await.unwrap();
-    assert_eq!(wrong_password, unknown, "the same answer, whether the email exists or not");
+    assert_eq!(
+        wrong_password, unknown,
+        "the same answer, whether the email exists or not"
+    );
     assert_eq!(unknown["error"]["code"], "invalid_credentials");
 
     // Five attempts per email a minute: the next is refused, even right.
     for _ in 0..2 {
-        assert_eq!(live.login_reply("alice@support.example", "wrong-password!").await.status(), 401);
+        assert_eq!(
+            live.login_reply("alice@support.example", "wrong-password!")
+                .await
+                .status(),
+            401
+        );
     }
     let limited = live.login_reply("alice@support.example", PASSWORD).await;
     assert_eq!(limited.status(), 429);
@@ -286,9 +352,15 @@ async fn logout_clears_the_cookie_and_ends_the_session() {
         .unwrap();
     assert_eq!(reply.status(), 204);
     let cleared = reply.headers()["set-cookie"].to_str().unwrap();
-    assert!(cleared.starts_with("trustchat_agent=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        cleared.starts_with("trustchat_agent=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     let (status, body) = live.get(&alice, "/me").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
 }
 
 /// Every agent route: method and path.
@@ -333,21 +405,53 @@ async fn agent_routes_refuse_anonymous_requests_customer_tokens_missing_csrf_and
             (status, body["error"]["code"].as_str().map(str::to_owned))
         };
         let unauthorized = (401, Some("unauthorized".to_owned()));
-        assert_eq!(code(request(&[]).send().await.unwrap()).await, unauthorized, "{method} {path} anonymous");
+        assert_eq!(
+            code(request(&[]).send().await.unwrap()).await,
+            unauthorized,
+            "{method} {path} anonymous"
+        );
         let bearer = format!("Bearer {customer_token}");
         assert_eq!(
             code(request(&[("authorization", &bearer)]).send().await.unwrap()).await,
             unauthorized,
             "{method} {path} with a customer token"
         );
-        let other = code(request(&[("cookie", &alice.cookie), ("origin", "https://evil.example")]).send().await.unwrap()).await;
-        assert_eq!(other, (403, Some("origin_not_allowed".to_owned())), "{method} {path} cross-origin");
+        let other = code(
+            request(&[
+                ("cookie", &alice.cookie),
+                ("origin", "https://evil.example"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            other,
+            (403, Some("origin_not_allowed".to_owned())),
+            "{method} {path} cross-origin"
+        );
         if *method == "POST" {
             let csrf_failed = (403, Some("csrf_failed".to_owned()));
-            let without = code(request(&[("cookie", &alice.cookie), ("origin", &own_origin)]).send().await.unwrap()).await;
+            let without = code(
+                request(&[("cookie", &alice.cookie), ("origin", &own_origin)])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
             assert_eq!(without, csrf_failed, "{method} {path} without X-CSRF-Token");
-            let wrong = code(request(&[("cookie", &alice.cookie), ("x-csrf-token", "nope")]).send().await.unwrap()).await;
-            assert_eq!(wrong, csrf_failed, "{method} {path} with a wrong X-CSRF-Token");
+            let wrong = code(
+                request(&[("cookie", &alice.cookie), ("x-csrf-token", "nope")])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(
+                wrong, csrf_failed,
+                "{method} {path} with a wrong X-CSRF-Token"
+            );
         }
     }
     // Logging in from another origin is refused too.
@@ -371,57 +475,123 @@ async fn routing_prefers_the_least_loaded_online_available_agent_and_queues_othe
     let bob = live.login("bob@support.example").await;
 
     // Nobody online: the conversation waits in the queue.
-    let (ada, _) = live.customer(json!({"user": {"name": "Ada Lovelace", "email": "ada@example.com"}})).await;
+    let (ada, _) = live
+        .customer(json!({"user": {"name": "Ada Lovelace", "email": "ada@example.com"}}))
+        .await;
     let first = live.say(&ada, "hello?").await;
     let queued = first["conversation_id"].as_str().unwrap().to_owned();
-    assert_eq!(live.get(&alice, "/conversations").await.1["conversations"], json!([]));
+    assert_eq!(
+        live.get(&alice, "/conversations").await.1["conversations"],
+        json!([])
+    );
 
     // Alice comes online: the queue is hers, and her console hears of it.
     let mut alice_console = live.console(&alice).await;
     let routed = alice_console.next_of("conversation").await;
     assert_eq!(routed["conversation"]["id"], queued.as_str());
-    assert_eq!(routed["conversation"]["assigned_agent_id"], alice.id.as_str());
+    assert_eq!(
+        routed["conversation"]["assigned_agent_id"],
+        alice.id.as_str()
+    );
 
     // Bob is online but away: skipped.
     let mut bob_console = live.console(&bob).await;
-    assert_eq!(live.post(&bob, "/status", json!({"status": "away"})).await.1["status"], "away");
-    let (grace, _) = live.customer(json!({"user": {"name": "Grace Hopper", "email": "grace@example.com"}})).await;
+    assert_eq!(
+        live.post(&bob, "/status", json!({"status": "away"}))
+            .await
+            .1["status"],
+        "away"
+    );
+    let (grace, _) = live
+        .customer(json!({"user": {"name": "Grace Hopper", "email": "grace@example.com"}}))
+        .await;
     live.say(&grace, "parcel?").await;
     let message = alice_console.next_of("message").await;
-    assert_eq!(message["conversation"]["customer"]["email"], "grace@example.com");
+    assert_eq!(
+        message["conversation"]["customer"]["email"],
+        "grace@example.com"
+    );
     assert_eq!(message["message"]["body"], "parcel?");
 
     // Available again: Bob has fewest open (0 against 2), so the next is his;
     // a different customer (another email) is routed on its own.
-    let (status, me) = live.post(&bob, "/status", json!({"status": "available"})).await;
+    let (status, me) = live
+        .post(&bob, "/status", json!({"status": "available"}))
+        .await;
     assert_eq!((status, me["online"].as_bool()), (200, Some(true)));
-    let (hedy, _) = live.customer(json!({"user": {"name": "Hedy", "email": "hedy@example.com"}})).await;
+    let (hedy, _) = live
+        .customer(json!({"user": {"name": "Hedy", "email": "hedy@example.com"}}))
+        .await;
     live.say(&hedy, "from home").await;
     let hedy_frame = bob_console.next_of("message").await;
-    assert_eq!(hedy_frame["conversation"]["assigned_agent_id"], bob.id.as_str());
-    let (hedy_work, _) = live.customer(json!({"user": {"name": "Hedy", "email": "hedy.work@example.com"}})).await;
+    assert_eq!(
+        hedy_frame["conversation"]["assigned_agent_id"],
+        bob.id.as_str()
+    );
+    let (hedy_work, _) = live
+        .customer(json!({"user": {"name": "Hedy", "email": "hedy.work@example.com"}}))
+        .await;
     live.say(&hedy_work, "from work").await;
     let work_frame = bob_console.next_of("message").await;
-    assert_eq!(work_frame["conversation"]["customer"]["email"], "hedy.work@example.com");
-    assert_ne!(work_frame["conversation"]["id"], hedy_frame["conversation"]["id"]);
+    assert_eq!(
+        work_frame["conversation"]["customer"]["email"],
+        "hedy.work@example.com"
+    );
+    assert_ne!(
+        work_frame["conversation"]["id"],
+        hedy_frame["conversation"]["id"]
+    );
 
     // Bob (2 open) reassigns one to Alice; both consoles hear of it.
     let moved = hedy_frame["conversation"]["id"].as_str().unwrap();
-    let (status, summary) =
-        live.post(&bob, &format!("/conversations/{moved}/assign"), json!({"agent_id": alice.id})).await;
-    assert_eq!((status, summary["assigned_agent_id"].as_str()), (200, Some(alice.id.as_str())));
-    assert_eq!(alice_console.next_of("conversation").await["conversation"]["id"], moved);
-    assert_eq!(bob_console.next_of("conversation").await["conversation"]["assigned_agent_id"], alice.id.as_str());
+    let (status, summary) = live
+        .post(
+            &bob,
+            &format!("/conversations/{moved}/assign"),
+            json!({"agent_id": alice.id}),
+        )
+        .await;
+    assert_eq!(
+        (status, summary["assigned_agent_id"].as_str()),
+        (200, Some(alice.id.as_str()))
+    );
+    assert_eq!(
+        alice_console.next_of("conversation").await["conversation"]["id"],
+        moved
+    );
+    assert_eq!(
+        bob_console.next_of("conversation").await["conversation"]["assigned_agent_id"],
+        alice.id.as_str()
+    );
     // Bob may no longer answer it.
-    let (status, refused) = live.post(&bob, &format!("/conversations/{moved}/messages"), json!({"body": "hi"})).await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("not_assigned")));
+    let (status, refused) = live
+        .post(
+            &bob,
+            &format!("/conversations/{moved}/messages"),
+            json!({"body": "hi"}),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("not_assigned"))
+    );
 
     // Each list holds the agent's own conversations, open first.
     let alice_list = live.get(&alice, "/conversations").await.1;
     assert_eq!(alice_list["conversations"].as_array().unwrap().len(), 3);
-    assert_eq!(live.get(&bob, "/conversations").await.1["conversations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        live.get(&bob, "/conversations").await.1["conversations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let agents = live.get(&alice, "/agents").await.1;
-    assert!(agents["agents"].as_array().unwrap().iter().all(|a| a["online"] == true));
+    assert!(agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["online"] == true));
 }
 
 #[tokio::test]
@@ -431,7 +601,9 @@ async fn replies_login_requests_closing_unread_profiles_and_trusted_flags() {
     let alice = live.login("alice@support.example").await;
     let mut console = live.console(&alice).await;
 
-    let (grace, session) = live.customer(json!({"user": {"name": "Grace Hopper", "email": "grace@example.com"}})).await;
+    let (grace, session) = live
+        .customer(json!({"user": {"name": "Grace Hopper", "email": "grace@example.com"}}))
+        .await;
     assert_eq!(session["greeting_link"], LOGIN_URL);
     let mut widget = live.widget(&grace).await;
     let before = live.say(&grace, "where is my parcel?").await;
@@ -443,21 +615,55 @@ async fn replies_login_requests_closing_unread_profiles_and_trusted_flags() {
     // A reply reaches the customer in real time, once per client_id.
     let client_id = uuid::Uuid::new_v4().to_string();
     let path = format!("/conversations/{conversation}/messages");
-    let (status, reply) = live.post(&alice, &path, json!({"body": "let me check", "client_id": client_id})).await;
-    assert_eq!((status, reply["author"].as_str(), reply["author_name"].as_str()), (201, Some("agent"), Some("Alice Agent")));
+    let (status, reply) = live
+        .post(
+            &alice,
+            &path,
+            json!({"body": "let me check", "client_id": client_id}),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            reply["author"].as_str(),
+            reply["author_name"].as_str()
+        ),
+        (201, Some("agent"), Some("Alice Agent"))
+    );
     assert_eq!(reply["trusted"], false);
-    let (status, again) = live.post(&alice, &path, json!({"body": "let me check", "client_id": client_id})).await;
+    let (status, again) = live
+        .post(
+            &alice,
+            &path,
+            json!({"body": "let me check", "client_id": client_id}),
+        )
+        .await;
     assert_eq!((status, &again["id"]), (200, &reply["id"]));
     let heard = widget.agent_message().await;
     assert_eq!(heard["message"]["body"], "let me check");
-    for (body, code) in [(json!({"body": "  "}), "empty_message"), (json!({"body": "x".repeat(4001)}), "message_too_long")] {
+    for (body, code) in [
+        (json!({"body": "  "}), "empty_message"),
+        (json!({"body": "x".repeat(4001)}), "message_too_long"),
+    ] {
         let (status, refused) = live.post(&alice, &path, body).await;
-        assert_eq!((status, refused["error"]["code"].as_str()), (422, Some(code)));
+        assert_eq!(
+            (status, refused["error"]["code"].as_str()),
+            (422, Some(code))
+        );
     }
 
     // Ask to log in: a login_request carrying the app's login_url.
-    let (status, ask) = live.post(&alice, &format!("/conversations/{conversation}/request-login"), json!({})).await;
-    assert_eq!((status, ask["kind"].as_str(), ask["link"].as_str()), (201, Some("login_request"), Some(LOGIN_URL)));
+    let (status, ask) = live
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/request-login"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, ask["kind"].as_str(), ask["link"].as_str()),
+        (201, Some("login_request"), Some(LOGIN_URL))
+    );
     assert_eq!(widget.agent_message().await["message"]["link"], LOGIN_URL);
 
     // The customer logs in mid-chat: later messages are trusted, earlier not.
@@ -473,13 +679,21 @@ async fn replies_login_requests_closing_unread_profiles_and_trusted_flags() {
     let verified = console.next_of("conversation").await;
     assert_eq!(verified["conversation"]["customer"]["verified"], true);
     live.say(&grace, "logged in now").await;
-    let detail = live.get(&alice, &format!("/conversations/{conversation}")).await.1;
+    let detail = live
+        .get(&alice, &format!("/conversations/{conversation}"))
+        .await
+        .1;
     assert_eq!(detail["login_url"], LOGIN_URL);
     let flags: Vec<(String, bool)> = detail["messages"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["body"].as_str().unwrap().to_owned(), m["trusted"].as_bool().unwrap()))
+        .map(|m| {
+            (
+                m["body"].as_str().unwrap().to_owned(),
+                m["trusted"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         flags,
@@ -494,34 +708,75 @@ async fn replies_login_requests_closing_unread_profiles_and_trusted_flags() {
     // Unread counts customer messages after the read marker.
     assert_eq!(detail["conversation"]["unread"], 2);
     let last_seq = detail["conversation"]["last_seq"].as_i64().unwrap();
-    let (status, _) = live.post(&alice, &format!("/conversations/{conversation}/read"), json!({"seq": last_seq})).await;
+    let (status, _) = live
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/read"),
+            json!({"seq": last_seq}),
+        )
+        .await;
     assert_eq!(status, 204);
-    assert_eq!(live.get(&alice, "/conversations").await.1["conversations"][0]["unread"], 0);
+    assert_eq!(
+        live.get(&alice, "/conversations").await.1["conversations"][0]["unread"],
+        0
+    );
 
     // Closing: the customer hears it; their next message opens a new
     // conversation, routed on its own, and the profile lists both.
-    let (status, closed) = live.post(&alice, &format!("/conversations/{conversation}/close"), json!({})).await;
+    let (status, closed) = live
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/close"),
+            json!({}),
+        )
+        .await;
     assert_eq!((status, closed["status"].as_str()), (200, Some("closed")));
     let status_frame = widget.next_of("conversation").await;
-    assert_eq!((status_frame["conversation_id"].as_str(), status_frame["status"].as_str()), (Some(conversation.as_str()), Some("closed")));
+    assert_eq!(
+        (
+            status_frame["conversation_id"].as_str(),
+            status_frame["status"].as_str()
+        ),
+        (Some(conversation.as_str()), Some("closed"))
+    );
     let (status, refused) = live.post(&alice, &path, json!({"body": "too late"})).await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (403, Some("not_assigned")));
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("not_assigned"))
+    );
     let next = live.say(&grace, "one more question").await;
-    assert_ne!(next["conversation_id"].as_str(), Some(conversation.as_str()));
+    assert_ne!(
+        next["conversation_id"].as_str(),
+        Some(conversation.as_str())
+    );
     let routed = console.next_of("message").await;
-    assert_eq!(routed["conversation"]["assigned_agent_id"], alice.id.as_str());
+    assert_eq!(
+        routed["conversation"]["assigned_agent_id"],
+        alice.id.as_str()
+    );
     let customer_id = routed["conversation"]["customer"]["id"].as_str().unwrap();
-    let profile = live.get(&alice, &format!("/customers/{customer_id}")).await.1;
+    let profile = live
+        .get(&alice, &format!("/customers/{customer_id}"))
+        .await
+        .1;
     assert_eq!(profile["customer"]["email"], "grace@example.com");
     assert_eq!(profile["customer"]["verified"], true);
-    let statuses: Vec<&str> =
-        profile["conversations"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = profile["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["open", "closed"], "newest first");
     let list = live.get(&alice, "/conversations").await.1;
     assert_eq!(list["conversations"][0]["status"], "open", "open first");
 
     // Ping gets pong.
-    console.0.send(WsMessage::Text(r#"{"type":"ping"}"#.into())).await.unwrap();
+    console
+        .0
+        .send(WsMessage::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .unwrap();
     console.next_of("pong").await;
 }
 
@@ -541,27 +796,59 @@ async fn asking_to_log_in_without_a_login_url_is_not_configured() {
         .json()
         .await
         .unwrap();
-    assert_eq!(reply["greeting"], "Hi there! How can we help?", "no login_url: no link");
+    assert_eq!(
+        reply["greeting"], "Hi there! How can we help?",
+        "no login_url: no link"
+    );
     assert!(reply.get("greeting_link").is_none());
     let token = reply["session_token"].as_str().unwrap();
     let message = live.say(token, "hi").await;
     let conversation = message["conversation_id"].as_str().unwrap();
-    let (status, refused) = live.post(&alice, &format!("/conversations/{conversation}/request-login"), json!({})).await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("not_configured")));
+    let (status, refused) = live
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/request-login"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("not_configured"))
+    );
 }
 
 #[tokio::test]
 async fn first_messages_follow_the_rules_by_status() {
     let live = Live::start().await;
-    let greeting = |reply: &Value| (reply["greeting"].as_str().unwrap().to_owned(), reply["greeting_link"].as_str().map(str::to_owned));
+    let greeting = |reply: &Value| {
+        (
+            reply["greeting"].as_str().unwrap().to_owned(),
+            reply["greeting_link"].as_str().map(str::to_owned),
+        )
+    };
     let anonymous = live.customer(json!({})).await.1;
-    assert_eq!(greeting(&anonymous), (format!("Hi there! Log in for faster help: {LOGIN_URL}"), Some(LOGIN_URL.to_owned())));
-    let identified = live.customer(json!({"user": {"name": "Ada Lovelace", "email": "ada@example.com"}})).await.1;
+    assert_eq!(
+        greeting(&anonymous),
+        (
+            format!("Hi there! Log in for faster help: {LOGIN_URL}"),
+            Some(LOGIN_URL.to_owned())
+        )
+    );
+    let identified = live
+        .customer(json!({"user": {"name": "Ada Lovelace", "email": "ada@example.com"}}))
+        .await
+        .1;
     assert_eq!(
         greeting(&identified),
-        (format!("Hi Ada! Log in to verify it's you: {LOGIN_URL}"), Some(LOGIN_URL.to_owned()))
+        (
+            format!("Hi Ada! Log in to verify it's you: {LOGIN_URL}"),
+            Some(LOGIN_URL.to_owned())
+        )
     );
-    let trusted = live.customer(json!({"jwt": jwt("ada@example.com", "Ada Lovelace")})).await.1;
+    let trusted = live
+        .customer(json!({"jwt": jwt("ada@example.com", "Ada Lovelace")}))
+        .await
+        .1;
     assert_eq!(greeting(&trusted), ("Hi Ada!".to_owned(), None));
 
     // Configured texts and rules, first match wins.
@@ -578,15 +865,38 @@ greeting = "Hello {first_name}, sign in: {login_url}"
     let open = |body: Value| {
         let http = live.http.clone();
         let url = live.url("/api/v1/apps/other/sessions");
-        async move { http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
     let anonymous = open(json!({})).await;
-    assert_eq!(greeting(&anonymous).0, "Welcome! Sign in at https://other.example/login");
-    let identified = open(json!({"user": {"name": "Grace Hopper", "email": "grace@example.com"}})).await;
-    assert_eq!(greeting(&identified), ("Hello Grace, sign in: https://other.example/login".to_owned(), Some("https://other.example/login".to_owned())));
+    assert_eq!(
+        greeting(&anonymous).0,
+        "Welcome! Sign in at https://other.example/login"
+    );
+    let identified =
+        open(json!({"user": {"name": "Grace Hopper", "email": "grace@example.com"}})).await;
+    assert_eq!(
+        greeting(&identified),
+        (
+            "Hello Grace, sign in: https://other.example/login".to_owned(),
+            Some("https://other.example/login".to_owned())
+        )
+    );
 
     // A {login_url} without a login_url is refused at load.
     let dir = tempfile::tempdir().unwrap();
-    let error = Config::from_toml(&config_text(dir.path(), "[apps.messages]\ngreeting_anonymous = \"{login_url}\"")).unwrap_err();
+    let error = Config::from_toml(&config_text(
+        dir.path(),
+        "[apps.messages]\ngreeting_anonymous = \"{login_url}\"",
+    ))
+    .unwrap_err();
     assert!(error.to_string().contains("login_url"), "{error}");
 }

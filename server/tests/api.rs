@@ -66,7 +66,10 @@ async fn anonymous_session() {
     assert!(token.starts_with("tcs_") && token.len() > 40, "{token}");
     assert_eq!(body["trusted"], false);
     // Anonymous: the first message carries the app's login link.
-    assert_eq!(body["greeting"], "Hi there! Log in for faster help: http://127.0.0.1:8080/login");
+    assert_eq!(
+        body["greeting"],
+        "Hi there! Log in for faster help: http://127.0.0.1:8080/login"
+    );
     assert_eq!(body["greeting_link"], "http://127.0.0.1:8080/login");
     let customer = &body["customer"];
     assert!(customer["id"].as_str().is_some_and(|id| id.len() == 36));
@@ -84,7 +87,10 @@ async fn identified_session_by_email_is_found_again_case_insensitively() {
     let first = app
         .open_session(r#"{"user":{"name":"  Ada   Lovelace ","email":"Ada@Example.com"}}"#)
         .await;
-    assert_eq!(first["greeting"], "Hi Ada! Log in to verify it's you: http://127.0.0.1:8080/login");
+    assert_eq!(
+        first["greeting"],
+        "Hi Ada! Log in to verify it's you: http://127.0.0.1:8080/login"
+    );
     assert_eq!(first["trusted"], false);
     assert_eq!(
         first["customer"],
@@ -147,7 +153,13 @@ async fn untrusted_set_user_does_not_rename_the_profile() {
     let id = ada["customer"]["id"].as_str().unwrap();
     assert_eq!(mallory["customer"]["id"], id);
     // The person at the keyboard is greeted by the name they gave...
-    assert!(mallory["greeting"].as_str().unwrap().starts_with("Hi Mallory! Log in"), "{mallory}");
+    assert!(
+        mallory["greeting"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hi Mallory! Log in"),
+        "{mallory}"
+    );
     assert_eq!(mallory["customer"]["name"], "Mallory Evil");
     assert_eq!(mallory["customer"]["first_name"], "Mallory");
     // ...and their session keeps it...
@@ -158,7 +170,10 @@ async fn untrusted_set_user_does_not_rename_the_profile() {
             mallory["session_token"].as_str().unwrap(),
         ))
         .await;
-    assert!(current.json()["greeting"].as_str().unwrap().starts_with("Hi Mallory! "));
+    assert!(current.json()["greeting"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hi Mallory! "));
     // ...but the stored profile and the first session keep the real name.
     let stored = app.store.customer(id).await.unwrap().unwrap();
     assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"));
@@ -756,15 +771,30 @@ async fn static_files() {
     assert_eq!(reply.header("cache-control"), Some("no-cache"));
 
     // A content-hashed file never changes: cached for a year.
-    std::fs::write(app.dir.path().join("dist/trustchat_bg.0123456789ab.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(
+        app.dir.path().join("dist/trustchat_bg.0123456789ab.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
     let reply = app.send(get("/trustchat_bg.0123456789ab.wasm")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-type"), Some("application/wasm"));
-    assert_eq!(reply.header("cache-control"), Some("public, max-age=31536000, immutable"));
-    assert_eq!(reply.header("access-control-allow-origin"), None, "only /widget/ files are shared");
+    assert_eq!(
+        reply.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        None,
+        "only /widget/ files are shared"
+    );
 
     std::fs::create_dir_all(app.dir.path().join("dist/widget")).unwrap();
-    std::fs::write(app.dir.path().join("dist/widget/trustchat.js"), "/* loader */").unwrap();
+    std::fs::write(
+        app.dir.path().join("dist/widget/trustchat.js"),
+        "/* loader */",
+    )
+    .unwrap();
     let reply = app.send(get("/widget/trustchat.js")).await;
     assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     assert_eq!(reply.header("cache-control"), Some("no-cache"));

@@ -134,10 +134,22 @@ fn load_reads_the_file_and_names_it_in_errors() {
 fn validation_errors() {
     let app = |fields: &str| format!("[[apps]]\n{fields}\n");
     let cases = [
-        ("[limits]\nmessages_per_minute = 0\n".to_owned(), "limits.messages_per_minute"),
-        ("[limits]\nws_connections_per_session = 0\n".to_owned(), "limits.ws_connections_per_session"),
-        ("[limits]\nws_ping_secs = 30\nws_idle_secs = 30\n".to_owned(), "ws_idle_secs must be longer"),
-        ("[limits]\nmessage_brust = 5\n".to_owned(), "unknown field `message_brust`"),
+        (
+            "[limits]\nmessages_per_minute = 0\n".to_owned(),
+            "limits.messages_per_minute",
+        ),
+        (
+            "[limits]\nws_connections_per_session = 0\n".to_owned(),
+            "limits.ws_connections_per_session",
+        ),
+        (
+            "[limits]\nws_ping_secs = 30\nws_idle_secs = 30\n".to_owned(),
+            "ws_idle_secs must be longer",
+        ),
+        (
+            "[limits]\nmessage_brust = 5\n".to_owned(),
+            "unknown field `message_brust`",
+        ),
         (app(r#"id = """#), "apps[0].id must not be empty"),
         (app(r#"id = "Demo""#), "a-z, 0-9"),
         (app(r#"id = "demo app""#), "a-z, 0-9"),

@@ -70,7 +70,11 @@ hash = "{plain_hash}"
         let config = Config::from_toml(&text).unwrap();
         let store = store::connect(&config.server.database_url).await.unwrap();
         let state = AppState::new(config, store.clone()).await.unwrap();
-        IdApp { router: trustchat_server::app(state), store, _dir: dir }
+        IdApp {
+            router: trustchat_server::app(state),
+            store,
+            _dir: dir,
+        }
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
@@ -79,7 +83,9 @@ hash = "{plain_hash}"
 
     /// Opens a session in app `demo` with `body`; returns status and JSON.
     async fn open(&self, body: Value) -> (StatusCode, Value) {
-        let reply = self.send(post_json("/api/v1/apps/demo/sessions", &body.to_string())).await;
+        let reply = self
+            .send(post_json("/api/v1/apps/demo/sessions", &body.to_string()))
+            .await;
         (reply.status, reply.json())
     }
 
@@ -95,7 +101,9 @@ hash = "{plain_hash}"
     }
 
     async fn current(&self, token: &str) -> (StatusCode, Value) {
-        let reply = self.send(with_token("GET", "/api/v1/sessions/current", token)).await;
+        let reply = self
+            .send(with_token("GET", "/api/v1/sessions/current", token))
+            .await;
         (reply.status, reply.json())
     }
 }
@@ -169,11 +177,20 @@ async fn bad_tokens_are_refused_with_their_reason() {
     .unwrap();
     let cases = [
         (forged, "bad_signature"),
-        (token(json!({"email": "ada@example.com", "exp": now() - 10})), "token_expired"),
-        (token(json!({"email": "ada@example.com", "aud": "other"})), "wrong_audience"),
+        (
+            token(json!({"email": "ada@example.com", "exp": now() - 10})),
+            "token_expired",
+        ),
+        (
+            token(json!({"email": "ada@example.com", "aud": "other"})),
+            "wrong_audience",
+        ),
         (token(json!({"email": "not an email"})), "invalid_claim"),
         (token(json!({"email": null})), "missing_claim"),
-        (token(json!({"email": "ada@example.com", "exp": "soon"})), "invalid_claim"),
+        (
+            token(json!({"email": "ada@example.com", "exp": "soon"})),
+            "invalid_claim",
+        ),
         ("not.a.token".to_owned(), "malformed_token"),
     ];
     for (jwt, reason) in cases {
@@ -182,7 +199,10 @@ async fn bad_tokens_are_refused_with_their_reason() {
         assert_eq!(body["error"]["code"], "invalid_token");
         assert_eq!(body["error"]["reason"], reason, "{body}");
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(!message.contains("0123456789abcdef"), "a secret leaked: {message}");
+        assert!(
+            !message.contains("0123456789abcdef"),
+            "a secret leaked: {message}"
+        );
     }
 }
 
@@ -193,9 +213,15 @@ async fn an_anonymous_customer_who_logs_in_keeps_the_session() {
     let session = anon["session_token"].as_str().unwrap();
     let (status, after) = app.change(session, json!({ "jwt": ada() })).await;
     assert_eq!(status, StatusCode::OK, "{after}");
-    assert!(after.get("session_token").is_none(), "same person, same session");
+    assert!(
+        after.get("session_token").is_none(),
+        "same person, same session"
+    );
     assert_eq!(after["trusted"], true);
-    assert_eq!(after["customer"]["id"], anon["customer"]["id"], "the anonymous profile is filled in");
+    assert_eq!(
+        after["customer"]["id"], anon["customer"]["id"],
+        "the anonymous profile is filled in"
+    );
     assert_eq!(after["customer"]["email"], "ada@example.com");
     assert_eq!(app.current(session).await.1["trusted"], true);
 }
@@ -203,11 +229,17 @@ async fn an_anonymous_customer_who_logs_in_keeps_the_session() {
 #[tokio::test]
 async fn an_anonymous_customer_takes_over_their_existing_profile() {
     let app = IdApp::new().await;
-    let (_, known) = app.open(json!({"user": {"name": "Ada", "email": "ada@example.com"}})).await;
+    let (_, known) = app
+        .open(json!({"user": {"name": "Ada", "email": "ada@example.com"}}))
+        .await;
     let (_, anon) = app.open(json!({})).await;
     let session = anon["session_token"].as_str().unwrap();
-    let (status, after) =
-        app.change(session, json!({"user": {"name": "Ada L", "email": "ADA@example.com"}})).await;
+    let (status, after) = app
+        .change(
+            session,
+            json!({"user": {"name": "Ada L", "email": "ADA@example.com"}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{after}");
     assert!(after.get("session_token").is_none());
     assert_eq!(after["customer"]["id"], known["customer"]["id"]);
@@ -218,7 +250,9 @@ async fn an_anonymous_customer_takes_over_their_existing_profile() {
 #[tokio::test]
 async fn logging_in_as_the_same_person_makes_the_session_trusted() {
     let app = IdApp::new().await;
-    let (_, user) = app.open(json!({"user": {"name": "Ada L.", "email": "ada@example.com"}})).await;
+    let (_, user) = app
+        .open(json!({"user": {"name": "Ada L.", "email": "ada@example.com"}}))
+        .await;
     let session = user["session_token"].as_str().unwrap();
     assert_eq!(user["trusted"], false);
     let (status, after) = app.change(session, json!({ "jwt": ada() })).await;
@@ -227,7 +261,12 @@ async fn logging_in_as_the_same_person_makes_the_session_trusted() {
     assert_eq!(after["trusted"], true);
     assert_eq!(after["customer"]["id"], user["customer"]["id"]);
     // A verified token names the customer authoritatively.
-    let stored = app.store.customer(user["customer"]["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let stored = app
+        .store
+        .customer(user["customer"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"));
 }
 
@@ -239,13 +278,24 @@ async fn a_different_identity_is_a_different_person() {
     let grace = token(json!({"email": "grace@example.com", "name": "Grace Hopper"}));
     let (status, after) = app.change(old, json!({ "jwt": grace })).await;
     assert_eq!(status, StatusCode::OK);
-    let new = after["session_token"].as_str().expect("a new session for a new person");
+    let new = after["session_token"]
+        .as_str()
+        .expect("a new session for a new person");
     assert_ne!(new, old);
     assert_ne!(after["customer"]["id"], ada_session["customer"]["id"]);
     assert_eq!(after["customer"]["email"], "grace@example.com");
-    assert_eq!(app.current(old).await.0, StatusCode::UNAUTHORIZED, "the old session is revoked");
+    assert_eq!(
+        app.current(old).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the old session is revoked"
+    );
     // setUser with another email after a trusted session: another person, not trusted.
-    let (_, third) = app.change(new, json!({"user": {"name": "Hedy", "email": "hedy@example.com"}})).await;
+    let (_, third) = app
+        .change(
+            new,
+            json!({"user": {"name": "Hedy", "email": "hedy@example.com"}}),
+        )
+        .await;
     assert!(third["session_token"].is_string());
     assert_eq!(third["trusted"], false);
     assert_ne!(third["customer"]["id"], after["customer"]["id"]);
@@ -269,7 +319,12 @@ async fn trust_ends_with_the_token_until_a_fresh_one_arrives() {
     assert_eq!(expired["trusted"], false);
     assert!(expired.get("trusted_until").is_none());
     // A plain setUser of the same person does not restore trust.
-    let (_, same) = app.change(token_text, json!({"user": {"name": "Ada", "email": "ada@example.com"}})).await;
+    let (_, same) = app
+        .change(
+            token_text,
+            json!({"user": {"name": "Ada", "email": "ada@example.com"}}),
+        )
+        .await;
     assert_eq!(same["trusted"], false);
     // A fresh token does.
     let (_, fresh) = app.change(token_text, json!({ "jwt": ada() })).await;
@@ -281,18 +336,34 @@ async fn trust_ends_with_the_token_until_a_fresh_one_arrives() {
 async fn single_use_tokens_work_once() {
     let app = IdApp::new().await;
     let jwt = token(json!({"email": "ada@example.com", "aud": "once", "jti": "abc-1"}));
-    let first = app.send(post_json("/api/v1/apps/once/sessions", &json!({"jwt": jwt}).to_string())).await;
+    let first = app
+        .send(post_json(
+            "/api/v1/apps/once/sessions",
+            &json!({"jwt": jwt}).to_string(),
+        ))
+        .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
-    let again = app.send(post_json("/api/v1/apps/once/sessions", &json!({"jwt": jwt}).to_string())).await;
+    let again = app
+        .send(post_json(
+            "/api/v1/apps/once/sessions",
+            &json!({"jwt": jwt}).to_string(),
+        ))
+        .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     assert_eq!(again.json()["error"]["reason"], "token_replayed");
     let no_jti = token(json!({"email": "ada@example.com", "aud": "once"}));
-    let missing = app.send(post_json("/api/v1/apps/once/sessions", &json!({"jwt": no_jti}).to_string())).await;
+    let missing = app
+        .send(post_json(
+            "/api/v1/apps/once/sessions",
+            &json!({"jwt": no_jti}).to_string(),
+        ))
+        .await;
     assert_eq!(missing.json()["error"]["reason"], "missing_claim");
 }
 
 fn mint_request(key: Option<&str>, body: Value) -> Request<Body> {
-    let mut request = Request::post("/api/v1/user-identity-jwt").header("content-type", "application/json");
+    let mut request =
+        Request::post("/api/v1/user-identity-jwt").header("content-type", "application/json");
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
     }
@@ -302,7 +373,8 @@ fn mint_request(key: Option<&str>, body: Value) -> Request<Body> {
 #[tokio::test]
 async fn the_server_mints_tokens_for_api_key_holders() {
     let app = IdApp::new().await;
-    let good = json!({"identityType": "EMAIL", "identity": "Grace@Example.com", "name": "Grace Hopper"});
+    let good =
+        json!({"identityType": "EMAIL", "identity": "Grace@Example.com", "name": "Grace Hopper"});
     let minted = app.send(mint_request(Some(API_KEY), good.clone())).await;
     assert_eq!(minted.status, StatusCode::OK, "{}", minted.text);
     let jwt = minted.json()["token"].as_str().unwrap().to_owned();
@@ -322,9 +394,24 @@ async fn the_server_mints_tokens_for_api_key_holders() {
     let cases: [(Option<&str>, Value, u16, &str); 6] = [
         (None, good.clone(), 401, "unauthorized"),
         (Some("tck_wrong"), good.clone(), 401, "unauthorized"),
-        (Some(API_KEY), json!({"identityType": "EMAIL", "identity": "nope"}), 422, "invalid_request"),
-        (Some(API_KEY), json!({"identityType": "FAX", "identity": "1"}), 422, "invalid_request"),
-        (Some(API_KEY), json!({"identityType": "EMAIL", "identity": "a@b.co", "expiresIn": 0}), 422, "invalid_request"),
+        (
+            Some(API_KEY),
+            json!({"identityType": "EMAIL", "identity": "nope"}),
+            422,
+            "invalid_request",
+        ),
+        (
+            Some(API_KEY),
+            json!({"identityType": "FAX", "identity": "1"}),
+            422,
+            "invalid_request",
+        ),
+        (
+            Some(API_KEY),
+            json!({"identityType": "EMAIL", "identity": "a@b.co", "expiresIn": 0}),
+            422,
+            "invalid_request",
+        ),
         (Some("tck_plain"), good, 422, "not_configured"),
     ];
     for (key, body, status, code) in cases {

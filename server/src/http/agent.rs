@@ -26,26 +26,26 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
-use axum::http::request::Parts;
 use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use trustchat_protocol::{
     Agent, AgentList, AgentLogin, AgentReply, AgentSessionInfo, AgentStatus, AssignConversation,
-    ConversationDetail, ConversationList, ConversationStatus, ConversationSummary, CustomerProfile, MarkRead,
-    Message, MessageKind, SetAgentStatus,
+    ConversationDetail, ConversationList, ConversationStatus, ConversationSummary, CustomerProfile,
+    MarkRead, Message, MessageKind, SetAgentStatus,
 };
 
 use crate::agents;
 use crate::chat;
 use crate::console;
 use crate::error::ApiError;
-use crate::hub::CloseReason;
 use crate::http::agent_auth::{self, AgentSession};
 use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
+use crate::hub::CloseReason;
 use crate::state::AppState;
 use crate::store::ConversationRecord;
 
@@ -64,7 +64,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agent/conversations", get(conversations))
         .route("/api/v1/agent/conversations/{id}", get(conversation))
         .route("/api/v1/agent/conversations/{id}/messages", post(reply))
-        .route("/api/v1/agent/conversations/{id}/request-login", post(request_login))
+        .route(
+            "/api/v1/agent/conversations/{id}/request-login",
+            post(request_login),
+        )
         .route("/api/v1/agent/conversations/{id}/close", post(close))
         .route("/api/v1/agent/conversations/{id}/assign", post(assign))
         .route("/api/v1/agent/conversations/{id}/read", post(read))
@@ -85,12 +88,23 @@ async fn login(
         .map_err(|retry_after| ApiError::TooManyLogins { retry_after })?;
     let ttl_secs = state.config.agent.session_hours.saturating_mul(3600);
     let ttl_ms = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let Some(logged_in) = agents::login(state.store.as_ref(), &request.email, &request.password, ttl_ms).await? else {
+    let Some(logged_in) = agents::login(
+        state.store.as_ref(),
+        &request.email,
+        &request.password,
+        ttl_ms,
+    )
+    .await?
+    else {
         tracing::debug!("agent login refused");
         return Err(ApiError::InvalidCredentials);
     };
     tracing::info!(agent = %logged_in.agent.id, "agent logged in");
-    let cookie = agent_auth::session_cookie(&logged_in.token, ttl_secs, agent_auth::secure(&headers, &state.config.agent));
+    let cookie = agent_auth::session_cookie(
+        &logged_in.token,
+        ttl_secs,
+        agent_auth::secure(&headers, &state.config.agent),
+    );
     let info = AgentSessionInfo {
         agent: agents::agent_view(&logged_in.agent, state.hub.is_online(&logged_in.agent.id)),
         csrf_token: logged_in.session.csrf_token,
@@ -98,8 +112,15 @@ async fn login(
     Ok(with_cookie(&cookie, Json(info).into_response()))
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, auth: AgentSession) -> Result<Response, ApiError> {
-    state.store.revoke_agent_session(&auth.session.id, chat::now_ms()).await?;
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    auth: AgentSession,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .revoke_agent_session(&auth.session.id, chat::now_ms())
+        .await?;
     // Its consoles close; those of the agent's other sessions reconnect.
     state.hub.close_agent(&auth.agent.id, CloseReason::Revoked);
     let cookie = agent_auth::clear_cookie(agent_auth::secure(&headers, &state.config.agent));
@@ -126,19 +147,33 @@ async fn set_status(
     if request.status == AgentStatus::Available {
         console::drain_queue(state.store.as_ref(), &state.hub).await?;
     }
-    Ok(Json(agents::agent_view(&agent, state.hub.is_online(&agent.id))))
+    Ok(Json(agents::agent_view(
+        &agent,
+        state.hub.is_online(&agent.id),
+    )))
 }
 
-async fn agents_list(State(state): State<AppState>, _auth: AgentSession) -> Result<Json<AgentList>, ApiError> {
+async fn agents_list(
+    State(state): State<AppState>,
+    _auth: AgentSession,
+) -> Result<Json<AgentList>, ApiError> {
     let online = state.hub.online_agents();
     let agents = state.store.agents().await?;
     Ok(Json(AgentList {
-        agents: agents.iter().map(|agent| agents::agent_view(agent, online.contains(&agent.id))).collect(),
+        agents: agents
+            .iter()
+            .map(|agent| agents::agent_view(agent, online.contains(&agent.id)))
+            .collect(),
     }))
 }
 
-async fn conversations(State(state): State<AppState>, auth: AgentSession) -> Result<Json<ConversationList>, ApiError> {
-    Ok(Json(ConversationList { conversations: console::conversations_of(state.store.as_ref(), &auth.agent.id).await? }))
+async fn conversations(
+    State(state): State<AppState>,
+    auth: AgentSession,
+) -> Result<Json<ConversationList>, ApiError> {
+    Ok(Json(ConversationList {
+        conversations: console::conversations_of(state.store.as_ref(), &auth.agent.id).await?,
+    }))
 }
 
 async fn conversation(
@@ -172,7 +207,11 @@ async fn reply(
     )
     .await
     .map_err(send_error)?;
-    let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if sent.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(sent.message)))
 }
 
@@ -183,7 +222,10 @@ async fn request_login(
     JsonBody(_): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let conversation = assigned_to(&state, &auth, &id).await?;
-    let Some(login_url) = state.app(&conversation.app_id).and_then(|app| app.login_url.clone()) else {
+    let Some(login_url) = state
+        .app(&conversation.app_id)
+        .and_then(|app| app.login_url.clone())
+    else {
         return Err(ApiError::NotConfigured(format!(
             "app {} has no login_url; set one in the server's config to ask customers to log in",
             conversation.app_id
@@ -220,11 +262,20 @@ async fn assign(
     JsonBody(request): JsonBody<AssignConversation>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
     let Some(target) = state.store.agent(&request.agent_id).await? else {
-        return Err(ApiError::InvalidRequest { message: "no agent has this agent_id".into(), field: Some("agent_id".into()) });
+        return Err(ApiError::InvalidRequest {
+            message: "no agent has this agent_id".into(),
+            field: Some("agent_id".into()),
+        });
     };
-    let before = state.store.conversation(&id).await?.ok_or(ApiError::NoSuch("conversation"))?;
+    let before = state
+        .store
+        .conversation(&id)
+        .await?
+        .ok_or(ApiError::NoSuch("conversation"))?;
     if before.status != ConversationStatus::Open {
-        return Err(ApiError::NotAssigned("the conversation is closed; only open conversations are reassigned"));
+        return Err(ApiError::NotAssigned(
+            "the conversation is closed; only open conversations are reassigned",
+        ));
     }
     {
         let _routing = state.hub.routing_lock().await;
@@ -232,9 +283,17 @@ async fn assign(
             .store
             .assign_conversation(&id, Some(&target.id), chat::now_ms())
             .await?
-            .ok_or(ApiError::NotAssigned("the conversation is closed; only open conversations are reassigned"))?;
+            .ok_or(ApiError::NotAssigned(
+                "the conversation is closed; only open conversations are reassigned",
+            ))?;
     }
-    console::notify_conversation(state.store.as_ref(), &state.hub, &id, before.assigned_agent_id.as_deref()).await;
+    console::notify_conversation(
+        state.store.as_ref(),
+        &state.hub,
+        &id,
+        before.assigned_agent_id.as_deref(),
+    )
+    .await;
     summary(&state, &id).await
 }
 
@@ -245,10 +304,20 @@ async fn read(
     JsonBody(request): JsonBody<MarkRead>,
 ) -> Result<StatusCode, ApiError> {
     if request.seq < 0 {
-        return Err(ApiError::InvalidRequest { message: "seq must be 0 or more".into(), field: Some("seq".into()) });
+        return Err(ApiError::InvalidRequest {
+            message: "seq must be 0 or more".into(),
+            field: Some("seq".into()),
+        });
     }
-    state.store.conversation(&id).await?.ok_or(ApiError::NoSuch("conversation"))?;
-    state.store.mark_read(&auth.agent.id, &id, request.seq).await?;
+    state
+        .store
+        .conversation(&id)
+        .await?
+        .ok_or(ApiError::NoSuch("conversation"))?;
+    state
+        .store
+        .mark_read(&auth.agent.id, &id, request.seq)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,12 +326,23 @@ async fn customer(
     _auth: AgentSession,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerProfile>, ApiError> {
-    console::profile(state.store.as_ref(), &id).await?.map(Json).ok_or(ApiError::NoSuch("customer"))
+    console::profile(state.store.as_ref(), &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NoSuch("customer"))
 }
 
 /// The conversation, if it is open and routed to the caller.
-async fn assigned_to(state: &AppState, auth: &AgentSession, id: &str) -> Result<ConversationRecord, ApiError> {
-    let conversation = state.store.conversation(id).await?.ok_or(ApiError::NoSuch("conversation"))?;
+async fn assigned_to(
+    state: &AppState,
+    auth: &AgentSession,
+    id: &str,
+) -> Result<ConversationRecord, ApiError> {
+    let conversation = state
+        .store
+        .conversation(id)
+        .await?
+        .ok_or(ApiError::NoSuch("conversation"))?;
     if conversation.status != ConversationStatus::Open {
         return Err(ApiError::NotAssigned("the conversation is closed"));
     }
@@ -275,7 +355,10 @@ async fn assigned_to(state: &AppState, auth: &AgentSession, id: &str) -> Result<
 }
 
 async fn summary(state: &AppState, id: &str) -> Result<Json<ConversationSummary>, ApiError> {
-    console::summary(state.store.as_ref(), id).await?.map(Json).ok_or(ApiError::NoSuch("conversation"))
+    console::summary(state.store.as_ref(), id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NoSuch("conversation"))
 }
 
 /// The client's IP address when the request came over a socket (tests
@@ -286,7 +369,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_string())))
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_string()),
+        ))
     }
 }
 

@@ -53,12 +53,17 @@ impl FromRequestParts<AppState> for AgentSession {
             tracing::debug!("agent request without a session cookie");
             return Err(ApiError::AgentUnauthorized);
         };
-        let Some((session, agent)) = agents::authenticate(state.store.as_ref(), token).await? else {
+        let Some((session, agent)) = agents::authenticate(state.store.as_ref(), token).await?
+        else {
             tracing::debug!("agent request with an unknown, expired or revoked session");
             return Err(ApiError::AgentUnauthorized);
         };
         if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let sent = parts.headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
             if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
                 tracing::debug!(agent = %agent.id, "agent request without the CSRF token");
                 return Err(ApiError::CsrfFailed);
@@ -87,13 +92,23 @@ pub fn check_same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     if header("sec-fetch-site") == Some("cross-site") {
         return Err(ApiError::CrossOrigin("a cross-site page".into()));
     }
-    let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
-    let origin_text = String::from_utf8_lossy(origin.as_bytes()).chars().take(200).collect::<String>();
-    let host = header("x-forwarded-host").or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()));
-    let same = origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(scheme, authority)| {
-        matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
-            && host.is_some_and(|host| host.trim().eq_ignore_ascii_case(authority))
-    });
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin_text = String::from_utf8_lossy(origin.as_bytes())
+        .chars()
+        .take(200)
+        .collect::<String>();
+    let host =
+        header("x-forwarded-host").or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()));
+    let same = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .is_some_and(|(scheme, authority)| {
+            matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+                && host.is_some_and(|host| host.trim().eq_ignore_ascii_case(authority))
+        });
     if same {
         Ok(())
     } else {
@@ -114,7 +129,9 @@ pub fn secure(headers: &HeaderMap, config: &AgentConfig) -> bool {
 /// The `Set-Cookie` value that logs the browser in.
 pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}")
+    format!(
+        "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}"
+    )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
@@ -141,20 +158,51 @@ mod tests {
         };
         check(&[], true);
         check(&[("host", "127.0.0.1:8080")], true);
-        check(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")], true);
-        check(&[("host", "Chat.Example.com"), ("origin", "https://chat.example.com")], true);
-        check(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:9090")], false);
+        check(
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080"),
+            ],
+            true,
+        );
+        check(
+            &[
+                ("host", "Chat.Example.com"),
+                ("origin", "https://chat.example.com"),
+            ],
+            true,
+        );
+        check(
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:9090"),
+            ],
+            false,
+        );
         check(&[("host", "127.0.0.1:8080"), ("origin", "null")], false);
         check(&[("origin", "http://127.0.0.1:8080")], false);
-        check(&[("host", "internal:8080"), ("x-forwarded-host", "chat.example.com"), ("origin", "https://chat.example.com")], true);
-        check(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")], false);
+        check(
+            &[
+                ("host", "internal:8080"),
+                ("x-forwarded-host", "chat.example.com"),
+                ("origin", "https://chat.example.com"),
+            ],
+            true,
+        );
+        check(
+            &[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")],
+            false,
+        );
     }
 
     #[test]
     fn cookies() {
         let map = headers(&[("cookie", "a=1; trustchat_agent=tca_x ; b=2")]);
         assert_eq!(cookie_token(&map), Some("tca_x"));
-        assert_eq!(cookie_token(&headers(&[("cookie", "trustchat_agentx=1")])), None);
+        assert_eq!(
+            cookie_token(&headers(&[("cookie", "trustchat_agentx=1")])),
+            None
+        );
         assert_eq!(
             session_cookie("t", 60, true),
             "trustchat_agent=t; HttpOnly; SameSite=Strict; Path=/; Max-Age=60; Secure"

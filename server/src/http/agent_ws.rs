@@ -29,8 +29,8 @@ use trustchat_protocol::{AgentClientFrame, AgentServerFrame};
 
 use crate::agents;
 use crate::console;
-use crate::hub::CloseReason;
 use crate::http::agent_auth::{cookie_token, AgentSession};
+use crate::hub::CloseReason;
 use crate::state::AppState;
 
 /// The agent WebSocket route.
@@ -38,7 +38,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/agent/ws", get(upgrade))
 }
 
-async fn upgrade(State(state): State<AppState>, auth: AgentSession, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let token = cookie_token(&headers).unwrap_or_default().to_owned();
     ws.max_message_size(4 * MAX_FRAME_BYTES)
         .max_frame_size(4 * MAX_FRAME_BYTES)
@@ -50,14 +55,21 @@ async fn upgrade(State(state): State<AppState>, auth: AgentSession, headers: Hea
 }
 
 /// Runs one console connection of an authenticated agent until it ends.
-pub async fn serve<W, R>(state: AppState, auth: AgentSession, token: String, mut sink: W, mut stream: R)
-where
+pub async fn serve<W, R>(
+    state: AppState,
+    auth: AgentSession,
+    token: String,
+    mut sink: W,
+    mut stream: R,
+) where
     W: Sink<WsMessage> + Unpin,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
     let agent_id = auth.agent.id.clone();
     let mut subscription = state.hub.subscribe_agent(&agent_id);
-    let ready = AgentServerFrame::Ready { agent: agents::agent_view(&auth.agent, true) };
+    let ready = AgentServerFrame::Ready {
+        agent: agents::agent_view(&auth.agent, true),
+    };
     if !send_frame(&mut sink, &ready).await {
         return;
     }
@@ -140,11 +152,27 @@ where
 /// Sends a frame; false when the connection is gone. A console that does
 /// not take a frame within 10 seconds is dead.
 async fn send_frame<W: Sink<WsMessage> + Unpin>(sink: &mut W, frame: &AgentServerFrame) -> bool {
-    let Ok(text) = serde_json::to_string(frame) else { return false };
-    matches!(tokio::time::timeout(Duration::from_secs(10), sink.send(WsMessage::Text(text.into()))).await, Ok(Ok(())))
+    let Ok(text) = serde_json::to_string(frame) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            sink.send(WsMessage::Text(text.into()))
+        )
+        .await,
+        Ok(Ok(()))
+    )
 }
 
 async fn close_with<W: Sink<WsMessage> + Unpin>(sink: &mut W, code: u16, reason: &'static str) {
-    let frame = CloseFrame { code, reason: reason.into() };
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(WsMessage::Close(Some(frame)))).await;
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        sink.send(WsMessage::Close(Some(frame))),
+    )
+    .await;
 }

@@ -37,7 +37,11 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     if path == "/api" || path.starts_with("/api/") {
         return ApiError::NotFound.into_response();
     }
-    let cache = if is_content_hashed(path) { IMMUTABLE } else { REVALIDATE };
+    let cache = if is_content_hashed(path) {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
     // The widget's files are public and fetched from customers' pages on
     // other origins (the loader fetches the wasm and the glue).
     let widget = path.starts_with("/widget/");

@@ -45,10 +45,17 @@ struct Login {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, JsonBody(login): JsonBody<Login>) -> Result<Json<Value>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    JsonBody(login): JsonBody<Login>,
+) -> Result<Json<Value>, ApiError> {
     let demo = state.config.demo.as_ref().ok_or(ApiError::NotFound)?;
     let email = login.email.trim().to_lowercase();
-    let Some(user) = demo.users.iter().find(|u| u.email == email && u.password == login.password) else {
+    let Some(user) = demo
+        .users
+        .iter()
+        .find(|u| u.email == email && u.password == login.password)
+    else {
         return Err(ApiError::Unauthorized);
     };
     let mut bytes = [0u8; 24];
@@ -59,18 +66,28 @@ async fn login(State(state): State<AppState>, JsonBody(login): JsonBody<Login>) 
         .lock()
         .map_err(|_| ApiError::internal("demo login table poisoned"))?
         .insert(portal_token.clone(), user.email.clone());
-    Ok(Json(json!({ "name": user.name, "email": user.email, "portal_token": portal_token })))
+    Ok(Json(
+        json!({ "name": user.name, "email": user.email, "portal_token": portal_token }),
+    ))
 }
 
 async fn token(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let demo = state.config.demo.as_ref().ok_or(ApiError::NotFound)?;
     let email = portal_user(&state, &headers)?;
-    let user = demo.users.iter().find(|u| u.email == email).ok_or(ApiError::Unauthorized)?;
-    let verifier = state
-        .verifier(&demo.app)
-        .ok_or_else(|| ApiError::NotConfigured(format!("demo app {} has no identity keys", demo.app)))?;
+    let user = demo
+        .users
+        .iter()
+        .find(|u| u.email == email)
+        .ok_or(ApiError::Unauthorized)?;
+    let verifier = state.verifier(&demo.app).ok_or_else(|| {
+        ApiError::NotConfigured(format!("demo app {} has no identity keys", demo.app))
+    })?;
     let now = identity::now_unix();
-    let who = MintIdentity { email: Some(user.email.clone()), name: Some(user.name.clone()), ..MintIdentity::default() };
+    let who = MintIdentity {
+        email: Some(user.email.clone()),
+        name: Some(user.name.clone()),
+        ..MintIdentity::default()
+    };
     let token = verifier
         .identity_claims(&who, demo.token_ttl_secs, now)
         .and_then(|claims| verifier.mint(&claims))
@@ -89,7 +106,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Sta
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 fn portal_user(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {

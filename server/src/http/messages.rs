@@ -43,7 +43,11 @@ async fn send(
     )
     .await
     .map_err(send_error)?;
-    let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if sent.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(sent.message)))
 }
 
@@ -53,13 +57,20 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<MessagesPage>, ApiError> {
     let after = parse_after(query.as_deref())?;
-    Ok(Json(chat::history(state.store.as_ref(), &auth.session.customer_id, after).await?))
+    Ok(Json(
+        chat::history(state.store.as_ref(), &auth.session.customer_id, after).await?,
+    ))
 }
 
 /// The checks before a send is stored, the same over HTTP and the
 /// WebSocket: a UUID `client_id`, a valid body, then the session's rate.
 /// Invalid sends do not use up the rate.
-pub fn check_send(state: &AppState, session_id: &str, client_id: &str, body: &str) -> Result<(), ApiError> {
+pub fn check_send(
+    state: &AppState,
+    session_id: &str,
+    client_id: &str,
+    body: &str,
+) -> Result<(), ApiError> {
     chat::canonical_client_id(client_id).map_err(invalid)?;
     validate::message_body(body).map_err(invalid)?;
     state
@@ -78,7 +89,11 @@ pub fn send_error(error: SendError) -> ApiError {
 }
 
 fn invalid(invalid: Invalid) -> ApiError {
-    ApiError::InvalidField { code: invalid.code, field: invalid.field.to_owned(), message: invalid.message }
+    ApiError::InvalidField {
+        code: invalid.code,
+        field: invalid.field.to_owned(),
+        message: invalid.message,
+    }
 }
 
 /// `after` from the query string: a whole number, 0 when absent.

@@ -51,10 +51,19 @@ async fn mint(
         None => DEFAULT_MINT_TTL_SECS,
     };
     let who = match request.identity_type {
-        IdentityType::Email => MintIdentity { email: Some(request.identity), ..MintIdentity::default() },
-        IdentityType::MobilePhoneNumber => MintIdentity { phone: Some(request.identity), ..MintIdentity::default() },
+        IdentityType::Email => MintIdentity {
+            email: Some(request.identity),
+            ..MintIdentity::default()
+        },
+        IdentityType::MobilePhoneNumber => MintIdentity {
+            phone: Some(request.identity),
+            ..MintIdentity::default()
+        },
     };
-    let who = MintIdentity { name: request.name, ..who };
+    let who = MintIdentity {
+        name: request.name,
+        ..who
+    };
     let now = identity::now_unix();
     let token = verifier
         .identity_claims(&who, ttl, now)

@@ -19,13 +19,13 @@ use axum::http::HeaderMap;
 use crate::chat;
 use crate::config::AppConfig;
 use crate::console;
-use crate::rules::{self, CustomerStatus};
 use crate::error::ApiError;
-use crate::hub::CloseReason;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
 use crate::http::origin::KnownApp;
+use crate::hub::CloseReason;
 use crate::identity::{self, Identity, VerifiedIdentity};
+use crate::rules::{self, CustomerStatus};
 use crate::state::{AppRef, AppState};
 use crate::store::{CustomerRecord, IdentityKind, SessionRecord};
 
@@ -52,7 +52,8 @@ async fn create(
         // The customer is verified now: their open conversation's agent sees it.
         console::customer_changed(state.store.as_ref(), &state.hub, &opened.customer.id).await;
     }
-    let mut response = session_response(&app, &opened.session, &opened.customer, now, page(&headers));
+    let mut response =
+        session_response(&app, &opened.session, &opened.customer, now, page(&headers));
     response.session_token = Some(opened.token);
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -83,12 +84,20 @@ async fn change_identity(
         new_session = changed.new_token.is_some(), trusted = changed.session.trusted, "identity changed");
     if changed.new_token.is_some() {
         // A different person: the old session's sockets stop hearing.
-        state.hub.close_session(&auth.session.id, CloseReason::Revoked);
+        state
+            .hub
+            .close_session(&auth.session.id, CloseReason::Revoked);
     } else {
         chat::identity_changed(&state.hub, &changed.session, &changed.moved);
     }
     console::customer_changed(state.store.as_ref(), &state.hub, &changed.customer.id).await;
-    let mut response = session_response(&auth.app, &changed.session, &changed.customer, now, page(&headers));
+    let mut response = session_response(
+        &auth.app,
+        &changed.session,
+        &changed.customer,
+        now,
+        page(&headers),
+    );
     response.session_token = changed.new_token;
     Ok(Json(response))
 }
@@ -116,17 +125,26 @@ async fn requested_identity(
 /// Verifies an identity token for `app`: the app's keys, its claim policy,
 /// and, for single-use tokens, the replay guard. A refusal is a 401
 /// `invalid_token` whose `reason` names exactly what was wrong.
-async fn identity_from_jwt(state: &AppState, app: &AppRef, jwt: &str) -> Result<Identity, ApiError> {
+async fn identity_from_jwt(
+    state: &AppState,
+    app: &AppRef,
+    jwt: &str,
+) -> Result<Identity, ApiError> {
     let Some(verifier) = state.verifier(&app.id) else {
         tracing::debug!(app = %app.id, "refused a JWT: no identity keys configured");
         return Err(ApiError::InvalidToken {
             reason: "not_configured".into(),
-            message: format!("app {} has no identity keys configured; add an [apps.identity] table", app.id),
+            message: format!(
+                "app {} has no identity keys configured; add an [apps.identity] table",
+                app.id
+            ),
         });
     };
     let now = identity::now_unix();
     match verifier.verify_once(jwt, now, state.replay.as_ref()).await {
-        Ok(verified) => Ok(Identity::Verified(VerifiedIdentity::from(&verified.identity))),
+        Ok(verified) => Ok(Identity::Verified(VerifiedIdentity::from(
+            &verified.identity,
+        ))),
         Err(refusal) => {
             tracing::debug!(app = %app.id, reason = refusal.reason.code(), "refused a JWT");
             Err(ApiError::InvalidToken {
@@ -137,13 +155,31 @@ async fn identity_from_jwt(state: &AppState, app: &AppRef, jwt: &str) -> Result<
     }
 }
 
-async fn current(State(_): State<AppState>, auth: CustomerSession, headers: HeaderMap) -> Json<SessionResponse> {
-    Json(session_response(&auth.app, &auth.session, &auth.customer, identity::now(), page(&headers)))
+async fn current(
+    State(_): State<AppState>,
+    auth: CustomerSession,
+    headers: HeaderMap,
+) -> Json<SessionResponse> {
+    Json(session_response(
+        &auth.app,
+        &auth.session,
+        &auth.customer,
+        identity::now(),
+        page(&headers),
+    ))
 }
 
-async fn revoke(State(state): State<AppState>, auth: CustomerSession) -> Result<StatusCode, ApiError> {
-    state.store.revoke_session(&auth.session.id, identity::now()).await?;
-    state.hub.close_session(&auth.session.id, CloseReason::Revoked);
+async fn revoke(
+    State(state): State<AppState>,
+    auth: CustomerSession,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .revoke_session(&auth.session.id, identity::now())
+        .await?;
+    state
+        .hub
+        .close_session(&auth.session.id, CloseReason::Revoked);
     console::customer_changed(state.store.as_ref(), &state.hub, &auth.customer.id).await;
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
@@ -162,7 +198,10 @@ fn session_response(
     let trusted = identity::is_trusted(session, now);
     let status = if trusted {
         CustomerStatus::Trusted
-    } else if session.identity_kind != IdentityKind::Anonymous || view.email.is_some() || view.phone.is_some() {
+    } else if session.identity_kind != IdentityKind::Anonymous
+        || view.email.is_some()
+        || view.phone.is_some()
+    {
         CustomerStatus::Identified
     } else {
         CustomerStatus::Anonymous

@@ -24,8 +24,8 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::header::{HeaderValue, ORIGIN};
 use axum::http::HeaderMap;
@@ -83,11 +83,18 @@ async fn upgrade(
     if let Some(value) = &origin {
         let allowed = value.to_str().is_ok_and(|origin| {
             let origin = origin.to_ascii_lowercase();
-            state.config.apps.iter().any(|app| app.allows_origin(&origin))
+            state
+                .config
+                .apps
+                .iter()
+                .any(|app| app.allows_origin(&origin))
         });
         if !allowed {
             return ApiError::OriginNotAllowed {
-                origin: String::from_utf8_lossy(value.as_bytes()).chars().take(200).collect(),
+                origin: String::from_utf8_lossy(value.as_bytes())
+                    .chars()
+                    .take(200)
+                    .collect(),
                 app_id: None,
             }
             .into_response();
@@ -111,7 +118,10 @@ where
     W: Sink<WsMessage> + Unpin,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
-    let mut out = Outbox { sink, dropped: None };
+    let mut out = Outbox {
+        sink,
+        dropped: None,
+    };
     let Some(session) = authenticate(&state, origin.as_ref(), &mut out, &mut stream).await else {
         return;
     };
@@ -131,7 +141,8 @@ where
                 None,
             );
             out.frame(&frame).await;
-            out.close(close::TOO_MANY_CONNECTIONS, "too many connections").await;
+            out.close(close::TOO_MANY_CONNECTIONS, "too many connections")
+                .await;
             return;
         }
     };
@@ -187,7 +198,8 @@ where
             return None;
         }
         Ok(None) => {
-            out.close(close::POLICY, "the first frame must be an auth frame").await;
+            out.close(close::POLICY, "the first frame must be an auth frame")
+                .await;
             return None;
         }
         Ok(Some(text)) => text,
@@ -197,7 +209,8 @@ where
         return None;
     }
     let Ok(ClientFrame::Auth { session_token }) = serde_json::from_str::<ClientFrame>(&text) else {
-        out.close(close::POLICY, "the first frame must be an auth frame").await;
+        out.close(close::POLICY, "the first frame must be an auth frame")
+            .await;
         return None;
     };
     let session = match live_session(state, &session_token).await {
@@ -236,7 +249,10 @@ async fn live_session(state: &AppState, token: &str) -> Result<Option<SessionRec
     if !token.starts_with(SESSION_TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
-    let session = state.store.session_by_token_hash(&identity::hash_token(token)).await?;
+    let session = state
+        .store
+        .session_by_token_hash(&identity::hash_token(token))
+        .await?;
     Ok(session.filter(|session| session.revoked_at.is_none()))
 }
 
@@ -308,7 +324,9 @@ where
         let text = match incoming {
             WsMessage::Text(text) => text,
             WsMessage::Binary(_) => {
-                self.out.close(close::INVALID_FRAME, "frames are JSON text").await;
+                self.out
+                    .close(close::INVALID_FRAME, "frames are JSON text")
+                    .await;
                 return false;
             }
             WsMessage::Ping(_) | WsMessage::Pong(_) => return true,
@@ -321,14 +339,21 @@ where
         let value: serde_json::Value = match serde_json::from_str(&text) {
             Ok(value) => value,
             Err(_) => {
-                self.out.close(close::INVALID_FRAME, "frames are JSON").await;
+                self.out
+                    .close(close::INVALID_FRAME, "frames are JSON")
+                    .await;
                 return false;
             }
         };
         let frame = match serde_json::from_value::<ClientFrame>(value) {
             Ok(frame) => frame,
             Err(error) => {
-                let frame = error_frame(ErrorCode::InvalidRequest, format!("invalid frame: {error}"), None, None);
+                let frame = error_frame(
+                    ErrorCode::InvalidRequest,
+                    format!("invalid frame: {error}"),
+                    None,
+                    None,
+                );
                 return self.out.frame(&frame).await;
             }
         };
@@ -340,20 +365,27 @@ where
                 None,
                 None,
             ),
-            ClientFrame::Send { client_id, body } => match self.send(&client_id, &body, subscriber).await {
-                Ok(reply) => reply,
-                Err(Revoked) => {
-                    self.out.close(close::UNAUTHORIZED, "session revoked").await;
-                    return false;
+            ClientFrame::Send { client_id, body } => {
+                match self.send(&client_id, &body, subscriber).await {
+                    Ok(reply) => reply,
+                    Err(Revoked) => {
+                        self.out.close(close::UNAUTHORIZED, "session revoked").await;
+                        return false;
+                    }
                 }
-            },
+            }
         };
         self.out.frame(&reply).await
     }
 
     /// A `send`: the same checks and storage as `POST /api/v1/messages`,
     /// answered with `ack` once durably stored.
-    async fn send(&self, client_id: &str, body: &str, subscriber: u64) -> Result<ServerFrame, Revoked> {
+    async fn send(
+        &self,
+        client_id: &str,
+        body: &str,
+        subscriber: u64,
+    ) -> Result<ServerFrame, Revoked> {
         let state = self.state;
         if let Err(error) = check_send(state, &self.session_id, client_id, body) {
             return Ok(api_error_frame(&error, Some(client_id)));
@@ -361,7 +393,12 @@ where
         let session = match state.store.session(&self.session_id).await {
             Ok(Some(session)) if session.revoked_at.is_none() => session,
             Ok(_) => return Err(Revoked),
-            Err(error) => return Ok(api_error_frame(&logged(ApiError::from(error)), Some(client_id))),
+            Err(error) => {
+                return Ok(api_error_frame(
+                    &logged(ApiError::from(error)),
+                    Some(client_id),
+                ))
+            }
         };
         let sent = chat::send_customer_message(
             state.store.as_ref(),
@@ -373,7 +410,10 @@ where
         )
         .await;
         Ok(match sent {
-            Ok(sent) => ServerFrame::Ack { client_id: client_id.to_owned(), message: sent.message },
+            Ok(sent) => ServerFrame::Ack {
+                client_id: client_id.to_owned(),
+                message: sent.message,
+            },
             Err(error) => api_error_frame(&logged(send_error(error)), Some(client_id)),
         })
     }
@@ -409,9 +449,16 @@ where
 
     /// Sends a close frame with a code and reason; the caller then ends.
     async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = CloseFrame { code, reason: reason.into() };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
         // A socket that does not take even this within a second is dead.
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.sink.send(WsMessage::Close(Some(frame)))).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.sink.send(WsMessage::Close(Some(frame))),
+        )
+        .await;
     }
 
     /// Sends a message; false when the socket failed or the hub dropped
@@ -434,7 +481,12 @@ where
 }
 
 /// An `error` frame.
-fn error_frame(code: ErrorCode, message: String, client_id: Option<&str>, retry_after: Option<u64>) -> ServerFrame {
+fn error_frame(
+    code: ErrorCode,
+    message: String,
+    client_id: Option<&str>,
+    retry_after: Option<u64>,
+) -> ServerFrame {
     ServerFrame::Error {
         code: code.as_str().to_owned(),
         message,
@@ -447,7 +499,12 @@ fn error_frame(code: ErrorCode, message: String, client_id: Option<&str>, retry_
 /// over HTTP (and never an internal error's details).
 fn api_error_frame(error: &ApiError, client_id: Option<&str>) -> ServerFrame {
     let detail = error.body().error;
-    ServerFrame::Error { code: detail.code, message: detail.message, client_id: client_id.map(str::to_owned), retry_after: detail.retry_after }
+    ServerFrame::Error {
+        code: detail.code,
+        message: detail.message,
+        client_id: client_id.map(str::to_owned),
+        retry_after: detail.retry_after,
+    }
 }
 
 /// Logs an internal error as the HTTP layer would, and passes it on.

@@ -121,7 +121,10 @@ impl fmt::Debug for IdentityConfig {
             .field("single_use_tokens", &self.single_use_tokens)
             .field("mint_kid", &self.mint_kid)
             .field("jwks_refresh_secs", &self.jwks_refresh_secs)
-            .field("jwks_unknown_kid_min_interval_secs", &self.jwks_unknown_kid_min_interval_secs)
+            .field(
+                "jwks_unknown_kid_min_interval_secs",
+                &self.jwks_unknown_kid_min_interval_secs,
+            )
             .finish()
     }
 }
@@ -138,10 +141,14 @@ impl IdentityConfig {
         RemoteOptions {
             refresh_interval: self
                 .jwks_refresh_secs
-                .map_or(defaults.refresh_interval, |s| std::time::Duration::from_secs(s.max(1))),
+                .map_or(defaults.refresh_interval, |s| {
+                    std::time::Duration::from_secs(s.max(1))
+                }),
             min_refresh_gap: self
                 .jwks_unknown_kid_min_interval_secs
-                .map_or(defaults.min_refresh_gap, |s| std::time::Duration::from_secs(s.max(1))),
+                .map_or(defaults.min_refresh_gap, |s| {
+                    std::time::Duration::from_secs(s.max(1))
+                }),
             ..defaults
         }
     }

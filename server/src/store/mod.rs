@@ -334,7 +334,8 @@ pub trait Store: Send + Sync + 'static {
     /// conversation, durably, in one transaction; `None` when the
     /// conversation does not exist or is closed; [`StoreError::Conflict`]
     /// when an agent message of the conversation has its `client_id`.
-    async fn append_agent_message(&self, message: NewAgentMessage) -> StoreResult<Option<Appended>>;
+    async fn append_agent_message(&self, message: NewAgentMessage)
+        -> StoreResult<Option<Appended>>;
 
     /// The agent message of a conversation with this `client_id`.
     async fn agent_message_by_client_id(
@@ -348,7 +349,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The customer's current conversation: the open one, else the one
     /// closed last; `None` before their first message.
-    async fn current_conversation(&self, customer_id: &str) -> StoreResult<Option<ConversationRecord>>;
+    async fn current_conversation(
+        &self,
+        customer_id: &str,
+    ) -> StoreResult<Option<ConversationRecord>>;
 
     /// At most `limit` messages of a conversation with `seq > after`, by
     /// `seq`.
@@ -361,14 +365,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes an open conversation; `None` when it does not exist or was
     /// closed already.
-    async fn close_conversation(&self, id: &str, now_ms: i64) -> StoreResult<Option<ConversationRecord>>;
+    async fn close_conversation(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<ConversationRecord>>;
 
     /// Gives every conversation (and message) of customer `from` to
     /// customer `to`, in one transaction: an anonymous customer who logs in
     /// as an existing profile keeps the chat they are in. If both have an
     /// open conversation, `to`'s is closed: the one the customer is typing
     /// in goes on.
-    async fn move_conversations(&self, from: &str, to: &str, now_ms: i64) -> StoreResult<MovedConversations>;
+    async fn move_conversations(
+        &self,
+        from: &str,
+        to: &str,
+        now_ms: i64,
+    ) -> StoreResult<MovedConversations>;
 
     /// Inserts an agent; [`StoreError::Conflict`] when a live agent has
     /// the email (in any case).
@@ -384,7 +397,11 @@ pub trait Store: Send + Sync + 'static {
     async fn agents(&self) -> StoreResult<Vec<AgentRecord>>;
 
     /// Sets a live agent's availability; `None` when there is no such agent.
-    async fn set_agent_status(&self, id: &str, status: AgentStatus) -> StoreResult<Option<AgentRecord>>;
+    async fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+    ) -> StoreResult<Option<AgentRecord>>;
 
     /// Removes an agent in one transaction: marks the account disabled,
     /// revokes its sessions and puts its open conversations back in the
@@ -396,7 +413,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The agent session whose token hashes to `token_hash`, revoked,
     /// expired or not.
-    async fn agent_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<AgentSessionRecord>>;
+    async fn agent_session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<AgentSessionRecord>>;
 
     /// Revokes an agent session.
     async fn revoke_agent_session(&self, id: &str, now_ms: i64) -> StoreResult<()>;
@@ -420,7 +440,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Conversations with their customer, last message, unread count and
     /// the customer's verification at `now` (Unix seconds).
-    async fn conversation_views(&self, filter: ConversationFilter, now: i64) -> StoreResult<Vec<ConversationView>>;
+    async fn conversation_views(
+        &self,
+        filter: ConversationFilter,
+        now: i64,
+    ) -> StoreResult<Vec<ConversationView>>;
 
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).

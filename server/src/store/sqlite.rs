@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnection, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection as _, Row};
@@ -33,8 +33,9 @@ use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 use super::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Appended,
-    ConversationFilter, ConversationRecord, ConversationView, CustomerRecord, IdentityKind, MessageRecord,
-    MovedConversations, NewAgentMessage, NewCustomerMessage, SessionRecord, Store, StoreError, StoreResult,
+    ConversationFilter, ConversationRecord, ConversationView, CustomerRecord, IdentityKind,
+    MessageRecord, MovedConversations, NewAgentMessage, NewCustomerMessage, SessionRecord, Store,
+    StoreError, StoreResult,
 };
 
 /// The most appends committed in one transaction.
@@ -48,7 +49,8 @@ const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author, author_name, ki
      trusted, created_at_ms, client_id, session_id";
 
 const AGENT_COLUMNS: &str = "id, email, name, password_hash, status, created_at, last_assigned_at";
-const AGENT_SESSION_COLUMNS: &str = "id, token_hash, csrf_token, agent_id, created_at, expires_at, revoked_at";
+const AGENT_SESSION_COLUMNS: &str =
+    "id, token_hash, csrf_token, agent_id, created_at, expires_at, revoked_at";
 
 /// The schema migrations, embedded in the binary and applied at start-up.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -69,7 +71,10 @@ enum WriteJob {
     /// A customer's message.
     Customer(NewCustomerMessage, oneshot::Sender<StoreResult<Appended>>),
     /// An agent's message.
-    Agent(NewAgentMessage, oneshot::Sender<StoreResult<Option<Appended>>>),
+    Agent(
+        NewAgentMessage,
+        oneshot::Sender<StoreResult<Option<Appended>>>,
+    ),
     /// Stop the writer (the store is closing).
     Stop,
 }
@@ -135,8 +140,14 @@ async fn write_loop(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
 
 /// An append that ran, waiting for the commit to answer.
 enum Done {
-    Customer(StoreResult<Appended>, oneshot::Sender<StoreResult<Appended>>),
-    Agent(StoreResult<Option<Appended>>, oneshot::Sender<StoreResult<Option<Appended>>>),
+    Customer(
+        StoreResult<Appended>,
+        oneshot::Sender<StoreResult<Appended>>,
+    ),
+    Agent(
+        StoreResult<Option<Appended>>,
+        oneshot::Sender<StoreResult<Option<Appended>>>,
+    ),
 }
 
 async fn run_batch(pool: &SqlitePool, batch: &mut Vec<WriteJob>) {
@@ -146,7 +157,10 @@ async fn run_batch(pool: &SqlitePool, batch: &mut Vec<WriteJob>) {
         for job in batch.drain(..) {
             match job {
                 WriteJob::Customer(message, reply) => {
-                    done.push(Done::Customer(append_customer(&mut tx, &message).await, reply));
+                    done.push(Done::Customer(
+                        append_customer(&mut tx, &message).await,
+                        reply,
+                    ));
                 }
                 WriteJob::Agent(message, reply) => {
                     done.push(Done::Agent(append_agent(&mut tx, &message).await, reply));
@@ -167,17 +181,28 @@ async fn run_batch(pool: &SqlitePool, batch: &mut Vec<WriteJob>) {
         let failed = || StoreError::Database("the message batch failed to commit".into());
         match finished {
             Done::Customer(result, reply) => {
-                let _ = reply.send(if committed.is_ok() { result } else { Err(failed()) });
+                let _ = reply.send(if committed.is_ok() {
+                    result
+                } else {
+                    Err(failed())
+                });
             }
             Done::Agent(result, reply) => {
-                let _ = reply.send(if committed.is_ok() { result } else { Err(failed()) });
+                let _ = reply.send(if committed.is_ok() {
+                    result
+                } else {
+                    Err(failed())
+                });
             }
         }
     }
 }
 
 /// One customer append inside the batch's transaction.
-async fn append_customer(conn: &mut SqliteConnection, new: &NewCustomerMessage) -> StoreResult<Appended> {
+async fn append_customer(
+    conn: &mut SqliteConnection,
+    new: &NewCustomerMessage,
+) -> StoreResult<Appended> {
     let appended = |message, opened| Appended {
         message,
         app_id: new.app_id.clone(),
@@ -259,13 +284,19 @@ async fn insert_customer_message(
 }
 
 /// The message the customer stored earlier with this `client_id`.
-async fn stored_before(conn: &mut SqliteConnection, new: &NewCustomerMessage) -> StoreResult<Appended> {
+async fn stored_before(
+    conn: &mut SqliteConnection,
+    new: &NewCustomerMessage,
+) -> StoreResult<Appended> {
     stored_before_opt(conn, new)
         .await?
         .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))
 }
 
-async fn stored_before_opt(conn: &mut SqliteConnection, new: &NewCustomerMessage) -> StoreResult<Option<Appended>> {
+async fn stored_before_opt(
+    conn: &mut SqliteConnection,
+    new: &NewCustomerMessage,
+) -> StoreResult<Option<Appended>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE customer_id = ? AND client_id = ?"
     )))
@@ -287,7 +318,10 @@ async fn stored_before_opt(conn: &mut SqliteConnection, new: &NewCustomerMessage
 }
 
 /// One agent append inside the batch's transaction: one statement.
-async fn append_agent(conn: &mut SqliteConnection, new: &NewAgentMessage) -> StoreResult<Option<Appended>> {
+async fn append_agent(
+    conn: &mut SqliteConnection,
+    new: &NewAgentMessage,
+) -> StoreResult<Option<Appended>> {
     let row = sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, link, trusted, \
          created_at_ms, client_id) \
@@ -330,7 +364,10 @@ async fn append_agent(conn: &mut SqliteConnection, new: &NewAgentMessage) -> Sto
     }))
 }
 
-async fn conversation_in(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<ConversationRecord>> {
+async fn conversation_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> StoreResult<Option<ConversationRecord>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
     )))
@@ -476,15 +513,17 @@ impl Store for SqliteStore {
     }
 
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
-        sqlx::query("UPDATE customers SET name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?")
-            .bind(&customer.name)
-            .bind(&customer.email)
-            .bind(&customer.phone)
-            .bind(customer.updated_at)
-            .bind(&customer.id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "UPDATE customers SET name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&customer.name)
+        .bind(&customer.email)
+        .bind(&customer.phone)
+        .bind(customer.updated_at)
+        .bind(&customer.id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(())
     }
 
@@ -504,13 +543,20 @@ impl Store for SqliteStore {
     async fn append_customer_message(&self, message: NewCustomerMessage) -> StoreResult<Appended> {
         let (reply, outcome) = oneshot::channel();
         self.write(WriteJob::Customer(message, reply)).await?;
-        outcome.await.map_err(|_| StoreError::Database("the message batch failed".into()))?
+        outcome
+            .await
+            .map_err(|_| StoreError::Database("the message batch failed".into()))?
     }
 
-    async fn append_agent_message(&self, message: NewAgentMessage) -> StoreResult<Option<Appended>> {
+    async fn append_agent_message(
+        &self,
+        message: NewAgentMessage,
+    ) -> StoreResult<Option<Appended>> {
         let (reply, outcome) = oneshot::channel();
         self.write(WriteJob::Agent(message, reply)).await?;
-        outcome.await.map_err(|_| StoreError::Database("the message batch failed".into()))?
+        outcome
+            .await
+            .map_err(|_| StoreError::Database("the message batch failed".into()))?
     }
 
     async fn agent_message_by_client_id(
@@ -536,7 +582,10 @@ impl Store for SqliteStore {
         conversation_in(&mut conn, id).await
     }
 
-    async fn current_conversation(&self, customer_id: &str) -> StoreResult<Option<ConversationRecord>> {
+    async fn current_conversation(
+        &self,
+        customer_id: &str,
+    ) -> StoreResult<Option<ConversationRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE customer_id = ? \
              ORDER BY status = 'open' DESC, created_at DESC, rowid DESC LIMIT 1"
@@ -569,7 +618,11 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    async fn close_conversation(&self, id: &str, now_ms: i64) -> StoreResult<Option<ConversationRecord>> {
+    async fn close_conversation(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<ConversationRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
              WHERE id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
@@ -584,7 +637,12 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn move_conversations(&self, from: &str, to: &str, now_ms: i64) -> StoreResult<MovedConversations> {
+    async fn move_conversations(
+        &self,
+        from: &str,
+        to: &str,
+        now_ms: i64,
+    ) -> StoreResult<MovedConversations> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let from_has_open: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM conversations WHERE customer_id = ? AND status = 'open')",
@@ -683,7 +741,11 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    async fn set_agent_status(&self, id: &str, status: AgentStatus) -> StoreResult<Option<AgentRecord>> {
+    async fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+    ) -> StoreResult<Option<AgentRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE agents SET status = ? WHERE id = ? AND disabled_at IS NULL RETURNING {AGENT_COLUMNS}"
         )))
@@ -704,12 +766,14 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        sqlx::query("UPDATE agent_sessions SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "UPDATE agent_sessions SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         let requeued = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET assigned_agent_id = NULL \
              WHERE assigned_agent_id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
@@ -743,7 +807,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn agent_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<AgentSessionRecord>> {
+    async fn agent_session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<AgentSessionRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {AGENT_SESSION_COLUMNS} FROM agent_sessions WHERE token_hash = ?"
         )))
@@ -827,11 +894,20 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?
         .iter()
-        .map(|row| Ok((row.try_get("assigned_agent_id").map_err(db)?, row.try_get("open").map_err(db)?)))
+        .map(|row| {
+            Ok((
+                row.try_get("assigned_agent_id").map_err(db)?,
+                row.try_get("open").map_err(db)?,
+            ))
+        })
         .collect()
     }
 
-    async fn conversation_views(&self, filter: ConversationFilter, now: i64) -> StoreResult<Vec<ConversationView>> {
+    async fn conversation_views(
+        &self,
+        filter: ConversationFilter,
+        now: i64,
+    ) -> StoreResult<Vec<ConversationView>> {
         let (condition, order, key) = match &filter {
             ConversationFilter::Id(id) => ("c.id = ?", "c.rowid", id),
             ConversationFilter::AssignedTo(agent) => (
@@ -839,7 +915,11 @@ impl Store for SqliteStore {
                 "c.status = 'open' DESC, c.last_activity_at DESC, c.rowid DESC",
                 agent,
             ),
-            ConversationFilter::Customer(customer) => ("c.customer_id = ?", "c.created_at DESC, c.rowid DESC", customer),
+            ConversationFilter::Customer(customer) => (
+                "c.customer_id = ?",
+                "c.created_at DESC, c.rowid DESC",
+                customer,
+            ),
         };
         // The read marker that counts is the assigned agent's; a customer
         // is verified while any live session of theirs holds an unexpired
@@ -910,7 +990,9 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
     let status = [ConversationStatus::Open, ConversationStatus::Closed]
         .into_iter()
         .find(|s| status_str(*s) == status)
-        .ok_or_else(|| StoreError::Database(format!("unknown conversation status {status:?}").into()))?;
+        .ok_or_else(|| {
+            StoreError::Database(format!("unknown conversation status {status:?}").into())
+        })?;
     Ok(ConversationRecord {
         id: row.try_get("id").map_err(db)?,
         app_id: row.try_get("app_id").map_err(db)?,
