@@ -24,6 +24,9 @@ const common = {
   context: root,
   devtool: false,
   performance: { hints: false },
+  // The glue chunk is called "glue", so that the loader can prefetch it by
+  // name (www/widget/api.js).
+  optimization: { chunkIds: "named" },
   module: {
     rules: [
       { test: /\.wasm$/, type: "asset/resource", generator: { filename: "[name].[contenthash:12][ext]" } },

@@ -8,7 +8,7 @@
 // Used by `node scripts/bench.mjs page`; needs a built dist/ and a server
 // binary (debug is fine: the server's speed is not what is measured).
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -34,20 +34,22 @@ async function metrics(cdp, bytes) {
 async function measure(browser, base, withWidget) {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.route(`${base}/host`, (route) => route.fulfill({ contentType: "text/html", body: PAGE(withWidget) }));
   const cdp = await context.newCDPSession(page);
   await cdp.send("Performance.enable");
   await cdp.send("Network.enable");
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: 4 });
   const bytes = { total: 0 };
   cdp.on("Network.loadingFinished", (event) => (bytes.total += event.encodedDataLength));
-  await page.goto(`${base}/host`, { waitUntil: "load" });
+  await page.goto(`${base}/${withWidget ? "with-widget" : "plain"}.html`, { waitUntil: "load" });
   // Before the chat opens: the page as a visitor sees it, launcher only,
-  // after everything the widget does while the browser is idle (its idle
-  // prefetch) has finished: no request for half a second, then 2 s more
-  // for any work that follows.
-  await page.waitForLoadState("networkidle");
-  await page.waitForTimeout(2000);
+  // after everything the widget does while the browser is idle: its
+  // prefetch of the wasm has finished, and 1 s more for any work after it.
+  if (withWidget) {
+    await page.waitForFunction(() =>
+      performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm") && entry.responseEnd > 0),
+    );
+  }
+  await page.waitForTimeout(1000);
   const before = await metrics(cdp, bytes);
   let after = null;
   let greetingMs = null;
@@ -83,10 +85,18 @@ export async function pageBench({ serverBinary }) {
   const dir = mkdtempSync(path.join(tmpdir(), "trustchat-page-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  // The pages are served by the server itself, beside the built widget
+  // (a link to dist/widget): a routed page would turn the browser's HTTP
+  // cache off, and the widget counts on it (what idle time prefetched).
+  const site = path.join(dir, "site");
+  mkdirSync(site);
+  symlinkSync(path.join(ROOT, "dist", "widget"), path.join(site, "widget"));
+  writeFileSync(path.join(site, "plain.html"), PAGE(false));
+  writeFileSync(path.join(site, "with-widget.html"), PAGE(true));
   const config = path.join(dir, "bench.toml");
   writeFileSync(
     config,
-    `[server]\nlisten = "127.0.0.1:${port}"\ndatabase_url = "sqlite://${path.join(dir, "b.db")}"\nstatic_dir = "${path.join(ROOT, "dist")}"\n\n[[apps]]\nid = "bench"\nallowed_origins = ["${base}"]\nonboarding = false\n\n[apps.messages]\ngreeting_identified = "Hi {first_name}!"\n`,
+    `[server]\nlisten = "127.0.0.1:${port}"\ndatabase_url = "sqlite://${path.join(dir, "b.db")}"\nstatic_dir = "${site}"\n\n[[apps]]\nid = "bench"\nallowed_origins = ["${base}"]\nonboarding = false\n\n[apps.messages]\ngreeting_identified = "Hi {first_name}!"\n`,
   );
   const server = await startServer({ binary: serverBinary, config, log: "ignore" });
   const browser = await chromium.launch({

@@ -8,7 +8,6 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { ROOT, WIDGET_TOOLCHAIN, run, step } from "./lib.mjs";
-import { precompress } from "./precompress.mjs";
 import { measure, report } from "./size-budget.mjs";
 
 const WASM_FEATURES = [
@@ -24,8 +23,9 @@ export async function build({ releaseServer = false, skipServer = false } = {}) 
   buildWasm();
   await bundle();
   copyStatic();
-  step("precompressing dist/ (zopfli gzip and brotli)");
-  console.log(`${await precompress()} files`);
+  // In a process of its own: the zopfli module (emscripten) installs
+  // process-wide error handlers that would swallow ours.
+  run(process.execPath, [path.join(ROOT, "scripts", "precompress.mjs")]);
   if (!skipServer) buildServer(releaseServer);
   reportSizes();
 }

@@ -1,8 +1,9 @@
 // What a page with the widget downloads, and when (issue 6, "load on
 // demand"): the script tag brings only the loader, which draws the
-// launcher; the glue and the wasm come when the customer opens the chat,
-// when the site calls an API that needs them, or when the browser is idle.
-// The Rust UI then adopts the loader's launcher instead of drawing another.
+// launcher; `init` resolves from the loader; the glue and the wasm are
+// fetched into the cache when the browser is idle, and run when the
+// customer opens the chat or the site calls an API that needs them. The
+// Rust UI then adopts the loader's launcher instead of drawing another.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -26,7 +27,7 @@ after(async () => {
  * `init`. With `holdIdle`, the browser never reports being idle (a busy
  * page): `window.fireIdle()` runs what waited for it.
  */
-async function hostPage({ holdIdle }) {
+async function hostPage({ holdIdle, beforeInit = "" }) {
   const page = await newPage(browser);
   const widgetRequests = [];
   page.on("request", (request) => {
@@ -45,7 +46,7 @@ async function hostPage({ holdIdle }) {
     route.fulfill({
       contentType: "text/html",
       body: `<!doctype html><html lang="en"><head><title>Host</title><link rel="icon" href="data:,">
-        <script>${snippet}</script><script>TrustChat.init({ appId: "demo" });</script></head>
+        <script>${snippet}</script><script>${beforeInit}window.initialized = TrustChat.init({ appId: "demo" }).then(() => "resolved", (e) => e.code);</script></head>
         <body><h1>Host page</h1></body></html>`,
     }),
   );
@@ -61,18 +62,40 @@ describe("loading on demand", () => {
     const { page, widgetRequests } = await hostPage({ holdIdle: true });
     await page.locator("[data-tc=launcher]").waitFor();
     assert.equal(await page.locator("[data-tc=launcher]").getAttribute("aria-label"), "Open chat");
+    // init resolved without the wasm.
+    assert.equal(await page.evaluate(() => window.initialized), "resolved");
     await page.waitForTimeout(1000);
     assert.deepEqual(widgetRequests, ["trustchat.js"]);
     assert.equal(await page.evaluate(() => window.TrustChat.getUser()), null);
 
-    // Idle: the rest arrives, the wasm as application/wasm, streamed.
+    // Idle: the wasm arrives as application/wasm, compressed, and the glue
+    // is prefetched; neither runs until something needs them.
     const wasmResponse = page.waitForResponse((r) => r.url().endsWith(".wasm"));
+    const glueRequest = page.waitForRequest((r) => isGlue(new URL(r.url()).pathname.split("/").pop()));
     await page.evaluate(() => window.fireIdle());
     const response = await wasmResponse;
+    await response.finished();
+    await glueRequest;
     assert.equal(response.headers()["content-type"], "application/wasm");
-    await page.waitForFunction(() => document.getElementById("trustchat-root").shadowRoot.getElementById("trustchat-panel"));
-    assert.ok(widgetRequests.some(isGlue), `the glue was fetched: ${widgetRequests}`);
-    assert.ok(widgetRequests.some(isWasm), `the wasm was fetched: ${widgetRequests}`);
+    assert.match(response.headers()["content-encoding"] ?? "", /^(br|gzip)$/);
+    await page.waitForTimeout(500);
+    const ran = await page.evaluate(() => !!document.getElementById("trustchat-root").shadowRoot.getElementById("trustchat-panel"));
+    assert.equal(ran, false, "the wasm did not run: no panel yet");
+    assert.equal(await page.evaluate(() => window.TrustChat.getUser()), null);
+    assert.deepEqual(page.problems, []);
+  });
+
+  test("ready fires once, from init, and not again when the wasm starts", async () => {
+    const { page } = await hostPage({
+      holdIdle: true,
+      beforeInit: "window.readies = []; TrustChat.on('ready', (user) => window.readies.push(user));",
+    });
+    assert.equal(await page.evaluate(() => window.initialized), "resolved");
+    assert.deepEqual(await page.evaluate(() => window.readies), [null]);
+    await page.evaluate(() => window.TrustChat.show());
+    await page.locator("[data-tc=panel]").waitFor({ state: "visible" });
+    // The wasm ran its own init before show; the listener still heard one ready.
+    assert.deepEqual(await page.evaluate(() => window.readies), [null]);
     assert.deepEqual(page.problems, []);
   });
 
@@ -123,10 +146,17 @@ describe("loading on demand", () => {
     assert.deepEqual(page.problems, []);
   });
 
-  test("with nothing asked, the browser's idle time brings the widget", async () => {
+  test("with nothing asked, idle time fetches the widget but does not run it", async () => {
     const { page, widgetRequests } = await hostPage({ holdIdle: false });
-    await page.waitForFunction(() => document.getElementById("trustchat-root")?.shadowRoot.getElementById("trustchat-panel"));
+    await page.waitForFunction(() =>
+      performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm") && entry.responseEnd > 0),
+    );
     assert.ok(widgetRequests.some(isWasm));
+    await page.waitForTimeout(500);
+    assert.equal(await page.evaluate(() => !!document.getElementById("trustchat-root").shadowRoot.getElementById("trustchat-panel")), false);
+    // Opening the chat runs it.
+    await page.locator("[data-tc=launcher]").click();
+    await page.locator("[data-tc=panel]").waitFor({ state: "visible" });
     assert.deepEqual(page.problems, []);
   });
 });

@@ -1,9 +1,17 @@
 // The JavaScript face of the widget. The script the page loads holds only
-// this, the launcher and the call queue; the wasm and its glue arrive when
-// the customer opens the chat, when the site calls an API that needs them
-// (setUser, setJwt, clearUser, show, close), or when the browser is idle
-// after the page loaded, whichever comes first. `init` does not need them:
-// it draws the launcher and waits its turn.
+// this, the launcher and the call queue. The wasm and its glue are fetched
+// into the browser's cache when the browser is idle, and run only when
+// something needs them: the customer opens the chat, or the site calls an
+// API that needs them (setUser, setJwt, clearUser, show, close). Until
+// then the widget costs the page almost nothing.
+//
+// `init` checks the app with the server from here (one small GET, the same
+// one the wasm makes), so `await init()` resolves without running the
+// wasm; the wasm's own init runs first thing when it starts. Anything
+// unusual takes the wasm's path at once, and so gets the wasm's exact
+// checks and errors: a config this file does not recognize, a refused
+// check, or a customer who already has a session stored in this browser
+// (their conversation is restored while the browser is idle).
 //
 // Calls take effect in the order they were made: each one waits for the
 // previous one to settle, so `init(); setUser()` without an `await` in
@@ -12,33 +20,43 @@
 import { drawLauncher, removeLauncher } from "./launcher.js";
 
 // Webpack turns this into the content-hashed URL of the emitted .wasm file,
-// resolved against wherever the script itself was loaded from. The wasm is
-// fetched at once when loading starts, beside the glue, and compiled while
-// it streams (`WebAssembly.instantiateStreaming`: the server sends
-// `application/wasm`).
+// resolved against wherever the script itself was loaded from. The server
+// sends it as `application/wasm`, so it compiles while it streams
+// (`WebAssembly.instantiateStreaming`).
 const WASM_URL = new URL("../../pkg/trustchat_bg.wasm", import.meta.url);
 
-/** The wasm's exports, once loaded. */
+/** The app ids the server accepts (as the wasm checks them). */
+const APP_ID = /^[a-z0-9_-]{1,64}$/;
+
+/** The wasm's exports, once loaded and initialized. */
 let wasm = null;
 /** The load in flight (or done); null after a failure, so a later call retries. */
 let loading = null;
-/** Resolves when something first needs the wasm. */
-let demand;
-const demanded = new Promise((resolve) => (demand = resolve));
+/** The config of an `init` that resolved from here: the wasm runs it when it starts. */
+let deferredInit = null;
 let chain = Promise.resolve();
-let idleScheduled = false;
+let prefetchScheduled = false;
 const earlyListeners = [];
 
-function attempt() {
+/** Loads and starts the wasm (once); its exports. */
+function load() {
   loading ??= Promise.all([import(/* webpackChunkName: "glue" */ "trustchat-wasm"), fetch(WASM_URL)])
     .then(async ([glue, response]) => {
       await glue.default({ module_or_path: response });
+      const config = deferredInit;
+      if (config) {
+        // `ready` was emitted from here when init resolved: listeners
+        // join after the wasm's own init, so they do not hear it twice.
+        await glue.init(config);
+        deferredInit = null;
+      }
       wasm = glue;
       for (const [event, handler] of earlyListeners.splice(0)) wasm.on(event, handler);
       return wasm;
     })
     .catch((cause) => {
       loading = null;
+      if (cause && typeof cause.code === "string") throw cause;
       const error = new Error(`could not load the TrustChat widget from ${WASM_URL}: ${cause && cause.message}`);
       error.code = "network";
       throw error;
@@ -46,24 +64,27 @@ function attempt() {
   return loading;
 }
 
-/** Starts loading now; the wasm's exports. */
-function load() {
-  demand();
-  return attempt();
-}
-
-/** The wasm's exports, once something else started loading them. */
-function loaded() {
-  return demanded.then(attempt);
-}
-
-/** Loads when the browser is idle after the page's own load. */
-function loadWhenIdle() {
-  if (idleScheduled) return;
-  idleScheduled = true;
-  const go = () => load().catch(() => {});
-  const idle = () =>
-    window.requestIdleCallback ? requestIdleCallback(go, { timeout: 3000 }) : setTimeout(go, 1500);
+/**
+ * Once the page has loaded and the browser is idle, fetches the wasm into
+ * the HTTP cache (it is content-hashed and cached for a year) without
+ * compiling or running it, and the glue chunk with `<link rel="prefetch">`
+ * (webpack names the chunk "glue": webpack.config.js sets named chunk ids).
+ */
+function prefetchWhenIdle() {
+  if (prefetchScheduled) return;
+  prefetchScheduled = true;
+  const go = () => {
+    if (loading) return;
+    const link = document.createElement("link");
+    link.rel = "prefetch";
+    link.as = "script";
+    link.href = __webpack_public_path__ + __webpack_get_script_filename__("glue");
+    document.head.append(link);
+    fetch(WASM_URL, { priority: "low" })
+      .then((response) => response.arrayBuffer())
+      .catch(() => {});
+  };
+  const idle = () => (window.requestIdleCallback ? requestIdleCallback(go, { timeout: 5000 }) : setTimeout(go, 1500));
   if (document.readyState === "complete") idle();
   else window.addEventListener("load", idle, { once: true });
 }
@@ -80,15 +101,68 @@ function needing(call) {
   return serial(() => load().then(call));
 }
 
+/** Whether this browser holds a session (or unsent messages) of `appId`. */
+function stored(appId) {
+  try {
+    return localStorage.getItem(`trustchat:${appId}:session`) !== null || sessionStorage.getItem(`trustchat:${appId}:pending`) !== null;
+  } catch {
+    // Storage refused (privacy modes): the wasm cannot restore anything either.
+    return false;
+  }
+}
+
+/** Emits `ready` (no user yet) to the listeners registered so far. */
+function emitReady() {
+  for (const [event, handler] of earlyListeners.slice()) {
+    if (event !== "ready") continue;
+    try {
+      handler(null);
+    } catch (error) {
+      console.error(`trustchat: a listener of "ready" threw`, error);
+    }
+  }
+}
+
+/**
+ * `init` without the wasm, for the common case: a known config shape, an
+ * app the server confirms for this page, nothing stored. Resolves whether
+ * it managed (true) or the wasm must take over (false).
+ */
+async function initHere(config) {
+  const keys = Object.keys(config);
+  const known = keys.every((k) => ["appId", "server", "onboarding", "locale", "fetchJwt"].includes(k));
+  const server = config.server ?? WASM_URL.origin;
+  if (!known || typeof config.appId !== "string" || !APP_ID.test(config.appId) || typeof server !== "string") return false;
+  if (config.fetchJwt !== undefined && typeof config.fetchJwt !== "function") return false;
+  if (config.onboarding !== undefined && typeof config.onboarding !== "boolean") return false;
+  if (config.locale !== undefined && typeof config.locale !== "string") return false;
+  if (!/^https?:\/\/[^?#\s]+$/.test(server) || stored(config.appId) || deferredInit || loading) return false;
+  try {
+    const base = server.replace(/\/+$/, "");
+    const response = await fetch(`${base}/api/v1/apps/${config.appId}`, { mode: "cors", credentials: "omit" });
+    if (!response.ok) return false;
+  } catch {
+    return false;
+  }
+  // A call that needs the wasm started it meanwhile: it runs init itself.
+  if (loading) return false;
+  deferredInit = { ...config, server };
+  return true;
+}
+
 /** @type {import("./index").init} */
 export function init(config) {
   const object = config && typeof config === "object" && !Array.isArray(config);
   if (object) {
     drawLauncher(show);
-    loadWhenIdle();
+    prefetchWhenIdle();
   }
   const result = serial(async () => {
-    const exports = await (object ? loaded() : load());
+    if (object && (await initHere(config))) {
+      emitReady();
+      return undefined;
+    }
+    const exports = await load();
     return exports.init(object && config.server == null ? { ...config, server: WASM_URL.origin } : config);
   });
   result.catch(removeLauncher);
