@@ -7,28 +7,68 @@
 //! message writes go through one writer task ([`write_loop`]) that takes
 //! every append waiting in its queue, runs them in one transaction and
 //! answers them all after the one commit: one fsync per batch, not per
-//! message. SQLite has a single writer anyway; queueing in our task instead
-//! of in `busy_timeout` retries keeps latency flat under load.
+//! message.
+//!
+//! Readers and the writer: SQLite has a single writer, so the store has
+//! exactly one connection that writes, in a pool of its own. The message
+//! writer task and every other statement that writes (sessions, customers,
+//! routing, agents, and the transactions that read before they write) take
+//! turns on it, waiting in the pool's FIFO queue rather than retrying in
+//! SQLite's busy handler, whose sleeps are coarse (1, 2, 5, 10, ... 100
+//! ms). Queries that only read run on a pool of reader connections
+//! (`query_only`, so a write sent there fails instead of competing), which
+//! in WAL mode never wait for the writer and see every commit made before
+//! they start. `busy_timeout` stays as a safety net (another process on the
+//! file, the checkpoint below). An in-memory database lives and dies with
+//! its one connection, so there readers and writer share it.
+//!
+//! The writer task runs on a thread of its own ([`spawn_writer`]): every
+//! statement is a round trip to the connection's worker thread, and on the
+//! server's runtime the task would wait, after each, to be polled again
+//! behind the tasks of thousands of sockets.
+//!
+//! Checkpoints: no commit copies the WAL back into the database
+//! (`wal_autocheckpoint = 0`), which would stall the writer inside its
+//! commit. A background task ([`checkpoint_loop`]) runs a `PASSIVE`
+//! checkpoint on a reader connection every [`CHECKPOINT_EVERY`]: it copies
+//! what readers no longer need, never blocks the writer, and only ever
+//! copies the newest version of a page rewritten many times. A passive
+//! checkpoint cannot make the writer start the WAL over while commits keep
+//! coming, so once the WAL holds more than [`WAL_RESTART_PAGES`] pages the
+//! task takes the writer connection for a moment and runs a `RESTART`
+//! checkpoint on it: the little the passive one left is copied, and the
+//! next commit writes the WAL from its start again (`journal_size_limit`
+//! trims a WAL a burst left large). The WAL is thus bounded by what one
+//! interval adds past that mark, as long as readers let a restart finish
+//! within [`RESTART_BUSY_TIMEOUT`] (statements here are short; a restart
+//! that could not finish is logged and retried on the next round, waiting
+//! longer once the WAL is four times the mark). The task runs beside the
+//! writer task and stops when the store closes.
 //!
 //! Inside the batch, the common case (a message joining an open
 //! conversation) is a single `INSERT ... SELECT` that takes the next `seq`
 //! from the conversation; the `messages_advance_seq` trigger moves the
 //! conversation's `last_seq` in the same statement. A statement is atomic,
-//! so a failing one leaves the batch's other messages alone; the rarer
-//! paths of several statements (opening a conversation) run in a
-//! savepoint.
+//! so a failing one leaves the batch's other messages alone. Opening a
+//! conversation takes two more: one that opens it unless the `client_id`
+//! was stored before (a resend after a close), then the same `INSERT ...
+//! SELECT`; should that one fail, the conversation is taken back out.
+//! Statements are kept few because each is a round trip between the
+//! writer task and the connection's thread.
 
+use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteExecutor, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection as _, Row};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot, watch};
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 use super::{
@@ -42,6 +82,24 @@ use super::{
 const MAX_BATCH: usize = 256;
 /// How many appends may wait for the writer before senders wait too.
 const WRITE_QUEUE: usize = 4096;
+/// The reader connections of a database file.
+const READERS: u32 = 8;
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// The WAL size (pages, 4 KiB by default: 64 MiB) past which the
+/// checkpointer makes the writer start the WAL over. Each restart holds the
+/// writer for a few milliseconds; at 2,000 messages a second the WAL grows
+/// by some 14,000 pages a second.
+const WAL_RESTART_PAGES: i64 = 16_384;
+/// The size a restarted WAL is trimmed to: `journal_size_limit`, bytes
+/// (128 MiB: what the WAL reaches between two restarts at that load).
+const WAL_SIZE_LIMIT: &str = "134217728";
+/// How long a connection waits for a lock held by another.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the `RESTART` checkpoint, which holds the writer, waits for
+/// readers of the old WAL; [`BUSY_TIMEOUT`] once the WAL is four times
+/// [`WAL_RESTART_PAGES`] (restarts kept failing).
+const RESTART_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, status, created_at, closed_at, last_seq, assigned_agent_id, last_activity_at";
@@ -58,11 +116,17 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 /// A [`Store`] over a SQLite database in WAL mode.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// The connection pool; SQLite serializes writers itself, and
-    /// `busy_timeout` makes a writer wait instead of failing.
-    pool: SqlitePool,
+    /// The connections for queries that only read. The same pool as
+    /// `writer` for an in-memory database.
+    readers: SqlitePool,
+    /// The one connection that writes; a write waits for it in the pool's
+    /// queue.
+    writer: SqlitePool,
     /// The queue of the message writer task.
-    writer: mpsc::Sender<WriteJob>,
+    appends: mpsc::Sender<WriteJob>,
+    /// Tells the checkpointer (none for an in-memory database) to stop;
+    /// dropping the last clone of the store stops it too.
+    stop_checkpoints: Arc<watch::Sender<bool>>,
 }
 
 /// One append waiting for the writer, with where to send its outcome.
@@ -90,48 +154,215 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
+        let opening = |e| anyhow::anyhow!("cannot open sqlite database {database_url}: {e}");
         let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
-        if !in_memory {
-            create_parent_dir(options.get_filename())?;
-        }
         // An in-memory database lives and dies with its one connection.
-        let pool_options = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
+        let one_connection = pool_options().max_connections(1);
+        let (readers, writer, checkpoints) = if in_memory {
+            let pool = one_connection
+                .connect_with(options)
+                .await
+                .map_err(opening)?;
+            migrate(&pool, database_url).await?;
+            (pool.clone(), pool, false)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            create_parent_dir(options.get_filename())?;
+            // Only the checkpointer copies the WAL into the database.
+            let options = options
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT);
+            // The writer first: it creates the file, switches it to WAL and
+            // migrates it before any reader opens it.
+            let writer = one_connection
+                .connect_with(options.clone())
+                .await
+                .map_err(opening)?;
+            migrate(&writer, database_url).await?;
+            let readers = pool_options()
+                .max_connections(READERS)
+                .connect_with(options.pragma("query_only", "ON"))
+                .await
+                .map_err(opening)?;
+            (readers, writer, true)
         };
-        let pool = pool_options
-            .connect_with(options)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open sqlite database {database_url}: {e}"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot migrate sqlite database {database_url}: {e}"))?;
-        let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
-        tokio::spawn(write_loop(pool.clone(), jobs));
-        Ok(SqliteStore { pool, writer })
+        let (appends, jobs) = mpsc::channel(WRITE_QUEUE);
+        let (stop_checkpoints, stopped) = watch::channel(false);
+        let checkpointer =
+            checkpoints.then(|| checkpoint_loop(readers.clone(), writer.clone(), stopped));
+        spawn_writer(write_loop(writer.clone(), jobs), checkpointer)?;
+        Ok(SqliteStore {
+            readers,
+            writer,
+            appends,
+            stop_checkpoints: Arc::new(stop_checkpoints),
+        })
     }
 
     async fn write(&self, job: WriteJob) -> StoreResult<()> {
-        self.writer
+        self.appends
             .send(job)
             .await
             .map_err(|_| StoreError::Database("the message writer has stopped".into()))
     }
 }
 
+/// Connections that stay open for as long as the store (a reconnection
+/// costs more than an idle connection, and an in-memory database would be
+/// lost with it), handed out without the ping `test_before_acquire` adds:
+/// a thread round trip per query that tests nothing a local file needs.
+fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .test_before_acquire(false)
+}
+
+async fn migrate(pool: &SqlitePool, database_url: &str) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot migrate sqlite database {database_url}: {e}"))
+}
+
+/// The checkpointer: every [`CHECKPOINT_EVERY`] a `PASSIVE` checkpoint on
+/// a reader connection, and a `RESTART` on the writer connection once the
+/// WAL passed [`WAL_RESTART_PAGES`] (see the module documentation). Ends
+/// when told to, when the store is dropped, or when the pools close.
+async fn checkpoint_loop(readers: SqlitePool, writer: SqlitePool, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            _ = every.tick() => {}
+        }
+        match checkpoint(&readers, &writer, WAL_RESTART_PAGES).await {
+            Ok(()) => {}
+            Err(sqlx::Error::PoolClosed) => break,
+            Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
+        }
+    }
+}
+
+/// One round of the checkpointer; the WAL restarts past `restart_pages`.
+async fn checkpoint(
+    readers: &SqlitePool,
+    writer: &SqlitePool,
+    restart_pages: i64,
+) -> Result<(), sqlx::Error> {
+    let passive = wal_checkpoint(readers, "PASSIVE").await?;
+    if passive.log_pages < restart_pages {
+        return Ok(());
+    }
+    // Holding the writer connection, nothing is appended meanwhile: what
+    // the passive checkpoint left is copied, readers still on the old WAL
+    // are waited for (briefly: the writer waits too), and the next commit
+    // starts the WAL over.
+    let started = Instant::now();
+    let patience = if passive.log_pages < 4 * restart_pages {
+        RESTART_BUSY_TIMEOUT
+    } else {
+        BUSY_TIMEOUT
+    };
+    let mut conn = writer.acquire().await?;
+    set_busy_timeout(&mut conn, patience).await?;
+    let restart = wal_checkpoint(&mut *conn, "RESTART").await;
+    let restored = set_busy_timeout(&mut conn, BUSY_TIMEOUT).await;
+    drop(conn);
+    let (restart, ()) = (restart?, restored?);
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if restart.busy {
+        tracing::warn!(
+            wal_pages = passive.log_pages,
+            took_ms,
+            "WAL restart checkpoint could not finish; readers kept it busy"
+        );
+    } else {
+        tracing::debug!(wal_pages = passive.log_pages, took_ms, "WAL restarted");
+    }
+    Ok(())
+}
+
+/// What `PRAGMA wal_checkpoint` reports.
+struct Checkpointed {
+    /// The checkpoint could not finish (`SQLITE_BUSY`).
+    busy: bool,
+    /// The pages in the WAL.
+    log_pages: i64,
+}
+
+async fn wal_checkpoint<'c>(
+    executor: impl SqliteExecutor<'c>,
+    mode: &'static str,
+) -> Result<Checkpointed, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA wal_checkpoint({mode})"
+    )))
+    .fetch_one(executor)
+    .await?;
+    Ok(Checkpointed {
+        busy: row.try_get::<i64, _>(0)? != 0,
+        log_pages: row.try_get(1)?,
+    })
+}
+
+async fn set_busy_timeout(
+    conn: &mut SqliteConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let ms = timeout.as_millis();
+    sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {ms}")))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Runs the writer task (and the checkpointer beside it) on a thread of
+/// its own, in a single-threaded runtime that ends with them.
+/// Every statement of a batch is a round trip to the connection's worker
+/// thread; on the server's runtime the writer would, after each one, wait
+/// to be polled again behind the tasks of thousands of sockets, and under
+/// load that wait, not SQLite, made the batches slow.
+fn spawn_writer(
+    writer: impl Future<Output = ()> + Send + 'static,
+    checkpointer: Option<impl Future<Output = ()> + Send + 'static>,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the database writer: {e}"))?;
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let checkpointer = checkpointer.map(|task| runtime.spawn(task));
+            runtime.block_on(async move {
+                writer.await;
+                // It stops too (the store is closing or gone): let it
+                // finish the round it may be in.
+                if let Some(checkpointer) = checkpointer {
+                    let _ = checkpointer.await;
+                }
+            });
+        })
+        .map_err(|e| anyhow::anyhow!("cannot start the database writer: {e}"))?;
+    Ok(())
+}
+
 /// The writer task: waits for appends, then commits all that are queued
-/// (up to [`MAX_BATCH`]) in one transaction.
+/// (up to [`MAX_BATCH`]) in one transaction on the writer connection.
+/// Returns (dropping the queue, which [`Store::close`] waits for) after the
+/// batch that holds a [`WriteJob::Stop`].
 async fn write_loop(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let stop = batch.iter().any(|job| matches!(job, WriteJob::Stop));
-        run_batch(&pool, &mut batch).await;
+        if batch.iter().all(|job| matches!(job, WriteJob::Stop)) {
+            batch.clear();
+        } else {
+            run_batch(&pool, &mut batch).await;
+        }
         if stop {
             break;
         }
@@ -217,29 +448,50 @@ async fn append_customer(
         Err(StoreError::Conflict) => return stored_before(conn, new).await,
         Err(error) => return Err(error),
     }
-    // No open conversation: a resend of a message whose conversation has
-    // been closed since, or a first message that opens one.
-    if let Some(before) = stored_before_opt(conn, new).await? {
-        return Ok(before);
-    }
-    let mut savepoint = conn.begin().await.map_err(db)?;
-    sqlx::query(
+    // No open conversation: a first message that opens one, or a resend
+    // of a message whose conversation has been closed since. The
+    // conversation opens only for a client_id never stored, so the resend
+    // leaves nothing behind; no other writer can come between the two
+    // statements. Two statements, not a savepoint around a check and two
+    // more: every statement is a round trip to the connection's thread.
+    let conversation_id = uuid::Uuid::new_v4().to_string();
+    let opened = sqlx::query(
         "INSERT INTO conversations (id, app_id, customer_id, status, created_at, last_seq, last_activity_at) \
-         VALUES (?, ?, ?, 'open', ?, 0, ?)",
+         SELECT ?, ?, ?, 'open', ?, 0, ? \
+         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = ? AND client_id = ?)",
     )
-    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&conversation_id)
     .bind(&new.app_id)
     .bind(&new.customer_id)
     .bind(new.now_ms)
     .bind(new.now_ms)
-    .execute(&mut *savepoint)
+    .bind(&new.customer_id)
+    .bind(&new.client_id)
+    .execute(&mut *conn)
     .await
-    .map_err(db)?;
-    let message = insert_customer_message(&mut savepoint, new)
-        .await?
-        .ok_or_else(|| StoreError::Database("the conversation just opened is not open".into()))?;
-    savepoint.commit().await.map_err(db)?;
-    Ok(appended(message, true))
+    .map_err(db)?
+    .rows_affected()
+        == 1;
+    if !opened {
+        return stored_before(conn, new).await;
+    }
+    match insert_customer_message(conn, new).await {
+        Ok(Some(message)) => Ok(appended(message, true)),
+        failed => {
+            // Only a failing database gets here: take the conversation
+            // back out rather than leave it open without its message.
+            let undone = sqlx::query("DELETE FROM conversations WHERE id = ?")
+                .bind(&conversation_id)
+                .execute(&mut *conn)
+                .await;
+            if let Err(error) = undone {
+                tracing::error!(%error, "cannot remove a conversation whose first message failed");
+            }
+            Err(failed.err().unwrap_or_else(|| {
+                StoreError::Database("the conversation just opened is not open".into())
+            }))
+        }
+    }
 }
 
 /// `INSERT ... SELECT` into the customer's open conversation with the next
@@ -288,15 +540,6 @@ async fn stored_before(
     conn: &mut SqliteConnection,
     new: &NewCustomerMessage,
 ) -> StoreResult<Appended> {
-    stored_before_opt(conn, new)
-        .await?
-        .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))
-}
-
-async fn stored_before_opt(
-    conn: &mut SqliteConnection,
-    new: &NewCustomerMessage,
-) -> StoreResult<Option<Appended>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE customer_id = ? AND client_id = ?"
     )))
@@ -304,17 +547,15 @@ async fn stored_before_opt(
     .bind(&new.client_id)
     .fetch_optional(&mut *conn)
     .await
-    .map_err(db)?;
-    row.map(|row| {
-        Ok(Appended {
-            message: message_from_row(&row)?,
-            app_id: new.app_id.clone(),
-            customer_id: new.customer_id.clone(),
-            created: false,
-            opened: false,
-        })
+    .map_err(db)?
+    .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))?;
+    Ok(Appended {
+        message: message_from_row(&row)?,
+        app_id: new.app_id.clone(),
+        customer_id: new.customer_id.clone(),
+        created: false,
+        opened: false,
     })
-    .transpose()
 }
 
 /// One agent append inside the batch's transaction: one statement.
@@ -386,7 +627,7 @@ impl Store for SqliteStore {
             "SELECT id, app_id, name, email, phone, created_at, updated_at FROM customers WHERE id = ?",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| customer_from_row(&row))
@@ -404,7 +645,7 @@ impl Store for SqliteStore {
         )
         .bind(app_id)
         .bind(email)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| customer_from_row(&row))
@@ -422,7 +663,7 @@ impl Store for SqliteStore {
         )
         .bind(app_id)
         .bind(phone)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| customer_from_row(&row))
@@ -441,7 +682,7 @@ impl Store for SqliteStore {
         .bind(&customer.phone)
         .bind(customer.created_at)
         .bind(customer.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -464,7 +705,7 @@ impl Store for SqliteStore {
         .bind(&session.display_first_name)
         .bind(session.created_at)
         .bind(session.revoked_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -476,7 +717,7 @@ impl Store for SqliteStore {
              display_name, display_first_name, created_at, revoked_at FROM sessions WHERE token_hash = ?",
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| session_from_row(&row))
@@ -488,7 +729,7 @@ impl Store for SqliteStore {
             sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(db)?;
         Ok(result.rows_affected() == 1)
@@ -506,7 +747,7 @@ impl Store for SqliteStore {
         .bind(&session.display_name)
         .bind(&session.display_first_name)
         .bind(&session.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -521,7 +762,7 @@ impl Store for SqliteStore {
         .bind(&customer.phone)
         .bind(customer.updated_at)
         .bind(&customer.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -533,7 +774,7 @@ impl Store for SqliteStore {
              display_name, display_first_name, created_at, revoked_at FROM sessions WHERE id = ?",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| session_from_row(&row))
@@ -570,7 +811,7 @@ impl Store for SqliteStore {
         )))
         .bind(conversation_id)
         .bind(client_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| message_from_row(&row))
@@ -578,7 +819,7 @@ impl Store for SqliteStore {
     }
 
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.readers.acquire().await.map_err(db)?;
         conversation_in(&mut conn, id).await
     }
 
@@ -591,7 +832,7 @@ impl Store for SqliteStore {
              ORDER BY status = 'open' DESC, created_at DESC, rowid DESC LIMIT 1"
         )))
         .bind(customer_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| conversation_from_row(&row))
@@ -610,7 +851,7 @@ impl Store for SqliteStore {
         .bind(conversation_id)
         .bind(after)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await
         .map_err(db)?
         .iter()
@@ -630,7 +871,7 @@ impl Store for SqliteStore {
         .bind(now_ms)
         .bind(now_ms)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?
         .map(|row| conversation_from_row(&row))
@@ -643,7 +884,11 @@ impl Store for SqliteStore {
         to: &str,
         now_ms: i64,
     ) -> StoreResult<MovedConversations> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
         let from_has_open: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM conversations WHERE customer_id = ? AND status = 'open')",
         )
@@ -699,7 +944,7 @@ impl Store for SqliteStore {
         .bind(agent_status_str(agent.status))
         .bind(agent.created_at)
         .bind(agent.last_assigned_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -710,7 +955,7 @@ impl Store for SqliteStore {
             "SELECT {AGENT_COLUMNS} FROM agents WHERE id = ? AND disabled_at IS NULL"
         )))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| agent_from_row(&row))
@@ -722,7 +967,7 @@ impl Store for SqliteStore {
             "SELECT {AGENT_COLUMNS} FROM agents WHERE email = ? COLLATE NOCASE AND disabled_at IS NULL"
         )))
         .bind(email)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| agent_from_row(&row))
@@ -733,7 +978,7 @@ impl Store for SqliteStore {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {AGENT_COLUMNS} FROM agents WHERE disabled_at IS NULL ORDER BY name, email"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await
         .map_err(db)?
         .iter()
@@ -751,7 +996,7 @@ impl Store for SqliteStore {
         )))
         .bind(agent_status_str(status))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db)?
         .map(|row| agent_from_row(&row))
@@ -759,7 +1004,11 @@ impl Store for SqliteStore {
     }
 
     async fn remove_agent(&self, id: &str, now_ms: i64) -> StoreResult<Vec<ConversationRecord>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
         sqlx::query("UPDATE agents SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL")
             .bind(now_ms)
             .bind(id)
@@ -801,7 +1050,7 @@ impl Store for SqliteStore {
         .bind(session.created_at)
         .bind(session.expires_at)
         .bind(session.revoked_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -815,7 +1064,7 @@ impl Store for SqliteStore {
             "SELECT {AGENT_SESSION_COLUMNS} FROM agent_sessions WHERE token_hash = ?"
         )))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await
         .map_err(db)?
         .map(|row| {
@@ -836,7 +1085,7 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE agent_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now_ms)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         Ok(())
@@ -848,7 +1097,11 @@ impl Store for SqliteStore {
         agent_id: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Option<ConversationRecord>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
         let assigned = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET assigned_agent_id = ? WHERE id = ? AND status = 'open' \
              RETURNING {CONVERSATION_COLUMNS}"
@@ -877,7 +1130,7 @@ impl Store for SqliteStore {
             "SELECT {CONVERSATION_COLUMNS} FROM conversations \
              WHERE status = 'open' AND assigned_agent_id IS NULL ORDER BY created_at, rowid"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await
         .map_err(db)?
         .iter()
@@ -890,7 +1143,7 @@ impl Store for SqliteStore {
             "SELECT assigned_agent_id, COUNT(*) AS open FROM conversations \
              WHERE status = 'open' AND assigned_agent_id IS NOT NULL GROUP BY assigned_agent_id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await
         .map_err(db)?
         .iter()
@@ -940,7 +1193,7 @@ impl Store for SqliteStore {
         )))
         .bind(now)
         .bind(key)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await
         .map_err(db)?
         .iter()
@@ -973,15 +1226,20 @@ impl Store for SqliteStore {
         .bind(agent_id)
         .bind(conversation_id)
         .bind(seq)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
     }
 
     async fn close(&self) {
-        let _ = self.writer.send(WriteJob::Stop).await;
-        self.pool.close().await;
+        self.stop_checkpoints.send_replace(true);
+        // The appends queued before are committed and answered first.
+        if self.appends.send(WriteJob::Stop).await.is_ok() {
+            self.appends.closed().await;
+        }
+        self.writer.close().await;
+        self.readers.close().await;
     }
 }
 
@@ -1097,5 +1355,140 @@ fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
             anyhow::anyhow!("cannot create database directory {}: {e}", dir.display())
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store on a file in a new directory, which lives as long as it.
+    async fn file_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        (dir, store)
+    }
+
+    async fn customer(store: &SqliteStore) -> CustomerRecord {
+        let customer = CustomerRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            app_id: "demo".into(),
+            name: None,
+            email: None,
+            phone: None,
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.insert_customer(&customer).await.unwrap();
+        // A read right after the write, on another connection, sees it.
+        assert_eq!(
+            store.customer(&customer.id).await.unwrap(),
+            Some(customer.clone())
+        );
+        customer
+    }
+
+    fn message(customer: &CustomerRecord, client_id: &str, body: &str) -> NewCustomerMessage {
+        NewCustomerMessage {
+            id: uuid::Uuid::new_v4().to_string(),
+            app_id: customer.app_id.clone(),
+            customer_id: customer.id.clone(),
+            session_id: "session".into(),
+            client_id: client_id.into(),
+            body: body.into(),
+            trusted: false,
+            now_ms: 1_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_message_opens_a_conversation_and_a_resend_after_the_close_opens_none() {
+        for in_memory in [false, true] {
+            let (_dir, store) = if in_memory {
+                let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+                (None, store)
+            } else {
+                let (dir, store) = file_store().await;
+                (Some(dir), store)
+            };
+            let customer = customer(&store).await;
+            let first = store
+                .append_customer_message(message(&customer, "c1", "hello"))
+                .await
+                .unwrap();
+            assert!(first.created && first.opened);
+            assert_eq!(first.message.seq, 1);
+            let second = store
+                .append_customer_message(message(&customer, "c2", "again"))
+                .await
+                .unwrap();
+            assert!(second.created && !second.opened);
+            assert_eq!(second.message.seq, 2);
+            let conversation = first.message.conversation_id.clone();
+            assert_eq!(second.message.conversation_id, conversation);
+
+            store
+                .close_conversation(&conversation, 2_000)
+                .await
+                .unwrap()
+                .unwrap();
+            let resent = store
+                .append_customer_message(message(&customer, "c1", "hello"))
+                .await
+                .unwrap();
+            assert!(!resent.created && !resent.opened);
+            assert_eq!(resent.message.id, first.message.id);
+            let current = store
+                .current_conversation(&customer.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (current.id.as_str(), current.status),
+                (conversation.as_str(), ConversationStatus::Closed),
+                "the resend opened no conversation"
+            );
+
+            let third = store
+                .append_customer_message(message(&customer, "c3", "back"))
+                .await
+                .unwrap();
+            assert!(third.created && third.opened);
+            assert_ne!(third.message.conversation_id, conversation);
+            assert_eq!(third.message.seq, 1);
+            store.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_starts_the_wal_over() {
+        let (_dir, store) = file_store().await;
+        let customer = customer(&store).await;
+        for n in 0..50 {
+            let client_id = format!("c{n}");
+            store
+                .append_customer_message(message(&customer, &client_id, &"x".repeat(2_000)))
+                .await
+                .unwrap();
+        }
+        let before = wal_checkpoint(&store.readers, "PASSIVE").await.unwrap();
+        assert!(before.log_pages >= 50, "{} pages", before.log_pages);
+        checkpoint(&store.readers, &store.writer, 10).await.unwrap();
+        store
+            .append_customer_message(message(&customer, "last", "x"))
+            .await
+            .unwrap();
+        let after = wal_checkpoint(&store.readers, "PASSIVE").await.unwrap();
+        assert!(
+            after.log_pages < 10,
+            "the next commit wrote the WAL from its start: {} pages",
+            after.log_pages
+        );
+        store.close().await;
+        assert!(store
+            .append_customer_message(message(&customer, "late", "x"))
+            .await
+            .is_err());
     }
 }
