@@ -79,12 +79,15 @@ async function loadBench() {
   run("cargo", ["build", "--release", "-p", "trustchat-server"]);
   const binary = path.join(ROOT, "target", "release", "trustchat-server");
   const port = await freePort();
-  const config = path.join(tmp, "load.toml");
-  writeFileSync(
-    config,
-    `[server]
+  // Each run gets a fresh database (one file per run), so that a run does
+  // not pay for the rows and the WAL the runs before it left.
+  const configFor = (run) => {
+    const config = path.join(tmp, `load-${run}.toml`);
+    writeFileSync(
+      config,
+      `[server]
 listen = "127.0.0.1:${port}"
-database_url = "sqlite://${path.join(tmp, "load.db")}"
+database_url = "sqlite://${path.join(tmp, `load-${run}.db`)}"
 
 [limits]
 messages_per_minute = 100000
@@ -94,7 +97,9 @@ message_burst = 1000
 id = "demo"
 allowed_origins = ["http://127.0.0.1:${port}"]
 `,
-  );
+    );
+    return config;
+  };
   // Beyond 1,000 sessions only some get an observer socket, so that the
   // generator stays under the 20,000 open files one process may have here.
   const runs = [
@@ -103,8 +108,8 @@ allowed_origins = ["http://127.0.0.1:${port}"]
     { connections: 5000, rate: 2000, duration: 15, observeEvery: 5 },
     { connections: 10000, rate: 2000, duration: 15, observeEvery: 10 },
   ];
-  for (const { connections, rate, duration, observeEvery } of runs) {
-    const server = await startServer({ binary, config, log: "ignore" });
+  for (const [run, { connections, rate, duration, observeEvery }] of runs.entries()) {
+    const server = await startServer({ binary, config: configFor(run), log: "ignore" });
     try {
       const result = spawnSync(
         binary,
@@ -116,6 +121,7 @@ allowed_origins = ["http://127.0.0.1:${port}"]
       if (result.status !== 0) throw new Error(`loadtest exited with ${result.status}`);
     } finally {
       await server.stop();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(path.join(tmp, `load-${run}.db${suffix}`), { force: true });
     }
   }
 }

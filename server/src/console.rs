@@ -115,8 +115,23 @@ pub async fn customer_message(
     notify_message(store, hub, message).await;
 }
 
-/// Tells the conversation's agent about a new message.
+/// Tells the conversation's agent about a new message. The summary (a
+/// heavier query) is built only when its agent is online to receive it.
 pub async fn notify_message(store: &dyn Store, hub: &Hub, message: &Message) {
+    if !hub.any_agent_online() {
+        return;
+    }
+    match store.conversation(&message.conversation_id).await {
+        Ok(Some(ConversationRecord {
+            assigned_agent_id: Some(agent),
+            ..
+        })) if hub.is_online(&agent) => {}
+        Ok(_) => return,
+        Err(error) => {
+            tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed");
+            return;
+        }
+    }
     match summary(store, &message.conversation_id).await {
         Ok(Some(conversation)) => {
             if let Some(agent) = conversation.assigned_agent_id.clone() {
@@ -187,6 +202,13 @@ pub async fn route_new(
     hub: &Hub,
     conversation_id: &str,
 ) -> StoreResult<Option<ConversationRecord>> {
+    // Nobody online: it stays queued, with no lock taken and nothing read.
+    // The next agent to come online drains the queue (`drain_queue`), and
+    // reads it after this conversation was stored.
+    if !hub.any_agent_online() {
+        tracing::debug!(conversation = conversation_id, "no agent online: queued");
+        return Ok(None);
+    }
     let _routing = hub.routing_lock().await;
     let candidates = candidates(store, hub).await?;
     let Some(agent) = routing::choose(&candidates) else {

@@ -232,6 +232,11 @@ impl Hub {
         self.lock().agents.contains_key(agent_id)
     }
 
+    /// Whether any agent has a console connection.
+    pub fn any_agent_online(&self) -> bool {
+        !self.lock().agents.is_empty()
+    }
+
     /// The agents with a console connection.
     pub fn online_agents(&self) -> HashSet<String> {
         self.lock().agents.keys().cloned().collect()

@@ -1,7 +1,7 @@
 // What a page with the widget downloads, and when (issue 6, "load on
 // demand"): the script tag brings only the loader, which draws the
 // launcher; `init` resolves from the loader; the glue and the wasm are
-// fetched into the cache when the browser is idle, and run when the
+// prefetched into the cache at the lowest priority, and run when the
 // customer opens the chat or the site calls an API that needs them. The
 // Rust UI then adopts the loader's launcher instead of drawing another.
 
@@ -23,30 +23,22 @@ after(async () => {
 });
 
 /**
- * A host page of the server's origin with the README's loader snippet and
- * `init`. With `holdIdle`, the browser never reports being idle (a busy
- * page): `window.fireIdle()` runs what waited for it.
+ * A host page of the server's origin with the README's two tags (the async
+ * widget script and the loader snippet) and `init`.
  */
-async function hostPage({ holdIdle, beforeInit = "" }) {
+async function hostPage({ beforeInit = "" } = {}) {
   const page = await newPage(browser);
   const widgetRequests = [];
   page.on("request", (request) => {
     const { pathname } = new URL(request.url());
     if (pathname.startsWith("/widget/")) widgetRequests.push(pathname.slice("/widget/".length));
   });
-  if (holdIdle) {
-    await page.addInitScript(() => {
-      const waiting = [];
-      window.requestIdleCallback = (callback) => waiting.push(callback);
-      window.fireIdle = () => waiting.splice(0).forEach((callback) => callback({ didTimeout: false, timeRemaining: () => 50 }));
-    });
-  }
   const snippet = (await (await fetch(`${stack.url}/widget/loader.js`)).text()).replace(/^\/\/.*\n/gm, "");
   await page.route(`${stack.url}/host-page`, (route) =>
     route.fulfill({
       contentType: "text/html",
       body: `<!doctype html><html lang="en"><head><title>Host</title><link rel="icon" href="data:,">
-        <script>${snippet}</script><script>${beforeInit}window.initialized = TrustChat.init({ appId: "demo" }).then(() => "resolved", (e) => e.code);</script></head>
+        <script async src="/widget/trustchat.js"></script><script>${snippet}</script><script>${beforeInit}window.initialized = TrustChat.init({ appId: "demo" }).then(() => "resolved", (e) => e.code);</script></head>
         <body><h1>Host page</h1></body></html>`,
     }),
   );
@@ -58,27 +50,23 @@ const isGlue = (file) => /^trustchat\.[0-9a-f]{12}\.js$/.test(file);
 const isWasm = (file) => /^trustchat_bg\.[0-9a-f]{12}\.wasm$/.test(file);
 
 describe("loading on demand", () => {
-  test("until the browser is idle, a page with the widget fetches only the loader", async () => {
-    const { page, widgetRequests } = await hostPage({ holdIdle: true });
+  test("the page runs only the loader; the rest is prefetched compressed and does not run", async () => {
+    const { page, widgetRequests } = await hostPage();
+    const wasmResponse = page.waitForResponse((r) => r.url().endsWith(".wasm"));
     await page.locator("[data-tc=launcher]").waitFor();
     assert.equal(await page.locator("[data-tc=launcher]").getAttribute("aria-label"), "Open chat");
     // init resolved without the wasm.
     assert.equal(await page.evaluate(() => window.initialized), "resolved");
-    await page.waitForTimeout(1000);
-    assert.deepEqual(widgetRequests, ["trustchat.js"]);
-    assert.equal(await page.evaluate(() => window.TrustChat.getUser()), null);
-
-    // Idle: the wasm arrives as application/wasm, compressed, and the glue
-    // is prefetched; neither runs until something needs them.
-    const wasmResponse = page.waitForResponse((r) => r.url().endsWith(".wasm"));
-    const glueRequest = page.waitForRequest((r) => isGlue(new URL(r.url()).pathname.split("/").pop()));
-    await page.evaluate(() => window.fireIdle());
+    // The wasm arrives as application/wasm, compressed, and the glue is
+    // prefetched too; neither runs until something needs them.
     const response = await wasmResponse;
     await response.finished();
-    await glueRequest;
     assert.equal(response.headers()["content-type"], "application/wasm");
     assert.match(response.headers()["content-encoding"] ?? "", /^(br|gzip)$/);
-    await page.waitForTimeout(500);
+    await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => /\/trustchat\.[0-9a-f]{12}\.js$/.test(e.name) && e.responseEnd > 0));
+    assert.equal(widgetRequests[0], "trustchat.js");
+    assert.equal(widgetRequests.filter(isGlue).length, 1, `${widgetRequests}`);
+    assert.equal(widgetRequests.filter(isWasm).length, 1, `${widgetRequests}`);
     const ran = await page.evaluate(() => !!document.getElementById("trustchat-root").shadowRoot.getElementById("trustchat-panel"));
     assert.equal(ran, false, "the wasm did not run: no panel yet");
     assert.equal(await page.evaluate(() => window.TrustChat.getUser()), null);
@@ -87,7 +75,6 @@ describe("loading on demand", () => {
 
   test("ready fires once, from init, and not again when the wasm starts", async () => {
     const { page } = await hostPage({
-      holdIdle: true,
       beforeInit: "window.readies = []; TrustChat.on('ready', (user) => window.readies.push(user));",
     });
     assert.equal(await page.evaluate(() => window.initialized), "resolved");
@@ -100,14 +87,14 @@ describe("loading on demand", () => {
   });
 
   test("opening the chat loads the rest, and the wasm adopts the loader's launcher", async () => {
-    const { page, widgetRequests } = await hostPage({ holdIdle: true });
+    const { page, widgetRequests } = await hostPage();
     const launcher = page.locator("[data-tc=launcher]");
     await launcher.waitFor();
     await launcher.evaluate((el) => (el.drawnByLoader = true));
     await launcher.focus();
     await page.keyboard.press("Enter");
     await page.locator("[data-tc=panel]").waitFor({ state: "visible" });
-    assert.ok(widgetRequests.some(isWasm), `the wasm was fetched on opening: ${widgetRequests}`);
+    assert.ok(widgetRequests.some(isWasm), `the wasm was fetched: ${widgetRequests}`);
     const state = await page.evaluate(() => {
       const root = document.getElementById("trustchat-root").shadowRoot;
       const launchers = root.querySelectorAll("[data-tc=launcher]");
@@ -128,7 +115,7 @@ describe("loading on demand", () => {
   });
 
   test("an API that needs the wasm loads it at once", async () => {
-    const { page, widgetRequests } = await hostPage({ holdIdle: true });
+    const { page, widgetRequests } = await hostPage();
     await page.locator("[data-tc=launcher]").waitFor();
     const user = await page.evaluate(() => window.TrustChat.setUser({ name: "Ada Lovelace", email: "ada.load@example.com" }));
     assert.equal(user.firstName, "Ada");
@@ -146,8 +133,8 @@ describe("loading on demand", () => {
     assert.deepEqual(page.problems, []);
   });
 
-  test("with nothing asked, idle time fetches the widget but does not run it", async () => {
-    const { page, widgetRequests } = await hostPage({ holdIdle: false });
+  test("with nothing asked, the widget is prefetched but not run until the chat opens", async () => {
+    const { page, widgetRequests } = await hostPage();
     await page.waitForFunction(() =>
       performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm") && entry.responseEnd > 0),
     );

@@ -1,6 +1,7 @@
 // The JavaScript face of the widget. The script the page loads holds only
-// this, the launcher and the call queue. The wasm and its glue are fetched
-// into the browser's cache when the browser is idle, and run only when
+// this, the launcher and the call queue. The wasm and its glue are
+// prefetched into the browser's cache, which the browser does at its lowest
+// priority, when the page's own requests are done, and run only when
 // something needs them: the customer opens the chat, or the site calls an
 // API that needs them (setUser, setJwt, clearUser, show, close). Until
 // then the widget costs the page almost nothing.
@@ -11,7 +12,7 @@
 // unusual takes the wasm's path at once, and so gets the wasm's exact
 // checks and errors: a config this file does not recognize, a refused
 // check, or a customer who already has a session stored in this browser
-// (their conversation is restored while the browser is idle).
+// (the wasm restores their conversation at once).
 //
 // Calls take effect in the order they were made: each one waits for the
 // previous one to settle, so `init(); setUser()` without an `await` in
@@ -35,7 +36,7 @@ let loading = null;
 /** The config of an `init` that resolved from here: the wasm runs it when it starts. */
 let deferredInit = null;
 let chain = Promise.resolve();
-let prefetchScheduled = false;
+let prefetched = false;
 const earlyListeners = [];
 
 /** Loads and starts the wasm (once); its exports. */
@@ -65,28 +66,29 @@ function load() {
 }
 
 /**
- * Once the page has loaded and the browser is idle, fetches the wasm into
- * the HTTP cache (it is content-hashed and cached for a year) without
- * compiling or running it, and the glue chunk with `<link rel="prefetch">`
- * (webpack names the chunk "glue": webpack.config.js sets named chunk ids).
+ * Asks the browser to prefetch the wasm and the glue chunk (webpack names
+ * it "glue": webpack.config.js sets named chunk ids) with `<link
+ * rel="prefetch">`: the browser fetches them into its HTTP cache at its
+ * lowest priority, behind everything the page itself loads, without
+ * delaying the page's load event; neither is compiled or run. Asked in the
+ * same task as init's check, because every task that starts requests costs
+ * the page's main thread a fixed ~2 ms (measured: BENCHMARKS.md).
  */
-function prefetchWhenIdle() {
-  if (prefetchScheduled) return;
-  prefetchScheduled = true;
-  const go = () => {
-    if (loading) return;
-    const link = document.createElement("link");
-    link.rel = "prefetch";
-    link.as = "script";
-    link.href = __webpack_public_path__ + __webpack_get_script_filename__("glue");
-    document.head.append(link);
-    fetch(WASM_URL, { priority: "low" })
-      .then((response) => response.arrayBuffer())
-      .catch(() => {});
-  };
-  const idle = () => (window.requestIdleCallback ? requestIdleCallback(go, { timeout: 5000 }) : setTimeout(go, 1500));
-  if (document.readyState === "complete") idle();
-  else window.addEventListener("load", idle, { once: true });
+function prefetch() {
+  if (prefetched || loading) return;
+  prefetched = true;
+  const glue = document.createElement("link");
+  glue.rel = "prefetch";
+  glue.as = "script";
+  glue.href = __webpack_public_path__ + __webpack_get_script_filename__("glue");
+  // `fetch(WASM_URL)` later is a CORS request without credentials: the
+  // prefetch must be the same kind for the browser to reuse it.
+  const wasmLink = document.createElement("link");
+  wasmLink.rel = "prefetch";
+  wasmLink.as = "fetch";
+  wasmLink.crossOrigin = "anonymous";
+  wasmLink.href = WASM_URL;
+  document.head.append(glue, wasmLink);
 }
 
 function serial(task) {
@@ -101,10 +103,15 @@ function needing(call) {
   return serial(() => load().then(call));
 }
 
-/** Whether this browser holds a session (or unsent messages) of `appId`. */
+/**
+ * Whether this browser holds a session of `appId`. Unsent messages (in
+ * sessionStorage) are kept only beside a session, so this one look is
+ * enough; the first touch of each storage area is a synchronous round trip
+ * to the browser process, so the loader makes only one.
+ */
 function stored(appId) {
   try {
-    return localStorage.getItem(`trustchat:${appId}:session`) !== null || sessionStorage.getItem(`trustchat:${appId}:pending`) !== null;
+    return localStorage.getItem(`trustchat:${appId}:session`) !== null;
   } catch {
     // Storage refused (privacy modes): the wasm cannot restore anything either.
     return false;
@@ -137,6 +144,7 @@ async function initHere(config) {
   if (config.onboarding !== undefined && typeof config.onboarding !== "boolean") return false;
   if (config.locale !== undefined && typeof config.locale !== "string") return false;
   if (!/^https?:\/\/[^?#\s]+$/.test(server) || stored(config.appId) || deferredInit || loading) return false;
+  prefetch();
   try {
     const base = server.replace(/\/+$/, "");
     const response = await fetch(`${base}/api/v1/apps/${config.appId}`, { mode: "cors", credentials: "omit" });
@@ -155,7 +163,6 @@ export function init(config) {
   const object = config && typeof config === "object" && !Array.isArray(config);
   if (object) {
     drawLauncher(show);
-    prefetchWhenIdle();
   }
   const result = serial(async () => {
     if (object && (await initHere(config))) {

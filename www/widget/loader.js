@@ -1,11 +1,11 @@
 // The TrustChat loader snippet (see README "Embed the widget"). Paste it in
-// a <script> tag, with the last argument set to your server's
-// /widget/trustchat.js. It defines window.TrustChat at once: calls made
-// before the widget arrives are queued and replayed in order, and the
-// promises they return settle when the real calls do. getUser() answers
-// null until then.
-(function (w, d, src) {
-  if (w.TrustChat) return;
+// an inline script element right after the async script element that loads
+// your server's /widget/trustchat.js. It defines window.TrustChat at once:
+// calls made before the widget arrives are queued and replayed in order,
+// and the promises they return settle when the real calls do. getUser()
+// answers null until then. If trustchat.js arrived first (it is async), the
+// real TrustChat is already there and the snippet leaves it alone.
+window.TrustChat || (function (w) {
   var q = [], T = (w.TrustChat = { q: q });
   "init setUser setJwt clearUser show close on off".split(" ").forEach(function (m) {
     T[m] = function () {
@@ -14,8 +14,4 @@
     };
   });
   T.getUser = function () { return null; };
-  var s = d.createElement("script");
-  s.async = true;
-  s.src = src;
-  d.head.appendChild(s);
-})(window, document, "/widget/trustchat.js");
+})(window);
