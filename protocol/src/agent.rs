@@ -69,10 +69,35 @@ pub struct SetAgentStatus {
     pub status: AgentStatus,
 }
 
-/// A customer as the conversation list shows them. All strings are
-/// customer-supplied: render them as text.
+/// The customer chatting in one conversation, as they gave themselves
+/// there: the name, email and phone the session that started it supplied
+/// (a token's claims when it was proven). Unless `verified`, they are
+/// claims: anybody can type an email. All strings are customer-supplied:
+/// render them as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerSummary {
+    /// The id of the profile the conversation is linked to (for
+    /// `GET /customers/{id}`).
+    pub id: String,
+    /// Full name given, if any.
+    pub name: Option<String>,
+    /// Email given, if any.
+    pub email: Option<String>,
+    /// E.164 phone given, if any.
+    pub phone: Option<String>,
+    /// Whether the customer chatting in *this* conversation is verified
+    /// now: the conversation is held under proof and a session proven for
+    /// its customer (an identity token, unexpired) is live. Verification is
+    /// per conversation and per message, never per profile.
+    pub verified: bool,
+}
+
+/// A customer profile's stored details: what the site's tokens proved for
+/// a profile keyed by the site's user id, or what someone claimed for one
+/// nobody proved. Profiles carry no verification; conversations and
+/// messages do. Customer-supplied: render as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileSummary {
     /// Profile id.
     pub id: String,
     /// Full name, if known.
@@ -81,8 +106,6 @@ pub struct CustomerSummary {
     pub email: Option<String>,
     /// E.164 phone, if known.
     pub phone: Option<String>,
-    /// Whether the customer has a trusted (verified, unexpired) session now.
-    pub verified: bool,
 }
 
 /// One conversation in a list.
@@ -161,12 +184,13 @@ pub struct MarkRead {
     pub seq: i64,
 }
 
-/// `GET /api/v1/agent/customers/{id}`: a customer profile with all their
-/// conversations (which the agent may open read-only).
+/// `GET /api/v1/agent/customers/{id}`: a customer profile with all the
+/// conversations linked to it (which the agent may open read-only), each
+/// with its own verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerProfile {
-    /// The customer.
-    pub customer: CustomerSummary,
+    /// The profile.
+    pub customer: ProfileSummary,
     /// The app the profile belongs to.
     pub app_id: String,
     /// Every conversation of the customer, newest first.
@@ -190,8 +214,8 @@ pub enum AgentServerFrame {
         /// The conversation after it (unread count, preview).
         conversation: ConversationSummary,
     },
-    /// A conversation was routed to this agent, reassigned, closed, or its
-    /// customer's verification changed.
+    /// A conversation was routed to this agent, reassigned, closed, or the
+    /// verification of the customer chatting in it changed.
     Conversation {
         /// The conversation now.
         conversation: ConversationSummary,

@@ -100,7 +100,9 @@ pub struct Message {
     pub seq: i64,
     /// Who wrote it.
     pub author: Author,
-    /// The agent's display name for agent messages.
+    /// The agent's display name for agent messages; for customer
+    /// messages, the name the sending session gave (none for an anonymous
+    /// one), which may differ from the profile's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_name: Option<String>,
     /// What it is.

@@ -24,7 +24,7 @@ pub mod validate;
 pub use agent::{
     Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo,
     AgentStatus, AssignConversation, ConversationDetail, ConversationList, ConversationSummary,
-    CustomerProfile, CustomerSummary, MarkRead, SetAgentStatus,
+    CustomerProfile, CustomerSummary, MarkRead, ProfileSummary, SetAgentStatus,
 };
 pub use api::{
     AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,

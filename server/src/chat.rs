@@ -16,11 +16,11 @@ use trustchat_protocol::{
 };
 
 use crate::console;
-use crate::hub::Hub;
+use crate::hub::{Audience, Hub};
 use crate::identity;
 use crate::store::{
-    Appended, ConversationRecord, MessageRecord, MovedConversations, NewAgentMessage,
-    NewCustomerMessage, SessionRecord, Store, StoreError, StoreResult,
+    Appended, ConversationRecord, LinkedConversations, MessageRecord, NewAgentMessage,
+    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
 };
 
 /// The most messages one page of history holds.
@@ -50,10 +50,12 @@ pub struct Sent {
 }
 
 /// Stores a customer's message from `session` (read fresh for this
-/// request: its trust now is the message's trust) and tells every
-/// listener but `except`, the connection that sent it, which gets an ack.
-/// Sending the same `client_id` again returns the stored message and tells
-/// nobody.
+/// request: its trust now is the message's trust, and decides where it
+/// goes: the customer's proven conversation when trusted, else the one the
+/// session started) and tells every listener but `except`, the connection
+/// that sent it, which gets an ack. Sending the same `client_id` again
+/// returns the stored message and tells nobody; a `client_id` another
+/// session used is refused.
 pub async fn send_customer_message(
     store: &dyn Store,
     hub: &Hub,
@@ -71,12 +73,21 @@ pub async fn send_customer_message(
             app_id: session.app_id.clone(),
             customer_id: session.customer_id.clone(),
             session_id: session.id.clone(),
+            author_name: session.display_name.clone(),
             client_id,
             body: body.to_owned(),
             trusted: identity::is_trusted(session, now_ms / 1000),
             now_ms,
         })
-        .await?;
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => SendError::Invalid(Invalid {
+                code: ErrorCode::InvalidRequest,
+                field: "client_id",
+                message: "client_id was used by another session; make a new one for each message",
+            }),
+            error => SendError::Store(error),
+        })?;
     let message = message_view(&appended.message);
     if appended.created {
         announce(hub, &appended, &message, except);
@@ -197,23 +208,19 @@ pub async fn close_conversation(
     Ok(closed)
 }
 
-/// After a mid-chat identity change: the session's connections follow it
-/// to its (possibly new) customer, and a conversation closed by the move
-/// (see [`Store::move_conversations`]) is announced.
-pub fn identity_changed(hub: &Hub, session: &SessionRecord, moved: &MovedConversations) {
-    hub.move_session(&session.id, &session.customer_id);
-    if let Some(closed) = &moved.closed {
+/// After a mid-chat identity change: the session's connections hear as
+/// it reads now, and a conversation closed by the link (see
+/// [`Store::link_session_conversations`]) is announced.
+pub fn identity_changed(hub: &Hub, session: &SessionRecord, linked: &LinkedConversations) {
+    hub.update_session(&identity::listener(session));
+    if let Some(closed) = &linked.closed {
         announce_status(hub, closed);
     }
 }
 
-/// A page of the customer's current conversation after `after`.
-pub async fn history(
-    store: &dyn Store,
-    customer_id: &str,
-    after: i64,
-) -> StoreResult<MessagesPage> {
-    let Some(conversation) = store.current_conversation(customer_id).await? else {
+/// A page of the reader's current conversation after `after`.
+pub async fn history(store: &dyn Store, reader: &Reader, after: i64) -> StoreResult<MessagesPage> {
+    let Some(conversation) = store.current_conversation(reader).await? else {
         return Ok(MessagesPage {
             conversation_id: None,
             status: None,
@@ -235,10 +242,10 @@ pub async fn history(
     })
 }
 
-/// The customer's current conversation and its last `seq`, for the
+/// The reader's current conversation and its last `seq`, for the
 /// WebSocket's `ready` frame.
-pub async fn ready_frame(store: &dyn Store, customer_id: &str) -> StoreResult<ServerFrame> {
-    let current = store.current_conversation(customer_id).await?;
+pub async fn ready_frame(store: &dyn Store, reader: &Reader) -> StoreResult<ServerFrame> {
+    let current = store.current_conversation(reader).await?;
     Ok(ServerFrame::Ready {
         last_seq: current.as_ref().map_or(0, |c| c.last_seq),
         conversation_id: current.map(|c| c.id),
@@ -285,16 +292,21 @@ pub fn now_ms() -> i64 {
 /// Tells listeners about a new message: the conversation first when the
 /// message opened it.
 fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u64>) {
+    let audience = Audience {
+        customer_id: &appended.customer_id,
+        owner_session_id: appended.owner_session_id.as_deref(),
+        proven: appended.proven,
+        now: identity::now(),
+    };
     if appended.opened {
         let opened = ServerFrame::Conversation {
             conversation_id: message.conversation_id.clone(),
             status: ConversationStatus::Open,
         };
-        hub.publish(&appended.app_id, &appended.customer_id, opened, None);
+        hub.publish(&audience, opened, None);
     }
     hub.publish(
-        &appended.app_id,
-        &appended.customer_id,
+        &audience,
         ServerFrame::Message {
             message: message.clone(),
         },
@@ -303,9 +315,14 @@ fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u6
 }
 
 fn announce_status(hub: &Hub, conversation: &ConversationRecord) {
+    let audience = Audience {
+        customer_id: &conversation.customer_id,
+        owner_session_id: conversation.session_id.as_deref(),
+        proven: conversation.proven,
+        now: identity::now(),
+    };
     hub.publish(
-        &conversation.app_id,
-        &conversation.customer_id,
+        &audience,
         ServerFrame::Conversation {
             conversation_id: conversation.id.clone(),
             status: conversation.status,

@@ -11,14 +11,15 @@ use std::collections::HashMap;
 
 use trustchat_protocol::{
     AgentServerFrame, ConversationDetail, ConversationSummary, CustomerProfile, CustomerSummary,
-    Message,
+    Message, ProfileSummary,
 };
 
 use crate::chat;
 use crate::hub::Hub;
 use crate::routing::{self, Candidate};
 use crate::store::{
-    Appended, ConversationFilter, ConversationRecord, ConversationView, Store, StoreResult,
+    Appended, ConversationFilter, ConversationRecord, ConversationView, IdentityKind, Reader,
+    SessionRecord, Store, StoreResult,
 };
 
 /// The longest message preview in a list, in characters.
@@ -76,23 +77,19 @@ pub async fn detail(
     }))
 }
 
-/// A customer with all their conversations, newest first.
+/// A customer profile with every conversation linked to it, newest first,
+/// each with its own verification (a profile has none).
 pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option<CustomerProfile>> {
     let Some(customer) = store.customer(customer_id).await? else {
         return Ok(None);
     };
     let conversations = views(store, ConversationFilter::Customer(customer_id.to_owned())).await?;
-    let verified = match conversations.first() {
-        Some(c) => c.customer.verified,
-        None => false,
-    };
     Ok(Some(CustomerProfile {
-        customer: CustomerSummary {
-            id: customer.id.clone(),
-            name: customer.name.clone(),
-            email: customer.email.clone(),
-            phone: customer.phone.clone(),
-            verified,
+        customer: ProfileSummary {
+            id: customer.id,
+            name: customer.name,
+            email: customer.email,
+            phone: customer.phone,
         },
         app_id: customer.app_id,
         conversations,
@@ -181,10 +178,17 @@ pub async fn notify_conversation(
     }
 }
 
-/// A customer's verification may have changed (a login, a new trusted
-/// session, a logout): their open conversation's agent hears of it.
-pub async fn customer_changed(store: &dyn Store, hub: &Hub, customer_id: &str) {
-    match store.current_conversation(customer_id).await {
+/// A session's identity or trust changed (a login, a claim, a logout):
+/// the agent of the conversation it writes into hears of it. A proven
+/// session's change may change the verification of its customer's proven
+/// conversation, whichever session started that one.
+pub async fn session_changed(store: &dyn Store, hub: &Hub, session: &SessionRecord) {
+    let reader = Reader {
+        session_id: session.id.clone(),
+        customer_id: session.customer_id.clone(),
+        trusted: session.identity_kind == IdentityKind::Jwt,
+    };
+    match store.current_conversation(&reader).await {
         Ok(Some(conversation)) if conversation.assigned_agent_id.is_some() => {
             notify_conversation(store, hub, &conversation.id, None).await;
         }
@@ -293,6 +297,7 @@ fn summary_view(view: ConversationView) -> ConversationSummary {
     let ConversationView {
         conversation,
         customer,
+        given,
         last_body,
         unread,
         verified,
@@ -302,9 +307,9 @@ fn summary_view(view: ConversationView) -> ConversationSummary {
         app_id: conversation.app_id,
         customer: CustomerSummary {
             id: customer.id,
-            name: customer.name,
-            email: customer.email,
-            phone: customer.phone,
+            name: given.name,
+            email: given.email,
+            phone: given.phone,
             verified,
         },
         status: conversation.status,

@@ -8,14 +8,19 @@
 //! with the "resync" code and the client fetches what it missed over HTTP.
 //! So a slow or stalled client can never hold up the sender or anybody else.
 //!
-//! Subscribers are indexed by customer (the widget: every conversation of
-//! the customer, whichever tab or request wrote to it), by session (for the
-//! per-session connection limit and revocation), by app (every conversation
-//! of the app) and by agent (the agent console: [`AgentServerFrame`]s about
-//! the conversations routed to that agent). An agent with at least one
-//! subscriber is *online*, which routing reads from here; the
-//! [`Hub::routing_lock`] serializes routing decisions, which read that and
-//! the database and must not interleave.
+//! A customer connection hears a conversation's frames by the same rule by
+//! which its session reads the conversation ([`crate::store::Reader`]): the
+//! conversation's [`Audience`] is the session that started it, and, when
+//! the conversation is proven, every connection of its customer whose
+//! session is trusted at the moment of publishing. Nobody else: a session
+//! that merely claimed an email hears nothing of that profile's
+//! conversations, and the owner hears its own whichever tab or request
+//! wrote to it. Subscribers are indexed by customer and by session (also
+//! for the per-session connection limit and revocation), and by agent (the
+//! agent console: [`AgentServerFrame`]s about the conversations routed to
+//! that agent). An agent with at least one subscriber is *online*, which
+//! routing reads from here; the [`Hub::routing_lock`] serializes routing
+//! decisions, which read that and the database and must not interleave.
 //!
 //! The hub is in-process: it sees what this server stores. With several
 //! servers on one Postgres database, [`Hub::publish`] is where a server
@@ -54,6 +59,33 @@ pub enum CloseReason {
     Revoked,
     /// The server is shutting down.
     Shutdown,
+}
+
+/// Who hears a conversation's frames (see the module documentation).
+#[derive(Debug, Clone, Copy)]
+pub struct Audience<'a> {
+    /// The conversation's customer.
+    pub customer_id: &'a str,
+    /// The session that started it.
+    pub owner_session_id: Option<&'a str>,
+    /// Whether it is held under proof, so its customer's trusted sessions
+    /// hear it too.
+    pub proven: bool,
+    /// Now, Unix seconds: a session whose proof ended before hears only
+    /// what it owns.
+    pub now: i64,
+}
+
+/// What a customer connection's session is now: its customer and until
+/// when it is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// The session.
+    pub session_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// The end of its proof, Unix seconds; `None` when it is not trusted.
+    pub trusted_until: Option<i64>,
 }
 
 /// Refused: the session already has as many subscribers as allowed.
@@ -124,44 +156,26 @@ impl Hub {
         })
     }
 
-    /// Subscribes a customer's connection to every conversation of the
-    /// customer; refused when `session_id` already has `max_per_session`
-    /// subscribers.
+    /// Subscribes a customer's connection to the conversations its session
+    /// hears (see [`Audience`]); refused when the session already has
+    /// `max_per_session` subscribers.
     pub fn subscribe_customer(
         self: &Arc<Self>,
-        app_id: &str,
-        customer_id: &str,
-        session_id: &str,
+        listener: Listener,
         max_per_session: usize,
     ) -> Result<Subscription, TooManyConnections> {
         let mut inner = self.lock();
-        let open = inner.sessions.get(session_id).map_or(0, Vec::len);
+        let open = inner.sessions.get(&listener.session_id).map_or(0, Vec::len);
         if open >= max_per_session {
             return Err(TooManyConnections(open));
         }
         Ok(self.add(
             &mut inner,
             Keys {
-                app: None,
-                customer: Some((app_id.to_owned(), customer_id.to_owned())),
-                session: Some(session_id.to_owned()),
+                customer: Some(listener),
                 agent: None,
             },
         ))
-    }
-
-    /// Subscribes to every conversation of an app (the agent console).
-    pub fn subscribe_app(self: &Arc<Self>, app_id: &str) -> Subscription {
-        let mut inner = self.lock();
-        self.add(
-            &mut inner,
-            Keys {
-                app: Some(app_id.to_owned()),
-                customer: None,
-                session: None,
-                agent: None,
-            },
-        )
     }
 
     /// Subscribes an agent's console connection; the agent is online while
@@ -178,9 +192,7 @@ impl Hub {
             .or_default()
             .push(id);
         let keys = Keys {
-            app: None,
             customer: None,
-            session: None,
             agent: Some(agent_id.to_owned()),
         };
         inner.subs.insert(
@@ -257,24 +269,38 @@ impl Hub {
         self.routing.lock().await
     }
 
-    /// Delivers `frame` to every subscriber of the customer and of the app,
-    /// except `except`. Never waits; drops subscribers that are full.
-    pub fn publish(
-        &self,
-        app_id: &str,
-        customer_id: &str,
-        frame: ServerFrame,
-        except: Option<u64>,
-    ) {
+    /// Delivers `frame` to the conversation's audience, except `except`.
+    /// Never waits; drops subscribers that are full.
+    pub fn publish(&self, audience: &Audience<'_>, frame: ServerFrame, except: Option<u64>) {
         let frame = Arc::new(frame);
         let mut inner = self.lock();
-        let customers = inner.customers.get(customer_id).into_iter().flatten();
-        let apps = inner.apps.get(app_id).into_iter().flatten();
-        let targets: Vec<u64> = customers
-            .chain(apps)
+        let owners = audience
+            .owner_session_id
+            .and_then(|session| inner.sessions.get(session))
+            .into_iter()
+            .flatten();
+        let trusted = inner
+            .customers
+            .get(audience.customer_id)
+            .filter(|_| audience.proven)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                inner.subs.get(id).is_some_and(|sub| {
+                    sub.keys
+                        .customer
+                        .as_ref()
+                        .and_then(|listener| listener.trusted_until)
+                        .is_some_and(|until| audience.now < until)
+                })
+            });
+        let mut targets: Vec<u64> = owners
+            .chain(trusted)
             .copied()
             .filter(|id| Some(*id) != except)
             .collect();
+        targets.sort_unstable();
+        targets.dedup();
         let mut dropped = Vec::new();
         for id in targets {
             let Some(Sub {
@@ -300,25 +326,31 @@ impl Hub {
         }
     }
 
-    /// The customer of a session changed (an anonymous customer logged in
-    /// as an existing profile): its connections now hear that customer.
-    pub fn move_session(&self, session_id: &str, customer_id: &str) {
+    /// The session's identity changed (a mid-chat identification or
+    /// login): its connections now hear as `listener` says.
+    pub fn update_session(&self, listener: &Listener) {
         let mut inner = self.lock();
-        let ids = inner.sessions.get(session_id).cloned().unwrap_or_default();
+        let ids = inner
+            .sessions
+            .get(&listener.session_id)
+            .cloned()
+            .unwrap_or_default();
         for id in ids {
             let Some(sub) = inner.subs.get_mut(&id) else {
                 continue;
             };
-            let Some((_, old)) = sub.keys.customer.as_mut() else {
+            let Some(current) = sub.keys.customer.as_mut() else {
                 continue;
             };
-            let old = std::mem::replace(old, customer_id.to_owned());
-            unindex(&mut inner.customers, &old, id);
-            inner
-                .customers
-                .entry(customer_id.to_owned())
-                .or_default()
-                .push(id);
+            let old = std::mem::replace(current, listener.clone());
+            if old.customer_id != listener.customer_id {
+                unindex(&mut inner.customers, &old.customer_id, id);
+                inner
+                    .customers
+                    .entry(listener.customer_id.clone())
+                    .or_default()
+                    .push(id);
+            }
         }
     }
 
@@ -349,18 +381,17 @@ impl Hub {
         let id = inner.next_id;
         let (frames_tx, frames) = mpsc::channel(self.buffer);
         let (closed_tx, closed) = watch::channel(None);
-        if let Some((_, customer)) = &keys.customer {
+        if let Some(listener) = &keys.customer {
             inner
                 .customers
-                .entry(customer.clone())
+                .entry(listener.customer_id.clone())
                 .or_default()
                 .push(id);
-        }
-        if let Some(session) = &keys.session {
-            inner.sessions.entry(session.clone()).or_default().push(id);
-        }
-        if let Some(app) = &keys.app {
-            inner.apps.entry(app.clone()).or_default().push(id);
+            inner
+                .sessions
+                .entry(listener.session_id.clone())
+                .or_default()
+                .push(id);
         }
         inner.subs.insert(
             id,
@@ -396,8 +427,6 @@ struct Inner {
     customers: HashMap<String, Vec<u64>>,
     /// Session id → subscribers.
     sessions: HashMap<String, Vec<u64>>,
-    /// App id → app-wide subscribers.
-    apps: HashMap<String, Vec<u64>>,
     /// Agent id → console connections.
     agents: HashMap<String, Vec<u64>>,
 }
@@ -405,7 +434,7 @@ struct Inner {
 /// Where a subscriber's frames go.
 #[derive(Debug)]
 enum Sender {
-    /// A customer or app subscriber.
+    /// A customer connection.
     Customer(mpsc::Sender<Arc<ServerFrame>>),
     /// An agent console.
     Agent(mpsc::Sender<Arc<AgentServerFrame>>),
@@ -425,12 +454,8 @@ struct Sub {
 /// What a subscriber listens to.
 #[derive(Debug)]
 struct Keys {
-    /// App-wide: every conversation of the app.
-    app: Option<String>,
-    /// (app, customer): every conversation of the customer.
-    customer: Option<(String, String)>,
-    /// The session of a customer connection.
-    session: Option<String>,
+    /// A customer connection's session.
+    customer: Option<Listener>,
     /// The agent of a console connection.
     agent: Option<String>,
 }
@@ -449,14 +474,9 @@ impl Inner {
         let Some(sub) = self.subs.remove(&id) else {
             return;
         };
-        if let Some((_, customer)) = &sub.keys.customer {
-            unindex(&mut self.customers, customer, id);
-        }
-        if let Some(session) = &sub.keys.session {
-            unindex(&mut self.sessions, session, id);
-        }
-        if let Some(app) = &sub.keys.app {
-            unindex(&mut self.apps, app, id);
+        if let Some(listener) = &sub.keys.customer {
+            unindex(&mut self.customers, &listener.customer_id, id);
+            unindex(&mut self.sessions, &listener.session_id, id);
         }
         if let Some(agent) = &sub.keys.agent {
             unindex(&mut self.agents, agent, id);
@@ -481,9 +501,34 @@ mod tests {
 
     /// Long enough for any honest wait; a test that needs it has failed.
     const PATIENCE: Duration = Duration::from_secs(5);
+    /// "Now" in these tests.
+    const NOW: i64 = 1_000;
 
     fn pong() -> ServerFrame {
         ServerFrame::Pong
+    }
+
+    fn listener(customer: &str, session: &str, trusted_until: Option<i64>) -> Listener {
+        Listener {
+            session_id: session.into(),
+            customer_id: customer.into(),
+            trusted_until,
+        }
+    }
+
+    fn subscribe(hub: &Arc<Hub>, customer: &str, session: &str) -> Subscription {
+        hub.subscribe_customer(listener(customer, session, None), 5)
+            .unwrap()
+    }
+
+    /// The audience of a conversation of `customer` started by `owner`.
+    fn audience<'a>(customer: &'a str, owner: &'a str, proven: bool) -> Audience<'a> {
+        Audience {
+            customer_id: customer,
+            owner_session_id: Some(owner),
+            proven,
+            now: NOW,
+        }
     }
 
     async fn next(sub: &mut Subscription) -> Result<Arc<ServerFrame>, CloseReason> {
@@ -492,13 +537,21 @@ mod tests {
             .expect("no frame in time")
     }
 
+    async fn quiet(sub: &mut Subscription) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), sub.next())
+            .await
+            .is_err()
+    }
+
     #[tokio::test]
     async fn a_stalled_subscriber_is_dropped_and_the_others_keep_receiving() {
         let hub = Hub::with_buffer(4);
-        let stalled = hub.subscribe_customer("demo", "c1", "s1", 5).unwrap();
-        let mut reader = hub.subscribe_customer("demo", "c1", "s2", 5).unwrap();
+        let stalled = subscribe(&hub, "c1", "s1");
+        let mut reader = hub
+            .subscribe_customer(listener("c1", "s2", Some(NOW + 60)), 5)
+            .unwrap();
         for round in 0..100 {
-            hub.publish("demo", "c1", pong(), None);
+            hub.publish(&audience("c1", "s1", true), pong(), None);
             // The reader keeps up: it gets every frame right away.
             assert_eq!(*next(&mut reader).await.unwrap(), pong(), "round {round}");
         }
@@ -513,46 +566,73 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn frames_reach_the_customer_and_the_app_but_not_the_sender() {
+    async fn a_conversation_reaches_its_owner_and_under_proof_the_trusted_sessions_only() {
         let hub = Hub::new();
-        let mut tab1 = hub.subscribe_customer("demo", "c1", "s1", 5).unwrap();
-        let mut tab2 = hub.subscribe_customer("demo", "c1", "s1", 5).unwrap();
-        let mut stranger = hub.subscribe_customer("demo", "c2", "s3", 5).unwrap();
-        let mut agents = hub.subscribe_app("demo");
-        let mut other_app = hub.subscribe_app("other");
-        hub.publish("demo", "c1", pong(), Some(tab1.id()));
+        let mut tab1 = subscribe(&hub, "ada", "owner");
+        let mut tab2 = subscribe(&hub, "ada", "owner");
+        let mut claimant = subscribe(&hub, "ada", "eve");
+        let mut phone = hub
+            .subscribe_customer(listener("ada", "phone", Some(NOW + 60)), 5)
+            .unwrap();
+        let mut lapsed = hub
+            .subscribe_customer(listener("ada", "old", Some(NOW)), 5)
+            .unwrap();
+        let mut stranger = subscribe(&hub, "bob", "bob");
+
+        hub.publish(&audience("ada", "owner", false), pong(), Some(tab1.id()));
+        assert!(next(&mut tab2).await.is_ok(), "the owner's other tab hears");
+        for (who, sub) in [
+            ("the sender", &mut tab1),
+            ("a claimant of the profile", &mut claimant),
+            (
+                "a trusted session, of a conversation not proven",
+                &mut phone,
+            ),
+            ("a stranger", &mut stranger),
+        ] {
+            assert!(quiet(sub).await, "{who} hears nothing");
+        }
+
+        hub.publish(&audience("ada", "owner", true), pong(), None);
+        assert!(next(&mut tab1).await.is_ok());
         assert!(next(&mut tab2).await.is_ok());
-        assert!(next(&mut agents).await.is_ok());
-        for quiet in [&mut tab1, &mut stranger, &mut other_app] {
-            assert!(
-                tokio::time::timeout(Duration::from_millis(50), quiet.next())
-                    .await
-                    .is_err()
-            );
+        assert!(next(&mut phone).await.is_ok(), "a trusted session hears");
+        for (who, sub) in [
+            ("a claimant", &mut claimant),
+            ("a session whose proof ended", &mut lapsed),
+            ("a stranger", &mut stranger),
+        ] {
+            assert!(quiet(sub).await, "{who} hears nothing");
         }
     }
 
     #[tokio::test]
-    async fn sessions_are_limited_closed_and_moved() {
+    async fn sessions_are_limited_closed_and_updated() {
         let hub = Hub::new();
         let subs: Vec<_> = (0..3)
-            .map(|_| hub.subscribe_customer("demo", "anon", "s1", 3).unwrap())
+            .map(|_| {
+                hub.subscribe_customer(listener("anon", "s1", None), 3)
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
-            hub.subscribe_customer("demo", "anon", "s1", 3).unwrap_err(),
+            hub.subscribe_customer(listener("anon", "s1", None), 3)
+                .unwrap_err(),
             TooManyConnections(3)
         );
         drop(subs);
         assert_eq!(hub.connections("s1"), 0, "dropping unsubscribes");
 
-        let mut sub = hub.subscribe_customer("demo", "anon", "s1", 3).unwrap();
-        hub.move_session("s1", "ada");
-        hub.publish("demo", "ada", pong(), None);
+        let mut sub = subscribe(&hub, "anon", "s1");
+        hub.publish(&audience("ada", "phone", true), pong(), None);
+        assert!(quiet(&mut sub).await, "not Ada's yet");
+        hub.update_session(&listener("ada", "s1", Some(NOW + 60)));
+        hub.publish(&audience("ada", "phone", true), pong(), None);
         assert!(
             next(&mut sub).await.is_ok(),
-            "frames for the new customer arrive"
+            "trusted as Ada, it hears Ada's proven conversation"
         );
-        hub.publish("demo", "ada", pong(), None);
+        hub.publish(&audience("ada", "phone", true), pong(), None);
         hub.close_session("s1", CloseReason::Revoked);
         assert_eq!(
             next(&mut sub).await.unwrap_err(),

@@ -2,13 +2,24 @@
 //! website says, and opening sessions (the greeting is [`crate::rules`]').
 //!
 //! This is the domain core: it talks to a [`Store`] and knows nothing of
-//! HTTP or SQL.
+//! HTTP or SQL. The rules it enforces (README, "Security model"):
 //!
-//! An untrusted `setUser` can carry anybody's email, so it may find a
-//! profile but never rewrite it: the stored name is only filled in when the
-//! profile has none. The name given in the request is remembered by the
-//! session (`display_name`) and used to greet, so the person at the keyboard
-//! is greeted by the name they gave.
+//! - **A proven profile is keyed by the token's `sub`.** Email and phone
+//!   are its attributes, written by the tokens of that `sub`. A token
+//!   without a profile of its own takes over an *unproven* profile only when
+//!   the emails agree (a token without an email: the phones agree and the
+//!   profile has no email); it never lands on, or renames, a profile whose
+//!   email differs, and there is no phone fallback across emails.
+//! - **A claim (`setUser`) finds a profile for the agent's eyes only.** Any
+//!   profile with the email (else, without an email, the phone) is linked,
+//!   none is rewritten (a missing name of an unproven one is filled in),
+//!   and the session is told back only what it supplied
+//!   ([`customer_view`]): never a stored field, never the profile's id.
+//! - **Conversations belong to the session that started them**, and become
+//!   the customer's shared history only under proof (see
+//!   [`crate::store::Reader`]). A claim links an anonymous session's
+//!   conversations to the claimed profile without closing or joining
+//!   anybody's; only a valid token of the same person merges them.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -17,8 +28,10 @@ use sha2::{Digest, Sha256};
 use trustchat_protocol::validate::{self, ValidUser};
 use trustchat_protocol::Customer;
 
+use crate::hub::Listener;
 use crate::store::{
-    CustomerRecord, IdentityKind, MovedConversations, SessionRecord, Store, StoreError, StoreResult,
+    Among, CustomerRecord, IdentityKind, LinkedConversations, Reader, SessionRecord, Store,
+    StoreError, StoreResult,
 };
 
 /// The prefix of every session token, so a leaked one is recognizable in a
@@ -35,13 +48,15 @@ pub enum Identity {
     User(ValidUser),
     /// The website proved who the customer is with an identity token the
     /// server verified: trusted until the token's `exp`, and authoritative
-    /// for the profile's name.
+    /// for the profile of its `sub`.
     Verified(VerifiedIdentity),
 }
 
 /// What a verified identity token says about the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedIdentity {
+    /// The site's user id (`sub`): the key of the proven profile.
+    pub sub: String,
     /// Normalized email, if the token has one.
     pub email: Option<String>,
     /// E.164 phone, if the token has one.
@@ -57,6 +72,7 @@ pub struct VerifiedIdentity {
 impl From<&crate::jwt::Identity> for VerifiedIdentity {
     fn from(token: &crate::jwt::Identity) -> Self {
         VerifiedIdentity {
+            sub: token.sub.clone(),
             email: token.email.clone(),
             phone: token.phone.clone(),
             name: token.name.clone(),
@@ -66,56 +82,33 @@ impl From<&crate::jwt::Identity> for VerifiedIdentity {
     }
 }
 
-impl Identity {
-    fn email(&self) -> Option<&str> {
-        match self {
-            Identity::Anonymous => None,
-            Identity::User(user) => user.email.as_deref(),
-            Identity::Verified(token) => token.email.as_deref(),
-        }
-    }
-
-    fn phone(&self) -> Option<&str> {
-        match self {
-            Identity::Anonymous => None,
-            Identity::User(user) => user.phone.as_deref(),
-            Identity::Verified(token) => token.phone.as_deref(),
-        }
-    }
-
-    /// The full name this identity gives, if any.
+impl VerifiedIdentity {
+    /// The full name the token gives, else its first name.
     fn name(&self) -> Option<&str> {
-        match self {
-            Identity::Anonymous => None,
-            Identity::User(user) => Some(&user.name),
-            Identity::Verified(token) => token.name.as_deref().or(token.given_name.as_deref()),
-        }
+        self.name.as_deref().or(self.given_name.as_deref())
     }
+}
 
-    /// Whether this identity describes the customer `customer` (same email,
-    /// else same phone). An anonymous profile matches nobody.
-    fn describes(&self, customer: &CustomerRecord) -> bool {
-        let same = |mine: Option<&str>, theirs: &Option<String>| {
-            mine.zip(theirs.as_deref()).map(|(a, b)| a == b)
-        };
-        match same(self.email(), &customer.email) {
-            Some(answer) => answer,
-            None => same(self.phone(), &customer.phone).unwrap_or(false),
-        }
-    }
-
-    /// Writes this identity's trust and names into `session`. A plain
-    /// identification of the same person leaves an earlier proof in place.
+impl Identity {
+    /// Writes what this identity gives into `session`: trust, `sub`, and
+    /// the name, email and phone the session is told back. A plain
+    /// identification of the same person leaves an earlier proof (and the
+    /// contact it proved) in place and changes only the name greeted by.
     fn apply_to(&self, session: &mut SessionRecord) {
         match self {
             Identity::Anonymous => {
                 session.identity_kind = IdentityKind::Anonymous;
+                session.sub = None;
                 session.display_name = None;
                 session.display_first_name = None;
+                session.display_email = None;
+                session.display_phone = None;
             }
             Identity::User(user) => {
-                if session.identity_kind == IdentityKind::Anonymous {
+                if session.identity_kind != IdentityKind::Jwt {
                     session.identity_kind = IdentityKind::User;
+                    session.display_email = user.email.clone();
+                    session.display_phone = user.phone.clone();
                 }
                 session.display_name = Some(user.name.clone());
                 session.display_first_name = None;
@@ -124,10 +117,37 @@ impl Identity {
                 session.identity_kind = IdentityKind::Jwt;
                 session.trusted = true;
                 session.trusted_until = Some(token.exp);
-                session.display_name = self.name().map(str::to_owned);
+                session.sub = Some(token.sub.clone());
+                session.display_name = token.name().map(str::to_owned);
                 session.display_first_name = token.given_name.clone();
+                session.display_email = token.email.clone();
+                session.display_phone = token.phone.clone();
             }
         }
+    }
+}
+
+/// Whether `identity` is the person `session` speaks for, so that the
+/// session may go on under it: anyone, for an anonymous session; the same
+/// `sub` for a token on a proven session; otherwise the same email, else
+/// (one of the two without an email) the same phone as the session gave.
+pub fn same_person(session: &SessionRecord, identity: &Identity) -> bool {
+    let same_contact = |email: Option<&str>, phone: Option<&str>| {
+        let same = |mine: Option<&str>, theirs: Option<&str>| mine.zip(theirs).map(|(a, b)| a == b);
+        same(session.display_email.as_deref(), email)
+            .or_else(|| same(session.display_phone.as_deref(), phone))
+            .unwrap_or(false)
+    };
+    match (session.identity_kind, identity) {
+        (_, Identity::Anonymous) => false,
+        (IdentityKind::Anonymous, _) => true,
+        (IdentityKind::Jwt, Identity::Verified(token)) => {
+            session.sub.as_deref() == Some(&token.sub)
+        }
+        (_, Identity::Verified(token)) => {
+            same_contact(token.email.as_deref(), token.phone.as_deref())
+        }
+        (_, Identity::User(user)) => same_contact(user.email.as_deref(), user.phone.as_deref()),
     }
 }
 
@@ -152,11 +172,12 @@ pub async fn open_session(
 ) -> StoreResult<OpenedSession> {
     let customer = match identity {
         Identity::Anonymous => {
-            let customer = new_customer(app_id, None, None, None, now);
+            let customer = new_customer(app_id, now);
             store.insert_customer(&customer).await?;
             customer
         }
-        _ => find_or_create_customer(store, app_id, identity, now).await?,
+        Identity::User(user) => claimed_profile(store, app_id, user, None, now).await?,
+        Identity::Verified(token) => proven_profile(store, app_id, token, None, now).await?,
     };
     let (token, token_hash) = new_session_token();
     let mut session = SessionRecord {
@@ -167,8 +188,11 @@ pub async fn open_session(
         trusted: false,
         trusted_until: None,
         identity_kind: IdentityKind::Anonymous,
+        sub: None,
         display_name: None,
         display_first_name: None,
+        display_email: None,
+        display_phone: None,
         created_at: now,
         revoked_at: None,
     };
@@ -192,20 +216,20 @@ pub struct ChangedSession {
     /// person (the old session is then revoked); `None` when the same
     /// session goes on.
     pub new_token: Option<String>,
-    /// What moved when an anonymous customer took over an existing
-    /// profile: their conversations went with them.
-    pub moved: MovedConversations,
+    /// What happened to the conversations the session started.
+    pub linked: LinkedConversations,
 }
 
 /// The mid-chat login (or identification) of the customer of `session`:
 ///
-/// - an anonymous customer who says or proves who they are is the same
-///   person: the session goes on, now for the profile of that identity
-///   (their anonymous profile is filled in, or the existing profile is
-///   taken over);
-/// - an identified customer proving the same identity (same email, else
-///   same phone) becomes trusted; identifying again changes nothing but the
-///   name greeted by;
+/// - an anonymous customer who says who they are goes on in the same
+///   session, linked to the profile of that claim for the agent's view:
+///   their conversation stays their own and nobody else's changes;
+/// - a customer who proves, with a token, to be the person the session is
+///   for ([`same_person`]) goes on trusted: the conversations the session
+///   started join the proven profile's history;
+/// - an identified customer identifying again as the same person changes
+///   nothing but the name greeted by;
 /// - any other identity is a different person: the session is revoked and a
 ///   new one opened for them, on their own profile.
 pub async fn change_identity(
@@ -215,35 +239,41 @@ pub async fn change_identity(
     identity: &Identity,
     now: i64,
 ) -> StoreResult<ChangedSession> {
-    let anonymous = customer.email.is_none() && customer.phone.is_none();
-    if !anonymous && !identity.describes(customer) {
+    if !same_person(session, identity) {
         store.revoke_session(&session.id, now).await?;
         let opened = open_session(store, &session.app_id, identity, now).await?;
         return Ok(ChangedSession {
             session: opened.session,
             customer: opened.customer,
             new_token: Some(opened.token),
-            moved: MovedConversations::default(),
+            linked: LinkedConversations::default(),
         });
     }
-    let (customer, moved) = if anonymous {
-        let adopted = adopt_identity(store, customer, identity, now).await?;
-        // The same person, now on their existing profile: the chat they
-        // are in (and any earlier one of this anonymous profile) goes with
-        // them, so a mid-chat login keeps the conversation.
-        let moved = if adopted.id == customer.id {
-            MovedConversations::default()
-        } else {
-            store
-                .move_conversations(&customer.id, &adopted.id, now.saturating_mul(1000))
-                .await?
-        };
-        (adopted, moved)
-    } else {
-        (
-            update_profile(store, customer.clone(), identity, now).await?,
-            MovedConversations::default(),
-        )
+    let now_ms = now.saturating_mul(1000);
+    let (customer, linked) = match identity {
+        Identity::User(user) if session.identity_kind == IdentityKind::Anonymous => {
+            let claimed =
+                claimed_profile(store, &session.app_id, user, Some(customer), now).await?;
+            let linked = if claimed.id == customer.id {
+                LinkedConversations::default()
+            } else {
+                store
+                    .link_session_conversations(&session.id, &claimed.id, false, now_ms)
+                    .await?
+            };
+            (claimed, linked)
+        }
+        Identity::Verified(token) => {
+            let anonymous = (session.identity_kind == IdentityKind::Anonymous).then_some(customer);
+            let proven = proven_profile(store, &session.app_id, token, anonymous, now).await?;
+            let linked = store
+                .link_session_conversations(&session.id, &proven.id, true, now_ms)
+                .await?;
+            (proven, linked)
+        }
+        Identity::User(_) | Identity::Anonymous => {
+            (customer.clone(), LinkedConversations::default())
+        }
     };
     let mut session = session.clone();
     session.customer_id = customer.id.clone();
@@ -253,116 +283,206 @@ pub async fn change_identity(
         session,
         customer,
         new_token: None,
-        moved,
+        linked,
     })
 }
 
-/// An anonymous customer takes on `identity`: the existing profile of that
-/// identity if there is one, else their own profile, filled in.
-async fn adopt_identity(
+/// The profile a claim is linked to: any profile of the app with its email
+/// (else, a claim without an email, its phone), proven ones first; else
+/// `anonymous` (the claiming session's own anonymous profile) filled in,
+/// else a new unproven profile, keyed by that email or phone. A claim never rewrites a profile; it only
+/// fills in the missing name of an unproven one.
+async fn claimed_profile(
     store: &dyn Store,
-    anonymous: &CustomerRecord,
-    identity: &Identity,
+    app_id: &str,
+    user: &ValidUser,
+    anonymous: Option<&CustomerRecord>,
     now: i64,
 ) -> StoreResult<CustomerRecord> {
-    if let Some(found) = find_customer(store, &anonymous.app_id, identity).await? {
-        return update_profile(store, found, identity, now).await;
-    }
-    let mut filled = anonymous.clone();
-    filled.name = identity.name().map(str::to_owned);
-    filled.email = identity.email().map(str::to_owned);
-    filled.phone = identity.phone().map(str::to_owned);
-    filled.updated_at = now;
-    match store.update_customer(&filled).await {
-        Ok(()) => Ok(filled),
-        // Someone created that profile a moment ago: take it over.
-        Err(StoreError::Conflict) => {
-            let found = find_customer(store, &anonymous.app_id, identity)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Database(
-                        "customer update conflicted but no matching customer exists".into(),
-                    )
-                })?;
-            update_profile(store, found, identity, now).await
+    let find = || async {
+        match (&user.email, &user.phone) {
+            (Some(email), _) => store.customer_by_email(app_id, email, Among::Any).await,
+            (None, Some(phone)) => store.customer_by_phone(app_id, phone, Among::Any).await,
+            (None, None) => Ok(None),
         }
+    };
+    if let Some(found) = find().await? {
+        return fill_missing_name(store, found, &user.name, now).await;
+    }
+    let mut claimed = match anonymous {
+        Some(anonymous) => anonymous.clone(),
+        None => new_customer(app_id, now),
+    };
+    // An unproven profile is keyed by what it was found by: the email,
+    // else the phone. A phone beside an email stays with the session (the
+    // agent sees it on the conversation), so a claim never collides with
+    // another profile's phone.
+    claimed.name = Some(user.name.clone());
+    claimed.email = user.email.clone();
+    claimed.phone = if user.email.is_some() {
+        None
+    } else {
+        user.phone.clone()
+    };
+    claimed.updated_at = now;
+    let written = match anonymous {
+        Some(_) => store.update_customer(&claimed).await,
+        None => store.insert_customer(&claimed).await,
+    };
+    match written {
+        Ok(()) => Ok(claimed),
+        // Someone claimed that email or phone a moment ago: link to theirs.
+        Err(StoreError::Conflict) => find().await?.ok_or_else(|| {
+            StoreError::Database("a claimed profile conflicted but none matches".into())
+        }),
         Err(e) => Err(e),
     }
 }
 
-/// What an identity may change on a profile it describes: a verified token
-/// names the customer authoritatively; a plain identification only fills a
-/// missing name (anyone can type someone else's email).
-async fn update_profile(
+/// A claim's name fills in an unproven profile that has none; nothing else
+/// of a profile is ever written by a claim.
+async fn fill_missing_name(
     store: &dyn Store,
     mut customer: CustomerRecord,
-    identity: &Identity,
+    name: &str,
     now: i64,
 ) -> StoreResult<CustomerRecord> {
-    let name = identity.name().map(str::to_owned);
-    let rename = match identity {
-        Identity::Verified(_) => name.is_some() && customer.name != name,
-        _ => customer.name.is_none() && name.is_some(),
-    };
-    if rename {
-        customer.name = name;
+    if customer.sub.is_none() && customer.name.is_none() {
+        customer.name = Some(name.to_owned());
         customer.updated_at = now;
         store.update_customer(&customer).await?;
     }
     Ok(customer)
 }
 
-/// The profile with the identity's email, else with its phone, else a new
-/// one. Two requests racing to create the same profile both end up with the
+/// The profile of a verified token: the one keyed by its `sub` (its
+/// email, phone and name brought up to date with the token's); else an
+/// unproven profile it takes over, whose contact details agree (same
+/// email; a token without an email: same phone and no email), reset to the
+/// token's; else `anonymous` (the session's own anonymous profile) filled
+/// in; else a new one. Two requests racing for the same `sub` end on the
 /// one that won.
-pub async fn find_or_create_customer(
+async fn proven_profile(
     store: &dyn Store,
     app_id: &str,
-    identity: &Identity,
+    token: &VerifiedIdentity,
+    anonymous: Option<&CustomerRecord>,
     now: i64,
 ) -> StoreResult<CustomerRecord> {
-    if let Some(found) = find_customer(store, app_id, identity).await? {
-        return update_profile(store, found, identity, now).await;
+    if let Some(found) = store.customer_by_sub(app_id, &token.sub).await? {
+        return refresh_proven(store, found, token, now).await;
     }
-    let customer = new_customer(
-        app_id,
-        identity.name(),
-        identity.email(),
-        identity.phone(),
-        now,
-    );
-    match store.insert_customer(&customer).await {
-        Ok(()) => Ok(customer),
+    let unproven = match (&token.email, &token.phone) {
+        (Some(email), _) => {
+            store
+                .customer_by_email(app_id, email, Among::Unproven)
+                .await?
+        }
+        (None, Some(phone)) => store
+            .customer_by_phone(app_id, phone, Among::Unproven)
+            .await?
+            .filter(|found| found.email.is_none()),
+        (None, None) => None,
+    };
+    // What anybody claimed on a profile taken over is replaced by what the
+    // token proves.
+    let (mut profile, stored) = match (unproven, anonymous) {
+        (Some(found), _) => (found, true),
+        (None, Some(anonymous)) => (anonymous.clone(), true),
+        (None, None) => (new_customer(app_id, now), false),
+    };
+    profile.sub = Some(token.sub.clone());
+    profile.name = token.name().map(str::to_owned);
+    profile.email = token.email.clone();
+    profile.phone = token.phone.clone();
+    profile.updated_at = now;
+    let written = if stored {
+        store.update_customer(&profile).await
+    } else {
+        store.insert_customer(&profile).await
+    };
+    match written {
+        Ok(()) => Ok(profile),
         Err(StoreError::Conflict) => {
-            find_customer(store, app_id, identity)
+            store
+                .customer_by_sub(app_id, &token.sub)
                 .await?
                 .ok_or_else(|| {
-                    StoreError::Database(
-                        "customer insert conflicted but no matching customer exists".into(),
-                    )
+                    StoreError::Database("a proven profile conflicted but none has its sub".into())
                 })
         }
         Err(e) => Err(e),
     }
 }
 
-/// The customer as the widget sees it: named as this session was opened
-/// when it was given a name, else as stored.
+/// A proven profile follows its tokens: the name, email and phone a token
+/// carries replace the stored ones (the site may change them); what a
+/// token leaves out stays.
+async fn refresh_proven(
+    store: &dyn Store,
+    mut customer: CustomerRecord,
+    token: &VerifiedIdentity,
+    now: i64,
+) -> StoreResult<CustomerRecord> {
+    let before = customer.clone();
+    let update = |field: &mut Option<String>, value: Option<&str>| {
+        if let Some(value) = value {
+            *field = Some(value.to_owned());
+        }
+    };
+    update(&mut customer.name, token.name());
+    update(&mut customer.email, token.email.as_deref());
+    update(&mut customer.phone, token.phone.as_deref());
+    if customer != before {
+        customer.updated_at = now;
+        store.update_customer(&customer).await?;
+    }
+    Ok(customer)
+}
+
+/// The customer as the session's own client sees it: only what the session
+/// supplied (its name, email and phone, or its token's), never a stored
+/// field of the profile. A session that proved who it is sees its profile's
+/// id; any other sees its session's id, so that two claims of one email do
+/// not learn that they landed on the same profile.
 pub fn customer_view(customer: &CustomerRecord, session: &SessionRecord) -> Customer {
-    let name = session
-        .display_name
-        .clone()
-        .or_else(|| customer.name.clone());
+    let name = session.display_name.clone();
     Customer {
-        id: customer.id.clone(),
+        id: if session.identity_kind == IdentityKind::Jwt {
+            customer.id.clone()
+        } else {
+            session.id.clone()
+        },
         first_name: session
             .display_first_name
             .as_deref()
             .and_then(validate::first_name)
             .or_else(|| name.as_deref().and_then(validate::first_name)),
         name,
-        email: customer.email.clone(),
-        phone: customer.phone.clone(),
+        email: session.display_email.clone(),
+        phone: session.display_phone.clone(),
+    }
+}
+
+/// The session as a reader of conversations at `now`.
+pub fn reader(session: &SessionRecord, now: i64) -> Reader {
+    Reader {
+        session_id: session.id.clone(),
+        customer_id: session.customer_id.clone(),
+        trusted: is_trusted(session, now),
+    }
+}
+
+/// What the hub needs to know of the session's connections: its customer
+/// and the end of its proof (`i64::MAX` for a proof without one, `None`
+/// when it is not trusted).
+pub fn listener(session: &SessionRecord) -> Listener {
+    Listener {
+        session_id: session.id.clone(),
+        customer_id: session.customer_id.clone(),
+        trusted_until: session
+            .trusted
+            .then(|| session.trusted_until.unwrap_or(i64::MAX)),
     }
 }
 
@@ -406,37 +526,15 @@ pub fn now() -> i64 {
     i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
-async fn find_customer(
-    store: &dyn Store,
-    app_id: &str,
-    identity: &Identity,
-) -> StoreResult<Option<CustomerRecord>> {
-    if let Some(email) = identity.email() {
-        if let Some(found) = store.customer_by_email(app_id, email).await? {
-            return Ok(Some(found));
-        }
-    }
-    if let Some(phone) = identity.phone() {
-        if let Some(found) = store.customer_by_phone(app_id, phone).await? {
-            return Ok(Some(found));
-        }
-    }
-    Ok(None)
-}
-
-fn new_customer(
-    app_id: &str,
-    name: Option<&str>,
-    email: Option<&str>,
-    phone: Option<&str>,
-    now: i64,
-) -> CustomerRecord {
+/// A new profile with nothing known about it yet.
+fn new_customer(app_id: &str, now: i64) -> CustomerRecord {
     CustomerRecord {
         id: uuid::Uuid::new_v4().to_string(),
         app_id: app_id.to_owned(),
-        name: name.map(str::to_owned),
-        email: email.map(str::to_owned),
-        phone: phone.map(str::to_owned),
+        sub: None,
+        name: None,
+        email: None,
+        phone: None,
         created_at: now,
         updated_at: now,
     }

@@ -760,7 +760,11 @@ async fn replies_login_requests_closing_unread_profiles_and_trusted_flags() {
         .await
         .1;
     assert_eq!(profile["customer"]["email"], "grace@example.com");
-    assert_eq!(profile["customer"]["verified"], true);
+    assert!(
+        profile["customer"].get("verified").is_none(),
+        "verification is per conversation, never per profile"
+    );
+    assert_eq!(profile["conversations"][0]["customer"]["verified"], true);
     let statuses: Vec<&str> = profile["conversations"]
         .as_array()
         .unwrap()

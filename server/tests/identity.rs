@@ -136,7 +136,21 @@ fn token(claims: Value) -> String {
 }
 
 fn ada() -> String {
-    token(json!({"email": "Ada@Example.com", "name": "Ada Lovelace", "given_name": "Ada"}))
+    token(
+        json!({"sub": "ada-1", "email": "Ada@Example.com", "name": "Ada Lovelace", "given_name": "Ada"}),
+    )
+}
+
+impl IdApp {
+    /// The profile a session is linked to, as the store holds it.
+    async fn profile_of(&self, session_token: &str) -> String {
+        self.store
+            .session_by_token_hash(&identity::hash_token(session_token))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id
+    }
 }
 
 #[tokio::test]
@@ -218,12 +232,19 @@ async fn an_anonymous_customer_who_logs_in_keeps_the_session() {
         "same person, same session"
     );
     assert_eq!(after["trusted"], true);
-    assert_eq!(
-        after["customer"]["id"], anon["customer"]["id"],
-        "the anonymous profile is filled in"
-    );
     assert_eq!(after["customer"]["email"], "ada@example.com");
     assert_eq!(app.current(session).await.1["trusted"], true);
+    let profile = app.profile_of(session).await;
+    assert_eq!(
+        after["customer"]["id"], profile,
+        "a proven session sees its profile's id"
+    );
+    let stored = app.store.customer(&profile).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.sub.as_deref(), stored.email.as_deref()),
+        (Some("ada-1"), Some("ada@example.com")),
+        "the anonymous profile is filled in"
+    );
 }
 
 #[tokio::test]
@@ -242,7 +263,16 @@ async fn an_anonymous_customer_takes_over_their_existing_profile() {
         .await;
     assert_eq!(status, StatusCode::OK, "{after}");
     assert!(after.get("session_token").is_none());
-    assert_eq!(after["customer"]["id"], known["customer"]["id"]);
+    assert_eq!(
+        app.profile_of(session).await,
+        app.profile_of(known["session_token"].as_str().unwrap())
+            .await,
+        "linked to the known profile, for the agent"
+    );
+    assert_eq!(
+        after["customer"]["id"], anon["customer"]["id"],
+        "the claimant's view does not change to the profile's"
+    );
     assert_eq!(after["trusted"], false);
     assert_eq!(after["greeting"], "Hi Ada!");
 }
@@ -259,15 +289,12 @@ async fn logging_in_as_the_same_person_makes_the_session_trusted() {
     assert_eq!(status, StatusCode::OK);
     assert!(after.get("session_token").is_none());
     assert_eq!(after["trusted"], true);
-    assert_eq!(after["customer"]["id"], user["customer"]["id"]);
-    // A verified token names the customer authoritatively.
-    let stored = app
-        .store
-        .customer(user["customer"]["id"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let profile = app.profile_of(session).await;
+    assert_eq!(after["customer"]["id"], profile);
+    // The token took over the profile the claim had made, and names it.
+    let stored = app.store.customer(&profile).await.unwrap().unwrap();
     assert_eq!(stored.name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(stored.sub.as_deref(), Some("ada-1"));
 }
 
 #[tokio::test]
@@ -275,7 +302,8 @@ async fn a_different_identity_is_a_different_person() {
     let app = IdApp::new().await;
     let (_, ada_session) = app.open(json!({ "jwt": ada() })).await;
     let old = ada_session["session_token"].as_str().unwrap();
-    let grace = token(json!({"email": "grace@example.com", "name": "Grace Hopper"}));
+    let grace =
+        token(json!({"sub": "grace-1", "email": "grace@example.com", "name": "Grace Hopper"}));
     let (status, after) = app.change(old, json!({ "jwt": grace })).await;
     assert_eq!(status, StatusCode::OK);
     let new = after["session_token"]

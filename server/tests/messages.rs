@@ -803,16 +803,7 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
         assert_eq!(frame["message"]["trusted"], false);
         assert_eq!(frame["message"]["id"], reply.id.as_str());
     }
-    // Agents listening to the app hear the customer too.
-    let mut agents = state.hub.subscribe_app("demo");
     live.post(&token, &uuid(), "thanks").await;
-    let heard = tokio::time::timeout(PATIENCE, agents.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        matches!(&*heard, trustchat_protocol::ServerFrame::Message { message } if message.body == "thanks")
-    );
 
     // Closing is announced.
     chat::close_conversation(state.store.as_ref(), &state.hub, &conversation_id)

@@ -5,9 +5,12 @@
 //!   the `client_id` was seen before (nothing new is stored). Over
 //!   [`crate::config::LimitsConfig`]'s rate: `429 rate_limited` with
 //!   `retry_after` and a `Retry-After` header.
-//! - `GET /api/v1/messages?after=SEQ` returns the current conversation's
-//!   messages with `seq > SEQ` (default 0), at most
-//!   [`chat::PAGE_SIZE`], `has_more` when another page follows.
+//! - `GET /api/v1/messages?after=SEQ` returns the session's current
+//!   conversation's messages with `seq > SEQ` (default 0), at most
+//!   [`chat::PAGE_SIZE`], `has_more` when another page follows. The
+//!   current conversation is one the session reads
+//!   ([`crate::store::Reader`]): one it started, or, trusted, its
+//!   customer's proven one.
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -20,6 +23,7 @@ use crate::chat::{self, SendError};
 use crate::error::ApiError;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
+use crate::identity;
 use crate::state::AppState;
 
 /// The message routes.
@@ -57,8 +61,9 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<MessagesPage>, ApiError> {
     let after = parse_after(query.as_deref())?;
+    let reader = identity::reader(&auth.session, identity::now());
     Ok(Json(
-        chat::history(state.store.as_ref(), &auth.session.customer_id, after).await?,
+        chat::history(state.store.as_ref(), &reader, after).await?,
     ))
 }
 

@@ -49,8 +49,8 @@ async fn create(
     tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id,
         trusted = opened.session.trusted, "session opened");
     if opened.session.trusted {
-        // The customer is verified now: their open conversation's agent sees it.
-        console::customer_changed(state.store.as_ref(), &state.hub, &opened.customer.id).await;
+        // The customer is verified now: their proven conversation's agent sees it.
+        console::session_changed(state.store.as_ref(), &state.hub, &opened.session).await;
     }
     let mut response =
         session_response(&app, &opened.session, &opened.customer, now, page(&headers));
@@ -87,10 +87,11 @@ async fn change_identity(
         state
             .hub
             .close_session(&auth.session.id, CloseReason::Revoked);
+        console::session_changed(state.store.as_ref(), &state.hub, &auth.session).await;
     } else {
-        chat::identity_changed(&state.hub, &changed.session, &changed.moved);
+        chat::identity_changed(&state.hub, &changed.session, &changed.linked);
     }
-    console::customer_changed(state.store.as_ref(), &state.hub, &changed.customer.id).await;
+    console::session_changed(state.store.as_ref(), &state.hub, &changed.session).await;
     let mut response = session_response(
         &auth.app,
         &changed.session,
@@ -180,7 +181,7 @@ async fn revoke(
     state
         .hub
         .close_session(&auth.session.id, CloseReason::Revoked);
-    console::customer_changed(state.store.as_ref(), &state.hub, &auth.customer.id).await;
+    console::session_changed(state.store.as_ref(), &state.hub, &auth.session).await;
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -198,10 +199,7 @@ fn session_response(
     let trusted = identity::is_trusted(session, now);
     let status = if trusted {
         CustomerStatus::Trusted
-    } else if session.identity_kind != IdentityKind::Anonymous
-        || view.email.is_some()
-        || view.phone.is_some()
-    {
+    } else if session.identity_kind != IdentityKind::Anonymous {
         CustomerStatus::Identified
     } else {
         CustomerStatus::Anonymous

@@ -127,9 +127,7 @@ where
     };
     let limits = &state.config.limits;
     let mut subscription = match state.hub.subscribe_customer(
-        &session.app_id,
-        &session.customer_id,
-        &session.id,
+        identity::listener(&session),
         limits.ws_connections_per_session,
     ) {
         Ok(subscription) => subscription,
@@ -149,7 +147,8 @@ where
     out.dropped = Some(subscription.close_signal());
     // Subscribed first, then read: whatever is committed after `ready`'s
     // last_seq is delivered, nothing falls in between.
-    match chat::ready_frame(state.store.as_ref(), &session.customer_id).await {
+    let reader = identity::reader(&session, identity::now());
+    match chat::ready_frame(state.store.as_ref(), &reader).await {
         Ok(ready) => {
             if !out.frame(&ready).await {
                 return;

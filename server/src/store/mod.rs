@@ -14,13 +14,19 @@ use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 pub mod sqlite;
 
-/// A customer profile, unique per app by email and by phone.
+/// A customer profile. A profile proven by an identity token is keyed by
+/// the token's `sub`, unique per app; email and phone are its attributes.
+/// A profile nobody proved (an email or phone someone typed) is unique per
+/// app by email and by phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerRecord {
     /// UUID v4.
     pub id: String,
     /// The app the profile belongs to; profiles are never shared by apps.
     pub app_id: String,
+    /// The site's user id from a verified token; `None` until a token
+    /// proved who the profile is.
+    pub sub: Option<String>,
     /// Full name, once someone gave one.
     pub name: Option<String>,
     /// Lowercased email.
@@ -62,9 +68,15 @@ pub struct SessionRecord {
     pub trusted_until: Option<i64>,
     /// How the customer was identified.
     pub identity_kind: IdentityKind,
-    /// The name given when the session was opened, which may differ from
-    /// the profile's stored name (see `identity`).
+    /// The token's `sub` once a token proved who the session is for.
+    pub sub: Option<String>,
+    /// The name this session gave (`setUser`, or the token's claims), which
+    /// may differ from the profile's stored name (see `identity`).
     pub display_name: Option<String>,
+    /// The email this session gave; the session is told back only this.
+    pub display_email: Option<String>,
+    /// The phone this session gave; the session is told back only this.
+    pub display_phone: Option<String>,
     /// The first name to greet by when the identity token gave one
     /// (`given_name`); otherwise derived from `display_name`.
     pub display_first_name: Option<String>,
@@ -81,8 +93,16 @@ pub struct ConversationRecord {
     pub id: String,
     /// The app of its customer.
     pub app_id: String,
-    /// The customer; at most one open conversation per customer.
+    /// The customer profile it is linked to, for the agent's view.
     pub customer_id: String,
+    /// The session that started it: the only one that reads and writes it
+    /// while it is not [`ConversationRecord::proven`]. At most one open
+    /// conversation per session.
+    pub session_id: Option<String>,
+    /// Held under proof: opened by a trusted session or merged into the
+    /// profile by a valid token. The customer's trusted sessions share it
+    /// (at most one open proven conversation per customer).
+    pub proven: bool,
     /// Open until an agent closes it.
     pub status: ConversationStatus,
     /// Unix milliseconds.
@@ -108,7 +128,8 @@ pub struct MessageRecord {
     pub seq: i64,
     /// Customer or agent.
     pub author: Author,
-    /// The agent's display name.
+    /// The agent's display name, or the name the customer's sending
+    /// session gave.
     pub author_name: Option<String>,
     /// Text or login request.
     pub kind: MessageKind,
@@ -126,8 +147,8 @@ pub struct MessageRecord {
     pub session_id: Option<String>,
 }
 
-/// A customer's message to store: it joins the customer's open
-/// conversation, or opens one.
+/// A customer's message to store: it joins the conversation its session
+/// writes into ([`Reader`]'s open conversation), or opens one.
 #[derive(Debug, Clone)]
 pub struct NewCustomerMessage {
     /// The id the message gets unless `client_id` was seen already.
@@ -138,11 +159,15 @@ pub struct NewCustomerMessage {
     pub customer_id: String,
     /// The sending session.
     pub session_id: String,
+    /// The name the sending session gave.
+    pub author_name: Option<String>,
     /// The idempotency key, a canonical (lowercase, hyphenated) UUID.
     pub client_id: String,
     /// Validated text.
     pub body: String,
-    /// The session's trust at receipt.
+    /// The session's trust at receipt: it decides the message's flag and
+    /// which conversation it joins (the customer's proven one when true,
+    /// else the session's own).
     pub trusted: bool,
     /// Unix milliseconds.
     pub now_ms: i64,
@@ -179,6 +204,10 @@ pub struct Appended {
     pub app_id: String,
     /// The customer of the conversation, for routing.
     pub customer_id: String,
+    /// The session that started the conversation.
+    pub owner_session_id: Option<String>,
+    /// Whether the conversation is held under proof.
+    pub proven: bool,
     /// False when the `client_id` had been stored before and nothing new
     /// was written.
     pub created: bool,
@@ -186,14 +215,48 @@ pub struct Appended {
     pub opened: bool,
 }
 
-/// What [`Store::move_conversations`] did.
+/// What [`Store::link_session_conversations`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MovedConversations {
-    /// How many conversations changed customer.
-    pub moved: u64,
-    /// The target's open conversation that was closed because the moved
-    /// one, still open, takes its place.
+pub struct LinkedConversations {
+    /// How many conversations changed customer or became proven.
+    pub linked: u64,
+    /// The customer's open proven conversation that was closed because the
+    /// session's open one, now proven too, takes its place.
     pub closed: Option<ConversationRecord>,
+}
+
+/// Who reads conversations: a session, its customer, and whether it is
+/// trusted now. A session reads the conversations it started; a trusted
+/// one also reads its customer's proven conversations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    /// The session.
+    pub session_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// Whether it is trusted now.
+    pub trusted: bool,
+}
+
+/// Which profiles a lookup by email or phone considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Among {
+    /// Every profile, proven ones first, then the most recently updated.
+    Any,
+    /// Only profiles no token has proven (`sub` unset).
+    Unproven,
+}
+
+/// What a conversation's customer gave: the owning session's name, email
+/// and phone. For the agent's eyes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GivenIdentity {
+    /// The name given.
+    pub name: Option<String>,
+    /// The email given.
+    pub email: Option<String>,
+    /// The phone given.
+    pub phone: Option<String>,
 }
 
 /// A support agent's account.
@@ -252,20 +315,24 @@ pub enum ConversationFilter {
 pub struct ConversationView {
     /// The conversation.
     pub conversation: ConversationRecord,
-    /// Its customer.
+    /// Its customer profile.
     pub customer: CustomerRecord,
+    /// What the customer chatting in it gave.
+    pub given: GivenIdentity,
     /// The body of its last message.
     pub last_body: Option<String>,
     /// Customer messages after the assigned agent's read marker.
     pub unread: i64,
-    /// Whether the customer has a live session that is trusted now.
+    /// Whether the customer chatting in it is verified now: it is proven
+    /// and a live session of its customer is trusted now.
     pub verified: bool,
 }
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique key (email or phone within an app, token hash) is taken.
+    /// A unique key (email, phone or sub within an app, token hash, an
+    /// open conversation) is taken.
     #[error("a record with the same unique key already exists")]
     Conflict,
     /// The database failed; a 500 for the HTTP layer.
@@ -283,22 +350,28 @@ pub trait Store: Send + Sync + 'static {
     /// The customer with this id.
     async fn customer(&self, id: &str) -> StoreResult<Option<CustomerRecord>>;
 
-    /// The customer of `app_id` with this (lowercased) email.
+    /// The profile of `app_id` proven for this `sub`.
+    async fn customer_by_sub(&self, app_id: &str, sub: &str)
+        -> StoreResult<Option<CustomerRecord>>;
+
+    /// A profile of `app_id` with this (normalized) email, among `among`.
     async fn customer_by_email(
         &self,
         app_id: &str,
         email: &str,
+        among: Among,
     ) -> StoreResult<Option<CustomerRecord>>;
 
-    /// The customer of `app_id` with this E.164 phone number.
+    /// A profile of `app_id` with this E.164 phone number, among `among`.
     async fn customer_by_phone(
         &self,
         app_id: &str,
         phone: &str,
+        among: Among,
     ) -> StoreResult<Option<CustomerRecord>>;
 
-    /// Inserts a new customer; [`StoreError::Conflict`] when its email or
-    /// phone is already taken in its app.
+    /// Inserts a new customer; [`StoreError::Conflict`] when its `sub` is
+    /// taken in its app, or, unproven, its email or phone.
     async fn insert_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
     /// Inserts a new session.
@@ -313,21 +386,23 @@ pub trait Store: Send + Sync + 'static {
     /// The session with this id, revoked or not.
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
 
-    /// Writes a session's identity fields (customer, trust, names) after a
-    /// mid-chat login or identification.
+    /// Writes a session's identity fields (customer, trust, sub, what it
+    /// gave) after a mid-chat login or identification.
     async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()>;
 
-    /// Writes a customer's name, email, phone and `updated_at`;
-    /// [`StoreError::Conflict`] when the email or phone belongs to another
-    /// profile of the app.
+    /// Writes a customer's sub, name, email, phone and `updated_at`;
+    /// [`StoreError::Conflict`] when the sub (or, unproven, the email or
+    /// phone) belongs to another profile of the app.
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
-    /// Stores a customer's message in one transaction: if the customer
-    /// already stored a message with this `client_id` (in any
-    /// conversation), returns it and writes nothing; else the message joins
-    /// the customer's open conversation (opening one if there is none) with
-    /// the next `seq`. Returns only once the transaction is durably
-    /// committed.
+    /// Stores a customer's message in one transaction: if the sending
+    /// session's customer already stored a message with this `client_id`
+    /// (in any conversation), returns it and writes nothing
+    /// ([`StoreError::Conflict`] if another session sent that one); else
+    /// the message joins the open conversation the session writes into
+    /// (see [`NewCustomerMessage::trusted`]), opening one owned by the
+    /// session (proven when trusted) if there is none, with the next
+    /// `seq`. Returns only once the transaction is durably committed.
     async fn append_customer_message(&self, message: NewCustomerMessage) -> StoreResult<Appended>;
 
     /// Stores an agent's message with the next `seq` of an open
@@ -347,11 +422,12 @@ pub trait Store: Send + Sync + 'static {
     /// The conversation with this id.
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRecord>>;
 
-    /// The customer's current conversation: the open one, else the one
-    /// closed last; `None` before their first message.
+    /// The reader's current conversation among those it reads (see
+    /// [`Reader`]): the open one, else the one opened last; `None` before
+    /// it has any.
     async fn current_conversation(
         &self,
-        customer_id: &str,
+        reader: &Reader,
     ) -> StoreResult<Option<ConversationRecord>>;
 
     /// At most `limit` messages of a conversation with `seq > after`, by
@@ -371,17 +447,19 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<Option<ConversationRecord>>;
 
-    /// Gives every conversation (and message) of customer `from` to
-    /// customer `to`, in one transaction: an anonymous customer who logs in
-    /// as an existing profile keeps the chat they are in. If both have an
-    /// open conversation, `to`'s is closed: the one the customer is typing
-    /// in goes on.
-    async fn move_conversations(
+    /// Links every conversation the session started (and its messages) to
+    /// customer `to`, in one transaction; with `prove`, they become proven
+    /// too (a valid token merged them). Nobody else's conversation changes,
+    /// except: when proving, if the session has an open conversation and
+    /// `to` has another open proven one, that one is closed, as the one the
+    /// customer is typing in goes on.
+    async fn link_session_conversations(
         &self,
-        from: &str,
+        session_id: &str,
         to: &str,
+        prove: bool,
         now_ms: i64,
-    ) -> StoreResult<MovedConversations>;
+    ) -> StoreResult<LinkedConversations>;
 
     /// Inserts an agent; [`StoreError::Conflict`] when a live agent has
     /// the email (in any case).
@@ -438,8 +516,9 @@ pub trait Store: Send + Sync + 'static {
     /// left out).
     async fn open_conversation_counts(&self) -> StoreResult<Vec<(String, i64)>>;
 
-    /// Conversations with their customer, last message, unread count and
-    /// the customer's verification at `now` (Unix seconds).
+    /// Conversations with their customer, what the customer in each gave,
+    /// last message, unread count and verification at `now` (Unix
+    /// seconds).
     async fn conversation_views(
         &self,
         filter: ConversationFilter,

@@ -72,10 +72,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 use super::{
-    agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Appended,
-    ConversationFilter, ConversationRecord, ConversationView, CustomerRecord, IdentityKind,
-    MessageRecord, MovedConversations, NewAgentMessage, NewCustomerMessage, SessionRecord, Store,
-    StoreError, StoreResult,
+    agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Among,
+    Appended, ConversationFilter, ConversationRecord, ConversationView, CustomerRecord,
+    GivenIdentity, IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage,
+    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
 };
 
 /// The most appends committed in one transaction.
@@ -102,7 +102,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const RESTART_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 const CONVERSATION_COLUMNS: &str =
-    "id, app_id, customer_id, status, created_at, closed_at, last_seq, assigned_agent_id, last_activity_at";
+    "id, app_id, customer_id, session_id, proven, status, created_at, \
+     closed_at, last_seq, assigned_agent_id, last_activity_at";
+const CUSTOMER_COLUMNS: &str = "id, app_id, sub, name, email, phone, created_at, updated_at";
+const SESSION_COLUMNS: &str = "id, token_hash, app_id, customer_id, trusted, trusted_until, \
+     identity_kind, sub, display_name, display_first_name, display_email, display_phone, created_at, \
+     revoked_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author, author_name, kind, body, link, \
      trusted, created_at_ms, client_id, session_id";
 
@@ -197,6 +202,32 @@ impl SqliteStore {
             appends,
             stop_checkpoints: Arc::new(stop_checkpoints),
         })
+    }
+
+    /// A profile of the app with this `column` (`email` or `phone`) value,
+    /// among `among`: proven ones first, then the most recently updated.
+    async fn customer_by_contact(
+        &self,
+        column: &'static str,
+        app_id: &str,
+        value: &str,
+        among: Among,
+    ) -> StoreResult<Option<CustomerRecord>> {
+        let unproven = match among {
+            Among::Any => "",
+            Among::Unproven => "AND sub IS NULL",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE app_id = ? AND {column} = ? {unproven} \
+             ORDER BY sub IS NULL, updated_at DESC, rowid DESC LIMIT 1"
+        )))
+        .bind(app_id)
+        .bind(value)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db)?
+        .map(|row| customer_from_row(&row))
+        .transpose()
     }
 
     async fn write(&self, job: WriteJob) -> StoreResult<()> {
@@ -434,16 +465,18 @@ async fn append_customer(
     conn: &mut SqliteConnection,
     new: &NewCustomerMessage,
 ) -> StoreResult<Appended> {
-    let appended = |message, opened| Appended {
+    let appended = |(message, owner, proven), opened| Appended {
         message,
         app_id: new.app_id.clone(),
         customer_id: new.customer_id.clone(),
+        owner_session_id: owner,
+        proven,
         created: true,
         opened,
     };
     // The common case, one statement: join the open conversation.
     match insert_customer_message(conn, new).await {
-        Ok(Some(message)) => return Ok(appended(message, false)),
+        Ok(Some(inserted)) => return Ok(appended(inserted, false)),
         Ok(None) => {}
         Err(StoreError::Conflict) => return stored_before(conn, new).await,
         Err(error) => return Err(error),
@@ -456,13 +489,16 @@ async fn append_customer(
     // more: every statement is a round trip to the connection's thread.
     let conversation_id = uuid::Uuid::new_v4().to_string();
     let opened = sqlx::query(
-        "INSERT INTO conversations (id, app_id, customer_id, status, created_at, last_seq, last_activity_at) \
-         SELECT ?, ?, ?, 'open', ?, 0, ? \
+        "INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at, \
+         last_seq, last_activity_at) \
+         SELECT ?, ?, ?, ?, ?, 'open', ?, 0, ? \
          WHERE NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = ? AND client_id = ?)",
     )
     .bind(&conversation_id)
     .bind(&new.app_id)
     .bind(&new.customer_id)
+    .bind(&new.session_id)
+    .bind(new.trusted)
     .bind(new.now_ms)
     .bind(new.now_ms)
     .bind(&new.customer_id)
@@ -476,7 +512,7 @@ async fn append_customer(
         return stored_before(conn, new).await;
     }
     match insert_customer_message(conn, new).await {
-        Ok(Some(message)) => Ok(appended(message, true)),
+        Ok(Some(inserted)) => Ok(appended(inserted, true)),
         failed => {
             // Only a failing database gets here: take the conversation
             // back out rather than leave it open without its message.
@@ -494,21 +530,28 @@ async fn append_customer(
     }
 }
 
-/// `INSERT ... SELECT` into the customer's open conversation with the next
-/// `seq`; `None` when the customer has no open conversation,
-/// [`StoreError::Conflict`] when the `client_id` was stored before.
+/// `INSERT ... SELECT` into the open conversation the session writes into
+/// with the next `seq`: the session's own, or, trusted, the customer's
+/// proven one (first). `None` when there is none, [`StoreError::Conflict`]
+/// when the `client_id` was stored before. With the message come the
+/// conversation's owner session and proof.
 async fn insert_customer_message(
     conn: &mut SqliteConnection,
     new: &NewCustomerMessage,
-) -> StoreResult<Option<MessageRecord>> {
+) -> StoreResult<Option<(MessageRecord, Option<String>, bool)>> {
     let row = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, author, kind, body, trusted, created_at_ms, \
-         client_id, session_id, customer_id) \
-         SELECT ?, id, last_seq + 1, 'customer', 'text', ?, ?, ?, ?, ?, customer_id \
-         FROM conversations WHERE customer_id = ? AND status = 'open' \
-         RETURNING conversation_id, seq",
+        "INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, trusted, \
+         created_at_ms, client_id, session_id, customer_id) \
+         SELECT ?1, id, last_seq + 1, 'customer', ?2, 'text', ?3, ?4, ?5, ?6, ?7, ?8 \
+         FROM conversations WHERE status = 'open' \
+         AND (session_id = ?7 OR (?4 AND customer_id = ?8 AND proven = 1)) \
+         ORDER BY proven DESC LIMIT 1 \
+         RETURNING conversation_id, seq, \
+         (SELECT session_id FROM conversations WHERE id = conversation_id) AS owner, \
+         (SELECT proven FROM conversations WHERE id = conversation_id) AS proven",
     )
     .bind(&new.id)
+    .bind(&new.author_name)
     .bind(&new.body)
     .bind(new.trusted)
     .bind(new.now_ms)
@@ -519,12 +562,12 @@ async fn insert_customer_message(
     .await
     .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some(MessageRecord {
+    let message = MessageRecord {
         id: new.id.clone(),
         conversation_id: row.try_get("conversation_id").map_err(db)?,
         seq: row.try_get("seq").map_err(db)?,
         author: Author::Customer,
-        author_name: None,
+        author_name: new.author_name.clone(),
         kind: MessageKind::Text,
         body: new.body.clone(),
         link: None,
@@ -532,16 +575,26 @@ async fn insert_customer_message(
         created_at_ms: new.now_ms,
         client_id: Some(new.client_id.clone()),
         session_id: Some(new.session_id.clone()),
-    }))
+    };
+    Ok(Some((
+        message,
+        row.try_get("owner").map_err(db)?,
+        row.try_get("proven").map_err(db)?,
+    )))
 }
 
-/// The message the customer stored earlier with this `client_id`.
+/// The message the session stored earlier with this `client_id`;
+/// [`StoreError::Conflict`] when another session of the customer sent it
+/// (a session reads back only what it wrote).
 async fn stored_before(
     conn: &mut SqliteConnection,
     new: &NewCustomerMessage,
 ) -> StoreResult<Appended> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE customer_id = ? AND client_id = ?"
+        "SELECT {MESSAGE_COLUMNS}, \
+         (SELECT session_id FROM conversations c WHERE c.id = conversation_id) AS owner, \
+         (SELECT proven FROM conversations c WHERE c.id = conversation_id) AS proven \
+         FROM messages WHERE customer_id = ? AND client_id = ?"
     )))
     .bind(&new.customer_id)
     .bind(&new.client_id)
@@ -549,10 +602,16 @@ async fn stored_before(
     .await
     .map_err(db)?
     .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))?;
+    let message = message_from_row(&row)?;
+    if message.session_id.as_deref() != Some(new.session_id.as_str()) {
+        return Err(StoreError::Conflict);
+    }
     Ok(Appended {
-        message: message_from_row(&row)?,
+        message,
         app_id: new.app_id.clone(),
         customer_id: new.customer_id.clone(),
+        owner_session_id: row.try_get("owner").map_err(db)?,
+        proven: row.try_get("proven").map_err(db)?,
         created: false,
         opened: false,
     })
@@ -569,7 +628,9 @@ async fn append_agent(
          SELECT ?, id, last_seq + 1, 'agent', ?, ?, ?, ?, 0, ?, ? \
          FROM conversations WHERE id = ? AND status = 'open' \
          RETURNING seq, (SELECT app_id FROM conversations WHERE id = conversation_id) AS app_id, \
-         (SELECT customer_id FROM conversations WHERE id = conversation_id) AS customer_id",
+         (SELECT customer_id FROM conversations WHERE id = conversation_id) AS customer_id, \
+         (SELECT session_id FROM conversations WHERE id = conversation_id) AS owner, \
+         (SELECT proven FROM conversations WHERE id = conversation_id) AS proven",
     )
     .bind(&new.id)
     .bind(&new.author_name)
@@ -600,6 +661,8 @@ async fn append_agent(
         },
         app_id: row.try_get("app_id").map_err(db)?,
         customer_id: row.try_get("customer_id").map_err(db)?,
+        owner_session_id: row.try_get("owner").map_err(db)?,
+        proven: row.try_get("proven").map_err(db)?,
         created: true,
         opened: false,
     }))
@@ -623,10 +686,27 @@ async fn conversation_in(
 #[async_trait]
 impl Store for SqliteStore {
     async fn customer(&self, id: &str) -> StoreResult<Option<CustomerRecord>> {
-        sqlx::query(
-            "SELECT id, app_id, name, email, phone, created_at, updated_at FROM customers WHERE id = ?",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?"
+        )))
         .bind(id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db)?
+        .map(|row| customer_from_row(&row))
+        .transpose()
+    }
+
+    async fn customer_by_sub(
+        &self,
+        app_id: &str,
+        sub: &str,
+    ) -> StoreResult<Option<CustomerRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE app_id = ? AND sub = ?"
+        )))
+        .bind(app_id)
+        .bind(sub)
         .fetch_optional(&self.readers)
         .await
         .map_err(db)?
@@ -638,45 +718,30 @@ impl Store for SqliteStore {
         &self,
         app_id: &str,
         email: &str,
+        among: Among,
     ) -> StoreResult<Option<CustomerRecord>> {
-        sqlx::query(
-            "SELECT id, app_id, name, email, phone, created_at, updated_at \
-             FROM customers WHERE app_id = ? AND email = ?",
-        )
-        .bind(app_id)
-        .bind(email)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(db)?
-        .map(|row| customer_from_row(&row))
-        .transpose()
+        self.customer_by_contact("email", app_id, email, among)
+            .await
     }
 
     async fn customer_by_phone(
         &self,
         app_id: &str,
         phone: &str,
+        among: Among,
     ) -> StoreResult<Option<CustomerRecord>> {
-        sqlx::query(
-            "SELECT id, app_id, name, email, phone, created_at, updated_at \
-             FROM customers WHERE app_id = ? AND phone = ?",
-        )
-        .bind(app_id)
-        .bind(phone)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(db)?
-        .map(|row| customer_from_row(&row))
-        .transpose()
+        self.customer_by_contact("phone", app_id, phone, among)
+            .await
     }
 
     async fn insert_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO customers (id, app_id, name, email, phone, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO customers (id, app_id, sub, name, email, phone, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&customer.id)
         .bind(&customer.app_id)
+        .bind(&customer.sub)
         .bind(&customer.name)
         .bind(&customer.email)
         .bind(&customer.phone)
@@ -689,11 +754,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, app_id, customer_id, trusted, trusted_until, \
-             identity_kind, display_name, display_first_name, created_at, revoked_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )))
         .bind(&session.id)
         .bind(&session.token_hash)
         .bind(&session.app_id)
@@ -701,8 +764,11 @@ impl Store for SqliteStore {
         .bind(session.trusted)
         .bind(session.trusted_until)
         .bind(session.identity_kind.as_str())
+        .bind(&session.sub)
         .bind(&session.display_name)
         .bind(&session.display_first_name)
+        .bind(&session.display_email)
+        .bind(&session.display_phone)
         .bind(session.created_at)
         .bind(session.revoked_at)
         .execute(&self.writer)
@@ -712,10 +778,9 @@ impl Store for SqliteStore {
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        sqlx::query(
-            "SELECT id, token_hash, app_id, customer_id, trusted, trusted_until, identity_kind, \
-             display_name, display_first_name, created_at, revoked_at FROM sessions WHERE token_hash = ?",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?"
+        )))
         .bind(token_hash)
         .fetch_optional(&self.readers)
         .await
@@ -738,14 +803,18 @@ impl Store for SqliteStore {
     async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sessions SET customer_id = ?, trusted = ?, trusted_until = ?, identity_kind = ?, \
-             display_name = ?, display_first_name = ? WHERE id = ?",
+             sub = ?, display_name = ?, display_first_name = ?, display_email = ?, display_phone = ? \
+             WHERE id = ?",
         )
         .bind(&session.customer_id)
         .bind(session.trusted)
         .bind(session.trusted_until)
         .bind(session.identity_kind.as_str())
+        .bind(&session.sub)
         .bind(&session.display_name)
         .bind(&session.display_first_name)
+        .bind(&session.display_email)
+        .bind(&session.display_phone)
         .bind(&session.id)
         .execute(&self.writer)
         .await
@@ -755,8 +824,9 @@ impl Store for SqliteStore {
 
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE customers SET name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?",
+            "UPDATE customers SET sub = ?, name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?",
         )
+        .bind(&customer.sub)
         .bind(&customer.name)
         .bind(&customer.email)
         .bind(&customer.phone)
@@ -769,10 +839,9 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        sqlx::query(
-            "SELECT id, token_hash, app_id, customer_id, trusted, trusted_until, identity_kind, \
-             display_name, display_first_name, created_at, revoked_at FROM sessions WHERE id = ?",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+        )))
         .bind(id)
         .fetch_optional(&self.readers)
         .await
@@ -825,13 +894,19 @@ impl Store for SqliteStore {
 
     async fn current_conversation(
         &self,
-        customer_id: &str,
+        reader: &Reader,
     ) -> StoreResult<Option<ConversationRecord>> {
+        // The open one the session writes into first (the proven one when
+        // trusted, as `insert_customer_message` picks), else the newest.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE customer_id = ? \
-             ORDER BY status = 'open' DESC, created_at DESC, rowid DESC LIMIT 1"
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations \
+             WHERE session_id = ?1 OR (?2 AND customer_id = ?3 AND proven = 1) \
+             ORDER BY status = 'open' DESC, (status = 'open' AND proven = 1) DESC, \
+             created_at DESC, rowid DESC LIMIT 1"
         )))
-        .bind(customer_id)
+        .bind(&reader.session_id)
+        .bind(reader.trusted)
+        .bind(&reader.customer_id)
         .fetch_optional(&self.readers)
         .await
         .map_err(db)?
@@ -878,32 +953,35 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn move_conversations(
+    async fn link_session_conversations(
         &self,
-        from: &str,
+        session_id: &str,
         to: &str,
+        prove: bool,
         now_ms: i64,
-    ) -> StoreResult<MovedConversations> {
+    ) -> StoreResult<LinkedConversations> {
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        let from_has_open: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM conversations WHERE customer_id = ? AND status = 'open')",
+        let session_has_open: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM conversations WHERE session_id = ? AND status = 'open')",
         )
-        .bind(from)
+        .bind(session_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        let closed = if from_has_open {
+        let closed = if prove && session_has_open {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
-                 WHERE customer_id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
+                 WHERE customer_id = ? AND status = 'open' AND proven = 1 \
+                 AND (session_id IS NULL OR session_id <> ?) RETURNING {CONVERSATION_COLUMNS}"
             )))
             .bind(now_ms)
             .bind(now_ms)
             .bind(to)
+            .bind(session_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?
@@ -912,24 +990,30 @@ impl Store for SqliteStore {
         } else {
             None
         };
-        let moved = sqlx::query("UPDATE conversations SET customer_id = ? WHERE customer_id = ?")
-            .bind(to)
-            .bind(from)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
         // Idempotency keys follow the messages. A key the target already
         // used is practically impossible (random UUIDs); if it happens the
-        // move fails rather than mixing two messages up.
-        sqlx::query("UPDATE messages SET customer_id = ? WHERE customer_id = ?")
-            .bind(to)
-            .bind(from)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        // link fails rather than mixing two messages up.
+        sqlx::query(
+            "UPDATE messages SET customer_id = ? WHERE customer_id IS NOT NULL \
+             AND conversation_id IN (SELECT id FROM conversations WHERE session_id = ?)",
+        )
+        .bind(to)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let linked = sqlx::query(
+            "UPDATE conversations SET customer_id = ?, proven = (proven OR ?) WHERE session_id = ?",
+        )
+        .bind(to)
+        .bind(prove)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
         tx.commit().await.map_err(db)?;
-        Ok(MovedConversations { moved, closed })
+        Ok(LinkedConversations { linked, closed })
     }
 
     async fn insert_agent(&self, agent: &AgentRecord) -> StoreResult<()> {
@@ -1174,21 +1258,27 @@ impl Store for SqliteStore {
                 customer,
             ),
         };
-        // The read marker that counts is the assigned agent's; a customer
-        // is verified while any live session of theirs holds an unexpired
-        // proof (`identity::is_trusted`, in SQL).
+        // The read marker that counts is the assigned agent's. The
+        // customer chatting in a conversation is verified while it is
+        // proven and a live session of its customer holds an unexpired
+        // proof (`identity::is_trusted`, in SQL): only those sessions write
+        // into it. A conversation nobody proved is never verified.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.id, c.app_id, c.customer_id, c.status, c.created_at, c.closed_at, c.last_seq, \
-             c.assigned_agent_id, c.last_activity_at, \
-             cu.app_id AS cu_app_id, cu.name AS cu_name, cu.email AS cu_email, cu.phone AS cu_phone, \
-             cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
+            "SELECT c.id, c.app_id, c.customer_id, c.session_id, c.proven, c.status, c.created_at, \
+             c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, \
+             cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
+             cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
+             o.display_name AS given_name, o.display_email AS given_email, \
+             o.display_phone AS given_phone, \
              (SELECT m.body FROM messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq) AS last_body, \
              (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author = 'customer' \
                 AND m.seq > COALESCE((SELECT r.seq FROM agent_reads r \
                     WHERE r.agent_id = c.assigned_agent_id AND r.conversation_id = c.id), 0)) AS unread, \
-             EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = c.customer_id AND s.revoked_at IS NULL \
-                AND s.trusted = 1 AND (s.trusted_until IS NULL OR s.trusted_until > ?)) AS verified \
+             (c.proven = 1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = c.customer_id \
+                AND s.revoked_at IS NULL AND s.trusted = 1 \
+                AND (s.trusted_until IS NULL OR s.trusted_until > ?))) AS verified \
              FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
+             LEFT JOIN sessions o ON o.id = c.session_id \
              WHERE {condition} ORDER BY {order}"
         )))
         .bind(now)
@@ -1203,11 +1293,17 @@ impl Store for SqliteStore {
                 customer: CustomerRecord {
                     id: conversation.customer_id.clone(),
                     app_id: row.try_get("cu_app_id").map_err(db)?,
+                    sub: row.try_get("cu_sub").map_err(db)?,
                     name: row.try_get("cu_name").map_err(db)?,
                     email: row.try_get("cu_email").map_err(db)?,
                     phone: row.try_get("cu_phone").map_err(db)?,
                     created_at: row.try_get("cu_created_at").map_err(db)?,
                     updated_at: row.try_get("cu_updated_at").map_err(db)?,
+                },
+                given: GivenIdentity {
+                    name: row.try_get("given_name").map_err(db)?,
+                    email: row.try_get("given_email").map_err(db)?,
+                    phone: row.try_get("given_phone").map_err(db)?,
                 },
                 conversation,
                 last_body: row.try_get("last_body").map_err(db)?,
@@ -1255,6 +1351,8 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
         id: row.try_get("id").map_err(db)?,
         app_id: row.try_get("app_id").map_err(db)?,
         customer_id: row.try_get("customer_id").map_err(db)?,
+        session_id: row.try_get("session_id").map_err(db)?,
+        proven: row.try_get("proven").map_err(db)?,
         status,
         created_at: row.try_get("created_at").map_err(db)?,
         closed_at: row.try_get("closed_at").map_err(db)?,
@@ -1312,6 +1410,7 @@ fn customer_from_row(row: &SqliteRow) -> StoreResult<CustomerRecord> {
     Ok(CustomerRecord {
         id: row.try_get("id").map_err(db)?,
         app_id: row.try_get("app_id").map_err(db)?,
+        sub: row.try_get("sub").map_err(db)?,
         name: row.try_get("name").map_err(db)?,
         email: row.try_get("email").map_err(db)?,
         phone: row.try_get("phone").map_err(db)?,
@@ -1333,8 +1432,11 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         trusted: row.try_get("trusted").map_err(db)?,
         trusted_until: row.try_get("trusted_until").map_err(db)?,
         identity_kind,
+        sub: row.try_get("sub").map_err(db)?,
         display_name: row.try_get("display_name").map_err(db)?,
         display_first_name: row.try_get("display_first_name").map_err(db)?,
+        display_email: row.try_get("display_email").map_err(db)?,
+        display_phone: row.try_get("display_phone").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
         revoked_at: row.try_get("revoked_at").map_err(db)?,
     })
@@ -1374,6 +1476,7 @@ mod tests {
         let customer = CustomerRecord {
             id: uuid::Uuid::new_v4().to_string(),
             app_id: "demo".into(),
+            sub: None,
             name: None,
             email: None,
             phone: None,
@@ -1395,6 +1498,7 @@ mod tests {
             app_id: customer.app_id.clone(),
             customer_id: customer.id.clone(),
             session_id: "session".into(),
+            author_name: None,
             client_id: client_id.into(),
             body: body.into(),
             trusted: false,
@@ -1440,7 +1544,11 @@ mod tests {
             assert!(!resent.created && !resent.opened);
             assert_eq!(resent.message.id, first.message.id);
             let current = store
-                .current_conversation(&customer.id)
+                .current_conversation(&Reader {
+                    session_id: "session".into(),
+                    customer_id: customer.id.clone(),
+                    trusted: false,
+                })
                 .await
                 .unwrap()
                 .unwrap();

@@ -115,6 +115,18 @@ impl TestApp {
         send(self.router.clone(), request).await
     }
 
+    /// The id of the profile a session (by its token) is linked to, as
+    /// the store holds it: what the agent sees, never the customer.
+    pub async fn profile_of(&self, session: &Value) -> String {
+        let token = session["session_token"].as_str().unwrap();
+        self.store
+            .session_by_token_hash(&trustchat_server::identity::hash_token(token))
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id
+    }
+
     /// Opens a session for `body` (JSON text) in the demo app and returns
     /// the reply's JSON, asserting a 201.
     pub async fn open_session(&self, body: &str) -> Value {
