@@ -49,18 +49,22 @@ pub struct UserInput {
     pub phone: Option<String>,
 }
 
-/// A customer profile as the widget sees it.
+/// The customer as the widget sees them: exactly what this session
+/// supplied (with `setUser`, the onboarding form, or its identity token's
+/// claims), never anything the server has stored about a profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
-    /// Stable id of the profile.
+    /// Stable for the session, through its identifications and logins; a
+    /// new session (another person, or after `clearUser`) has another.
+    /// Not a profile's id.
     pub id: String,
     /// Full name; `None` for an anonymous customer.
     pub name: Option<String>,
     /// The name to greet them by; `None` for an anonymous customer.
     pub first_name: Option<String>,
-    /// Normalized email (lowercase), if known.
+    /// Normalized email (lowercase), if the session gave one.
     pub email: Option<String>,
-    /// E.164 phone number, if known.
+    /// E.164 phone number, if the session gave one.
     pub phone: Option<String>,
 }
 

@@ -13,7 +13,7 @@
 //! - **A claim (`setUser`) finds a profile for the agent's eyes only.** Any
 //!   profile with the email (else, without an email, the phone) is linked,
 //!   none is rewritten (a missing name of an unproven one is filled in),
-//!   and the session is told back only what it supplied
+//!   and every session is told back only what it supplied
 //!   ([`customer_view`]): never a stored field, never the profile's id.
 //! - **Conversations belong to the session that started them**, and become
 //!   the customer's shared history only under proof (see
@@ -442,17 +442,13 @@ async fn refresh_proven(
 
 /// The customer as the session's own client sees it: only what the session
 /// supplied (its name, email and phone, or its token's), never a stored
-/// field of the profile. A session that proved who it is sees its profile's
-/// id; any other sees its session's id, so that two claims of one email do
-/// not learn that they landed on the same profile.
-pub fn customer_view(customer: &CustomerRecord, session: &SessionRecord) -> Customer {
+/// field of the profile. Its id is the session's, the same through every
+/// identification and login of the session, and never the profile's: two
+/// claims of one email must not learn that they landed on one profile.
+pub fn customer_view(session: &SessionRecord) -> Customer {
     let name = session.display_name.clone();
     Customer {
-        id: if session.identity_kind == IdentityKind::Jwt {
-            customer.id.clone()
-        } else {
-            session.id.clone()
-        },
+        id: session.id.clone(),
         first_name: session
             .display_first_name
             .as_deref()

@@ -468,10 +468,6 @@ async fn a_second_device_with_a_token_follows_the_chat_and_a_logout_ends_it() {
     let scene = Scene::new().await;
     let live = &scene.live;
     let phone = open(live, json!({ "jwt": ada_token() })).await;
-    assert_eq!(
-        phone.body["customer"]["id"], scene.ada.body["customer"]["id"],
-        "a proven session sees its profile"
-    );
     let page = history(live, &phone.token).await;
     assert_eq!(page["conversation_id"], scene.conversation.as_str());
     assert_eq!(

@@ -303,10 +303,22 @@ function listItem(c) {
         "span",
         { class: "conversation__bottom" },
         statusPill(c.status),
-        customer.verified ? h("span", { class: "pill pill--verified" }, "Verified") : null,
+        verificationPill(customer.verified),
         c.unread > 0 ? h("span", { class: "unread", "data-agent": "unread" }, String(c.unread), srOnly(" unread")) : null,
       ),
     ),
+  );
+}
+
+/**
+ * Whether the customer chatting in a conversation is verified now: per
+ * conversation, never per profile (an email alone proves nothing).
+ */
+function verificationPill(verified, attrs = {}) {
+  return h(
+    "span",
+    { class: `pill pill--${verified ? "verified" : "unverified"}`, "data-agent": "verification", "data-verified": verified ? "true" : "false", ...attrs },
+    verified ? "Verified" : "Not verified",
   );
 }
 
@@ -421,6 +433,8 @@ function renderConversation() {
   replaceChildren(
     ui.conversationMeta,
     statusPill(c.status, { "data-agent": "conversation-status" }),
+    " ",
+    verificationPill(Boolean(c.customer?.verified), { "data-agent": "conversation-verification" }),
     " ",
     h("span", {}, `App ${c.app_id} · started ${dayTimeText(c.created_at)}`),
   );
@@ -583,18 +597,27 @@ async function loadProfile(customerId, token) {
 
 function renderProfile() {
   const open = state.open;
-  const customer = open?.conversation?.customer ?? (state.profile?.customer || null);
+  const customer = open?.conversation?.customer ?? null;
   if (!customer) {
     replaceChildren(ui.profileBody, h("p", { class: "muted" }, open ? "Loading…" : "Select a conversation to see the customer."));
     return;
   }
-  const field = (label, value, hook) =>
+  // What the customer gave in this conversation is a claim unless the
+  // conversation is verified: anybody can type an email.
+  const verified = Boolean(customer.verified);
+  const field = (label, value, hook, claimed = false) =>
     append(h("div", { class: "profile__field" }), [
       h("dt", {}, label),
       value
-        ? h("dd", { dir: "auto", "data-agent": hook }, value)
+        ? h(
+            "dd",
+            { "data-agent": hook, "data-claimed": claimed ? "true" : "false" },
+            h("span", { dir: "auto" }, value),
+            claimed ? h("span", { class: "claimed", "data-agent": "claimed" }, " (claimed, not verified)") : null,
+          )
         : h("dd", { class: "muted", "data-agent": hook }, "Not given"),
     ]);
+  const stored = state.profile?.customer;
   const past = (state.profile?.conversations ?? []).filter((c) => c.id !== open.id);
   replaceChildren(
     ui.profileBody,
@@ -602,17 +625,26 @@ function renderProfile() {
       "dl",
       { class: "profile" },
       field("Name", customer.name || null, "profile-name"),
-      field("Email", customer.email || null, "profile-email"),
-      field("Phone", customer.phone || null, "profile-phone"),
+      field("Email", customer.email || null, "profile-email", !verified),
+      field("Phone", customer.phone || null, "profile-phone", !verified),
       append(h("div", { class: "profile__field" }), [
         h("dt", {}, "Identity"),
         h(
           "dd",
-          { "data-agent": "verified", "data-verified": customer.verified ? "true" : "false", class: customer.verified ? "verified" : "unverified" },
-          customer.verified ? "Verified now" : "Not verified",
+          { "data-agent": "verified", "data-verified": verified ? "true" : "false", class: verified ? "verified" : "unverified" },
+          verified ? "Verified now" : "Not verified",
         ),
       ]),
     ),
+    stored && !verified
+      ? h(
+          "p",
+          { class: "muted profile__note", "data-agent": "profile-on-file" },
+          "Profile on file: ",
+          h("span", { dir: "auto" }, [stored.name, stored.email, stored.phone].filter(Boolean).join(" · ") || "no details"),
+          ". Ask the customer to log in before sharing anything of this profile.",
+        )
+      : null,
     h("h3", { class: "pane__subheading" }, "Past conversations"),
     !state.profile
       ? h("p", { class: "muted" }, "Loading…")
@@ -629,7 +661,7 @@ function pastItem(c) {
     h(
       "button",
       { type: "button", class: "past", "data-agent": "past-conversation", "data-id": c.id, "data-status": c.status },
-      h("span", { class: "past__top" }, h("span", {}, dayTimeText(c.created_at)), statusPill(c.status)),
+      h("span", { class: "past__top" }, h("span", {}, dayTimeText(c.created_at)), statusPill(c.status), verificationPill(Boolean(c.customer?.verified))),
       h("span", { class: "past__preview", dir: "auto" }, c.last_message_preview || "No messages"),
     ),
   );

@@ -91,7 +91,9 @@ export class Timeline {
 
   #render(message) {
     const customer = message.author === "customer";
-    const author = customer ? this.customerName : message.author_name || "Agent";
+    // A customer message carries the name its own session gave: two people
+    // claiming one email read as two names, never as the profile's.
+    const author = customer ? message.author_name || this.customerName : message.author_name || "Agent";
     const loginRequest = message.kind === "login_request";
     const trusted = customer && message.trusted === true;
     const el = h(

@@ -27,7 +27,7 @@ use crate::hub::CloseReason;
 use crate::identity::{self, Identity, VerifiedIdentity};
 use crate::rules::{self, CustomerStatus};
 use crate::state::{AppRef, AppState};
-use crate::store::{CustomerRecord, IdentityKind, SessionRecord};
+use crate::store::{IdentityKind, SessionRecord};
 
 /// The session routes.
 pub fn router() -> Router<AppState> {
@@ -52,8 +52,7 @@ async fn create(
         // The customer is verified now: their proven conversation's agent sees it.
         console::session_changed(state.store.as_ref(), &state.hub, &opened.session).await;
     }
-    let mut response =
-        session_response(&app, &opened.session, &opened.customer, now, page(&headers));
+    let mut response = session_response(&app, &opened.session, now, page(&headers));
     response.session_token = Some(opened.token);
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -92,13 +91,7 @@ async fn change_identity(
         chat::identity_changed(&state.hub, &changed.session, &changed.linked);
     }
     console::session_changed(state.store.as_ref(), &state.hub, &changed.session).await;
-    let mut response = session_response(
-        &auth.app,
-        &changed.session,
-        &changed.customer,
-        now,
-        page(&headers),
-    );
+    let mut response = session_response(&auth.app, &changed.session, now, page(&headers));
     response.session_token = changed.new_token;
     Ok(Json(response))
 }
@@ -164,7 +157,6 @@ async fn current(
     Json(session_response(
         &auth.app,
         &auth.session,
-        &auth.customer,
         identity::now(),
         page(&headers),
     ))
@@ -191,11 +183,10 @@ async fn revoke(
 fn session_response(
     app: &AppConfig,
     session: &SessionRecord,
-    customer: &CustomerRecord,
     now: i64,
     page: Option<&str>,
 ) -> SessionResponse {
-    let view = identity::customer_view(customer, session);
+    let view = identity::customer_view(session);
     let trusted = identity::is_trusted(session, now);
     let status = if trusted {
         CustomerStatus::Trusted
