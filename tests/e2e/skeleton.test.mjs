@@ -123,13 +123,16 @@ describe("the demo portal", () => {
     assert.equal(user.email, "hedy@example.com");
     assert.equal(user.name, "Hedy Lamarr");
 
-    // The server found-or-created the profile: the same email later is the same customer.
+    // Someone else typing the same email later is linked to the same
+    // profile for the agent's eyes only: they are told back what they gave,
+    // not even that the email is known.
     const again = await fetch(`${stack.url}/api/v1/apps/demo/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ user: { name: "Hedy Lamarr", email: "HEDY@example.com" } }),
+      body: JSON.stringify({ user: { name: "Someone", email: "HEDY@example.com" } }),
     }).then((r) => r.json());
-    assert.equal(again.customer.id, user.id);
+    assert.notEqual(again.customer.id, user.id);
+    assert.deepEqual(again.customer, { id: again.customer.id, name: "Someone", first_name: "Someone", email: "hedy@example.com", phone: null });
     assert.deepEqual(page.problems, []);
   });
 

@@ -1570,6 +1570,99 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_proof_migration_ends_identified_sessions_and_gives_conversations_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        // The database as the release before the migration left it.
+        let mut before = sqlx::migrate!("migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        before.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO customers (id, app_id, name, email, phone, created_at, updated_at) \
+             VALUES ('ada', 'demo', 'Ada Lovelace', 'ada@example.com', '+14155550100', 1, 1)",
+            "INSERT INTO customers (id, app_id, created_at, updated_at) VALUES ('anon', 'demo', 1, 1)",
+            "INSERT INTO sessions (id, token_hash, app_id, customer_id, trusted, trusted_until, \
+             identity_kind, display_name, created_at) VALUES \
+             ('s-jwt', 'h1', 'demo', 'ada', 1, 99999999999, 'jwt', 'Ada Lovelace', 1), \
+             ('s-eve', 'h2', 'demo', 'ada', 0, NULL, 'user', 'Eve', 1), \
+             ('s-anon', 'h3', 'demo', 'anon', 0, NULL, 'anonymous', NULL, 1)",
+            "INSERT INTO conversations (id, app_id, customer_id, status, created_at, last_seq, \
+             last_activity_at) VALUES ('c1', 'demo', 'ada', 'open', 1, 0, 1)",
+            "INSERT INTO messages (id, conversation_id, seq, author, kind, body, trusted, \
+             created_at_ms, client_id, session_id, customer_id) VALUES \
+             ('m1', 'c1', 1, 'customer', 'text', 'proven hello', 1, 1, 'k1', 's-jwt', 'ada'), \
+             ('m2', 'c1', 2, 'customer', 'text', 'planted', 0, 2, 'k2', 's-eve', 'ada')",
+            "INSERT INTO conversations (id, app_id, customer_id, status, created_at, last_seq, \
+             last_activity_at) VALUES ('c2', 'demo', 'anon', 'open', 1, 0, 1)",
+            "INSERT INTO messages (id, conversation_id, seq, author, kind, body, trusted, \
+             created_at_ms, client_id, session_id, customer_id) VALUES \
+             ('m3', 'c2', 1, 'customer', 'text', 'anonymous hello', 0, 1, 'k3', 's-anon', 'anon')",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let session = |id: &'static str| {
+            let store = store.clone();
+            async move { store.session(id).await.unwrap().unwrap() }
+        };
+        let jwt = session("s-jwt").await;
+        assert!(jwt.revoked_at.is_some(), "identified sessions end");
+        assert_eq!(jwt.display_email.as_deref(), Some("ada@example.com"));
+        assert!(session("s-eve").await.revoked_at.is_some());
+        assert_eq!(
+            session("s-anon").await.revoked_at,
+            None,
+            "anonymous ones go on"
+        );
+
+        let proven = store.conversation("c1").await.unwrap().unwrap();
+        assert_eq!(
+            (proven.session_id.as_deref(), proven.proven),
+            (Some("s-jwt"), true),
+            "owned by the session of its first message, proven as it was trusted"
+        );
+        let anonymous = store.conversation("c2").await.unwrap().unwrap();
+        assert_eq!(
+            (anonymous.session_id.as_deref(), anonymous.proven),
+            (Some("s-anon"), false)
+        );
+        let messages = store.messages_after("c1", 0, 10).await.unwrap();
+        let names: Vec<_> = messages.iter().map(|m| m.author_name.as_deref()).collect();
+        assert_eq!(names, [Some("Ada Lovelace"), Some("Eve")]);
+        // The legacy profile waits for the first token with its email.
+        let legacy = store
+            .customer_by_email("demo", "ada@example.com", Among::Unproven)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((legacy.id.as_str(), legacy.sub), ("ada", None));
+        // The anonymous session reads its own conversation still.
+        let current = store
+            .current_conversation(&Reader {
+                session_id: "s-anon".into(),
+                customer_id: "anon".into(),
+                trusted: false,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(current.id, "c2");
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn the_checkpointer_starts_the_wal_over() {
         let (_dir, store) = file_store().await;
         let customer = customer(&store).await;
