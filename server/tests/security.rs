@@ -602,3 +602,57 @@ async fn a_client_id_of_another_session_returns_nothing_of_it() {
     assert_eq!(body["error"]["field"], "client_id");
     assert!(!body.to_string().contains("lost access"), "{body}");
 }
+
+#[tokio::test]
+async fn a_session_whose_proof_ended_reads_and_hears_only_what_it_started() {
+    let scene = Scene::new().await;
+    let live = &scene.live;
+    // A tablet of Ada's logs in with a token about to expire.
+    let now = identity::now();
+    let tablet = open(
+        live,
+        json!({ "jwt": token(json!({"sub": "ada-1", "email": "ada@example.com",
+                                    "name": "Ada Lovelace", "iat": now, "exp": now + 2})) }),
+    )
+    .await;
+    assert_eq!(
+        bodies(&history(live, &tablet.token).await),
+        [
+            "I lost access to my account",
+            "Your recovery code is 771-204"
+        ],
+        "trusted, it follows the chat"
+    );
+    let mut tablet_socket = live.widget(&tablet.token).await;
+    // Wait for the proof to end, as the server sees it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let current: Value = live
+            .http
+            .get(live.url("/api/v1/sessions/current"))
+            .bearer_auth(&tablet.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if current["trusted"] == false {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the proof never ended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Ada writes from her desk; the tablet neither reads nor hears it.
+    live.say(&scene.ada.token, "written at the desk").await;
+    let page = history(live, &tablet.token).await;
+    assert_eq!(page["conversation_id"], Value::Null, "{page}");
+    let heard = send_and_collect(&mut tablet_socket, "typed on the tablet").await;
+    assert_eq!(heard_bodies(&heard), ["typed on the tablet"], "{heard:?}");
+    let own = heard.last().unwrap()["message"].clone();
+    assert_eq!(own["trusted"], false);
+    assert_ne!(own["conversation_id"], scene.conversation.as_str());
+}
