@@ -56,20 +56,25 @@
 //! Statements are kept few because each is a round trip between the
 //! writer task and the connection's thread.
 
-use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteExecutor, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot, watch};
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
+
+use checkpoint::checkpoint_loop;
+use writer::{spawn_writer, write_loop, WriteJob, WRITE_QUEUE};
+
+mod checkpoint;
+mod writer;
 
 use super::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Among,
@@ -78,29 +83,13 @@ use super::{
     NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
 };
 
-/// The most appends committed in one transaction.
-const MAX_BATCH: usize = 256;
-/// How many appends may wait for the writer before senders wait too.
-const WRITE_QUEUE: usize = 4096;
 /// The reader connections of a database file.
 const READERS: u32 = 8;
-/// How often the checkpointer copies the WAL into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// The WAL size (pages, 4 KiB by default: 64 MiB) past which the
-/// checkpointer makes the writer start the WAL over. Each restart holds the
-/// writer for a few milliseconds; at 2,000 messages a second the WAL grows
-/// by some 14,000 pages a second.
-const WAL_RESTART_PAGES: i64 = 16_384;
 /// The size a restarted WAL is trimmed to: `journal_size_limit`, bytes
 /// (128 MiB: what the WAL reaches between two restarts at that load).
 const WAL_SIZE_LIMIT: &str = "134217728";
 /// How long a connection waits for a lock held by another.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the `RESTART` checkpoint, which holds the writer, waits for
-/// readers of the old WAL; [`BUSY_TIMEOUT`] once the WAL is four times
-/// [`WAL_RESTART_PAGES`] (restarts kept failing).
-const RESTART_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
-
 const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, session_id, proven, status, created_at, \
      closed_at, last_seq, assigned_agent_id, last_activity_at";
@@ -132,20 +121,6 @@ pub struct SqliteStore {
     /// Tells the checkpointer (none for an in-memory database) to stop;
     /// dropping the last clone of the store stops it too.
     stop_checkpoints: Arc<watch::Sender<bool>>,
-}
-
-/// One append waiting for the writer, with where to send its outcome.
-#[derive(Debug)]
-enum WriteJob {
-    /// A customer's message.
-    Customer(NewCustomerMessage, oneshot::Sender<StoreResult<Appended>>),
-    /// An agent's message.
-    Agent(
-        NewAgentMessage,
-        oneshot::Sender<StoreResult<Option<Appended>>>,
-    ),
-    /// Stop the writer (the store is closing).
-    Stop,
 }
 
 impl SqliteStore {
@@ -254,418 +229,6 @@ async fn migrate(pool: &SqlitePool, database_url: &str) -> anyhow::Result<()> {
         .run(pool)
         .await
         .map_err(|e| anyhow::anyhow!("cannot migrate sqlite database {database_url}: {e}"))
-}
-
-/// The checkpointer: every [`CHECKPOINT_EVERY`] a `PASSIVE` checkpoint on
-/// a reader connection, and a `RESTART` on the writer connection once the
-/// WAL passed [`WAL_RESTART_PAGES`] (see the module documentation). Ends
-/// when told to, when the store is dropped, or when the pools close.
-async fn checkpoint_loop(readers: SqlitePool, writer: SqlitePool, mut stop: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.changed() => break,
-            _ = every.tick() => {}
-        }
-        match checkpoint(&readers, &writer, WAL_RESTART_PAGES).await {
-            Ok(()) => {}
-            Err(sqlx::Error::PoolClosed) => break,
-            Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
-        }
-    }
-}
-
-/// One round of the checkpointer; the WAL restarts past `restart_pages`.
-async fn checkpoint(
-    readers: &SqlitePool,
-    writer: &SqlitePool,
-    restart_pages: i64,
-) -> Result<(), sqlx::Error> {
-    let passive = wal_checkpoint(readers, "PASSIVE").await?;
-    if passive.log_pages < restart_pages {
-        return Ok(());
-    }
-    // Holding the writer connection, nothing is appended meanwhile: what
-    // the passive checkpoint left is copied, readers still on the old WAL
-    // are waited for (briefly: the writer waits too), and the next commit
-    // starts the WAL over.
-    let started = Instant::now();
-    let patience = if passive.log_pages < 4 * restart_pages {
-        RESTART_BUSY_TIMEOUT
-    } else {
-        BUSY_TIMEOUT
-    };
-    let mut conn = writer.acquire().await?;
-    set_busy_timeout(&mut conn, patience).await?;
-    let restart = wal_checkpoint(&mut *conn, "RESTART").await;
-    let restored = set_busy_timeout(&mut conn, BUSY_TIMEOUT).await;
-    drop(conn);
-    let (restart, ()) = (restart?, restored?);
-    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if restart.busy {
-        tracing::warn!(
-            wal_pages = passive.log_pages,
-            took_ms,
-            "WAL restart checkpoint could not finish; readers kept it busy"
-        );
-    } else {
-        tracing::debug!(wal_pages = passive.log_pages, took_ms, "WAL restarted");
-    }
-    Ok(())
-}
-
-/// What `PRAGMA wal_checkpoint` reports.
-struct Checkpointed {
-    /// The checkpoint could not finish (`SQLITE_BUSY`).
-    busy: bool,
-    /// The pages in the WAL.
-    log_pages: i64,
-}
-
-async fn wal_checkpoint<'c>(
-    executor: impl SqliteExecutor<'c>,
-    mode: &'static str,
-) -> Result<Checkpointed, sqlx::Error> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "PRAGMA wal_checkpoint({mode})"
-    )))
-    .fetch_one(executor)
-    .await?;
-    Ok(Checkpointed {
-        busy: row.try_get::<i64, _>(0)? != 0,
-        log_pages: row.try_get(1)?,
-    })
-}
-
-async fn set_busy_timeout(
-    conn: &mut SqliteConnection,
-    timeout: Duration,
-) -> Result<(), sqlx::Error> {
-    let ms = timeout.as_millis();
-    sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {ms}")))
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
-/// Runs the writer task (and the checkpointer beside it) on a thread of
-/// its own, in a single-threaded runtime that ends with them.
-/// Every statement of a batch is a round trip to the connection's worker
-/// thread; on the server's runtime the writer would, after each one, wait
-/// to be polled again behind the tasks of thousands of sockets, and under
-/// load that wait, not SQLite, made the batches slow.
-fn spawn_writer(
-    writer: impl Future<Output = ()> + Send + 'static,
-    checkpointer: Option<impl Future<Output = ()> + Send + 'static>,
-) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the database writer: {e}"))?;
-    std::thread::Builder::new()
-        .name("sqlite-writer".into())
-        .spawn(move || {
-            let checkpointer = checkpointer.map(|task| runtime.spawn(task));
-            runtime.block_on(async move {
-                writer.await;
-                // It stops too (the store is closing or gone): let it
-                // finish the round it may be in.
-                if let Some(checkpointer) = checkpointer {
-                    let _ = checkpointer.await;
-                }
-            });
-        })
-        .map_err(|e| anyhow::anyhow!("cannot start the database writer: {e}"))?;
-    Ok(())
-}
-
-/// The writer task: waits for appends, then commits all that are queued
-/// (up to [`MAX_BATCH`]) in one transaction on the writer connection.
-/// Returns (dropping the queue, which [`Store::close`] waits for) after the
-/// batch that holds a [`WriteJob::Stop`].
-async fn write_loop(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let stop = batch.iter().any(|job| matches!(job, WriteJob::Stop));
-        if batch.iter().all(|job| matches!(job, WriteJob::Stop)) {
-            batch.clear();
-        } else {
-            run_batch(&pool, &mut batch).await;
-        }
-        if stop {
-            break;
-        }
-    }
-}
-
-/// An append that ran, waiting for the commit to answer.
-enum Done {
-    Customer(
-        StoreResult<Appended>,
-        oneshot::Sender<StoreResult<Appended>>,
-    ),
-    Agent(
-        StoreResult<Option<Appended>>,
-        oneshot::Sender<StoreResult<Option<Appended>>>,
-    ),
-}
-
-async fn run_batch(pool: &SqlitePool, batch: &mut Vec<WriteJob>) {
-    let mut done = Vec::with_capacity(batch.len());
-    let committed = async {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        for job in batch.drain(..) {
-            match job {
-                WriteJob::Customer(message, reply) => {
-                    done.push(Done::Customer(
-                        append_customer(&mut tx, &message).await,
-                        reply,
-                    ));
-                }
-                WriteJob::Agent(message, reply) => {
-                    done.push(Done::Agent(append_agent(&mut tx, &message).await, reply));
-                }
-                WriteJob::Stop => {}
-            }
-        }
-        tx.commit().await
-    }
-    .await;
-    // Jobs never reached (the transaction failed early) are answered by
-    // dropping their reply channel: the caller sees a database error.
-    batch.clear();
-    if let Err(error) = &committed {
-        tracing::error!(%error, "message batch failed to commit");
-    }
-    for finished in done {
-        let failed = || StoreError::Database("the message batch failed to commit".into());
-        match finished {
-            Done::Customer(result, reply) => {
-                let _ = reply.send(if committed.is_ok() {
-                    result
-                } else {
-                    Err(failed())
-                });
-            }
-            Done::Agent(result, reply) => {
-                let _ = reply.send(if committed.is_ok() {
-                    result
-                } else {
-                    Err(failed())
-                });
-            }
-        }
-    }
-}
-
-/// One customer append inside the batch's transaction.
-async fn append_customer(
-    conn: &mut SqliteConnection,
-    new: &NewCustomerMessage,
-) -> StoreResult<Appended> {
-    let appended = |(message, owner, proven), opened| Appended {
-        message,
-        app_id: new.app_id.clone(),
-        customer_id: new.customer_id.clone(),
-        owner_session_id: owner,
-        proven,
-        created: true,
-        opened,
-    };
-    // The common case, one statement: join the open conversation.
-    match insert_customer_message(conn, new).await {
-        Ok(Some(inserted)) => return Ok(appended(inserted, false)),
-        Ok(None) => {}
-        Err(StoreError::Conflict) => return stored_before(conn, new).await,
-        Err(error) => return Err(error),
-    }
-    // No open conversation: a first message that opens one, or a resend
-    // of a message whose conversation has been closed since. The
-    // conversation opens only for a client_id never stored, so the resend
-    // leaves nothing behind; no other writer can come between the two
-    // statements. Two statements, not a savepoint around a check and two
-    // more: every statement is a round trip to the connection's thread.
-    let conversation_id = uuid::Uuid::new_v4().to_string();
-    let opened = sqlx::query(
-        "INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at, \
-         last_seq, last_activity_at) \
-         SELECT ?, ?, ?, ?, ?, 'open', ?, 0, ? \
-         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = ? AND client_id = ?)",
-    )
-    .bind(&conversation_id)
-    .bind(&new.app_id)
-    .bind(&new.customer_id)
-    .bind(&new.session_id)
-    .bind(new.trusted)
-    .bind(new.now_ms)
-    .bind(new.now_ms)
-    .bind(&new.customer_id)
-    .bind(&new.client_id)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?
-    .rows_affected()
-        == 1;
-    if !opened {
-        return stored_before(conn, new).await;
-    }
-    match insert_customer_message(conn, new).await {
-        Ok(Some(inserted)) => Ok(appended(inserted, true)),
-        failed => {
-            // Only a failing database gets here: take the conversation
-            // back out rather than leave it open without its message.
-            let undone = sqlx::query("DELETE FROM conversations WHERE id = ?")
-                .bind(&conversation_id)
-                .execute(&mut *conn)
-                .await;
-            if let Err(error) = undone {
-                tracing::error!(%error, "cannot remove a conversation whose first message failed");
-            }
-            Err(failed.err().unwrap_or_else(|| {
-                StoreError::Database("the conversation just opened is not open".into())
-            }))
-        }
-    }
-}
-
-/// `INSERT ... SELECT` into the open conversation the session writes into
-/// with the next `seq`: the session's own, or, trusted, the customer's
-/// proven one (first). `None` when there is none, [`StoreError::Conflict`]
-/// when the `client_id` was stored before. With the message come the
-/// conversation's owner session and proof.
-async fn insert_customer_message(
-    conn: &mut SqliteConnection,
-    new: &NewCustomerMessage,
-) -> StoreResult<Option<(MessageRecord, Option<String>, bool)>> {
-    let row = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, trusted, \
-         created_at_ms, client_id, session_id, customer_id) \
-         SELECT ?1, id, last_seq + 1, 'customer', ?2, 'text', ?3, ?4, ?5, ?6, ?7, ?8 \
-         FROM conversations WHERE status = 'open' \
-         AND (session_id = ?7 OR (?4 AND customer_id = ?8 AND proven = 1)) \
-         ORDER BY proven DESC LIMIT 1 \
-         RETURNING conversation_id, seq, \
-         (SELECT session_id FROM conversations WHERE id = conversation_id) AS owner, \
-         (SELECT proven FROM conversations WHERE id = conversation_id) AS proven",
-    )
-    .bind(&new.id)
-    .bind(&new.author_name)
-    .bind(&new.body)
-    .bind(new.trusted)
-    .bind(new.now_ms)
-    .bind(&new.client_id)
-    .bind(&new.session_id)
-    .bind(&new.customer_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?;
-    let Some(row) = row else { return Ok(None) };
-    let message = MessageRecord {
-        id: new.id.clone(),
-        conversation_id: row.try_get("conversation_id").map_err(db)?,
-        seq: row.try_get("seq").map_err(db)?,
-        author: Author::Customer,
-        author_name: new.author_name.clone(),
-        kind: MessageKind::Text,
-        body: new.body.clone(),
-        link: None,
-        trusted: new.trusted,
-        created_at_ms: new.now_ms,
-        client_id: Some(new.client_id.clone()),
-        session_id: Some(new.session_id.clone()),
-    };
-    Ok(Some((
-        message,
-        row.try_get("owner").map_err(db)?,
-        row.try_get("proven").map_err(db)?,
-    )))
-}
-
-/// The message the session stored earlier with this `client_id`;
-/// [`StoreError::Conflict`] when another session of the customer sent it
-/// (a session reads back only what it wrote).
-async fn stored_before(
-    conn: &mut SqliteConnection,
-    new: &NewCustomerMessage,
-) -> StoreResult<Appended> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS}, \
-         (SELECT session_id FROM conversations c WHERE c.id = conversation_id) AS owner, \
-         (SELECT proven FROM conversations c WHERE c.id = conversation_id) AS proven \
-         FROM messages WHERE customer_id = ? AND client_id = ?"
-    )))
-    .bind(&new.customer_id)
-    .bind(&new.client_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?
-    .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))?;
-    let message = message_from_row(&row)?;
-    if message.session_id.as_deref() != Some(new.session_id.as_str()) {
-        return Err(StoreError::Conflict);
-    }
-    Ok(Appended {
-        message,
-        app_id: new.app_id.clone(),
-        customer_id: new.customer_id.clone(),
-        owner_session_id: row.try_get("owner").map_err(db)?,
-        proven: row.try_get("proven").map_err(db)?,
-        created: false,
-        opened: false,
-    })
-}
-
-/// One agent append inside the batch's transaction: one statement.
-async fn append_agent(
-    conn: &mut SqliteConnection,
-    new: &NewAgentMessage,
-) -> StoreResult<Option<Appended>> {
-    let row = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, link, trusted, \
-         created_at_ms, client_id) \
-         SELECT ?, id, last_seq + 1, 'agent', ?, ?, ?, ?, 0, ?, ? \
-         FROM conversations WHERE id = ? AND status = 'open' \
-         RETURNING seq, (SELECT app_id FROM conversations WHERE id = conversation_id) AS app_id, \
-         (SELECT customer_id FROM conversations WHERE id = conversation_id) AS customer_id, \
-         (SELECT session_id FROM conversations WHERE id = conversation_id) AS owner, \
-         (SELECT proven FROM conversations WHERE id = conversation_id) AS proven",
-    )
-    .bind(&new.id)
-    .bind(&new.author_name)
-    .bind(kind_str(new.kind))
-    .bind(&new.body)
-    .bind(&new.link)
-    .bind(new.now_ms)
-    .bind(&new.client_id)
-    .bind(&new.conversation_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(Appended {
-        message: MessageRecord {
-            id: new.id.clone(),
-            conversation_id: new.conversation_id.clone(),
-            seq: row.try_get("seq").map_err(db)?,
-            author: Author::Agent,
-            author_name: Some(new.author_name.clone()),
-            kind: new.kind,
-            body: new.body.clone(),
-            link: new.link.clone(),
-            trusted: false,
-            created_at_ms: new.now_ms,
-            client_id: new.client_id.clone(),
-            session_id: None,
-        },
-        app_id: row.try_get("app_id").map_err(db)?,
-        customer_id: row.try_get("customer_id").map_err(db)?,
-        owner_session_id: row.try_get("owner").map_err(db)?,
-        proven: row.try_get("proven").map_err(db)?,
-        created: true,
-        opened: false,
-    }))
 }
 
 async fn conversation_in(
@@ -1462,6 +1025,7 @@ fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::checkpoint::{checkpoint, wal_checkpoint};
     use super::*;
 
     /// A store on a file in a new directory, which lives as long as it.
