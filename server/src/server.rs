@@ -64,11 +64,10 @@ pub async fn serve(
         shutdown.await;
         hub.close_all(CloseReason::Shutdown);
     };
-    // The peer address reaches handlers (per-IP login limits).
-    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Timeouts and the connection cap; the peer address reaches handlers
+    // as `ConnectInfo` (resolved through trusted proxies by `http::client`).
+    let limits = http::conn::ConnLimits::new(&state.config.server);
+    let served = http::conn::serve(listener, http::app(state), limits, shutdown).await;
     store.close().await;
     tracing::info!("stopped");
     served.map_err(Into::into)
