@@ -12,8 +12,9 @@
 //!   is a 400 `field_too_long` before any limiter or hash; then the login
 //!   waits for one of the few password-check permits (503 `server_busy`
 //!   after `agent.login_queue_timeout_ms`) and holds it while the login
-//!   handler runs its limiter check and its one argon2 verification; a
-//!   successful login tells the limiter that address is the agent's.
+//!   handler runs its limiter check and its one argon2 verification, to
+//!   the end even if the client hangs up; a successful login tells the
+//!   limiter that address is the agent's.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -159,16 +160,26 @@ pub async fn login_guard(State(state): State<AppState>, request: Request, next: 
         .into_response();
     }
     let checks = &state.limits.password_checks;
-    let Ok(_permit) = checks.acquire().await else {
+    let Ok(permit) = checks.acquire().await else {
         tracing::warn!(
             running = checks.in_use(),
             "agent login refused: password checks busy"
         );
         return ApiError::ServerBusy { retry_after: 5 }.into_response();
     };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    // The login runs in its own task, holding the permit: should this
+    // future be dropped mid-login (a timeout layer, a connection torn
+    // down), the argon2 check on its blocking thread would run on, and
+    // must keep its permit until it ends.
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let login = tokio::spawn(async move {
+        let _permit = permit;
+        next.run(request).await
+    });
+    let response = match login.await {
+        Ok(response) => response,
+        Err(error) => return ApiError::internal(error).into_response(),
+    };
     if response.status() == StatusCode::OK {
         if let Some(email) = email {
             let ip = client.and_then(|c| c.0).map(|ip| ip.to_string());
