@@ -2,7 +2,7 @@
 // Every result is also printed as one JSON line starting with {"bench":...}
 // so a later run can be compared with this one by a program.
 //
-//   node scripts/bench.mjs [jwt] [load] [page]      (default: all)
+//   node scripts/bench.mjs [jwt] [load] [page] [logins]      (default: all)
 //
 // - jwt: identity-token verification per algorithm (criterion, in
 //   server/benches/jwt.rs), and node's jose verifying the same tokens in the
@@ -11,6 +11,8 @@
 //   CPU throttling (scripts/bench-page.mjs).
 // - load: the load generator (`trustchat-server loadtest`, its own process)
 //   against a release server on 127.0.0.1 with a fresh SQLite file.
+// - logins: a release server's memory under 200 concurrent bad agent logins
+//   (scripts/bench-logins.mjs).
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +22,7 @@ import { ROOT, freePort, run, startServer, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 import { build } from "./build.mjs";
 import { pageBench } from "./bench-page.mjs";
+import { loginBench } from "./bench-logins.mjs";
 
 const wanted = process.argv.slice(2);
 const want = (name) => wanted.length === 0 || wanted.includes(name);
@@ -88,10 +91,17 @@ async function loadBench() {
       `[server]
 listen = "127.0.0.1:${port}"
 database_url = "sqlite://${path.join(tmp, `load-${run}.db`)}"
+max_connections = 15000
 
+# The generator is one address opening every session and socket.
 [limits]
 messages_per_minute = 100000
 message_burst = 1000
+sessions_per_minute_per_address = 1000000
+session_burst_per_address = 100000
+ws_connects_per_minute_per_address = 1000000
+ws_connect_burst_per_address = 100000
+unauthenticated_sockets_per_address = 100000
 
 [[apps]]
 id = "demo"
@@ -134,3 +144,7 @@ if (want("page")) {
   await pageBench({ serverBinary: path.join(ROOT, "target", "debug", "trustchat-server") });
 }
 if (want("load")) await loadBench();
+if (want("logins")) {
+  run("cargo", ["build", "--release", "-p", "trustchat-server"]);
+  await loginBench({ binary: path.join(ROOT, "target", "release", "trustchat-server") });
+}

@@ -83,6 +83,14 @@ listen = "127.0.0.1:${serverPort}"
 database_url = "sqlite://${path.join(tmp, "wasm.db")}"
 static_dir = "${path.join(ROOT, "dist")}"
 
+# Every wasm test talks from 127.0.0.1: one address with a whole office's
+# sessions and sockets.
+[limits]
+sessions_per_minute_per_address = 6000
+session_burst_per_address = 1000
+ws_connects_per_minute_per_address = 6000
+ws_connect_burst_per_address = 1000
+
 [[apps]]
 id = "demo"
 name = "Demo Portal"

@@ -24,8 +24,8 @@ pub struct ErrorDetail {
     /// A finer reason under `code`, e.g. `token_expired` under `invalid_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// For `rate_limited`: whole seconds to wait before trying again (the
-    /// `Retry-After` header says the same).
+    /// For `rate_limited` and `server_busy`: whole seconds to wait before
+    /// trying again (the `Retry-After` header says the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -83,11 +83,20 @@ pub enum ErrorCode {
     /// 403: the agent acted on a conversation that is closed or routed to
     /// another agent.
     NotAssigned,
+    /// 400: a field is longer than any valid value could be (an agent
+    /// login's email over 254 bytes); refused before any other work.
+    FieldTooLong,
+    /// 408: the request body did not arrive within the server's body read
+    /// timeout; the connection is closed.
+    RequestTimeout,
+    /// 503: the server is at its connection cap, or too many agent logins
+    /// are waiting for a password check; retry after `Retry-After`.
+    ServerBusy,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidRequest,
@@ -110,6 +119,9 @@ impl ErrorCode {
         ErrorCode::InvalidCredentials,
         ErrorCode::CsrfFailed,
         ErrorCode::NotAssigned,
+        ErrorCode::FieldTooLong,
+        ErrorCode::RequestTimeout,
+        ErrorCode::ServerBusy,
     ];
 
     /// The code as it appears on the wire.
@@ -137,13 +149,18 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::CsrfFailed => "csrf_failed",
             ErrorCode::NotAssigned => "not_assigned",
+            ErrorCode::FieldTooLong => "field_too_long",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::ServerBusy => "server_busy",
         }
     }
 
     /// The HTTP status that goes with the code.
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::MalformedJson => 400,
+            ErrorCode::MalformedJson | ErrorCode::FieldTooLong => 400,
+            ErrorCode::RequestTimeout => 408,
+            ErrorCode::ServerBusy => 503,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidRequest
             | ErrorCode::InvalidName

@@ -30,7 +30,7 @@ pub struct Invalid {
 pub struct ValidUser {
     /// Trimmed, inner whitespace collapsed to single spaces.
     pub name: String,
-    /// Trimmed and lowercased.
+    /// Trimmed, ASCII letters lowercased.
     pub email: Option<String>,
     /// E.164, separators removed.
     pub phone: Option<String>,
@@ -67,7 +67,9 @@ pub fn first_name(full_name: &str) -> Option<String> {
     Some(first.chars().take(MAX_FIRST_NAME_CHARS).collect())
 }
 
-/// Validates and normalizes an email address: trimmed and lowercased, one
+/// Validates and normalizes an email address: trimmed, ASCII letters
+/// lowercased (see `fold_case`: `\u{212A}ate@x.com`, with a Kelvin sign,
+/// stays a different address from `kate@x.com`), one
 /// `@`, a local part of 1 to 64 printable characters, and a domain of at
 /// least two dot-separated labels of letters, digits and inner hyphens.
 ///
@@ -81,7 +83,7 @@ pub fn email(input: &str) -> Result<String, Invalid> {
             message,
         }
     }
-    let email = lowercase(input.trim());
+    let email = fold_case(input.trim());
     if email.is_empty() {
         return Err(bad("please enter an email address"));
     }
@@ -117,18 +119,20 @@ pub fn email(input: &str) -> Result<String, Invalid> {
     }
 }
 
-/// Lowercases an email address. With the `unicode` feature (the default,
-/// which the server uses) this is Unicode's default case mapping; without
-/// it (the widget, where Unicode's tables cost 10 KB of wasm) only ASCII is
-/// lowercased. The server normalizes every address again, so the two never
-/// disagree about what is stored.
-#[cfg(feature = "unicode")]
-fn lowercase(text: &str) -> String {
-    text.to_lowercase()
-}
-
-#[cfg(not(feature = "unicode"))]
-fn lowercase(text: &str) -> String {
+/// Folds an email address's case for storage and comparison: ASCII
+/// letters only (`A`-`Z` to `a`-`z`), everything else kept as typed, with
+/// or without the `unicode` feature.
+///
+/// Unicode's case mapping would merge addresses that are different
+/// mailboxes: it maps the Kelvin sign (U+212A) to `k`, so `\u{212A}ate@x.com`
+/// would be the same customer as `kate@x.com`, and a lookalike address
+/// could claim someone else's profile. Mail systems do not fold non-ASCII
+/// local parts (RFC 6531 compares them as sent), and the right folding for
+/// an internationalized domain is IDNA's mapping, not `to_lowercase`. ASCII
+/// folding never merges two mailboxes; at worst it keeps two spellings of
+/// one non-ASCII address apart (`JOSÉ@…` and `josé@…`), which costs a
+/// customer a second, unproven profile and never hands anyone another's.
+fn fold_case(text: &str) -> String {
     text.to_ascii_lowercase()
 }
 
@@ -323,6 +327,9 @@ mod tests {
                     ok("ada.lovelace+chat@mail.example.co.uk"),
                 ),
                 ("josé@exämple.de", ok("josé@exämple.de")),
+                // Only ASCII letters fold: the Kelvin sign is not a `k`.
+                ("\u{212A}ate@x.com", ok("\u{212A}ate@x.com")),
+                ("JOSÉ@EXÄMPLE.DE", ok("josÉ@exÄmple.de")),
                 ("", None),
                 ("ada", None),
                 ("ada@", None),
@@ -341,6 +348,8 @@ mod tests {
                 (&format!("{}@example.com", "a".repeat(65)), None),
             ],
         );
+        assert_ne!(email("\u{212A}ate@x.com"), email("kate@x.com"));
+        assert_eq!(email("KATE@X.COM"), email("kate@x.com"));
     }
 
     #[test]

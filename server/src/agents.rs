@@ -11,6 +11,7 @@
 //! hash, so it takes as long as a wrong password and the answer (the same
 //! for both) says nothing about which emails exist.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -130,8 +131,34 @@ pub fn hash_password(password: &str) -> String {
         .unwrap_or_else(|e| unreachable!("argon2 with default parameters cannot fail: {e}"))
 }
 
+/// Password verifications running now in this process (each holds 19
+/// MiB), for tests and metrics.
+static VERIFYING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many password verifications are running now in this process.
+pub fn password_checks_running() -> usize {
+    VERIFYING.load(Ordering::SeqCst)
+}
+
+/// Counts a verification out when it ends, however it ends.
+struct Verifying;
+
+impl Verifying {
+    fn start() -> Verifying {
+        VERIFYING.fetch_add(1, Ordering::SeqCst);
+        Verifying
+    }
+}
+
+impl Drop for Verifying {
+    fn drop(&mut self) {
+        VERIFYING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Whether `password` matches a PHC hash. Blocking.
 pub fn verify_password(hash: &str, password: &str) -> bool {
+    let _running = Verifying::start();
     PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::jwt::IdentityConfig;
+use crate::proxy::TrustedProxies;
 use crate::rules::{self, MessagesConfig, RuleConfig};
 
 /// Environment variable overriding `server.listen`.
@@ -27,6 +28,9 @@ pub const ENV_STATIC_DIR: &str = "TRUSTCHAT_STATIC_DIR";
 /// Environment variable overriding `server.log`, a `tracing` filter such as
 /// `info,trustchat_server=debug`.
 pub const ENV_LOG: &str = "TRUSTCHAT_LOG";
+/// Environment variable overriding `server.trusted_proxies`: addresses and
+/// CIDR ranges separated by commas.
+pub const ENV_TRUSTED_PROXIES: &str = "TRUSTCHAT_TRUSTED_PROXIES";
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -114,12 +118,28 @@ pub struct AgentConfig {
     /// says with `X-Forwarded-Proto: https`.
     #[serde(default)]
     pub secure_cookie: bool,
-    /// Login attempts per email per minute before `rate_limited`.
+    /// Login attempts per email per minute from all addresses together
+    /// before `rate_limited`; an address the agent has logged in from
+    /// before is exempt, so strangers cannot lock the agent out with it.
     #[serde(default = "default_login_per_email")]
     pub login_attempts_per_email_per_minute: u32,
-    /// Login attempts per client IP per minute before `rate_limited`.
+    /// Login attempts per email from one client address per minute.
+    #[serde(default = "default_login_per_email_and_ip")]
+    pub login_attempts_per_email_and_ip_per_minute: u32,
+    /// Login attempts per client address per minute, whatever the email.
     #[serde(default = "default_login_per_ip")]
     pub login_attempts_per_ip_per_minute: u32,
+    /// The most keys each login limiter map remembers (least recently used
+    /// forgotten first), so made-up emails cannot grow memory.
+    #[serde(default = "default_login_max_tracked_keys")]
+    pub login_max_tracked_keys: usize,
+    /// Logins checking a password (argon2id, 19 MiB each) at once.
+    #[serde(default = "default_login_concurrent_password_checks")]
+    pub login_concurrent_password_checks: usize,
+    /// How long a login waits for a password check before `server_busy`,
+    /// in milliseconds.
+    #[serde(default = "default_login_queue_timeout_ms")]
+    pub login_queue_timeout_ms: u64,
 }
 
 impl Default for AgentConfig {
@@ -128,7 +148,11 @@ impl Default for AgentConfig {
             session_hours: default_agent_session_hours(),
             secure_cookie: false,
             login_attempts_per_email_per_minute: default_login_per_email(),
+            login_attempts_per_email_and_ip_per_minute: default_login_per_email_and_ip(),
             login_attempts_per_ip_per_minute: default_login_per_ip(),
+            login_max_tracked_keys: default_login_max_tracked_keys(),
+            login_concurrent_password_checks: default_login_concurrent_password_checks(),
+            login_queue_timeout_ms: default_login_queue_timeout_ms(),
         }
     }
 }
@@ -137,12 +161,34 @@ fn default_agent_session_hours() -> u64 {
     12
 }
 
+// One agent mistyping from their desk gets 5 tries a minute; a guesser on
+// one machine gets 5 per agent and 20 in all; a crowd of machines gets 100
+// a minute per agent in all, which they cannot use against the agent's own
+// usual address (exempt).
 fn default_login_per_email() -> u32 {
+    100
+}
+
+fn default_login_per_email_and_ip() -> u32 {
     5
 }
 
 fn default_login_per_ip() -> u32 {
     20
+}
+
+fn default_login_max_tracked_keys() -> usize {
+    10_000
+}
+
+// Two argon2 checks at once take 38 MiB and the two cores of a small
+// machine; a login waits a few tens of milliseconds per check ahead of it.
+fn default_login_concurrent_password_checks() -> usize {
+    2
+}
+
+fn default_login_queue_timeout_ms() -> u64 {
+    5_000
 }
 
 /// The `[limits]` table: how much one session may do.
@@ -171,6 +217,27 @@ pub struct LimitsConfig {
     /// closed, in seconds.
     #[serde(default = "default_ws_idle_secs")]
     pub ws_idle_secs: u64,
+    /// Sessions opened per client address per minute, sustained.
+    #[serde(default = "default_sessions_per_minute_per_address")]
+    pub sessions_per_minute_per_address: u32,
+    /// Sessions one client address may open at once before the rate
+    /// applies.
+    #[serde(default = "default_session_burst_per_address")]
+    pub session_burst_per_address: u32,
+    /// WebSocket connects per client address per minute, sustained.
+    #[serde(default = "default_ws_connects_per_minute_per_address")]
+    pub ws_connects_per_minute_per_address: u32,
+    /// WebSocket connects one client address may make at once.
+    #[serde(default = "default_ws_connect_burst_per_address")]
+    pub ws_connect_burst_per_address: u32,
+    /// WebSockets per client address that are open but have not sent
+    /// their first (auth) frame yet.
+    #[serde(default = "default_unauthenticated_sockets_per_address")]
+    pub unauthenticated_sockets_per_address: u32,
+    /// The most client addresses each per-address limiter remembers (least
+    /// recently seen forgotten first), so memory stays flat.
+    #[serde(default = "default_max_tracked_addresses")]
+    pub max_tracked_addresses: usize,
 }
 
 impl Default for LimitsConfig {
@@ -182,6 +249,12 @@ impl Default for LimitsConfig {
             ws_auth_timeout_ms: default_ws_auth_timeout_ms(),
             ws_ping_secs: default_ws_ping_secs(),
             ws_idle_secs: default_ws_idle_secs(),
+            sessions_per_minute_per_address: default_sessions_per_minute_per_address(),
+            session_burst_per_address: default_session_burst_per_address(),
+            ws_connects_per_minute_per_address: default_ws_connects_per_minute_per_address(),
+            ws_connect_burst_per_address: default_ws_connect_burst_per_address(),
+            unauthenticated_sockets_per_address: default_unauthenticated_sockets_per_address(),
+            max_tracked_addresses: default_max_tracked_addresses(),
         }
     }
 }
@@ -210,6 +283,44 @@ fn default_ws_idle_secs() -> u64 {
     75
 }
 
+// Per-address defaults must hold for a whole office behind one NAT address
+// (or a site behind a proxy that is not in `trusted_proxies`). Sessions are
+// what a flood costs most (a row each, and a chat queued for agents): 30 at
+// once and one a second sustained is 3,600 new chats an hour from one
+// address, far above what an office opens, and a tenth of what one script
+// did in a second.
+fn default_sessions_per_minute_per_address() -> u32 {
+    60
+}
+
+fn default_session_burst_per_address() -> u32 {
+    30
+}
+
+// Connects are cheap and come in waves: after a deploy every open chat of
+// an office reconnects within its backoff. 120 at once and 10 a second
+// lets hundreds of tabs back within a minute; an attacker's sockets are
+// held back by the unauthenticated cap and the connection cap instead.
+fn default_ws_connects_per_minute_per_address() -> u32 {
+    600
+}
+
+fn default_ws_connect_burst_per_address() -> u32 {
+    120
+}
+
+// A real widget sends its auth frame within milliseconds of connecting, so
+// even a busy office has a handful in that state at once; an attacker
+// holding sockets open without a word gets 50 per address, for at most
+// ws_auth_timeout_ms each.
+fn default_unauthenticated_sockets_per_address() -> u32 {
+    50
+}
+
+fn default_max_tracked_addresses() -> usize {
+    100_000
+}
+
 /// The `[server]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,6 +338,28 @@ pub struct ServerConfig {
     /// The `tracing` filter for the log on stderr.
     #[serde(default = "default_log")]
     pub log: String,
+    /// Reverse proxies (IP addresses or CIDR ranges) whose
+    /// `X-Forwarded-For` names the client; from any other peer the header
+    /// is ignored. Empty: the socket's peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: TrustedProxies,
+    /// Open connections at most, WebSockets included; beyond it a new
+    /// connection gets `503 server_busy` and is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, from the
+    /// moment the server waits for them, in seconds.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// How long a request's body may take to arrive once its headers are
+    /// in, in seconds; a slower one gets `408 request_timeout` and the
+    /// connection is closed.
+    #[serde(default = "default_body_read_timeout_secs")]
+    pub body_read_timeout_secs: u64,
+    /// How long a kept-alive connection may sit idle between requests, in
+    /// seconds; at most `header_read_timeout_secs`.
+    #[serde(default = "default_keep_alive_idle_secs")]
+    pub keep_alive_idle_secs: u64,
 }
 
 /// One `[[apps]]` table: a website that embeds the widget.
@@ -352,6 +485,13 @@ impl Config {
         if let Some(filter) = get(ENV_LOG) {
             self.server.log = filter;
         }
+        if let Some(list) = get(ENV_TRUSTED_PROXIES) {
+            self.server.trusted_proxies =
+                TrustedProxies::parse(list.split(',')).map_err(|message| ConfigError::Env {
+                    var: ENV_TRUSTED_PROXIES,
+                    message,
+                })?;
+        }
         Ok(())
     }
 
@@ -376,15 +516,48 @@ impl Config {
                 "limits.ws_connections_per_session, ws_auth_timeout_ms and ws_ping_secs must be at least 1".into(),
             );
         }
+        if limits.sessions_per_minute_per_address == 0
+            || limits.session_burst_per_address == 0
+            || limits.ws_connects_per_minute_per_address == 0
+            || limits.ws_connect_burst_per_address == 0
+            || limits.unauthenticated_sockets_per_address == 0
+            || limits.max_tracked_addresses == 0
+        {
+            return invalid(
+                "limits.sessions_per_minute_per_address, session_burst_per_address, ws_connects_per_minute_per_address, ws_connect_burst_per_address, unauthenticated_sockets_per_address and max_tracked_addresses must be at least 1".into(),
+            );
+        }
         let agent = &self.agent;
         if agent.session_hours == 0
             || agent.login_attempts_per_email_per_minute == 0
+            || agent.login_attempts_per_email_and_ip_per_minute == 0
             || agent.login_attempts_per_ip_per_minute == 0
+            || agent.login_max_tracked_keys == 0
+            || agent.login_concurrent_password_checks == 0
+            || agent.login_queue_timeout_ms == 0
         {
             return invalid(
-                "agent.session_hours, login_attempts_per_email_per_minute and login_attempts_per_ip_per_minute must be at least 1"
+                "agent.session_hours, login_attempts_per_email_per_minute, login_attempts_per_email_and_ip_per_minute, login_attempts_per_ip_per_minute, login_max_tracked_keys, login_concurrent_password_checks and login_queue_timeout_ms must be at least 1"
                     .into(),
             );
+        }
+        let server = &self.server;
+        if server.max_connections == 0
+            || server.header_read_timeout_secs == 0
+            || server.body_read_timeout_secs == 0
+            || server.keep_alive_idle_secs == 0
+        {
+            return invalid(
+                "server.max_connections, header_read_timeout_secs, body_read_timeout_secs and keep_alive_idle_secs must be at least 1".into(),
+            );
+        }
+        if server.keep_alive_idle_secs > server.header_read_timeout_secs {
+            // hyper starts the header clock as soon as a connection is idle,
+            // so a longer idle timeout would never be reached.
+            return invalid(format!(
+                "server.keep_alive_idle_secs ({}) must be at most server.header_read_timeout_secs ({}): an idle connection is waiting for headers",
+                server.keep_alive_idle_secs, server.header_read_timeout_secs
+            ));
         }
         if limits.ws_idle_secs <= limits.ws_ping_secs {
             return invalid("limits.ws_idle_secs must be longer than limits.ws_ping_secs".into());
@@ -482,6 +655,11 @@ impl Default for ServerConfig {
             database_url: default_database_url(),
             static_dir: default_static_dir(),
             log: default_log(),
+            trusted_proxies: TrustedProxies::default(),
+            max_connections: default_max_connections(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
+            body_read_timeout_secs: default_body_read_timeout_secs(),
+            keep_alive_idle_secs: default_keep_alive_idle_secs(),
         }
     }
 }
@@ -500,6 +678,28 @@ fn default_static_dir() -> PathBuf {
 
 fn default_log() -> String {
     "info".into()
+}
+
+// Each connection is a file descriptor; the server raises its open-file
+// limit at start (20,000 on a stock machine of ours), and this leaves room
+// for the database and the overflow answers.
+fn default_max_connections() -> usize {
+    10_000
+}
+
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+
+// JSON bodies are at most 16 KiB: 15 s is a 9.6 kbit/s line.
+fn default_body_read_timeout_secs() -> u64 {
+    15
+}
+
+// Apache's default. The widget's requests come in quick runs (a session,
+// then its history) and then it talks over its WebSocket.
+fn default_keep_alive_idle_secs() -> u64 {
+    5
 }
 
 fn default_demo_token_ttl() -> u64 {

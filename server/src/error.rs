@@ -101,6 +101,34 @@ pub enum ApiError {
         /// Whole seconds until the next attempt is accepted.
         retry_after: u64,
     },
+    /// 429: too many requests of one kind from the client's address
+    /// (sessions, WebSocket connects, sockets waiting to authenticate).
+    #[error("too many {what} from your address; wait {retry_after} seconds before trying again")]
+    TooMany {
+        /// What there were too many of, plural: `new sessions`.
+        what: &'static str,
+        /// Whole seconds until the next one is accepted.
+        retry_after: u64,
+    },
+    /// 503: the server is at its connection cap, or agent logins are
+    /// queued beyond what it waits for.
+    #[error("the server is busy; try again in {retry_after} seconds")]
+    ServerBusy {
+        /// Whole seconds to wait.
+        retry_after: u64,
+    },
+    /// 408: the request body did not arrive in time.
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
+    /// 400: a field is longer than any valid value; refused before any
+    /// other work (no limiter, no password hash).
+    #[error("{field} must be at most {max} bytes")]
+    FieldTooLong {
+        /// The field, `email`.
+        field: &'static str,
+        /// Its longest valid length in bytes.
+        max: usize,
+    },
     /// 404: no such route.
     #[error("no such endpoint")]
     NotFound,
@@ -136,7 +164,10 @@ impl ApiError {
             ApiError::CsrfFailed => ErrorCode::CsrfFailed,
             ApiError::CrossOrigin(_) => ErrorCode::OriginNotAllowed,
             ApiError::NotAssigned(_) => ErrorCode::NotAssigned,
-            ApiError::TooManyLogins { .. } => ErrorCode::RateLimited,
+            ApiError::TooManyLogins { .. } | ApiError::TooMany { .. } => ErrorCode::RateLimited,
+            ApiError::ServerBusy { .. } => ErrorCode::ServerBusy,
+            ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            ApiError::FieldTooLong { .. } => ErrorCode::FieldTooLong,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -152,6 +183,18 @@ impl ApiError {
         }
     }
 
+    /// Whole seconds to wait before trying again, for the errors that
+    /// have one (`rate_limited`, `server_busy`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after }
+            | ApiError::TooManyLogins { retry_after }
+            | ApiError::TooMany { retry_after, .. }
+            | ApiError::ServerBusy { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// A 500 from any error.
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
         ApiError::Internal(error.into())
@@ -163,6 +206,9 @@ impl ApiError {
             ApiError::Internal(_) => ("internal server error".to_owned(), None, None),
             ApiError::InvalidRequest { field, .. } => (self.to_string(), field.clone(), None),
             ApiError::InvalidField { field, .. } => (self.to_string(), Some(field.clone()), None),
+            ApiError::FieldTooLong { field, .. } => {
+                (self.to_string(), Some((*field).to_owned()), None)
+            }
             ApiError::InvalidToken { reason, .. } => (self.to_string(), None, Some(reason.clone())),
             _ => (self.to_string(), None, None),
         };
@@ -172,11 +218,7 @@ impl ApiError {
                 message,
                 field,
                 reason,
-                retry_after: match self {
-                    ApiError::RateLimited { retry_after }
-                    | ApiError::TooManyLogins { retry_after } => Some(*retry_after),
-                    _ => None,
-                },
+                retry_after: self.retry_after(),
             },
         }
     }
@@ -190,9 +232,7 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after } | ApiError::TooManyLogins { retry_after } =
-            self
-        {
+        if let Some(retry_after) = self.retry_after() {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, retry_after.into());

@@ -24,8 +24,10 @@
 //!   sessions; [`console`] is what agents see and do, and routes
 //!   conversations with [`routing`]'s pure decision.
 //! - [`rules`] picks a customer's first message by status and page.
-//! - [`rate`] limits how many messages a session sends and how often an
-//!   agent login may be tried.
+//! - [`rate`] limits how many messages a session sends, how often an
+//!   agent login may be tried, and how much one client address may open;
+//!   every limiter's map is bounded. [`proxy`] says which address a
+//!   request counts against (`X-Forwarded-For` only from trusted proxies).
 //! - [`loadtest`] is `trustchat-server loadtest`, a WebSocket load
 //!   generator run against a server in another process.
 //! - [`jwt`] verifies (and mints) the identity tokens websites sign: the
@@ -49,6 +51,7 @@ pub mod hub;
 pub mod identity;
 pub mod jwt;
 pub mod loadtest;
+pub mod proxy;
 pub mod rate;
 pub mod routing;
 pub mod rules;

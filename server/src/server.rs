@@ -64,14 +64,33 @@ pub async fn serve(
         shutdown.await;
         hub.close_all(CloseReason::Shutdown);
     };
-    // The peer address reaches handlers (per-IP login limits).
-    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Timeouts and the connection cap; the peer address reaches handlers
+    // as `ConnectInfo` (resolved through trusted proxies by `http::client`).
+    let limits = http::conn::ConnLimits::new(&state.config.server);
+    let served = http::conn::serve(listener, http::app(state), limits, shutdown).await;
     store.close().await;
     tracing::info!("stopped");
     served.map_err(Into::into)
+}
+
+/// Makes the allocator give blocks of 1 MiB and more back to the OS as soon
+/// as they are freed. Call it once, first thing in the process.
+///
+/// Each agent login's argon2 check allocates one 19 MiB block. glibc's
+/// malloc raises its mmap threshold past the size of a freed mmap'd block,
+/// so from the second check on those blocks come from the heap arena of
+/// whichever blocking thread ran the check, and stay there once freed: a
+/// storm of 200 bad logins left 473 MiB resident although only two checks
+/// ever ran at once (`scripts/bench-logins.mjs`). Setting the threshold
+/// turns that adjustment off, so memory follows the checks running now.
+/// Other platforms' allocators are left as they are.
+pub fn return_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets a tunable of glibc's malloc (under its
+    // own lock); no memory is touched.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{AppConfig, Config};
 use crate::hub::Hub;
 use crate::jwt::{MemoryReplayGuard, ReplayGuard, Verifier};
-use crate::rate::{LoginLimiter, SendLimiter};
+use crate::rate::{AddressLimits, LoginLimiter, SendLimiter};
 use crate::store::Store;
 
 /// Shared, cheaply cloned state of the HTTP server.
@@ -27,8 +27,12 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Messages per session per minute.
     pub send_limiter: Arc<SendLimiter>,
-    /// Agent login attempts per email and per IP per minute.
+    /// Agent login attempts per address, per email and address, and per
+    /// email.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Per-address limits (sessions, WebSocket connects, unauthenticated
+    /// sockets) and the agent logins' password checks at once.
+    pub limits: Arc<AddressLimits>,
 }
 
 impl AppState {
@@ -55,13 +59,12 @@ impl AppState {
             config.limits.messages_per_minute,
             config.limits.message_burst,
         ));
-        let login_limiter = Arc::new(LoginLimiter::new(
-            config.agent.login_attempts_per_email_per_minute,
-            config.agent.login_attempts_per_ip_per_minute,
-        ));
-        // Buckets of sessions that went quiet are forgotten every minute.
+        let login_limiter = Arc::new(LoginLimiter::new(&config.agent));
+        let limits = Arc::new(AddressLimits::new(&config.limits, &config.agent));
+        // Buckets that are full again are forgotten every minute.
         let weak = Arc::downgrade(&send_limiter);
         let weak_logins = Arc::downgrade(&login_limiter);
+        let weak_limits = Arc::downgrade(&limits);
         tokio::spawn(async move {
             let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
             every_minute.tick().await;
@@ -71,6 +74,9 @@ impl AppState {
                 limiter.forget_idle();
                 if let Some(logins) = weak_logins.upgrade() {
                     logins.forget_idle();
+                }
+                if let Some(limits) = weak_limits.upgrade() {
+                    limits.forget_idle();
                 }
             }
         });
@@ -83,6 +89,7 @@ impl AppState {
             hub: Hub::new(),
             send_limiter,
             login_limiter,
+            limits,
         })
     }
 

@@ -15,7 +15,11 @@
 //!   two independent defences.
 //! - The cookie is `HttpOnly; SameSite=Strict; Path=/`, with `Max-Age` the
 //!   session's lifetime, and `Secure` when `agent.secure_cookie` is set or
-//!   the request came over https (`X-Forwarded-Proto: https`).
+//!   the request came over https (`X-Forwarded-Proto: https`). A `Secure`
+//!   cookie is named `__Host-trustchat_agent`: browsers keep such a cookie
+//!   only from a secure origin, for exactly this host, on `/`, so no
+//!   sibling subdomain or plain-http page can plant one. Over https only
+//!   that name is read.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{HeaderValue, COOKIE, HOST, ORIGIN};
@@ -29,8 +33,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{AgentRecord, AgentSessionRecord};
 
-/// The session cookie's name.
+/// The session cookie's name over plain http (the demo, tests).
 pub const COOKIE_NAME: &str = "trustchat_agent";
+/// The session cookie's name when it is `Secure` (https).
+pub const SECURE_COOKIE_NAME: &str = "__Host-trustchat_agent";
 /// The CSRF header.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -49,7 +55,8 @@ impl FromRequestParts<AppState> for AgentSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         check_same_origin(&parts.headers)?;
-        let Some(token) = cookie_token(&parts.headers) else {
+        let secure = secure(&parts.headers, &state.config.agent);
+        let Some(token) = named_cookie(&parts.headers, cookie_name(secure)) else {
             tracing::debug!("agent request without a session cookie");
             return Err(ApiError::AgentUnauthorized);
         };
@@ -73,15 +80,30 @@ impl FromRequestParts<AppState> for AgentSession {
     }
 }
 
-/// The session token of the `trustchat_agent` cookie.
+/// The session token of the agent cookie: `__Host-trustchat_agent` when
+/// the request has one, else `trustchat_agent`. ([`AgentSession`] reads
+/// only the name that fits the request's scheme.)
 pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    named_cookie(headers, SECURE_COOKIE_NAME).or_else(|| named_cookie(headers, COOKIE_NAME))
+}
+
+/// The cookie's name: `__Host-` prefixed when it is `Secure`.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+fn named_cookie<'h>(headers: &'h HeaderMap, cookie: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.trim())
         .filter(|value| !value.is_empty())
 }
@@ -126,12 +148,13 @@ pub fn secure(headers: &HeaderMap, config: &AgentConfig) -> bool {
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
-/// The `Set-Cookie` value that logs the browser in.
+/// The `Set-Cookie` value that logs the browser in: `__Host-` prefixed,
+/// with `Secure`, over https (and never a `Domain`, which that prefix
+/// forbids).
 pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}"
-    )
+    format!("{name}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}")
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
@@ -205,8 +228,19 @@ mod tests {
         );
         assert_eq!(
             session_cookie("t", 60, true),
-            "trustchat_agent=t; HttpOnly; SameSite=Strict; Path=/; Max-Age=60; Secure"
+            "__Host-trustchat_agent=t; HttpOnly; SameSite=Strict; Path=/; Max-Age=60; Secure"
+        );
+        assert_eq!(
+            session_cookie("t", 60, false),
+            "trustchat_agent=t; HttpOnly; SameSite=Strict; Path=/; Max-Age=60"
         );
         assert!(clear_cookie(false).contains("Max-Age=0"));
+        assert!(clear_cookie(true).starts_with("__Host-trustchat_agent=;"));
+        let both = headers(&[(
+            "cookie",
+            "trustchat_agent=tca_a; __Host-trustchat_agent=tca_b",
+        )]);
+        assert_eq!(cookie_token(&both), Some("tca_b"));
+        assert_eq!(named_cookie(&both, cookie_name(false)), Some("tca_a"));
     }
 }

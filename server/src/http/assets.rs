@@ -11,9 +11,17 @@
 //! siblings are served when the build wrote them and the browser accepts
 //! them. Files under `/widget/` may be fetched from any origin: customers'
 //! pages load them.
+//!
+//! The agent console's files (`/agent`, `/agent/…`) carry a
+//! Content-Security-Policy that allows only the server's own scripts,
+//! styles and connections and no framing, and `Referrer-Policy:
+//! no-referrer` (every response carries `X-Content-Type-Options: nosniff`).
 
 use axum::extract::{Request, State};
-use axum::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL};
+use axum::http::header::{
+    HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_SECURITY_POLICY,
+    REFERRER_POLICY,
+};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceExt as _;
@@ -26,6 +34,12 @@ use crate::state::AppState;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of everything else: use, but revalidate first.
 const REVALIDATE: &str = "no-cache";
+/// The agent console's Content-Security-Policy: its own files only, no
+/// inline script or style, never in a frame. `img-src` adds `data:` for
+/// the page's empty `data:,` favicon (which spares a request for
+/// `/favicon.ico`); `base-uri`, `form-action` and `object-src` are not
+/// covered by `default-src`.
+pub const CONSOLE_CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The fallback of the whole app: JSON 404 under `/api`, files elsewhere.
 pub fn router() -> Router<AppState> {
@@ -45,6 +59,7 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     // The widget's files are public and fetched from customers' pages on
     // other origins (the loader fetches the wasm and the glue).
     let widget = path.starts_with("/widget/");
+    let console = path == "/agent" || path.starts_with("/agent/");
     // `ServeDir` maps `/` and directories to their `index.html`, refuses
     // `..`, answers a plain 404 for missing files and guesses content
     // types (`.wasm` is `application/wasm`).
@@ -61,6 +76,14 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         if widget {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         }
+    }
+    if console {
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONSOLE_CSP),
+        );
+        headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }
     response
 }

@@ -18,6 +18,11 @@
 //! - [`origin`]: the per-app `Origin` policy and CORS.
 //! - [`json`]: the [`json::JsonBody`] extractor, which maps every bad body to
 //!   one of our error codes.
+//! - [`client`]: [`client::ClientAddr`], the client's address every
+//!   limiter counts by; [`limits`]: the per-address limits and the agent
+//!   login guard.
+//! - [`conn`]: the accept loop, with the connection cap and the header,
+//!   body and keep-alive timeouts.
 //!
 //! Only this module and [`crate::error`] know axum.
 
@@ -41,9 +46,12 @@ pub mod agent_ws;
 pub mod apps;
 pub mod assets;
 pub mod auth;
+pub mod client;
+pub mod conn;
 pub mod demo;
 pub mod health;
 pub mod json;
+pub mod limits;
 pub mod messages;
 pub mod mint;
 pub mod origin;
@@ -64,8 +72,11 @@ pub fn app(state: AppState) -> Router {
         .merge(demo::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::login_guard))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::cors))
+        // First of all: who is asking, for every limiter after it.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client::resolve))
         .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // The path only: a query string could hold something a careless

@@ -21,7 +21,9 @@ use crate::config::AppConfig;
 use crate::console;
 use crate::error::ApiError;
 use crate::http::auth::CustomerSession;
+use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
+use crate::http::limits;
 use crate::http::origin::KnownApp;
 use crate::hub::CloseReason;
 use crate::identity::{self, Identity, VerifiedIdentity};
@@ -39,10 +41,12 @@ pub fn router() -> Router<AppState> {
 
 async fn create(
     State(state): State<AppState>,
+    client: ClientAddr,
     KnownApp(app): KnownApp,
     headers: HeaderMap,
     JsonBody(request): JsonBody<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<SessionResponse>), ApiError> {
+    limits::check_session(&state, client)?;
     let identity = requested_identity(&state, &app, request).await?;
     let now = identity::now();
     let opened = identity::open_session(state.store.as_ref(), &app.id, &identity, now).await?;

@@ -40,6 +40,8 @@ use trustchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
 
 use crate::chat;
 use crate::error::ApiError;
+use crate::http::client::ClientAddr;
+use crate::http::limits;
 use crate::http::messages::{check_send, send_error};
 use crate::http::origin::check_origin;
 use crate::hub::{CloseReason, Subscription};
@@ -63,9 +65,14 @@ pub fn router() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let unauthenticated = match limits::admit_socket(&state, client) {
+        Ok(slot) => slot,
+        Err(error) => return error.into_response(),
+    };
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => {
@@ -107,6 +114,7 @@ async fn upgrade(
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
             let (sink, stream) = socket.split();
+            let stream = unauthenticated.until_first_frame(stream);
             serve(state, origin, sink, stream)
         })
 }

@@ -3,7 +3,7 @@
 //! ```toml
 //! [apps.identity]
 //! jwks_file = "keys/demo.jwks.json"     # relative to the config file's directory
-//! jwks_url = "https://portal.example/.well-known/jwks.json"
+//! jwks_url = "https://portal.example/.well-known/jwks.json"   # https; http only on loopback
 //! keys = [ { kty = "oct", kid = "k1", alg = "HS256", k = "..." } ]
 //! hmac_secrets_env = [ { kid = "k2", alg = "HS256", env = "DEMO_JWT_SECRET" } ]
 //! issuer = "https://portal.example"
@@ -11,6 +11,7 @@
 //! leeway_secs = 60
 //! single_use_tokens = false
 //! mint_kid = "k1"
+//! jwks_max_stale_secs = 86400           # a URL's keys stop verifying this long after its last good fetch
 //! ```
 //!
 //! Sources combine; kids must be unique across all of them. An HMAC secret
@@ -48,7 +49,8 @@ pub struct IdentityConfig {
     /// A JWK set file, relative to the config file's directory.
     #[serde(default)]
     pub jwks_file: Option<PathBuf>,
-    /// A JWK set URL (https, or http for development), fetched and cached.
+    /// A JWK set URL, fetched and cached: `https://`, or `http://` on a
+    /// loopback host (`localhost`, `127.0.0.0/8`, `[::1]`) for development.
     #[serde(default)]
     pub jwks_url: Option<String>,
     /// Inline JWKs.
@@ -80,6 +82,12 @@ pub struct IdentityConfig {
     /// unknown `kid`, so a flood of made-up kids cannot hammer the site.
     #[serde(default)]
     pub jwks_unknown_kid_min_interval_secs: Option<u64>,
+    /// How long after its last successful fetch a JWKS URL's key set may
+    /// still verify tokens while refreshes fail; past it, tokens signed by
+    /// its keys are refused with `jwks_unavailable` (a key the site removed
+    /// during an outage must not stay valid forever). Default one day.
+    #[serde(default)]
+    pub jwks_max_stale_secs: Option<u64>,
 }
 
 /// One HMAC secret taken from an environment variable.
@@ -125,7 +133,21 @@ impl fmt::Debug for IdentityConfig {
                 "jwks_unknown_kid_min_interval_secs",
                 &self.jwks_unknown_kid_min_interval_secs,
             )
+            .field("jwks_max_stale_secs", &self.jwks_max_stale_secs)
             .finish()
+    }
+}
+
+/// Whether a JWKS URL may be fetched: `https://`, or `http://` on a
+/// loopback host. The keys decide who is trusted, so they must not travel
+/// where anyone on the path could swap them.
+fn check_jwks_url(url: &str) -> Result<(), &'static str> {
+    const HTTPS: &str = "must start with https:// (plain http:// only for localhost, 127.0.0.1 or [::1], in development)";
+    let parsed = reqwest::Url::parse(url).map_err(|_| HTTPS)?;
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if super::remote::is_loopback(&parsed) => Ok(()),
+        _ => Err(HTTPS),
     }
 }
 
@@ -149,6 +171,9 @@ impl IdentityConfig {
                 .map_or(defaults.min_refresh_gap, |s| {
                     std::time::Duration::from_secs(s.max(1))
                 }),
+            max_stale: self.jwks_max_stale_secs.map_or(defaults.max_stale, |s| {
+                std::time::Duration::from_secs(s.max(1))
+            }),
             ..defaults
         }
     }
@@ -178,11 +203,13 @@ impl IdentityConfig {
             )));
         }
         if let Some(url) = &self.jwks_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(config_error(format!(
-                    "app {app_id:?}: jwks_url must start with https:// or http://"
-                )));
-            }
+            check_jwks_url(url)
+                .map_err(|why| config_error(format!("app {app_id:?}: jwks_url {url:?} {why}")))?;
+        }
+        if self.jwks_max_stale_secs == Some(0) {
+            return Err(config_error(format!(
+                "app {app_id:?}: jwks_max_stale_secs must be at least 1"
+            )));
         }
         Ok(Policy {
             app_id: app_id.to_owned(),

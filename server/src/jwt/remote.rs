@@ -11,6 +11,14 @@
 //!   fails validation, a kid clashing with a local key) keeps the last good
 //!   set and logs a warning. The whole set is refused when one key is bad:
 //!   half-loading a set hides mistakes.
+//! - The last good set is used for at most [`RemoteOptions::max_stale`]
+//!   after it was fetched. Past that, while refreshes keep failing, tokens
+//!   signed by its keys are refused with `jwks_unavailable`: a key the site
+//!   removed during an outage does not stay valid forever. Scheduled
+//!   refreshes come at least twice per `max_stale`.
+//! - URLs are `https://`, or `http://` on a loopback host (checked at
+//!   config load), and redirects never leave that: from https only to
+//!   https, from loopback http only to loopback.
 //!
 //! The synchronous [`Verifier::verify`] never fetches; it reads whatever set
 //! is current.
@@ -36,6 +44,8 @@ pub struct RemoteOptions {
     pub timeout: Duration,
     /// Largest JWK set accepted.
     pub max_body_bytes: usize,
+    /// How long after the last successful fetch the set still verifies.
+    pub max_stale: Duration,
 }
 
 impl Default for RemoteOptions {
@@ -46,6 +56,7 @@ impl Default for RemoteOptions {
             min_refresh_gap: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
+            max_stale: Duration::from_secs(86_400),
         }
     }
 }
@@ -59,6 +70,8 @@ pub(crate) struct RemoteJwks {
     fetch_lock: tokio::sync::Mutex<()>,
     /// When the last fetch started (successful or not).
     last_attempt: Mutex<Option<Instant>>,
+    /// When the last successful fetch completed.
+    last_success: Mutex<Option<Instant>>,
     /// When the next scheduled refresh is due, from max-age.
     next_interval: Mutex<Duration>,
     /// Fetches started, for tests and metrics.
@@ -69,22 +82,44 @@ impl RemoteJwks {
     pub(crate) fn new(url: String, options: RemoteOptions) -> RemoteJwks {
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(redirect_policy())
             .build()
             .unwrap_or_default();
+        let first_interval = options
+            .refresh_interval
+            .min((options.max_stale / 2).max(Duration::from_secs(1)));
         RemoteJwks {
             url,
-            next_interval: Mutex::new(options.refresh_interval),
+            next_interval: Mutex::new(first_interval),
             options,
             client,
             fetch_lock: tokio::sync::Mutex::new(()),
             last_attempt: Mutex::new(None),
+            last_success: Mutex::new(None),
             fetches: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How old the last good set is; `None` when no fetch has succeeded.
+    pub(crate) fn age(&self) -> Option<Duration> {
+        self.last_success
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|at| at.elapsed())
+    }
+
+    /// Whether the remote keys may verify tokens: a fetch succeeded less
+    /// than `max_stale` ago.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.age().is_some_and(|age| age <= self.options.max_stale)
+    }
+
+    pub(crate) fn max_stale(&self) -> Duration {
+        self.options.max_stale
     }
 
     /// Fetches and validates the set; returns it with the max-age to wait.
@@ -126,6 +161,53 @@ impl RemoteJwks {
             .map_err(|e| e.message)?;
         Ok((ring, max_age))
     }
+}
+
+/// Follows at most 3 redirects, each allowed by [`redirect_allowed`].
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(original) = attempt.previous().first() else {
+            return attempt.stop();
+        };
+        if attempt.previous().len() > 3 {
+            return attempt.error("more than 3 redirects");
+        }
+        if redirect_allowed(original, attempt.url()) {
+            attempt.follow()
+        } else {
+            let why = format!(
+                "refused a redirect from {original} to {}: a JWKS URL's redirects stay on https (or, from a loopback http URL, on loopback)",
+                attempt.url()
+            );
+            attempt.error(why)
+        }
+    })
+}
+
+/// Whether a fetch of `original` may follow a redirect to `target`: from
+/// https only to https; from a loopback http URL only to a loopback host.
+pub(crate) fn redirect_allowed(original: &reqwest::Url, target: &reqwest::Url) -> bool {
+    match original.scheme() {
+        "https" => target.scheme() == "https",
+        "http" => {
+            is_loopback(original)
+                && matches!(target.scheme(), "http" | "https")
+                && is_loopback(target)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a URL's host is `localhost` or a loopback address.
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 pub(crate) fn parse_max_age(cache_control: &str) -> Option<Duration> {
@@ -191,9 +273,16 @@ impl Verifier {
             Ok((ring, max_age)) => {
                 tracing::debug!(app = %self.policy.app_id, url = %remote.url, kids = ?ring.kids(), "jwks refreshed");
                 self.ring.store(Arc::new(ring));
+                *remote
+                    .last_success
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 let (lo, hi) = remote.options.max_age_bounds;
-                let interval =
-                    max_age.map_or(remote.options.refresh_interval, |age| age.clamp(lo, hi));
+                // At least two tries before the set goes stale.
+                let stale_half = (remote.options.max_stale / 2).max(Duration::from_secs(1));
+                let interval = max_age
+                    .map_or(remote.options.refresh_interval, |age| age.clamp(lo, hi))
+                    .min(stale_half);
                 *remote
                     .next_interval
                     .lock()

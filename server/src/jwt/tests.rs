@@ -1247,6 +1247,21 @@ fn config_errors_are_clear() {
         ("", KeyErrorKind::Config, "at least one key source"),
         ("jwks_url = \"ftp://x\"", KeyErrorKind::Config, "https://"),
         (
+            "jwks_url = \"http://keys.example.com/jwks.json\"",
+            KeyErrorKind::Config,
+            "https://",
+        ),
+        (
+            "jwks_url = \"http://127.0.0.1.example.com/jwks.json\"",
+            KeyErrorKind::Config,
+            "https://",
+        ),
+        (
+            "jwks_url = \"https://x\"\njwks_max_stale_secs = 0",
+            KeyErrorKind::Config,
+            "jwks_max_stale_secs",
+        ),
+        (
             "jwks_url = \"https://x\"\nleeway_secs = 301",
             KeyErrorKind::Config,
             "at most 300",
@@ -1718,6 +1733,46 @@ mod jwks_url {
             vec!["es256"],
             "the local key still works"
         );
+    }
+
+    #[test]
+    fn jwks_urls_are_https_or_loopback_http() {
+        for url in [
+            "https://portal.example/.well-known/jwks.json",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://127.5.6.7/jwks.json",
+            "http://localhost:3000/jwks.json",
+            "http://[::1]:3000/jwks.json",
+        ] {
+            let config: IdentityConfig =
+                toml::from_str(&format!("jwks_url = \"{url}\"")).expect("config");
+            assert!(config.policy(APP).is_ok(), "{url} is allowed");
+        }
+    }
+
+    #[test]
+    fn redirects_never_leave_https_or_loopback() {
+        use super::super::remote::redirect_allowed;
+        let url = |s: &str| reqwest::Url::parse(s).expect("url");
+        let cases = [
+            ("https://a.example/k", "https://b.example/k", true),
+            ("https://a.example/k", "http://a.example/k", false),
+            ("https://a.example/k", "http://127.0.0.1/k", false),
+            ("http://127.0.0.1:1/k", "http://127.0.0.1:2/k", true),
+            ("http://localhost:1/k", "http://[::1]:2/k", true),
+            ("http://127.0.0.1:1/k", "https://127.0.0.1/k", true),
+            ("http://127.0.0.1:1/k", "http://a.example/k", false),
+            ("http://127.0.0.1:1/k", "https://a.example/k", false),
+            ("http://a.example/k", "http://a.example/j", false),
+            ("https://a.example/k", "ftp://a.example/k", false),
+        ];
+        for (from, to, allowed) in cases {
+            assert_eq!(
+                redirect_allowed(&url(from), &url(to)),
+                allowed,
+                "{from} -> {to}"
+            );
+        }
     }
 
     #[test]

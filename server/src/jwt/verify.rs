@@ -49,6 +49,10 @@ pub enum Reason {
     LifetimeTooLong,
     /// A single-use token's `jti` was seen before.
     TokenReplayed,
+    /// The token's key is not a local one and the app's JWKS URL has not
+    /// been fetched successfully for longer than `jwks_max_stale_secs`
+    /// (or ever): its keys no longer verify.
+    JwksUnavailable,
 }
 
 impl Reason {
@@ -68,6 +72,7 @@ impl Reason {
             Reason::InvalidClaim => "invalid_claim",
             Reason::LifetimeTooLong => "lifetime_too_long",
             Reason::TokenReplayed => "token_replayed",
+            Reason::JwksUnavailable => "jwks_unavailable",
         }
     }
 }
@@ -103,7 +108,7 @@ impl Refusal {
 pub struct Identity {
     /// The site's user id (`sub`).
     pub sub: String,
-    /// `email`, validated and normalized (trimmed, lowercased).
+    /// `email`, validated and normalized (trimmed, ASCII-lowercased).
     pub email: Option<String>,
     /// `phone_number`, validated and normalized to E.164.
     pub phone: Option<String>,
@@ -218,21 +223,22 @@ impl Verifier {
     /// where a JWKS URL may have rotated, and [`Verifier::verify_once`] (or a
     /// [`ReplayGuard`] yourself) for single-use tokens.
     pub fn verify(&self, token: &str, now_unix: u64) -> Result<VerifiedToken, Refusal> {
-        let ring = self.ring.load();
-        let (parts, key) = check_signature(&ring, token)?;
-        let claims: compact::Claims = compact::parse_object(&parts.payload).map_err(|e| {
-            Refusal::new(
-                Reason::MalformedToken,
-                format!("the payload is not a JSON object: {e}"),
-            )
-        })?;
-        let identity = check_claims(&self.policy, claims, now_unix)?;
-        Ok(VerifiedToken {
-            header_json: parts.header_json,
-            claims_json: parts.payload,
-            identity,
-            kid: key.kid().to_owned(),
-            alg: key.alg(),
+        self.with_ring(|ring| {
+            let (parts, key) = self.check_signature(ring, token)?;
+            let claims: compact::Claims = compact::parse_object(&parts.payload).map_err(|e| {
+                Refusal::new(
+                    Reason::MalformedToken,
+                    format!("the payload is not a JSON object: {e}"),
+                )
+            })?;
+            let identity = check_claims(&self.policy, claims, now_unix)?;
+            Ok(VerifiedToken {
+                header_json: parts.header_json,
+                claims_json: parts.payload,
+                identity,
+                kid: key.kid().to_owned(),
+                alg: key.alg(),
+            })
         })
     }
 
@@ -240,20 +246,61 @@ impl Verifier {
     /// `--signature-only`: returns the header and the raw payload, which
     /// need not be JSON. Claims (expiry, audience, ...) are not looked at.
     pub fn verify_signature_only(&self, token: &str) -> Result<(Value, Vec<u8>), Refusal> {
-        let ring = self.ring.load();
-        let (parts, _) = check_signature(&ring, token)?;
-        let header = serde_json::from_slice(&parts.header_json).unwrap_or(Value::Null);
-        Ok((header, parts.payload))
+        self.with_ring(|ring| {
+            let (parts, _) = self.check_signature(ring, token)?;
+            let header = serde_json::from_slice(&parts.header_json).unwrap_or(Value::Null);
+            Ok((header, parts.payload))
+        })
     }
 
-    /// [`Verifier::verify`], but when the token names an unknown kid and the
-    /// app has a JWKS URL, refreshes the set once (rate-limited, see
+    /// Runs `f` on the keys that may verify now: the local ones and the
+    /// JWKS URL's last good set while it is fresh; only the local ones
+    /// once it is stale.
+    fn with_ring<T>(&self, f: impl FnOnce(&KeyRing) -> T) -> T {
+        match &self.remote {
+            Some(remote) if !remote.is_fresh() => f(&self.static_ring),
+            _ => f(&self.ring.load()),
+        }
+    }
+
+    /// [`check_signature`], with a stale JWKS URL named as the reason when
+    /// the key is not a local one.
+    fn check_signature<'t, 'r>(
+        &self,
+        ring: &'r KeyRing,
+        token: &'t str,
+    ) -> Result<(Compact<'t>, &'r Key), Refusal> {
+        check_signature(ring, token).map_err(|refusal| match &self.remote {
+            Some(remote) if refusal.reason == Reason::UnknownKey && !remote.is_fresh() => {
+                let max = remote.max_stale().as_secs();
+                let when = match remote.age() {
+                    Some(age) => format!("was last fetched {} s ago", age.as_secs()),
+                    None => "has not been fetched since the server started".to_owned(),
+                };
+                Refusal::new(
+                    Reason::JwksUnavailable,
+                    format!(
+                        "the key set at jwks_url {} {when}, and keys older than {max} s (jwks_max_stale_secs) no longer verify; make the URL answer with the current keys",
+                        remote.url()
+                    ),
+                )
+            }
+            _ => refusal,
+        })
+    }
+
+    /// [`Verifier::verify`], but when the token names an unknown kid (or
+    /// the JWKS URL's set is stale) and the app has a JWKS URL, refreshes
+    /// the set once (rate-limited, see
     /// [`super::RemoteOptions::min_refresh_gap`]) and tries again. This is
     /// what the sessions endpoint should call: a site that rotates its keys
     /// is served as soon as the new key is published.
     pub async fn verify_fresh(&self, token: &str, now_unix: u64) -> Result<VerifiedToken, Refusal> {
         match self.verify(token, now_unix) {
-            Err(refusal) if refusal.reason == Reason::UnknownKey && self.remote.is_some() => {
+            Err(refusal)
+                if matches!(refusal.reason, Reason::UnknownKey | Reason::JwksUnavailable)
+                    && self.remote.is_some() =>
+            {
                 // Retry even when this call did not fetch: a concurrent call
                 // may just have swapped in the set holding the kid.
                 self.refresh_for_unknown_kid().await;
