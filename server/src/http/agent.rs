@@ -23,15 +23,13 @@
 //! - `GET /customers/{id}` → [`CustomerProfile`].
 //! - `GET /ws`: the agent WebSocket ([`super::agent_ws`]).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use trustchat_protocol::validate::MAX_EMAIL_LEN;
 use trustchat_protocol::{
     Agent, AgentList, AgentLogin, AgentReply, AgentSessionInfo, AgentStatus, AssignConversation,
     ConversationDetail, ConversationList, ConversationStatus, ConversationSummary, CustomerProfile,
@@ -43,6 +41,7 @@ use crate::chat;
 use crate::console;
 use crate::error::ApiError;
 use crate::http::agent_auth::{self, AgentSession};
+use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
 use crate::hub::CloseReason;
@@ -78,27 +77,53 @@ pub fn router() -> Router<AppState> {
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PeerIp(ip): PeerIp,
+    client: ClientAddr,
     JsonBody(request): JsonBody<AgentLogin>,
 ) -> Result<Response, ApiError> {
     agent_auth::check_same_origin(&headers)?;
+    // An attacker-chosen email touches no limiter and no hash unless it
+    // could be an address at all.
+    if request.email.len() > MAX_EMAIL_LEN {
+        tracing::debug!("agent login with an over-long email refused");
+        return Err(ApiError::FieldTooLong {
+            field: "email",
+            max: MAX_EMAIL_LEN,
+        });
+    }
+    let ip = client.0.map(|ip| ip.to_string());
     state
         .login_limiter
         .check(&request.email, ip.as_deref())
         .map_err(|retry_after| ApiError::TooManyLogins { retry_after })?;
+    // Only a few argon2 checks (19 MiB each) run at once; the rest wait a
+    // little, then are told the server is busy.
+    let Ok(permit) = state.limits.password_checks.acquire().await else {
+        tracing::warn!(
+            running = state.limits.password_checks.in_use(),
+            "agent login refused: password checks busy"
+        );
+        return Err(ApiError::ServerBusy { retry_after: 5 });
+    };
     let ttl_secs = state.config.agent.session_hours.saturating_mul(3600);
     let ttl_ms = i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let Some(logged_in) = agents::login(
-        state.store.as_ref(),
-        &request.email,
-        &request.password,
-        ttl_ms,
-    )
-    .await?
-    else {
+    // The check runs in its own task holding the permit: should this
+    // request be dropped mid-login (a client hanging up), the argon2 check
+    // on its blocking thread runs on, and keeps its permit until it ends.
+    let store = state.store.clone();
+    let email = request.email.clone();
+    let checked = tokio::spawn(async move {
+        let _permit = permit;
+        agents::login(store.as_ref(), &request.email, &request.password, ttl_ms).await
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let Some(logged_in) = checked else {
         tracing::debug!("agent login refused");
         return Err(ApiError::InvalidCredentials);
     };
+    // The address an agent logged in from is theirs: strangers hammering
+    // the email elsewhere do not lock them out from it.
+    state.login_limiter.succeeded(&email, ip.as_deref());
     tracing::info!(agent = %logged_in.agent.id, "agent logged in");
     let cookie = agent_auth::session_cookie(
         &logged_in.token,
@@ -359,23 +384,6 @@ async fn summary(state: &AppState, id: &str) -> Result<Json<ConversationSummary>
         .await?
         .map(Json)
         .ok_or(ApiError::NoSuch("conversation"))
-}
-
-/// The client's IP address when the request came over a socket (tests
-/// through `oneshot` have none).
-struct PeerIp(Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip().to_string()),
-        ))
-    }
 }
 
 fn with_cookie(cookie: &str, mut response: Response) -> Response {

@@ -8,33 +8,19 @@
 //!   connects, and one of the address's unauthenticated-socket slots, held
 //!   until the socket's first frame ([`Unauthenticated::until_first_frame`])
 //!   → 429 `rate_limited`.
-//! - [`login_guard`]: `POST /api/v1/agent/login`. An email over 254 bytes
-//!   is a 400 `field_too_long` before any limiter or hash; then the login
-//!   waits for one of the few password-check permits (503 `server_busy`
-//!   after `agent.login_queue_timeout_ms`) and holds it while the login
-//!   handler runs its limiter check and its one argon2 verification, to
-//!   the end even if the client hangs up; a successful login tells the
-//!   limiter that address is the agent's.
+//!
+//! The agent login's own guards (an over-long email, the limiter, the
+//! password-check permits) are in its handler, `http::agent::login`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
-use serde::Deserialize;
-use trustchat_protocol::validate::MAX_EMAIL_LEN;
 
-use crate::error::{ApiError, MAX_JSON_BODY};
+use crate::error::ApiError;
 use crate::http::client::ClientAddr;
 use crate::rate::Slot;
 use crate::state::AppState;
-
-/// The agent login route, which [`login_guard`] watches.
-pub const LOGIN_PATH: &str = "/api/v1/agent/login";
 
 /// Takes one session creation from the client's bucket.
 pub fn check_session(state: &AppState, client: ClientAddr) -> Result<(), ApiError> {
@@ -115,84 +101,5 @@ impl<S: Stream + Unpin> Stream for UntilFirstFrame<S> {
             self.slot = None;
         }
         item
-    }
-}
-
-/// The one field of a login body the guard looks at.
-#[derive(Deserialize)]
-struct LoginEmail {
-    /// Anything; only a string's length matters here.
-    #[serde(default)]
-    email: Option<serde_json::Value>,
-}
-
-/// Middleware on every request; acts on `POST /api/v1/agent/login` only
-/// (see the module docs).
-pub async fn login_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || request.uri().path() != LOGIN_PATH {
-        return next.run(request).await;
-    }
-    let client = request.extensions().get::<ClientAddr>().copied();
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_JSON_BODY).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-            return if too_large {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::MalformedJson("the request body could not be read".into())
-            }
-            .into_response();
-        }
-    };
-    let email = login_email(&bytes);
-    if email
-        .as_ref()
-        .is_some_and(|email| email.len() > MAX_EMAIL_LEN)
-    {
-        tracing::debug!("agent login with an over-long email refused");
-        return ApiError::FieldTooLong {
-            field: "email",
-            max: MAX_EMAIL_LEN,
-        }
-        .into_response();
-    }
-    let checks = &state.limits.password_checks;
-    let Ok(permit) = checks.acquire().await else {
-        tracing::warn!(
-            running = checks.in_use(),
-            "agent login refused: password checks busy"
-        );
-        return ApiError::ServerBusy { retry_after: 5 }.into_response();
-    };
-    // The login runs in its own task, holding the permit: should this
-    // future be dropped mid-login (a timeout layer, a connection torn
-    // down), the argon2 check on its blocking thread would run on, and
-    // must keep its permit until it ends.
-    let request = Request::from_parts(parts, Body::from(bytes));
-    let login = tokio::spawn(async move {
-        let _permit = permit;
-        next.run(request).await
-    });
-    let response = match login.await {
-        Ok(response) => response,
-        Err(error) => return ApiError::internal(error).into_response(),
-    };
-    if response.status() == StatusCode::OK {
-        if let Some(email) = email {
-            let ip = client.and_then(|c| c.0).map(|ip| ip.to_string());
-            state.login_limiter.succeeded(&email, ip.as_deref());
-        }
-    }
-    response
-}
-
-/// The login body's `email` when it is a string.
-fn login_email(bytes: &Bytes) -> Option<String> {
-    match serde_json::from_slice::<LoginEmail>(bytes).ok()?.email? {
-        serde_json::Value::String(email) => Some(email),
-        _ => None,
     }
 }

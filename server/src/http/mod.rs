@@ -72,7 +72,6 @@ pub fn app(state: AppState) -> Router {
         .merge(demo::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::login_guard))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::cors))
         // First of all: who is asking, for every limiter after it.
