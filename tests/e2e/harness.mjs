@@ -176,7 +176,13 @@ export async function agentLogIn(page, base, email, password) {
 
 /** Runs axe-core in the page and returns its violations (none expected). */
 export async function axeViolations(page, context) {
-  await page.addScriptTag({ path: path.join(ROOT, "node_modules", "axe-core", "axe.min.js") });
+  // Served as if from the page's own origin, so that a page whose CSP
+  // allows only 'self' scripts (the agent console) runs it as it is.
+  const url = new URL("/__e2e-axe.min.js", page.url()).href;
+  await page.route(url, (route) =>
+    route.fulfill({ contentType: "text/javascript", path: path.join(ROOT, "node_modules", "axe-core", "axe.min.js") }),
+  );
+  await page.addScriptTag({ url });
   return page.evaluate(async (ctx) => {
     const result = await window.axe.run(ctx ?? document, { resultTypes: ["violations"] });
     return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
