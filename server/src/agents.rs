@@ -24,7 +24,7 @@ use trustchat_protocol::{Agent, AgentStatus};
 
 use crate::identity::hash_token;
 use crate::store::{
-    AgentRecord, AgentSessionRecord, ConversationRecord, Store, StoreError, StoreResult,
+    AgentRecord, AgentSessionRecord, ConversationRecord, Store, StoreError, StoreResult, UniqueKey,
 };
 
 /// The prefix of every agent session token.
@@ -71,12 +71,12 @@ pub async fn add_agent(
         name,
         password_hash,
         status: AgentStatus::Available,
-        created_at: crate::chat::now_ms(),
+        created_at: crate::clock::now_ms(),
         last_assigned_at: None,
     };
     match store.insert_agent(&agent).await {
         Ok(()) => Ok(agent),
-        Err(StoreError::Conflict) => Err(AddError::Exists(email)),
+        Err(StoreError::Taken(UniqueKey::AgentEmail)) => Err(AddError::Exists(email)),
         Err(error) => Err(error.into()),
     }
 }
@@ -91,7 +91,9 @@ pub async fn remove_agent(
     let Some(agent) = store.agent_by_email(email.trim()).await? else {
         return Ok(None);
     };
-    let requeued = store.remove_agent(&agent.id, crate::chat::now_ms()).await?;
+    let requeued = store
+        .remove_agent(&agent.id, crate::clock::now_ms())
+        .await?;
     Ok(Some((agent, requeued)))
 }
 
@@ -198,7 +200,7 @@ pub async fn login(
         return Ok(None);
     };
     let (token, token_hash) = new_token(AGENT_TOKEN_PREFIX);
-    let now = crate::chat::now_ms();
+    let now = crate::clock::now_ms();
     let session = AgentSessionRecord {
         id: uuid::Uuid::new_v4().to_string(),
         token_hash,
@@ -231,7 +233,7 @@ pub async fn authenticate(
     else {
         return Ok(None);
     };
-    if session.revoked_at.is_some() || session.expires_at <= crate::chat::now_ms() {
+    if session.revoked_at.is_some() || session.expires_at <= crate::clock::now_ms() {
         return Ok(None);
     }
     Ok(store

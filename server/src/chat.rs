@@ -15,12 +15,13 @@ use trustchat_protocol::{
     ConversationStatus, ErrorCode, Message, MessageKind, MessagesPage, ServerFrame,
 };
 
+use crate::clock;
 use crate::console;
 use crate::hub::{Audience, Hub};
 use crate::identity;
 use crate::store::{
     Appended, ConversationRecord, LinkedConversations, MessageRecord, NewAgentMessage,
-    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
+    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
 };
 
 /// The most messages one page of history holds.
@@ -66,7 +67,7 @@ pub async fn send_customer_message(
 ) -> Result<Sent, SendError> {
     let client_id = canonical_client_id(client_id).map_err(SendError::Invalid)?;
     let body = validate::message_body(body).map_err(SendError::Invalid)?;
-    let now_ms = now_ms();
+    let now_ms = clock::now_ms();
     let appended = store
         .append_customer_message(NewCustomerMessage {
             id: uuid::Uuid::new_v4().to_string(),
@@ -81,7 +82,7 @@ pub async fn send_customer_message(
         })
         .await
         .map_err(|error| match error {
-            StoreError::Conflict => SendError::Invalid(Invalid {
+            StoreError::Taken(UniqueKey::ClientId) => SendError::Invalid(Invalid {
                 code: ErrorCode::InvalidRequest,
                 field: "client_id",
                 message: "client_id was used by another session; make a new one for each message",
@@ -166,12 +167,12 @@ pub async fn post_agent_reply(
             body: body.to_owned(),
             link: link.map(str::to_owned),
             client_id: client_id.clone(),
-            now_ms: now_ms(),
+            now_ms: clock::now_ms(),
         })
         .await;
     let appended = match (appended, &client_id) {
         // The same reply raced in from another tab: the first one stands.
-        (Err(StoreError::Conflict), Some(client_id)) => {
+        (Err(StoreError::Taken(UniqueKey::AgentReplyClientId)), Some(client_id)) => {
             let stored = store
                 .agent_message_by_client_id(conversation_id, client_id)
                 .await?;
@@ -180,7 +181,9 @@ pub async fn post_agent_reply(
                     message: message_view(&stored),
                     created: false,
                 })
-                .ok_or(SendError::Store(StoreError::Conflict));
+                .ok_or(SendError::Store(StoreError::Taken(
+                    UniqueKey::AgentReplyClientId,
+                )));
         }
         (appended, _) => appended?.ok_or(SendError::NoOpenConversation)?,
     };
@@ -200,7 +203,9 @@ pub async fn close_conversation(
     hub: &Hub,
     conversation_id: &str,
 ) -> StoreResult<Option<ConversationRecord>> {
-    let closed = store.close_conversation(conversation_id, now_ms()).await?;
+    let closed = store
+        .close_conversation(conversation_id, clock::now_ms())
+        .await?;
     if let Some(conversation) = &closed {
         announce_status(hub, conversation);
         console::notify_conversation(store, hub, &conversation.id, None).await;
@@ -281,14 +286,6 @@ pub fn canonical_client_id(client_id: &str) -> Result<String, Invalid> {
         })
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Tells listeners about a new message: the conversation first when the
 /// message opened it.
 fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u64>) {
@@ -296,7 +293,7 @@ fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u6
         customer_id: &appended.customer_id,
         owner_session_id: appended.owner_session_id.as_deref(),
         proven: appended.proven,
-        now: identity::now(),
+        now: clock::now_secs(),
     };
     if appended.opened {
         let opened = ServerFrame::Conversation {
@@ -319,7 +316,7 @@ fn announce_status(hub: &Hub, conversation: &ConversationRecord) {
         customer_id: &conversation.customer_id,
         owner_session_id: conversation.session_id.as_deref(),
         proven: conversation.proven,
-        now: identity::now(),
+        now: clock::now_secs(),
     };
     hub.publish(
         &audience,

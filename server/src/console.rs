@@ -15,6 +15,7 @@ use trustchat_protocol::{
 };
 
 use crate::chat;
+use crate::clock;
 use crate::hub::Hub;
 use crate::routing::{self, Candidate};
 use crate::store::{
@@ -213,14 +214,14 @@ pub async fn route_new(
         tracing::debug!(conversation = conversation_id, "no agent online: queued");
         return Ok(None);
     }
-    let _routing = hub.routing_lock().await;
+    let _routing = store.routing_lock().await?;
     let candidates = candidates(store, hub).await?;
     let Some(agent) = routing::choose(&candidates) else {
         tracing::debug!(conversation = conversation_id, "no agent available: queued");
         return Ok(None);
     };
     store
-        .assign_conversation(conversation_id, Some(&agent.id), chat::now_ms())
+        .assign_conversation(conversation_id, Some(&agent.id), clock::now_ms())
         .await
 }
 
@@ -229,7 +230,7 @@ pub async fn route_new(
 /// agent what they got.
 pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
     let assigned = {
-        let _routing = hub.routing_lock().await;
+        let _routing = store.routing_lock().await?;
         let queue: Vec<String> = store
             .queued_conversations()
             .await?
@@ -239,7 +240,7 @@ pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
         if queue.is_empty() {
             return Ok(());
         }
-        let now = chat::now_ms();
+        let now = clock::now_ms();
         let mut assigned = Vec::new();
         for (conversation, agent) in routing::plan(&queue, &candidates(store, hub).await?, now) {
             if store
@@ -285,7 +286,7 @@ async fn views(
     filter: ConversationFilter,
 ) -> StoreResult<Vec<ConversationSummary>> {
     Ok(store
-        .conversation_views(filter, crate::identity::now())
+        .conversation_views(filter, crate::clock::now_secs())
         .await?
         .into_iter()
         .map(summary_view)

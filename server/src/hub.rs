@@ -19,8 +19,8 @@
 //! for the per-session connection limit and revocation), and by agent (the
 //! agent console: [`AgentServerFrame`]s about the conversations routed to
 //! that agent). An agent with at least one subscriber is *online*, which
-//! routing reads from here; the [`Hub::routing_lock`] serializes routing
-//! decisions, which read that and the database and must not interleave.
+//! routing reads from here (routing decisions themselves are serialized by
+//! the store's `routing_lock`, across every server of the database).
 //!
 //! The hub is in-process: it sees what this server stores. With several
 //! servers on one Postgres database, [`Hub::publish`] is where a server
@@ -46,8 +46,6 @@ pub struct Hub {
     inner: Mutex<Inner>,
     /// The buffer size of each new subscriber.
     buffer: usize,
-    /// Held while a routing decision is made and applied.
-    routing: tokio::sync::Mutex<()>,
 }
 
 /// Why the hub let go of a subscriber.
@@ -152,7 +150,6 @@ impl Hub {
         Arc::new(Hub {
             inner: Mutex::default(),
             buffer: buffer.max(1),
-            routing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -261,12 +258,6 @@ impl Hub {
         for id in inner.agents.get(agent_id).cloned().unwrap_or_default() {
             inner.close(id, reason);
         }
-    }
-
-    /// Held while deciding and storing where conversations go, so two
-    /// decisions never both count the same agent's load as it was.
-    pub async fn routing_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.routing.lock().await
     }
 
     /// Delivers `frame` to the conversation's audience, except `except`.

@@ -31,7 +31,7 @@ use trustchat_protocol::Customer;
 use crate::hub::Listener;
 use crate::store::{
     Among, CustomerRecord, IdentityKind, LinkedConversations, Reader, SessionRecord, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, UniqueKey,
 };
 
 /// The prefix of every session token, so a leaked one is recognizable in a
@@ -332,9 +332,11 @@ async fn claimed_profile(
     match written {
         Ok(()) => Ok(claimed),
         // Someone claimed that email or phone a moment ago: link to theirs.
-        Err(StoreError::Conflict) => find().await?.ok_or_else(|| {
-            StoreError::Database("a claimed profile conflicted but none matches".into())
-        }),
+        Err(StoreError::Taken(UniqueKey::CustomerEmail | UniqueKey::CustomerPhone)) => {
+            find().await?.ok_or_else(|| {
+                StoreError::Database("a claimed profile conflicted but none matches".into())
+            })
+        }
         Err(e) => Err(e),
     }
 }
@@ -403,14 +405,13 @@ async fn proven_profile(
     };
     match written {
         Ok(()) => Ok(profile),
-        Err(StoreError::Conflict) => {
-            store
-                .customer_by_sub(app_id, &token.sub)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Database("a proven profile conflicted but none has its sub".into())
-                })
-        }
+        // Another request proved the same `sub` a moment ago.
+        Err(StoreError::Taken(UniqueKey::CustomerSub)) => store
+            .customer_by_sub(app_id, &token.sub)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Database("a proven profile conflicted but none has its sub".into())
+            }),
         Err(e) => Err(e),
     }
 }
@@ -507,19 +508,6 @@ pub fn hash_token(token: &str) -> String {
         hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
     }
     hex
-}
-
-/// Seconds since the Unix epoch, as the token verifier counts them.
-pub fn now_unix() -> u64 {
-    u64::try_from(now()).unwrap_or_default()
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// A new profile with nothing known about it yet.

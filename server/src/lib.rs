@@ -43,6 +43,7 @@
 
 pub mod agents;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;

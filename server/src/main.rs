@@ -403,7 +403,7 @@ fn check_token(args: &VerifyArgs) -> Result<Value, String> {
         args.token.trim().to_owned()
     };
     let verifier = verifier_for(args)?;
-    let now = args.at.unwrap_or_else(trustchat_server::identity::now_unix);
+    let now = args.at.unwrap_or_else(trustchat_server::clock::now_unix);
     let refused = |r: trustchat_server::jwt::Refusal| {
         format!(
             "invalid: {}\n{}\n{}",
@@ -521,7 +521,7 @@ fn advice(reason: &str) -> &'static str {
 fn jwt_mint(args: MintArgs) -> anyhow::Result<()> {
     let verifier = app_verifier(&args.config, &args.app)
         .map_err(|e| anyhow::anyhow!(e.trim_start_matches("error: ").to_owned()))?;
-    let now = trustchat_server::identity::now_unix();
+    let now = trustchat_server::clock::now_unix();
     let who = MintIdentity {
         sub: args.sub,
         email: args.email,

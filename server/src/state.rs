@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{AppConfig, Config};
 use crate::hub::Hub;
-use crate::jwt::{MemoryReplayGuard, ReplayGuard, Verifier};
+use crate::jwt::{ReplayGuard, ReplayUnavailable, Verifier};
 use crate::rate::{AddressLimits, LoginLimiter, SendLimiter};
 use crate::store::Store;
 
@@ -82,9 +82,9 @@ impl AppState {
         });
         Ok(AppState {
             config: Arc::new(config),
+            replay: Arc::new(StoreReplayGuard(store.clone())),
             store,
             verifiers: Arc::new(verifiers),
-            replay: Arc::new(MemoryReplayGuard::default()),
             demo_logins: Arc::default(),
             hub: Hub::new(),
             send_limiter,
@@ -128,5 +128,28 @@ impl std::ops::Deref for AppRef {
 impl std::fmt::Debug for AppRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("AppRef").field(&self.id).finish()
+    }
+}
+
+/// Single-use token ids remembered in the database, so that a token used
+/// on one server is refused on every server of the database.
+struct StoreReplayGuard(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl ReplayGuard for StoreReplayGuard {
+    async fn remember(
+        &self,
+        app_id: &str,
+        jti: &str,
+        keep_until: u64,
+    ) -> Result<bool, ReplayUnavailable> {
+        let keep_until = i64::try_from(keep_until).unwrap_or(i64::MAX);
+        self.0
+            .remember_jti(app_id, jti, keep_until, crate::clock::now_secs())
+            .await
+            .map_err(|error| {
+                tracing::error!(error = %crate::error::error_chain(&error), "cannot record a single-use token id");
+                ReplayUnavailable
+            })
     }
 }

@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use trustchat_server::{agents, identity, server, store, AppState, Config};
+use trustchat_server::clock;
+use trustchat_server::{agents, server, store, AppState, Config};
 
 /// The longest any test waits for something the server should do.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -244,7 +245,7 @@ fn body_json(response: &str) -> Value {
 
 /// An identity token for `demo`, signed with `SECRET` as key `k1`.
 fn jwt(email: &str) -> String {
-    let now = identity::now();
+    let now = clock::now_secs();
     let claims = json!({"sub": email, "aud": "demo", "iat": now, "exp": now + 600,
         "email": email, "name": "Ada Lovelace"});
     let mut header = Header::new(Algorithm::HS256);

@@ -11,6 +11,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+use trustchat_server::clock;
 use trustchat_server::identity;
 use trustchat_server::store::{self, Store};
 use trustchat_server::{AppState, Config};
@@ -114,7 +115,7 @@ fn base64_url(bytes: &[u8]) -> String {
 }
 
 fn now() -> i64 {
-    identity::now()
+    clock::now_secs()
 }
 
 /// An HS256 token signed by jsonwebtoken (as a Rust website would) with

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use trustchat_protocol::MessageKind;
+use trustchat_server::clock;
 use trustchat_server::store::{self, Store};
 use trustchat_server::{chat, identity, server, AppState, Config};
 
@@ -163,7 +164,7 @@ fn uuid() -> String {
 
 /// An HS256 identity token for `demo` with `claims`.
 fn jwt(claims: Value) -> String {
-    let now = identity::now();
+    let now = clock::now_secs();
     // The site's user id: one per email here.
     let sub = claims["email"].as_str().unwrap_or("user-1").to_owned();
     let mut all = json!({"sub": sub, "aud": "demo", "iat": now, "exp": now + 600});
@@ -432,7 +433,7 @@ async fn trust_follows_the_session_at_receipt_through_login_and_expiry() {
         .await
         .unwrap()
         .unwrap();
-    session.trusted_until = Some(identity::now() - 1);
+    session.trusted_until = Some(clock::now_secs() - 1);
     app.store().update_session_identity(&session).await.unwrap();
     let expired = app.say(&token, "after expiry").await;
     assert_eq!(expired["trusted"], false);

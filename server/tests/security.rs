@@ -9,7 +9,7 @@ mod common;
 use futures_util::SinkExt as _;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use trustchat_server::identity;
+use trustchat_server::clock;
 
 use common::live::{AgentLogin, Live, Socket, SECRET};
 
@@ -20,7 +20,7 @@ const ADA_PHONE: &str = "+14155550100";
 /// details, names), valid for ten minutes.
 fn token(claims: Value) -> String {
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    let now = identity::now();
+    let now = clock::now_secs();
     let mut all = json!({"aud": "demo", "iat": now, "exp": now + 600});
     for (key, value) in claims.as_object().unwrap() {
         all[key] = value.clone();
@@ -608,7 +608,7 @@ async fn a_session_whose_proof_ended_reads_and_hears_only_what_it_started() {
     let scene = Scene::new().await;
     let live = &scene.live;
     // A tablet of Ada's logs in with a token about to expire.
-    let now = identity::now();
+    let now = clock::now_secs();
     let tablet = open(
         live,
         json!({ "jwt": token(json!({"sub": "ada-1", "email": "ada@example.com",

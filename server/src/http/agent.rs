@@ -38,6 +38,7 @@ use trustchat_protocol::{
 
 use crate::agents;
 use crate::chat;
+use crate::clock;
 use crate::console;
 use crate::error::ApiError;
 use crate::http::agent_auth::{self, AgentSession};
@@ -144,7 +145,7 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     state
         .store
-        .revoke_agent_session(&auth.session.id, chat::now_ms())
+        .revoke_agent_session(&auth.session.id, clock::now_ms())
         .await?;
     // Its consoles close; those of the agent's other sessions reconnect.
     state.hub.close_agent(&auth.agent.id, CloseReason::Revoked);
@@ -303,10 +304,10 @@ async fn assign(
         ));
     }
     {
-        let _routing = state.hub.routing_lock().await;
+        let _routing = state.store.routing_lock().await?;
         state
             .store
-            .assign_conversation(&id, Some(&target.id), chat::now_ms())
+            .assign_conversation(&id, Some(&target.id), clock::now_ms())
             .await?
             .ok_or(ApiError::NotAssigned(
                 "the conversation is closed; only open conversations are reassigned",

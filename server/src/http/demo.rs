@@ -23,9 +23,9 @@ use rand::Rng as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::clock;
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
-use crate::identity;
 use crate::jwt::MintIdentity;
 use crate::state::AppState;
 
@@ -82,7 +82,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap) -> Result<Json
     let verifier = state.verifier(&demo.app).ok_or_else(|| {
         ApiError::NotConfigured(format!("demo app {} has no identity keys", demo.app))
     })?;
-    let now = identity::now_unix();
+    let now = clock::now_unix();
     let who = MintIdentity {
         email: Some(user.email.clone()),
         name: Some(user.name.clone()),

@@ -20,6 +20,7 @@ use trustchat_protocol::validate::{self, Invalid};
 use trustchat_protocol::{Message, MessagesPage, SendMessage};
 
 use crate::chat::{self, SendError};
+use crate::clock;
 use crate::error::ApiError;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
@@ -61,7 +62,7 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<MessagesPage>, ApiError> {
     let after = parse_after(query.as_deref())?;
-    let reader = identity::reader(&auth.session, identity::now());
+    let reader = identity::reader(&auth.session, clock::now_secs());
     Ok(Json(
         chat::history(state.store.as_ref(), &reader, after).await?,
     ))

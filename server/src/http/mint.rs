@@ -14,6 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use trustchat_protocol::{IdentityType, MintTokenRequest, MintTokenResponse};
 
+use crate::clock;
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::identity;
@@ -64,7 +65,7 @@ async fn mint(
         name: request.name,
         ..who
     };
-    let now = identity::now_unix();
+    let now = clock::now_unix();
     let token = verifier
         .identity_claims(&who, ttl, now)
         .and_then(|claims| verifier.mint(&claims))

@@ -17,6 +17,7 @@ use axum::http::header::REFERER;
 use axum::http::HeaderMap;
 
 use crate::chat;
+use crate::clock;
 use crate::config::AppConfig;
 use crate::console;
 use crate::error::ApiError;
@@ -48,7 +49,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<SessionResponse>), ApiError> {
     limits::check_session(&state, client)?;
     let identity = requested_identity(&state, &app, request).await?;
-    let now = identity::now();
+    let now = clock::now_secs();
     let opened = identity::open_session(state.store.as_ref(), &app.id, &identity, now).await?;
     tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id,
         trusted = opened.session.trusted, "session opened");
@@ -74,7 +75,7 @@ async fn change_identity(
         });
     }
     let identity = requested_identity(&state, &auth.app, request).await?;
-    let now = identity::now();
+    let now = clock::now_secs();
     let changed = identity::change_identity(
         state.store.as_ref(),
         &auth.session,
@@ -138,7 +139,7 @@ async fn identity_from_jwt(
             ),
         });
     };
-    let now = identity::now_unix();
+    let now = clock::now_unix();
     match verifier.verify_once(jwt, now, state.replay.as_ref()).await {
         Ok(verified) => Ok(Identity::Verified(VerifiedIdentity::from(
             &verified.identity,
@@ -161,7 +162,7 @@ async fn current(
     Json(session_response(
         &auth.app,
         &auth.session,
-        identity::now(),
+        clock::now_secs(),
         page(&headers),
     ))
 }
@@ -172,7 +173,7 @@ async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .revoke_session(&auth.session.id, identity::now())
+        .revoke_session(&auth.session.id, clock::now_secs())
         .await?;
     state
         .hub

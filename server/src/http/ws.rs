@@ -39,6 +39,7 @@ use trustchat_protocol::chat::{close, MAX_FRAME_BYTES};
 use trustchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
 
 use crate::chat;
+use crate::clock;
 use crate::error::ApiError;
 use crate::http::client::ClientAddr;
 use crate::http::limits;
@@ -155,7 +156,7 @@ where
     out.dropped = Some(subscription.close_signal());
     // Subscribed first, then read: whatever is committed after `ready`'s
     // last_seq is delivered, nothing falls in between.
-    let reader = identity::reader(&session, identity::now());
+    let reader = identity::reader(&session, clock::now_secs());
     match chat::ready_frame(state.store.as_ref(), &reader).await {
         Ok(ready) => {
             if !out.frame(&ready).await {

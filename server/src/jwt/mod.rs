@@ -40,5 +40,7 @@ pub use config::{
 pub use keys::{Alg, Key, KeyError, KeyErrorKind, KeyRing, ALL_ALGS};
 pub use mint::{MintError, MintIdentity};
 pub use remote::RemoteOptions;
-pub use replay::{MemoryReplayGuard, ReplayGuard, DEFAULT_REPLAY_CAPACITY};
+pub use replay::{
+    MemoryReplayGuard, ReplayGuard, Unavailable as ReplayUnavailable, DEFAULT_REPLAY_CAPACITY,
+};
 pub use verify::{Identity, Policy, Reason, Refusal, VerifiedToken, Verifier, MAX_TOKEN_BYTES};

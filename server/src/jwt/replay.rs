@@ -1,24 +1,31 @@
 //! Single-use tokens: remembering each `jti` until its token could no longer
 //! be accepted anyway.
 //!
-//! The in-memory guard suits one server process. With several servers
-//! (Postgres deployments) the server backs [`ReplayGuard`] with its database
-//! instead: an `INSERT` into a table keyed by `(app_id, jti)`, where a
-//! unique-constraint violation means a replay, and a periodic `DELETE` of
-//! rows past `keep_until`.
+//! The server backs [`ReplayGuard`] with its database (`AppState`'s
+//! `StoreReplayGuard`): an `INSERT` into a table keyed by `(app_id, jti)`
+//! that finds the row already there means a replay, so a token used on one
+//! server is refused on every other. [`MemoryReplayGuard`] is the same
+//! contract in one process's memory, for tests and tools.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Records token ids and tells whether one was seen before.
+#[async_trait::async_trait]
 pub trait ReplayGuard: Send + Sync {
-    /// Records `jti` for `app_id` until `keep_until` (Unix seconds); returns
-    /// `true` when it was not recorded yet (the token may be used) and
-    /// `false` for a replay. Implementations must be atomic: of two
-    /// concurrent calls with the same jti, exactly one returns `true`.
-    fn check_and_record(&self, app_id: &str, jti: &str, keep_until: u64) -> bool;
+    /// Records `jti` for `app_id` until `keep_until` (Unix seconds);
+    /// `Ok(true)` when it was not recorded yet (the token may be used),
+    /// `Ok(false)` for a replay, `Err` when the guard cannot tell (the token
+    /// is then refused: single use fails closed). Implementations must be
+    /// atomic: of two concurrent calls with the same jti, exactly one gets
+    /// `true`.
+    async fn remember(&self, app_id: &str, jti: &str, keep_until: u64)
+        -> Result<bool, Unavailable>;
 }
+
+/// The replay guard could not record a token id (its database failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
 
 /// A [`ReplayGuard`] in memory, forgetting entries once their `keep_until`
 /// has passed. Memory is bounded by `capacity`: when full even after
@@ -41,12 +48,6 @@ struct Seen {
 /// Default bound on remembered token ids (about 200 bytes each).
 pub const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
 
-fn system_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Default for MemoryReplayGuard {
     fn default() -> Self {
         MemoryReplayGuard::new(DEFAULT_REPLAY_CAPACITY)
@@ -59,7 +60,7 @@ impl MemoryReplayGuard {
         MemoryReplayGuard {
             inner: Mutex::new(Seen::default()),
             capacity,
-            clock: system_now,
+            clock: crate::clock::now_unix,
         }
     }
 
@@ -87,8 +88,21 @@ impl MemoryReplayGuard {
     }
 }
 
+#[async_trait::async_trait]
 impl ReplayGuard for MemoryReplayGuard {
-    fn check_and_record(&self, app_id: &str, jti: &str, keep_until: u64) -> bool {
+    async fn remember(
+        &self,
+        app_id: &str,
+        jti: &str,
+        keep_until: u64,
+    ) -> Result<bool, Unavailable> {
+        Ok(self.check_and_record(app_id, jti, keep_until))
+    }
+}
+
+impl MemoryReplayGuard {
+    /// [`ReplayGuard::remember`], synchronously.
+    pub fn check_and_record(&self, app_id: &str, jti: &str, keep_until: u64) -> bool {
         let now = (self.clock)();
         // A poisoned lock only means another thread panicked mid-insert; the
         // maps are still consistent enough to refuse replays.

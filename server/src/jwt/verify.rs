@@ -49,6 +49,9 @@ pub enum Reason {
     LifetimeTooLong,
     /// A single-use token's `jti` was seen before.
     TokenReplayed,
+    /// A single-use token's `jti` could not be recorded (the database
+    /// failed): refused rather than risk a replay.
+    ReplayCheckUnavailable,
     /// The token's key is not a local one and the app's JWKS URL has not
     /// been fetched successfully for longer than `jwks_max_stale_secs`
     /// (or ever): its keys no longer verify.
@@ -72,6 +75,7 @@ impl Reason {
             Reason::InvalidClaim => "invalid_claim",
             Reason::LifetimeTooLong => "lifetime_too_long",
             Reason::TokenReplayed => "token_replayed",
+            Reason::ReplayCheckUnavailable => "replay_check_unavailable",
             Reason::JwksUnavailable => "jwks_unavailable",
         }
     }
@@ -319,13 +323,13 @@ impl Verifier {
         guard: &dyn ReplayGuard,
     ) -> Result<VerifiedToken, Refusal> {
         let verified = self.verify_fresh(token, now_unix).await?;
-        self.check_replay(&verified, guard)?;
+        self.check_replay(&verified, guard).await?;
         Ok(verified)
     }
 
     /// Records a verified token's `jti` when the app has single-use tokens;
     /// refuses one seen before. A no-op otherwise.
-    pub fn check_replay(
+    pub async fn check_replay(
         &self,
         verified: &VerifiedToken,
         guard: &dyn ReplayGuard,
@@ -345,13 +349,16 @@ impl Verifier {
             .identity
             .exp
             .saturating_add(self.policy.leeway_secs);
-        if guard.check_and_record(&self.policy.app_id, jti, keep_until) {
-            Ok(())
-        } else {
-            Err(Refusal::new(
+        match guard.remember(&self.policy.app_id, jti, keep_until).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refusal::new(
                 Reason::TokenReplayed,
                 format!("token with jti {:?} was already used; mint a new token (with a new jti) for every session", truncate(jti, 64)),
-            ))
+            )),
+            Err(_) => Err(Refusal::new(
+                Reason::ReplayCheckUnavailable,
+                "this app's tokens are single-use and their use cannot be recorded right now; try again in a moment",
+            )),
         }
     }
 }

@@ -331,13 +331,61 @@ pub struct ConversationView {
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique key (email, phone or sub within an app, token hash, an
-    /// open conversation) is taken.
-    #[error("a record with the same unique key already exists")]
-    Conflict,
+    /// A unique key is taken; which one says what it means for the caller
+    /// (a race to resolve, a duplicate to refuse).
+    #[error("a record with the same {0:?} already exists")]
+    Taken(UniqueKey),
     /// The database failed; a 500 for the HTTP layer.
     #[error("database error")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The unique keys of the schema. Every backend maps a unique violation
+/// to the key of the constraint that refused it, never to a blanket
+/// conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// A proven profile of the app has this `sub`.
+    CustomerSub,
+    /// An unproven profile of the app has this email.
+    CustomerEmail,
+    /// An unproven profile of the app has this phone.
+    CustomerPhone,
+    /// A session has this token hash.
+    SessionToken,
+    /// The customer has an open proven conversation already.
+    OpenProvenConversation,
+    /// The session has an open conversation already.
+    OpenSessionConversation,
+    /// A message of the customer has this `client_id`; for a customer
+    /// message, one another session sent.
+    ClientId,
+    /// An agent reply of the conversation has this `client_id`.
+    AgentReplyClientId,
+    /// Another message of the conversation has this `seq` (never, unless a
+    /// bug breaks the gap-free numbering).
+    Seq,
+    /// A live agent has this email, in any case.
+    AgentEmail,
+    /// An agent session has this token hash.
+    AgentSessionToken,
+}
+
+/// Held while a routing decision is made and applied; dropping it lets
+/// the next decision, on any server of the database, go.
+pub struct RoutingGuard(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+
+impl RoutingGuard {
+    /// A guard that releases the lock when `held` is dropped.
+    pub fn new(held: impl std::any::Any + Send + Sync) -> RoutingGuard {
+        RoutingGuard(Box::new(held))
+    }
+}
+
+impl std::fmt::Debug for RoutingGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoutingGuard")
+    }
 }
 
 /// The result of a store operation.
@@ -370,7 +418,7 @@ pub trait Store: Send + Sync + 'static {
         among: Among,
     ) -> StoreResult<Option<CustomerRecord>>;
 
-    /// Inserts a new customer; [`StoreError::Conflict`] when its `sub` is
+    /// Inserts a new customer; [`StoreError::Taken`] when its `sub` is
     /// taken in its app, or, unproven, its email or phone.
     async fn insert_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
@@ -391,14 +439,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()>;
 
     /// Writes a customer's sub, name, email, phone and `updated_at`;
-    /// [`StoreError::Conflict`] when the sub (or, unproven, the email or
+    /// [`StoreError::Taken`] when the sub (or, unproven, the email or
     /// phone) belongs to another profile of the app.
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
     /// Stores a customer's message in one transaction: if the sending
     /// session's customer already stored a message with this `client_id`
     /// (in any conversation), returns it and writes nothing
-    /// ([`StoreError::Conflict`] if another session sent that one); else
+    /// ([`UniqueKey::ClientId`] taken if another session sent that one); else
     /// the message joins the open conversation the session writes into
     /// (see [`NewCustomerMessage::trusted`]), opening one owned by the
     /// session (proven when trusted) if there is none, with the next
@@ -407,8 +455,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an agent's message with the next `seq` of an open
     /// conversation, durably, in one transaction; `None` when the
-    /// conversation does not exist or is closed; [`StoreError::Conflict`]
-    /// when an agent message of the conversation has its `client_id`.
+    /// conversation does not exist or is closed;
+    /// [`UniqueKey::AgentReplyClientId`] taken when an agent message of the
+    /// conversation has its `client_id`.
     async fn append_agent_message(&self, message: NewAgentMessage)
         -> StoreResult<Option<Appended>>;
 
@@ -461,8 +510,8 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<LinkedConversations>;
 
-    /// Inserts an agent; [`StoreError::Conflict`] when a live agent has
-    /// the email (in any case).
+    /// Inserts an agent; [`UniqueKey::AgentEmail`] taken when a live agent
+    /// has the email (in any case).
     async fn insert_agent(&self, agent: &AgentRecord) -> StoreResult<()>;
 
     /// The live (not removed) agent with this id.
@@ -528,6 +577,38 @@ pub trait Store: Send + Sync + 'static {
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()>;
+
+    /// Serializes routing decisions among every server of the database:
+    /// while the guard lives, no other routing decision is made.
+    async fn routing_lock(&self) -> StoreResult<RoutingGuard>;
+
+    /// Records that `agent_ids` have a console connection on `server_id`,
+    /// online until `expires_at_ms` unless heartbeated again; the server's
+    /// other agents go offline.
+    async fn set_presence(
+        &self,
+        server_id: &str,
+        agent_ids: &[String],
+        expires_at_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// The agents online on any server at `now_ms`.
+    async fn online_agents(&self, now_ms: i64) -> StoreResult<Vec<String>>;
+
+    /// Records the single-use token id `jti` of `app_id` until
+    /// `keep_until` (Unix seconds), forgetting ids kept until before
+    /// `now`; true when it is new, false for a replay. Of two concurrent
+    /// calls with one id, on any servers, exactly one gets true.
+    async fn remember_jti(
+        &self,
+        app_id: &str,
+        jti: &str,
+        keep_until: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
+
+    /// Answers when the database does (readiness).
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Waits for open connections to finish and closes them.
     async fn close(&self);

@@ -10,7 +10,8 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use trustchat_server::{agents, identity, server, store, AppState, Config};
+use trustchat_server::clock;
+use trustchat_server::{agents, server, store, AppState, Config};
 
 pub const SECRET: &[u8] = b"agent-tests-secret-of-32-bytes!!";
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -291,7 +292,7 @@ impl Socket {
 }
 
 pub fn jwt(email: &str, name: &str) -> String {
-    let now = identity::now();
+    let now = clock::now_secs();
     let claims = json!({"sub": email, "aud": "demo", "iat": now, "exp": now + 600, "email": email, "name": name});
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());

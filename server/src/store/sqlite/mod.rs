@@ -80,7 +80,8 @@ use super::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Among,
     Appended, ConversationFilter, ConversationRecord, ConversationView, CustomerRecord,
     GivenIdentity, IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage,
-    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
+    NewCustomerMessage, Reader, RoutingGuard, SessionRecord, Store, StoreError, StoreResult,
+    UniqueKey,
 };
 
 /// The reader connections of a database file.
@@ -121,6 +122,8 @@ pub struct SqliteStore {
     /// Tells the checkpointer (none for an in-memory database) to stop;
     /// dropping the last clone of the store stops it too.
     stop_checkpoints: Arc<watch::Sender<bool>>,
+    /// Routing decisions, one at a time: a SQLite database has one server.
+    routing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -176,6 +179,7 @@ impl SqliteStore {
             writer,
             appends,
             stop_checkpoints: Arc::new(stop_checkpoints),
+            routing: Arc::default(),
         })
     }
 
@@ -891,6 +895,91 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn routing_lock(&self) -> StoreResult<RoutingGuard> {
+        Ok(RoutingGuard::new(
+            Arc::clone(&self.routing).lock_owned().await,
+        ))
+    }
+
+    async fn set_presence(
+        &self,
+        server_id: &str,
+        agent_ids: &[String],
+        expires_at_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM agent_presence WHERE server_id = ?")
+            .bind(server_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for agent_id in agent_ids {
+            sqlx::query(
+                "INSERT INTO agent_presence (server_id, agent_id, expires_at) VALUES (?, ?, ?)",
+            )
+            .bind(server_id)
+            .bind(agent_id)
+            .bind(expires_at_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn online_agents(&self, now_ms: i64) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT DISTINCT agent_id FROM agent_presence WHERE expires_at > ?")
+            .bind(now_ms)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db)
+    }
+
+    async fn remember_jti(
+        &self,
+        app_id: &str,
+        jti: &str,
+        keep_until: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM used_jtis WHERE keep_until < ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let new = sqlx::query(
+            "INSERT INTO used_jtis (app_id, jti, keep_until) VALUES (?, ?, ?) \
+             ON CONFLICT (app_id, jti) DO NOTHING",
+        )
+        .bind(app_id)
+        .bind(jti)
+        .bind(keep_until)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            == 1;
+        tx.commit().await.map_err(db)?;
+        Ok(new)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map_err(db)
+            .map(|_| ())
+    }
+
     async fn close(&self) {
         self.stop_checkpoints.send_replace(true);
         // The appends queued before are committed and answered first.
@@ -1005,13 +1094,38 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     })
 }
 
-/// Maps sqlx errors: unique violations become [`StoreError::Conflict`] so
-/// the domain can resolve races; everything else is a database failure.
+/// Maps sqlx errors: a unique violation becomes [`StoreError::Taken`]
+/// with the key of the index that refused it, so the domain can tell a
+/// race from a duplicate; everything else is a database failure.
 fn db(error: sqlx::Error) -> StoreError {
     match &error {
-        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(e) if e.is_unique_violation() => match unique_key(e.message()) {
+            Some(key) => StoreError::Taken(key),
+            None => StoreError::Database(Box::new(error)),
+        },
         _ => StoreError::Database(Box::new(error)),
     }
+}
+
+/// The key of SQLite's `UNIQUE constraint failed: table.column, ...`
+/// message: the indexed columns name the index (no two unique indexes of
+/// the schema share their columns).
+fn unique_key(message: &str) -> Option<UniqueKey> {
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    Some(match columns {
+        "customers.app_id, customers.sub" => UniqueKey::CustomerSub,
+        "customers.app_id, customers.email" => UniqueKey::CustomerEmail,
+        "customers.app_id, customers.phone" => UniqueKey::CustomerPhone,
+        "sessions.token_hash" => UniqueKey::SessionToken,
+        "conversations.customer_id" => UniqueKey::OpenProvenConversation,
+        "conversations.session_id" => UniqueKey::OpenSessionConversation,
+        "messages.customer_id, messages.client_id" => UniqueKey::ClientId,
+        "messages.conversation_id, messages.client_id" => UniqueKey::AgentReplyClientId,
+        "messages.conversation_id, messages.seq" => UniqueKey::Seq,
+        "agents.email" => UniqueKey::AgentEmail,
+        "agent_sessions.token_hash" => UniqueKey::AgentSessionToken,
+        _ => return None,
+    })
 }
 
 fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
@@ -1223,6 +1337,78 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(current.id, "c2");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn each_unique_violation_names_its_key() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let profile = |id: &str, sub: Option<&str>, email: Option<&str>, phone: Option<&str>| {
+            CustomerRecord {
+                id: id.into(),
+                app_id: "demo".into(),
+                sub: sub.map(Into::into),
+                name: None,
+                email: email.map(Into::into),
+                phone: phone.map(Into::into),
+                created_at: 1,
+                updated_at: 1,
+            }
+        };
+        let taken = |result: StoreResult<()>| match result {
+            Err(StoreError::Taken(key)) => key,
+            other => panic!("not a taken key: {other:?}"),
+        };
+        store
+            .insert_customer(&profile(
+                "a",
+                Some("s1"),
+                Some("a@x.io"),
+                Some("+14155550100"),
+            ))
+            .await
+            .unwrap();
+        store
+            .insert_customer(&profile("b", None, Some("b@x.io"), Some("+14155550101")))
+            .await
+            .unwrap();
+        for (duplicate, key) in [
+            (profile("c", Some("s1"), None, None), UniqueKey::CustomerSub),
+            (
+                profile("d", None, Some("b@x.io"), None),
+                UniqueKey::CustomerEmail,
+            ),
+            (
+                profile("e", None, None, Some("+14155550101")),
+                UniqueKey::CustomerPhone,
+            ),
+        ] {
+            assert_eq!(taken(store.insert_customer(&duplicate).await), key);
+        }
+        // A proven profile's email and phone are attributes, not keys.
+        store
+            .insert_customer(&profile(
+                "f",
+                Some("s2"),
+                Some("a@x.io"),
+                Some("+14155550100"),
+            ))
+            .await
+            .unwrap();
+        let agent = |id: &str, email: &str| AgentRecord {
+            id: id.into(),
+            email: email.into(),
+            name: "A".into(),
+            password_hash: "x".into(),
+            status: AgentStatus::Available,
+            created_at: 1,
+            last_assigned_at: None,
+        };
+        store.insert_agent(&agent("g1", "al@x.io")).await.unwrap();
+        assert_eq!(
+            taken(store.insert_agent(&agent("g2", "AL@x.io")).await),
+            UniqueKey::AgentEmail
+        );
         store.close().await;
     }
 

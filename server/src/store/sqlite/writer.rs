@@ -13,6 +13,7 @@ use trustchat_protocol::{Author, MessageKind};
 use super::{db, kind_str, message_from_row, MESSAGE_COLUMNS};
 use crate::store::{
     Appended, MessageRecord, NewAgentMessage, NewCustomerMessage, StoreError, StoreResult,
+    UniqueKey,
 };
 
 /// The most appends committed in one transaction.
@@ -161,7 +162,7 @@ async fn append_customer(
     match insert_customer_message(conn, new).await {
         Ok(Some(inserted)) => return Ok(appended(inserted, false)),
         Ok(None) => {}
-        Err(StoreError::Conflict) => return stored_before(conn, new).await,
+        Err(StoreError::Taken(UniqueKey::ClientId)) => return stored_before(conn, new).await,
         Err(error) => return Err(error),
     }
     // No open conversation: a first message that opens one, or a resend
@@ -215,7 +216,7 @@ async fn append_customer(
 
 /// `INSERT ... SELECT` into the open conversation the session writes into
 /// with the next `seq`: the session's own, or, trusted, the customer's
-/// proven one (first). `None` when there is none, [`StoreError::Conflict`]
+/// proven one (first). `None` when there is none, [`UniqueKey::ClientId`] taken
 /// when the `client_id` was stored before. With the message come the
 /// conversation's owner session and proof.
 async fn insert_customer_message(
@@ -267,7 +268,7 @@ async fn insert_customer_message(
 }
 
 /// The message the session stored earlier with this `client_id`;
-/// [`StoreError::Conflict`] when another session of the customer sent it
+/// [`UniqueKey::ClientId`] taken when another session of the customer sent it
 /// (a session reads back only what it wrote).
 async fn stored_before(
     conn: &mut SqliteConnection,
@@ -287,7 +288,7 @@ async fn stored_before(
     .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))?;
     let message = message_from_row(&row)?;
     if message.session_id.as_deref() != Some(new.session_id.as_str()) {
-        return Err(StoreError::Conflict);
+        return Err(StoreError::Taken(UniqueKey::ClientId));
     }
     Ok(Appended {
         message,
