@@ -22,9 +22,13 @@ pub const MAX_PAGE_MESSAGES: usize = 500;
 
 /// The close codes of `/api/v1/ws`, and what the client should do.
 pub mod close {
-    /// The server is shutting down or the connection was idle too long
-    /// (no frame, not even a pong, for a while): reconnect with backoff.
+    /// The connection was idle too long (no frame, not even a pong, for a
+    /// while), or the server failed: reconnect with backoff.
     pub const GOING_AWAY: u16 = 1001;
+    /// The server is shutting down (a deploy, a restart): reconnect at
+    /// once, and a load balancer sends the new connection to another
+    /// server.
+    pub const SERVICE_RESTART: u16 = 1012;
     /// The first frame was not a valid `auth` frame in time, or the
     /// page's `Origin` is not allowed for the session's app: do not retry
     /// as is.

@@ -92,11 +92,14 @@ pub enum ErrorCode {
     /// 503: the server is at its connection cap, or too many agent logins
     /// are waiting for a password check; retry after `Retry-After`.
     ServerBusy,
+    /// 503 (`GET /readyz`): the server cannot reach its database, or the
+    /// other servers' events; a load balancer sends no traffic its way.
+    NotReady,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidRequest,
@@ -122,6 +125,7 @@ impl ErrorCode {
         ErrorCode::FieldTooLong,
         ErrorCode::RequestTimeout,
         ErrorCode::ServerBusy,
+        ErrorCode::NotReady,
     ];
 
     /// The code as it appears on the wire.
@@ -152,6 +156,7 @@ impl ErrorCode {
             ErrorCode::FieldTooLong => "field_too_long",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::NotReady => "not_ready",
         }
     }
 
@@ -161,6 +166,7 @@ impl ErrorCode {
             ErrorCode::MalformedJson | ErrorCode::FieldTooLong => 400,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::ServerBusy => 503,
+            ErrorCode::NotReady => 503,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidRequest
             | ErrorCode::InvalidName

@@ -15,8 +15,10 @@ use trustchat_protocol::{
     ConversationStatus, ErrorCode, Message, MessageKind, MessagesPage, ServerFrame,
 };
 
+use crate::bus::Event;
 use crate::clock;
 use crate::console;
+use crate::ctx::Ctx;
 use crate::hub::{Audience, Hub};
 use crate::identity;
 use crate::store::{
@@ -58,8 +60,7 @@ pub struct Sent {
 /// returns the stored message and tells nobody; a `client_id` another
 /// session used is refused.
 pub async fn send_customer_message(
-    store: &dyn Store,
-    hub: &Hub,
+    ctx: Ctx<'_>,
     session: &SessionRecord,
     client_id: &str,
     body: &str,
@@ -68,7 +69,8 @@ pub async fn send_customer_message(
     let client_id = canonical_client_id(client_id).map_err(SendError::Invalid)?;
     let body = validate::message_body(body).map_err(SendError::Invalid)?;
     let now_ms = clock::now_ms();
-    let appended = store
+    let appended = ctx
+        .store
         .append_customer_message(NewCustomerMessage {
             id: uuid::Uuid::new_v4().to_string(),
             app_id: session.app_id.clone(),
@@ -91,9 +93,10 @@ pub async fn send_customer_message(
         })?;
     let message = message_view(&appended.message);
     if appended.created {
-        announce(hub, &appended, &message, except);
-        // A conversation it opened is routed to an agent first.
-        console::customer_message(store, hub, &appended, &message).await;
+        deliver_message(ctx.hub, &audience_of(&appended), &message, except);
+        // A conversation it opened is routed to an agent first; then the
+        // agent and the other servers hear of the message.
+        console::customer_message(ctx, &appended, &message).await;
     }
     Ok(Sent {
         message,
@@ -106,26 +109,16 @@ pub async fn send_customer_message(
 /// and the assigned agent's consoles. `link` is for [`MessageKind::LoginRequest`]:
 /// the app's login URL, never anything a client sent.
 pub async fn post_agent_message(
-    store: &dyn Store,
-    hub: &Hub,
+    ctx: Ctx<'_>,
     conversation_id: &str,
     agent_name: &str,
     body: &str,
     kind: MessageKind,
     link: Option<&str>,
 ) -> Result<Message, SendError> {
-    post_agent_reply(
-        store,
-        hub,
-        conversation_id,
-        agent_name,
-        body,
-        kind,
-        link,
-        None,
-    )
-    .await
-    .map(|sent| sent.message)
+    post_agent_reply(ctx, conversation_id, agent_name, body, kind, link, None)
+        .await
+        .map(|sent| sent.message)
 }
 
 /// [`post_agent_message`] with the console's idempotency key: a reply
@@ -133,8 +126,7 @@ pub async fn post_agent_message(
 /// the stored one comes back with `created` false.
 #[allow(clippy::too_many_arguments)]
 pub async fn post_agent_reply(
-    store: &dyn Store,
-    hub: &Hub,
+    ctx: Ctx<'_>,
     conversation_id: &str,
     agent_name: &str,
     body: &str,
@@ -147,6 +139,7 @@ pub async fn post_agent_reply(
         .map(canonical_client_id)
         .transpose()
         .map_err(SendError::Invalid)?;
+    let store = ctx.store;
     if let Some(client_id) = &client_id {
         if let Some(stored) = store
             .agent_message_by_client_id(conversation_id, client_id)
@@ -188,8 +181,12 @@ pub async fn post_agent_reply(
         (appended, _) => appended?.ok_or(SendError::NoOpenConversation)?,
     };
     let message = message_view(&appended.message);
-    announce(hub, &appended, &message, None);
-    console::notify_message(store, hub, &message).await;
+    deliver_message(ctx.hub, &audience_of(&appended), &message, None);
+    console::deliver_message(store, ctx.hub, &message).await;
+    ctx.bus.publish(Event::Message {
+        conversation_id: message.conversation_id.clone(),
+        seq: message.seq,
+    });
     Ok(Sent {
         message,
         created: true,
@@ -199,28 +196,40 @@ pub async fn post_agent_reply(
 /// Closes an open conversation and tells its customer and the agents;
 /// `None` when there was no such open conversation.
 pub async fn close_conversation(
-    store: &dyn Store,
-    hub: &Hub,
+    ctx: Ctx<'_>,
     conversation_id: &str,
 ) -> StoreResult<Option<ConversationRecord>> {
-    let closed = store
+    let closed = ctx
+        .store
         .close_conversation(conversation_id, clock::now_ms())
         .await?;
     if let Some(conversation) = &closed {
-        announce_status(hub, conversation);
-        console::notify_conversation(store, hub, &conversation.id, None).await;
+        announce_status(ctx, conversation).await;
     }
     Ok(closed)
 }
 
-/// After a mid-chat identity change: the session's connections hear as
-/// it reads now, and a conversation closed by the link (see
-/// [`Store::link_session_conversations`]) is announced.
-pub fn identity_changed(hub: &Hub, session: &SessionRecord, linked: &LinkedConversations) {
-    hub.update_session(&identity::listener(session));
+/// After a mid-chat identity change: the session's connections, on every
+/// server, hear as it reads now, and a conversation closed by the link
+/// (see [`Store::link_session_conversations`]) is announced.
+pub async fn identity_changed(ctx: Ctx<'_>, session: &SessionRecord, linked: &LinkedConversations) {
+    ctx.hub.update_session(&identity::listener(session));
+    ctx.bus.publish(Event::SessionChanged {
+        session_id: session.id.clone(),
+    });
     if let Some(closed) = &linked.closed {
-        announce_status(hub, closed);
+        announce_status(ctx, closed).await;
     }
+}
+
+/// A conversation opened or closed: its customers and its agent hear of
+/// it, here and on the other servers.
+pub async fn announce_status(ctx: Ctx<'_>, conversation: &ConversationRecord) {
+    deliver_status(ctx.hub, conversation);
+    console::deliver_conversation(ctx.store, ctx.hub, &conversation.id, None).await;
+    ctx.bus.publish(Event::Status {
+        conversation_id: conversation.id.clone(),
+    });
 }
 
 /// A page of the reader's current conversation after `after`.
@@ -286,24 +295,19 @@ pub fn canonical_client_id(client_id: &str) -> Result<String, Invalid> {
         })
 }
 
-/// Tells listeners about a new message: the conversation first when the
-/// message opened it.
-fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u64>) {
-    let audience = Audience {
-        customer_id: &appended.customer_id,
-        owner_session_id: appended.owner_session_id.as_deref(),
-        proven: appended.proven,
-        now: clock::now_secs(),
-    };
-    if appended.opened {
+/// Delivers a new message to this server's sockets in its conversation's
+/// audience but `except`: the conversation first when the message opened
+/// it (its `seq` is 1).
+pub fn deliver_message(hub: &Hub, audience: &Audience<'_>, message: &Message, except: Option<u64>) {
+    if message.seq == 1 {
         let opened = ServerFrame::Conversation {
             conversation_id: message.conversation_id.clone(),
             status: ConversationStatus::Open,
         };
-        hub.publish(&audience, opened, None);
+        hub.publish(audience, opened, None);
     }
     hub.publish(
-        &audience,
+        audience,
         ServerFrame::Message {
             message: message.clone(),
         },
@@ -311,19 +315,34 @@ fn announce(hub: &Hub, appended: &Appended, message: &Message, except: Option<u6
     );
 }
 
-fn announce_status(hub: &Hub, conversation: &ConversationRecord) {
-    let audience = Audience {
-        customer_id: &conversation.customer_id,
-        owner_session_id: conversation.session_id.as_deref(),
-        proven: conversation.proven,
-        now: clock::now_secs(),
-    };
+/// Delivers a conversation's status to this server's sockets in its
+/// audience.
+pub fn deliver_status(hub: &Hub, conversation: &ConversationRecord) {
     hub.publish(
-        &audience,
+        &audience(conversation),
         ServerFrame::Conversation {
             conversation_id: conversation.id.clone(),
             status: conversation.status,
         },
         None,
     );
+}
+
+/// Who hears a conversation, now.
+pub fn audience(conversation: &ConversationRecord) -> Audience<'_> {
+    Audience {
+        customer_id: &conversation.customer_id,
+        owner_session_id: conversation.session_id.as_deref(),
+        proven: conversation.proven,
+        now: clock::now_secs(),
+    }
+}
+
+fn audience_of(appended: &Appended) -> Audience<'_> {
+    Audience {
+        customer_id: &appended.customer_id,
+        owner_session_id: appended.owner_session_id.as_deref(),
+        proven: appended.proven,
+        now: clock::now_secs(),
+    }
 }

@@ -14,8 +14,10 @@ use trustchat_protocol::{
     Message, ProfileSummary,
 };
 
+use crate::bus::Event;
 use crate::chat;
 use crate::clock;
+use crate::ctx::Ctx;
 use crate::hub::Hub;
 use crate::routing::{self, Candidate};
 use crate::store::{
@@ -97,25 +99,27 @@ pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option
     }))
 }
 
-/// After a customer's message is stored: a conversation it opened is
-/// routed, then the assigned agent hears of the message.
-pub async fn customer_message(
-    store: &dyn Store,
-    hub: &Hub,
-    appended: &Appended,
-    message: &Message,
-) {
+/// After a customer's message is stored (and delivered to this server's
+/// customer sockets): a conversation it opened is routed, then the
+/// assigned agent, here or on another server, hears of the message, and
+/// the other servers deliver it to their sockets.
+pub async fn customer_message(ctx: Ctx<'_>, appended: &Appended, message: &Message) {
     if appended.opened {
-        if let Err(error) = route_new(store, hub, &message.conversation_id).await {
+        if let Err(error) = route_new(ctx, &message.conversation_id).await {
             tracing::error!(error = %crate::error::error_chain(&error), "routing a new conversation failed");
         }
     }
-    notify_message(store, hub, message).await;
+    deliver_message(ctx.store, ctx.hub, message).await;
+    ctx.bus.publish(Event::Message {
+        conversation_id: message.conversation_id.clone(),
+        seq: message.seq,
+    });
 }
 
-/// Tells the conversation's agent about a new message. The summary (a
-/// heavier query) is built only when its agent is online to receive it.
-pub async fn notify_message(store: &dyn Store, hub: &Hub, message: &Message) {
+/// Tells the conversation's agent about a new message, when a console of
+/// theirs is connected to this server. The summary (a heavier query) is
+/// built only then.
+pub async fn deliver_message(store: &dyn Store, hub: &Hub, message: &Message) {
     if !hub.any_agent_online() {
         return;
     }
@@ -150,25 +154,40 @@ pub async fn notify_message(store: &dyn Store, hub: &Hub, message: &Message) {
 }
 
 /// Tells the conversation's agent (and `also`, an agent it was taken
-/// from) that it changed.
-pub async fn notify_conversation(
+/// from) that it changed, on every server.
+pub async fn notify_conversation(ctx: Ctx<'_>, conversation_id: &str, also: Option<&str>) {
+    deliver_conversation(ctx.store, ctx.hub, conversation_id, also).await;
+    ctx.bus.publish(Event::Conversation {
+        conversation_id: conversation_id.to_owned(),
+        also: also.map(str::to_owned),
+    });
+}
+
+/// [`notify_conversation`] for the consoles connected to this server.
+pub async fn deliver_conversation(
     store: &dyn Store,
     hub: &Hub,
     conversation_id: &str,
     also: Option<&str>,
 ) {
+    let online = |agent: &str| hub.is_online(agent);
+    if !hub.any_agent_online() {
+        return;
+    }
     match summary(store, conversation_id).await {
         Ok(Some(conversation)) => {
             let assigned = conversation.assigned_agent_id.clone();
             if let Some(other) = also.filter(|other| Some(*other) != assigned.as_deref()) {
-                hub.publish_agent(
-                    other,
-                    AgentServerFrame::Conversation {
-                        conversation: conversation.clone(),
-                    },
-                );
+                if online(other) {
+                    hub.publish_agent(
+                        other,
+                        AgentServerFrame::Conversation {
+                            conversation: conversation.clone(),
+                        },
+                    );
+                }
             }
-            if let Some(agent) = assigned {
+            if let Some(agent) = assigned.filter(|agent| online(agent)) {
                 hub.publish_agent(&agent, AgentServerFrame::Conversation { conversation });
             }
         }
@@ -183,15 +202,15 @@ pub async fn notify_conversation(
 /// the agent of the conversation it writes into hears of it. A proven
 /// session's change may change the verification of its customer's proven
 /// conversation, whichever session started that one.
-pub async fn session_changed(store: &dyn Store, hub: &Hub, session: &SessionRecord) {
+pub async fn session_changed(ctx: Ctx<'_>, session: &SessionRecord) {
     let reader = Reader {
         session_id: session.id.clone(),
         customer_id: session.customer_id.clone(),
         trusted: session.identity_kind == IdentityKind::Jwt,
     };
-    match store.current_conversation(&reader).await {
+    match ctx.store.current_conversation(&reader).await {
         Ok(Some(conversation)) if conversation.assigned_agent_id.is_some() => {
-            notify_conversation(store, hub, &conversation.id, None).await;
+            notify_conversation(ctx, &conversation.id, None).await;
         }
         Ok(_) => {}
         Err(error) => {
@@ -201,37 +220,39 @@ pub async fn session_changed(store: &dyn Store, hub: &Hub, session: &SessionReco
 }
 
 /// Routes a conversation that just opened; it stays queued when nobody is
-/// available and online.
+/// available and online on any server.
 pub async fn route_new(
-    store: &dyn Store,
-    hub: &Hub,
+    ctx: Ctx<'_>,
     conversation_id: &str,
 ) -> StoreResult<Option<ConversationRecord>> {
-    // Nobody online: it stays queued, with no lock taken and nothing read.
-    // The next agent to come online drains the queue (`drain_queue`), and
-    // reads it after this conversation was stored.
-    if !hub.any_agent_online() {
+    // Nobody online anywhere (the last heartbeat's view, then the store's
+    // own): it stays queued, with no lock taken. The next agent to come
+    // online drains the queue (`drain_queue`), and reads it after this
+    // conversation was stored; the heartbeat drains it too, should the two
+    // have crossed.
+    if !ctx.presence.any_online() && ctx.presence.online_now().await?.is_empty() {
         tracing::debug!(conversation = conversation_id, "no agent online: queued");
         return Ok(None);
     }
-    let _routing = store.routing_lock().await?;
-    let candidates = candidates(store, hub).await?;
+    let _routing = ctx.store.routing_lock().await?;
+    let candidates = candidates(ctx).await?;
     let Some(agent) = routing::choose(&candidates) else {
         tracing::debug!(conversation = conversation_id, "no agent available: queued");
         return Ok(None);
     };
-    store
+    ctx.store
         .assign_conversation(conversation_id, Some(&agent.id), clock::now_ms())
         .await
 }
 
-/// Hands the queue out to the agents available and online now (an agent
-/// came online or became available; an agent was removed), and tells each
-/// agent what they got.
-pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
+/// Hands the queue out to the agents available and online now, on any
+/// server (an agent came online or became available; an agent was
+/// removed; the heartbeat), and tells each agent what they got.
+pub async fn drain_queue(ctx: Ctx<'_>) -> StoreResult<()> {
     let assigned = {
-        let _routing = store.routing_lock().await?;
-        let queue: Vec<String> = store
+        let _routing = ctx.store.routing_lock().await?;
+        let queue: Vec<String> = ctx
+            .store
             .queued_conversations()
             .await?
             .into_iter()
@@ -242,8 +263,9 @@ pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
         }
         let now = clock::now_ms();
         let mut assigned = Vec::new();
-        for (conversation, agent) in routing::plan(&queue, &candidates(store, hub).await?, now) {
-            if store
+        for (conversation, agent) in routing::plan(&queue, &candidates(ctx).await?, now) {
+            if ctx
+                .store
                 .assign_conversation(&conversation, Some(&agent), now)
                 .await?
                 .is_some()
@@ -254,20 +276,22 @@ pub async fn drain_queue(store: &dyn Store, hub: &Hub) -> StoreResult<()> {
         assigned
     };
     for conversation in assigned {
-        notify_conversation(store, hub, &conversation, None).await;
+        notify_conversation(ctx, &conversation, None).await;
     }
     Ok(())
 }
 
-/// Every live agent as routing sees them now.
-async fn candidates(store: &dyn Store, hub: &Hub) -> StoreResult<Vec<Candidate>> {
-    let open: HashMap<String, i64> = store
+/// Every live agent as routing sees them now (presence read afresh).
+async fn candidates(ctx: Ctx<'_>) -> StoreResult<Vec<Candidate>> {
+    let open: HashMap<String, i64> = ctx
+        .store
         .open_conversation_counts()
         .await?
         .into_iter()
         .collect();
-    let online = hub.online_agents();
-    Ok(store
+    let online = ctx.presence.online_now().await?;
+    Ok(ctx
+        .store
         .agents()
         .await?
         .into_iter()

@@ -117,6 +117,10 @@ pub enum ApiError {
         /// Whole seconds to wait.
         retry_after: u64,
     },
+    /// 503: `GET /readyz` while the database (or the other servers'
+    /// events) cannot be reached.
+    #[error("not ready: {0}")]
+    NotReady(&'static str),
     /// 408: the request body did not arrive in time.
     #[error("the request body did not arrive within {0} seconds")]
     RequestTimeout(u64),
@@ -166,6 +170,7 @@ impl ApiError {
             ApiError::NotAssigned(_) => ErrorCode::NotAssigned,
             ApiError::TooManyLogins { .. } | ApiError::TooMany { .. } => ErrorCode::RateLimited,
             ApiError::ServerBusy { .. } => ErrorCode::ServerBusy,
+            ApiError::NotReady(_) => ErrorCode::NotReady,
             ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
             ApiError::FieldTooLong { .. } => ErrorCode::FieldTooLong,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,

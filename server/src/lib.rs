@@ -42,18 +42,22 @@
 //! tokens.
 
 pub mod agents;
+pub mod bus;
 pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod ctx;
 pub mod error;
 pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod jwt;
 pub mod loadtest;
+pub mod presence;
 pub mod proxy;
 pub mod rate;
+pub mod relay;
 pub mod routing;
 pub mod rules;
 pub mod server;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::hub::CloseReason;
 use crate::state::AppState;
-use crate::{http, store};
+use crate::{console, http, store};
 
 /// Binds the configured listen address (port 0 picks a free port).
 pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
@@ -57,12 +57,22 @@ pub async fn serve(
         stdout.flush()?;
     }
     tracing::info!(%address, apps = state.config.apps.len(), "serving");
+    // Presence and the queue: this server's agents are written every
+    // heartbeat (and when they come or go), and whatever waits in the
+    // queue is handed out to agents online anywhere.
+    let heartbeat = tokio::spawn(heartbeat(state.clone()));
     // WebSockets are not requests graceful shutdown waits for: tell them
-    // to go (close 1001) as soon as the shutdown starts.
+    // to reconnect (close 1012, to another server behind the balancer) as
+    // soon as the shutdown starts; this server's agents go offline.
     let hub = state.hub.clone();
+    let presence = state.presence.clone();
     let shutdown = async move {
         shutdown.await;
+        heartbeat.abort();
         hub.close_all(CloseReason::Shutdown);
+        if let Err(error) = presence.leave().await {
+            tracing::warn!(error = %crate::error::error_chain(&error), "could not take this server's agents offline");
+        }
     };
     // Timeouts and the connection cap; the peer address reaches handlers
     // as `ConnectInfo` (resolved through trusted proxies by `http::client`).
@@ -71,6 +81,27 @@ pub async fn serve(
     store.close().await;
     tracing::info!("stopped");
     served.map_err(Into::into)
+}
+
+/// Every [`crate::presence::HEARTBEAT`] (or sooner, when this server's agents
+/// came or went): writes this server's agents, reads everybody's, and
+/// hands out the queue when an agent is online anywhere (a conversation
+/// queued while two servers crossed, or put back by `agent remove`).
+async fn heartbeat(state: AppState) {
+    loop {
+        match state.presence.heartbeat().await {
+            Ok(()) if state.presence.any_online() => {
+                if let Err(error) = console::drain_queue(state.ctx()).await {
+                    tracing::warn!(error = %crate::error::error_chain(&error), "handing out the queue failed");
+                }
+            }
+            Ok(()) => {}
+            Err(error) => {
+                tracing::warn!(error = %crate::error::error_chain(&error), "presence heartbeat failed");
+            }
+        }
+        state.presence.next_beat().await;
+    }
 }
 
 /// Makes the allocator give blocks of 1 MiB and more back to the OS as soon

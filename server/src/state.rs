@@ -3,9 +3,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::bus::{Bus, LocalBus};
 use crate::config::{AppConfig, Config};
+use crate::ctx::Ctx;
 use crate::hub::Hub;
 use crate::jwt::{ReplayGuard, ReplayUnavailable, Verifier};
+use crate::presence::Presence;
 use crate::rate::{AddressLimits, LoginLimiter, SendLimiter};
 use crate::store::Store;
 
@@ -23,8 +26,13 @@ pub struct AppState {
     pub replay: Arc<dyn ReplayGuard>,
     /// The demo portal's logged-in customers: portal token → email.
     pub demo_logins: Arc<Mutex<HashMap<String, String>>>,
-    /// Who listens for which conversation; fans out new messages.
+    /// Who listens on this server for which conversation; fans out new
+    /// messages to them.
     pub hub: Arc<Hub>,
+    /// The other servers of the database.
+    pub bus: Arc<dyn Bus>,
+    /// The agents online on any server.
+    pub presence: Arc<Presence>,
     /// Messages per session per minute.
     pub send_limiter: Arc<SendLimiter>,
     /// Agent login attempts per address, per email and address, and per
@@ -80,17 +88,32 @@ impl AppState {
                 }
             }
         });
+        let hub = Hub::new();
+        let server_id = uuid::Uuid::new_v4().to_string();
+        let presence = Arc::new(Presence::new(server_id, store.clone(), hub.clone()));
         Ok(AppState {
             config: Arc::new(config),
             replay: Arc::new(StoreReplayGuard(store.clone())),
             store,
             verifiers: Arc::new(verifiers),
             demo_logins: Arc::default(),
-            hub: Hub::new(),
+            hub,
+            bus: Arc::new(LocalBus),
+            presence,
             send_limiter,
             login_limiter,
             limits,
         })
+    }
+
+    /// What the domain works with.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: self.store.as_ref(),
+            hub: &self.hub,
+            bus: self.bus.as_ref(),
+            presence: &self.presence,
+        }
     }
 
     /// The identity-token verifier of an app, if it accepts tokens.

@@ -213,7 +213,7 @@ async fn a_first_message_opens_a_conversation_later_ones_join_and_closing_starts
     assert_eq!(bodies, [json!("hello"), json!("anyone?")]);
     assert_eq!(app.page(&token, "1").await.json()["messages"][0]["seq"], 2);
 
-    let closed = chat::close_conversation(app.store().as_ref(), &app.state.hub, &conversation)
+    let closed = chat::close_conversation(app.state.ctx(), &conversation)
         .await
         .unwrap();
     assert!(closed.is_some());
@@ -787,8 +787,7 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
     // An agent's reply reaches the customer in real time, untrusted.
     let state = &live.state;
     let reply = chat::post_agent_message(
-        state.store.as_ref(),
-        &state.hub,
+        state.ctx(),
         &conversation_id,
         "Grace",
         "How can I help?",
@@ -809,7 +808,7 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
     live.post(&token, &uuid(), "thanks").await;
 
     // Closing is announced.
-    chat::close_conversation(state.store.as_ref(), &state.hub, &conversation_id)
+    chat::close_conversation(state.ctx(), &conversation_id)
         .await
         .unwrap();
     for tab in [&mut tab1, &mut tab2] {
@@ -821,8 +820,7 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
         );
     }
     let refused = chat::post_agent_message(
-        state.store.as_ref(),
-        &state.hub,
+        state.ctx(),
         &conversation_id,
         "Grace",
         "hi",
@@ -1048,10 +1046,8 @@ async fn a_stalled_connection_is_dropped_without_holding_up_the_others() {
 
     let replies = trustchat_server::hub::SUBSCRIBER_BUFFER + 50;
     for i in 0..replies {
-        let store = app.store().as_ref();
         chat::post_agent_message(
-            store,
-            &app.state.hub,
+            app.state.ctx(),
             &conversation,
             "Grace",
             &format!("reply {i}"),

@@ -37,6 +37,7 @@ use trustchat_protocol::{
 };
 
 use crate::agents;
+use crate::bus::Event;
 use crate::chat;
 use crate::clock;
 use crate::console;
@@ -132,7 +133,10 @@ async fn login(
         agent_auth::secure(&headers, &state.config.agent),
     );
     let info = AgentSessionInfo {
-        agent: agents::agent_view(&logged_in.agent, state.hub.is_online(&logged_in.agent.id)),
+        agent: agents::agent_view(
+            &logged_in.agent,
+            state.presence.is_online(&logged_in.agent.id),
+        ),
         csrf_token: logged_in.session.csrf_token,
     };
     Ok(with_cookie(&cookie, Json(info).into_response()))
@@ -149,13 +153,16 @@ async fn logout(
         .await?;
     // Its consoles close; those of the agent's other sessions reconnect.
     state.hub.close_agent(&auth.agent.id, CloseReason::Revoked);
+    state.bus.publish(Event::AgentGone {
+        agent_id: auth.agent.id.clone(),
+    });
     let cookie = agent_auth::clear_cookie(agent_auth::secure(&headers, &state.config.agent));
     Ok(with_cookie(&cookie, StatusCode::NO_CONTENT.into_response()))
 }
 
 async fn me(State(state): State<AppState>, auth: AgentSession) -> Json<AgentSessionInfo> {
     Json(AgentSessionInfo {
-        agent: agents::agent_view(&auth.agent, state.hub.is_online(&auth.agent.id)),
+        agent: agents::agent_view(&auth.agent, state.presence.is_online(&auth.agent.id)),
         csrf_token: auth.session.csrf_token,
     })
 }
@@ -171,11 +178,11 @@ async fn set_status(
         .await?
         .ok_or(ApiError::AgentUnauthorized)?;
     if request.status == AgentStatus::Available {
-        console::drain_queue(state.store.as_ref(), &state.hub).await?;
+        console::drain_queue(state.ctx()).await?;
     }
     Ok(Json(agents::agent_view(
         &agent,
-        state.hub.is_online(&agent.id),
+        state.presence.is_online(&agent.id),
     )))
 }
 
@@ -183,7 +190,7 @@ async fn agents_list(
     State(state): State<AppState>,
     _auth: AgentSession,
 ) -> Result<Json<AgentList>, ApiError> {
-    let online = state.hub.online_agents();
+    let online = state.presence.online_now().await?;
     let agents = state.store.agents().await?;
     Ok(Json(AgentList {
         agents: agents
@@ -222,8 +229,7 @@ async fn reply(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     assigned_to(&state, &auth, &id).await?;
     let sent = chat::post_agent_reply(
-        state.store.as_ref(),
-        &state.hub,
+        state.ctx(),
         &id,
         &auth.agent.name,
         &request.body,
@@ -258,8 +264,7 @@ async fn request_login(
         )));
     };
     let message = chat::post_agent_message(
-        state.store.as_ref(),
-        &state.hub,
+        state.ctx(),
         &id,
         &auth.agent.name,
         LOGIN_REQUEST_TEXT,
@@ -277,7 +282,7 @@ async fn close(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
     assigned_to(&state, &auth, &id).await?;
-    chat::close_conversation(state.store.as_ref(), &state.hub, &id).await?;
+    chat::close_conversation(state.ctx(), &id).await?;
     summary(&state, &id).await
 }
 
@@ -313,13 +318,7 @@ async fn assign(
                 "the conversation is closed; only open conversations are reassigned",
             ))?;
     }
-    console::notify_conversation(
-        state.store.as_ref(),
-        &state.hub,
-        &id,
-        before.assigned_agent_id.as_deref(),
-    )
-    .await;
+    console::notify_conversation(state.ctx(), &id, before.assigned_agent_id.as_deref()).await;
     summary(&state, &id).await
 }
 

@@ -66,7 +66,11 @@ pub async fn serve<W, R>(
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
     let agent_id = auth.agent.id.clone();
+    // Online on this server from here to the end of the connection; the
+    // other servers learn it at once through the presence heartbeat.
+    let _online = Online(&state.presence);
     let mut subscription = state.hub.subscribe_agent(&agent_id);
+    state.presence.local_changed();
     let ready = AgentServerFrame::Ready {
         agent: agents::agent_view(&auth.agent, true),
     };
@@ -74,7 +78,7 @@ pub async fn serve<W, R>(
         return;
     }
     // Online now: conversations waiting for an agent may be this one's.
-    if let Err(error) = console::drain_queue(state.store.as_ref(), &state.hub).await {
+    if let Err(error) = console::drain_queue(state.ctx()).await {
         tracing::error!(error = %crate::error::error_chain(&error), "handing out the queue failed");
     }
     let limits = &state.config.limits;
@@ -122,7 +126,7 @@ pub async fn serve<W, R>(
                     let (code, why) = match reason {
                         CloseReason::Lagged => (close::RESYNC, "resync: refetch the conversations"),
                         CloseReason::Revoked => (close::UNAUTHORIZED, "logged out"),
-                        CloseReason::Shutdown => (close::GOING_AWAY, "server shutting down"),
+                        CloseReason::Shutdown => (close::SERVICE_RESTART, "server restarting: reconnect"),
                     };
                     close_with(&mut sink, code, why).await;
                     return;
@@ -175,4 +179,14 @@ async fn close_with<W: Sink<WsMessage> + Unpin>(sink: &mut W, code: u16, reason:
         sink.send(WsMessage::Close(Some(frame))),
     )
     .await;
+}
+
+/// Tells presence that this server's agents changed when a console
+/// connection ends.
+struct Online<'a>(&'a crate::presence::Presence);
+
+impl Drop for Online<'_> {
+    fn drop(&mut self) {
+        self.0.local_changed();
+    }
 }

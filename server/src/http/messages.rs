@@ -39,8 +39,7 @@ async fn send(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     check_send(&state, &auth.session.id, &request.client_id, &request.body)?;
     let sent = chat::send_customer_message(
-        state.store.as_ref(),
-        &state.hub,
+        state.ctx(),
         &auth.session,
         &request.client_id,
         &request.body,

@@ -1,7 +1,7 @@
 //! The HTTP layer: [`app`] builds the whole router from one module per route
 //! group, plus the cross-cutting pieces every request goes through.
 //!
-//! - [`health`]: `GET /healthz`.
+//! - [`health`]: `GET /healthz` (liveness) and `GET /readyz` (readiness).
 //! - [`apps`]: `GET /api/v1/apps/{app_id}`.
 //! - [`sessions`]: opening, reading and revoking customer sessions.
 //! - [`messages`]: sending and reading messages over HTTP.

@@ -16,6 +16,7 @@ use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse};
 use axum::http::header::REFERER;
 use axum::http::HeaderMap;
 
+use crate::bus::Event;
 use crate::chat;
 use crate::clock;
 use crate::config::AppConfig;
@@ -55,7 +56,7 @@ async fn create(
         trusted = opened.session.trusted, "session opened");
     if opened.session.trusted {
         // The customer is verified now: their proven conversation's agent sees it.
-        console::session_changed(state.store.as_ref(), &state.hub, &opened.session).await;
+        console::session_changed(state.ctx(), &opened.session).await;
     }
     let mut response = session_response(&app, &opened.session, now, page(&headers));
     response.session_token = Some(opened.token);
@@ -88,14 +89,12 @@ async fn change_identity(
         new_session = changed.new_token.is_some(), trusted = changed.session.trusted, "identity changed");
     if changed.new_token.is_some() {
         // A different person: the old session's sockets stop hearing.
-        state
-            .hub
-            .close_session(&auth.session.id, CloseReason::Revoked);
-        console::session_changed(state.store.as_ref(), &state.hub, &auth.session).await;
+        revoked(&state, &auth.session.id);
+        console::session_changed(state.ctx(), &auth.session).await;
     } else {
-        chat::identity_changed(&state.hub, &changed.session, &changed.linked);
+        chat::identity_changed(state.ctx(), &changed.session, &changed.linked).await;
     }
-    console::session_changed(state.store.as_ref(), &state.hub, &changed.session).await;
+    console::session_changed(state.ctx(), &changed.session).await;
     let mut response = session_response(&auth.app, &changed.session, now, page(&headers));
     response.session_token = changed.new_token;
     Ok(Json(response))
@@ -175,12 +174,18 @@ async fn revoke(
         .store
         .revoke_session(&auth.session.id, clock::now_secs())
         .await?;
-    state
-        .hub
-        .close_session(&auth.session.id, CloseReason::Revoked);
-    console::session_changed(state.store.as_ref(), &state.hub, &auth.session).await;
+    revoked(&state, &auth.session.id);
+    console::session_changed(state.ctx(), &auth.session).await;
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A revoked session's sockets close, on every server.
+fn revoked(state: &AppState, session_id: &str) {
+    state.hub.close_session(session_id, CloseReason::Revoked);
+    state.bus.publish(Event::SessionRevoked {
+        session_id: session_id.to_owned(),
+    });
 }
 
 /// The wire form of a session, without its token, with the first message

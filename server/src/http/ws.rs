@@ -308,7 +308,7 @@ where
                         let (code, why) = match reason {
                             CloseReason::Lagged => (close::RESYNC, "resync: fetch messages after your last seq"),
                             CloseReason::Revoked => (close::UNAUTHORIZED, "session revoked"),
-                            CloseReason::Shutdown => (close::GOING_AWAY, "server shutting down"),
+                            CloseReason::Shutdown => (close::SERVICE_RESTART, "server restarting: reconnect"),
                         };
                         self.out.close(code, why).await;
                         return;
@@ -408,15 +408,9 @@ where
                 ))
             }
         };
-        let sent = chat::send_customer_message(
-            state.store.as_ref(),
-            &state.hub,
-            &session,
-            client_id,
-            body,
-            Some(subscriber),
-        )
-        .await;
+        let sent =
+            chat::send_customer_message(state.ctx(), &session, client_id, body, Some(subscriber))
+                .await;
         Ok(match sent {
             Ok(sent) => ServerFrame::Ack {
                 client_id: client_id.to_owned(),

@@ -50,8 +50,12 @@ pub struct Live {
     pub state: AppState,
     /// A client for plain requests.
     pub http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
+    /// Stops the server (also when dropped).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server's task.
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Holds the database and config for as long as a server uses them.
+    dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// A logged-in agent: cookie, CSRF token, id.
@@ -71,22 +75,42 @@ impl Live {
     }
 
     pub async fn start_with(extra: &str) -> Live {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        Live::start_in(dir, extra).await
+    }
+
+    /// Another server on the same database and config as `self`.
+    pub async fn second(&self) -> Live {
+        Live::start_in(self.dir.clone(), "").await
+    }
+
+    async fn start_in(dir: std::sync::Arc<tempfile::TempDir>, extra: &str) -> Live {
         let config = Config::from_toml(&config_text(dir.path(), extra)).unwrap();
         let store = store::connect(&config.server.database_url).await.unwrap();
         let state = AppState::new(config, store).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(state.clone(), listener, async {
+        let task = tokio::spawn(server::serve(state.clone(), listener, async {
             let _ = stopped.await;
         }));
         Live {
             address,
             state,
             http: reqwest::Client::new(),
-            _stop: stop,
-            _dir: dir,
+            stop: Some(stop),
+            task: Some(task),
+            dir,
+        }
+    }
+
+    /// Stops the server as SIGTERM would, and waits until it has.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
         }
     }
 

@@ -1,0 +1,185 @@
+//! [`Bus`]: the seam between the servers of one database.
+//!
+//! The domain delivers what changed to this server's listeners through the
+//! [`crate::hub::Hub`] with the data in hand, and publishes an [`Event`]
+//! here for the other servers. An event carries ids only (Postgres'
+//! `NOTIFY` takes at most 8,000 bytes): a server that receives one reads
+//! the rows it names and delivers them to its own listeners
+//! ([`crate::relay`]).
+//!
+//! [`LocalBus`] is the bus of a server alone on its database (SQLite):
+//! there is nobody else to tell. The Postgres bus sends `NOTIFY` and runs
+//! a `LISTEN` task.
+
+/// Something one server changed that the others' listeners must hear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new message: its conversation's customers and assigned agent.
+    Message {
+        /// The conversation.
+        conversation_id: String,
+        /// The message's place in it.
+        seq: i64,
+    },
+    /// A conversation opened or closed: its customers and its agent.
+    Status {
+        /// The conversation.
+        conversation_id: String,
+    },
+    /// A conversation was routed, reassigned, read, or the verification of
+    /// its customer changed: its agent, and `also`, an agent it left.
+    Conversation {
+        /// The conversation.
+        conversation_id: String,
+        /// Another agent who must hear of it (it was taken from them).
+        also: Option<String>,
+    },
+    /// A session was revoked: its sockets close.
+    SessionRevoked {
+        /// The session.
+        session_id: String,
+    },
+    /// A session's identity or trust changed: its sockets hear as it reads
+    /// now.
+    SessionChanged {
+        /// The session.
+        session_id: String,
+    },
+    /// An agent logged out or was removed: their consoles close.
+    AgentGone {
+        /// The agent.
+        agent_id: String,
+    },
+    /// The queue may have work for an agent online anywhere (a conversation
+    /// was put back in it, an agent became available).
+    Queue,
+}
+
+/// Where the domain publishes events for the other servers. Publishing
+/// never waits.
+pub trait Bus: Send + Sync + 'static {
+    /// Tells every other server of the database about `event`.
+    fn publish(&self, event: Event);
+
+    /// Whether events from the other servers are arriving now (readiness).
+    fn connected(&self) -> bool {
+        true
+    }
+}
+
+/// The bus of a server alone on its database: nobody else to tell.
+#[derive(Debug, Default)]
+pub struct LocalBus;
+
+impl Bus for LocalBus {
+    fn publish(&self, _event: Event) {}
+}
+
+impl Event {
+    /// The text form carried by a notification: fields separated by a
+    /// character no id holds (ids are UUIDs; agent and session ids too).
+    pub fn encode(&self, server_id: &str) -> String {
+        let fields: Vec<&str> = match self {
+            Event::Message {
+                conversation_id, ..
+            } => vec!["message", conversation_id],
+            Event::Status { conversation_id } => vec!["status", conversation_id],
+            Event::Conversation {
+                conversation_id,
+                also,
+            } => vec![
+                "conversation",
+                conversation_id,
+                also.as_deref().unwrap_or(""),
+            ],
+            Event::SessionRevoked { session_id } => vec!["revoked", session_id],
+            Event::SessionChanged { session_id } => vec!["session", session_id],
+            Event::AgentGone { agent_id } => vec!["agent_gone", agent_id],
+            Event::Queue => vec!["queue"],
+        };
+        let mut text = format!("{server_id} {}", fields.join(" "));
+        if let Event::Message { seq, .. } = self {
+            text.push(' ');
+            text.push_str(&seq.to_string());
+        }
+        text
+    }
+
+    /// The server that sent a notification and its event; `None` for a
+    /// text that is not one.
+    pub fn decode(text: &str) -> Option<(&str, Event)> {
+        let mut fields = text.split(' ');
+        let server = fields.next().filter(|s| !s.is_empty())?;
+        let kind = fields.next()?;
+        let mut id = || fields.next().filter(|s| !s.is_empty()).map(str::to_owned);
+        let event = match kind {
+            "message" => {
+                let conversation_id = id()?;
+                let seq = id()?.parse().ok()?;
+                Event::Message {
+                    conversation_id,
+                    seq,
+                }
+            }
+            "status" => Event::Status {
+                conversation_id: id()?,
+            },
+            "conversation" => {
+                let conversation_id = id()?;
+                Event::Conversation {
+                    conversation_id,
+                    also: id(),
+                }
+            }
+            "revoked" => Event::SessionRevoked { session_id: id()? },
+            "session" => Event::SessionChanged { session_id: id()? },
+            "agent_gone" => Event::AgentGone { agent_id: id()? },
+            "queue" => Event::Queue,
+            _ => return None,
+        };
+        Some((server, event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_their_text() {
+        let events = [
+            Event::Message {
+                conversation_id: "c1".into(),
+                seq: 42,
+            },
+            Event::Status {
+                conversation_id: "c1".into(),
+            },
+            Event::Conversation {
+                conversation_id: "c1".into(),
+                also: Some("a1".into()),
+            },
+            Event::Conversation {
+                conversation_id: "c1".into(),
+                also: None,
+            },
+            Event::SessionRevoked {
+                session_id: "s1".into(),
+            },
+            Event::SessionChanged {
+                session_id: "s1".into(),
+            },
+            Event::AgentGone {
+                agent_id: "a1".into(),
+            },
+            Event::Queue,
+        ];
+        for event in events {
+            let text = event.encode("server-1");
+            assert_eq!(Event::decode(&text), Some(("server-1", event)), "{text}");
+        }
+        for bad in ["", "s", "s message", "s message c1 x", "s dance c1"] {
+            assert_eq!(Event::decode(bad), None, "{bad:?}");
+        }
+    }
+}

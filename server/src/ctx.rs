@@ -1,0 +1,21 @@
+//! [`Ctx`]: what the domain works with, one seam per concern: the
+//! database, this server's listeners, the other servers, and the agents
+//! online among them.
+
+use crate::bus::Bus;
+use crate::hub::Hub;
+use crate::presence::Presence;
+use crate::store::Store;
+
+/// The domain's view of the server (borrowed from `AppState`).
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The database.
+    pub store: &'a dyn Store,
+    /// This server's listeners: customer sockets and agent consoles.
+    pub hub: &'a Hub,
+    /// The other servers of the database.
+    pub bus: &'a dyn Bus,
+    /// The agents online on any server.
+    pub presence: &'a Presence,
+}
