@@ -47,6 +47,13 @@ pub const FALLBACK_MS: i64 = 10_000;
 const DEFAULT_RETRY_S: u64 = 5;
 /// The close code of a revoked or unknown session (`protocol::chat::close`).
 const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// The close code of a server that is restarting: reconnect at once (a
+/// load balancer sends the new connection to another server).
+const CLOSE_SERVICE_RESTART: u16 = 1012;
+/// After a restart's close the reconnect waits up to this long, in
+/// milliseconds: spread, so that a server's thousands of widgets do not
+/// all arrive at another in the same instant.
+pub const RESTART_SPREAD_MS: u32 = 250;
 
 /// The delay before reconnect number `attempt` (0 for the first after a
 /// connection that worked): uniform in `[0, min(cap, base * 2^attempt)]`
@@ -444,6 +451,9 @@ impl Chat {
                 }
                 if code == CLOSE_UNAUTHORIZED {
                     self.gone(out);
+                } else if code == CLOSE_SERVICE_RESTART {
+                    let spread = f64::from(RESTART_SPREAD_MS) * random.clamp(0.0, 1.0);
+                    self.wait(now, spread as i64, out);
                 } else {
                     self.back_off(now, random, out);
                 }
@@ -553,14 +563,21 @@ impl Chat {
 
     /// The socket is gone or given up on: wait, then connect again.
     fn back_off(&mut self, now: i64, random: f64, out: &mut Vec<Effect>) {
+        let delay = i64::from(backoff(self.attempt, random));
+        self.attempt = self.attempt.saturating_add(1);
+        self.wait(now, delay, out);
+    }
+
+    /// The link is down: reconnect after `delay_ms`, and send again then
+    /// what was sent but not acknowledged.
+    fn wait(&mut self, now: i64, delay_ms: i64, out: &mut Vec<Effect>) {
         let ready = self.link == Link::Ready;
         for o in &mut self.outbox {
             if o.stage == Stage::Sent {
                 o.stage = Stage::Queued(now);
             }
         }
-        self.link = Link::Waiting(now + i64::from(backoff(self.attempt, random)));
-        self.attempt = self.attempt.saturating_add(1);
+        self.link = Link::Waiting(now + delay_ms);
         self.deadline = None;
         if ready {
             out.push(Effect::Render);

@@ -497,6 +497,29 @@ fn backoff_is_exponential_with_full_jitter_and_a_cap() {
 }
 
 #[test]
+fn a_restarting_server_is_left_at_once_for_another() {
+    // A server's restart close (1012) reconnects within
+    // RESTART_SPREAD_MS (125 ms at this random number), sooner than the
+    // backoff of any other close (250 ms here).
+    check(then(
+        connected(vec![]),
+        vec![
+            S::Random(0.999_999),
+            S::Do(ChatInput::Closed(1006), &["wake 499"]),
+            S::At(499),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Closed(1006), &["wake 1498"]),
+            S::At(1498),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 11498"]),
+            S::Do(ready(Some("c1"), 0), &["wake 26498"]),
+            S::Random(0.5),
+            S::Do(ChatInput::Closed(1012), &["wake 1623"]),
+        ],
+    ));
+}
+
+#[test]
 fn online_and_visible_reconnect_at_once_or_check_the_socket() {
     check(then(
         connected(vec![]),
