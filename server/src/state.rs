@@ -3,14 +3,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::bus::{Bus, LocalBus};
+use crate::bus::postgres::{Incoming, PgBus};
+use crate::bus::{Bus, Event, LocalBus};
 use crate::config::{AppConfig, Config};
 use crate::ctx::Ctx;
+use crate::hub::CloseReason;
 use crate::hub::Hub;
 use crate::jwt::{ReplayGuard, ReplayUnavailable, Verifier};
 use crate::presence::Presence;
 use crate::rate::{AddressLimits, LoginLimiter, SendLimiter};
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// Shared, cheaply cloned state of the HTTP server.
 #[derive(Clone)]
@@ -90,20 +92,32 @@ impl AppState {
         });
         let hub = Hub::new();
         let server_id = uuid::Uuid::new_v4().to_string();
-        let presence = Arc::new(Presence::new(server_id, store.clone(), hub.clone()));
-        Ok(AppState {
+        let presence = Arc::new(Presence::new(server_id.clone(), store.clone(), hub.clone()));
+        // Several servers share a Postgres database: events cross them.
+        let (bus, incoming): (Arc<dyn Bus>, _) = if store::is_postgres(&config.server.database_url)
+        {
+            let (bus, incoming) = PgBus::start(&config.server.database_url, server_id).await?;
+            (bus, Some(incoming))
+        } else {
+            (Arc::new(LocalBus), None)
+        };
+        let state = AppState {
             config: Arc::new(config),
             replay: Arc::new(StoreReplayGuard(store.clone())),
             store,
             verifiers: Arc::new(verifiers),
             demo_logins: Arc::default(),
             hub,
-            bus: Arc::new(LocalBus),
+            bus,
             presence,
             send_limiter,
             login_limiter,
             limits,
-        })
+        };
+        if let Some(incoming) = incoming {
+            spawn_relay(state.clone(), incoming);
+        }
+        Ok(state)
     }
 
     /// What the domain works with.
@@ -175,4 +189,61 @@ impl ReplayGuard for StoreReplayGuard {
                 ReplayUnavailable
             })
     }
+}
+
+/// The other servers' events, applied by a few workers: the events of one
+/// conversation (or session, or agent) always go to the same worker, so
+/// they are delivered in the order they were sent; others in parallel.
+fn spawn_relay(state: AppState, mut incoming: tokio::sync::mpsc::Receiver<Incoming>) {
+    const WORKERS: usize = 8;
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<Event>();
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(event) = receive.recv().await {
+                    crate::relay::apply(state.ctx(), event).await;
+                }
+            });
+            send
+        })
+        .collect();
+    tokio::spawn(async move {
+        while let Some(incoming) = incoming.recv().await {
+            match incoming {
+                Incoming::Event(event) => {
+                    let worker = &workers[shard(&event) % WORKERS];
+                    if worker.send(event).is_err() {
+                        return;
+                    }
+                }
+                Incoming::Gap => {
+                    // Events were missed: every socket refetches.
+                    tracing::warn!(
+                        "events from the other servers may have been missed; every socket resyncs"
+                    );
+                    state.hub.close_all(CloseReason::Lagged);
+                }
+            }
+        }
+    });
+}
+
+/// Which relay worker an event goes to: by the id its order matters for.
+fn shard(event: &Event) -> usize {
+    let key = match event {
+        Event::Message {
+            conversation_id, ..
+        }
+        | Event::Status { conversation_id }
+        | Event::Conversation {
+            conversation_id, ..
+        } => conversation_id.as_str(),
+        Event::SessionRevoked { session_id } | Event::SessionChanged { session_id } => session_id,
+        Event::AgentGone { agent_id } => agent_id,
+        Event::Queue => "",
+    };
+    key.bytes().fold(0usize, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(usize::from(byte))
+    })
 }

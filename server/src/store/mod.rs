@@ -633,6 +633,12 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// Whether `database_url` names a PostgreSQL database.
+pub fn is_postgres(database_url: &str) -> bool {
+    let scheme = database_url.split(':').next().unwrap_or_default();
+    scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")
+}
+
 /// The stored form of a conversation status.
 pub fn status_str(status: ConversationStatus) -> &'static str {
     match status {

@@ -8,8 +8,10 @@
 //! ([`crate::relay`]).
 //!
 //! [`LocalBus`] is the bus of a server alone on its database (SQLite):
-//! there is nobody else to tell. The Postgres bus sends `NOTIFY` and runs
-//! a `LISTEN` task.
+//! there is nobody else to tell. [`postgres::PgBus`] sends `NOTIFY` and
+//! runs a `LISTEN` task.
+
+pub mod postgres;
 
 /// Something one server changed that the others' listeners must hear.
 #[derive(Debug, Clone, PartialEq, Eq)]
