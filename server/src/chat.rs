@@ -22,9 +22,10 @@ use crate::ctx::Ctx;
 use crate::hub::{Audience, Hub};
 use crate::identity;
 use crate::store::{
-    Appended, ConversationRecord, LinkedConversations, MessageRecord, NewAgentMessage,
-    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
+    Appended, ConversationRecord, LinkedConversations, NewAgentMessage, NewCustomerMessage, Reader,
+    SessionRecord, Store, StoreError, StoreResult, UniqueKey,
 };
+use crate::views;
 
 /// The most messages one page of history holds.
 pub const PAGE_SIZE: usize = trustchat_protocol::chat::MAX_PAGE_MESSAGES;
@@ -91,7 +92,7 @@ pub async fn send_customer_message(
             }),
             error => SendError::Store(error),
         })?;
-    let message = message_view(&appended.message);
+    let message = views::message(&appended.message);
     if appended.created {
         deliver_message(ctx.hub, &audience_of(&appended), &message, except);
         // A conversation it opened is routed to an agent first; then the
@@ -146,7 +147,7 @@ pub async fn post_agent_reply(
             .await?
         {
             return Ok(Sent {
-                message: message_view(&stored),
+                message: views::message(&stored),
                 created: false,
             });
         }
@@ -171,7 +172,7 @@ pub async fn post_agent_reply(
                 .await?;
             return stored
                 .map(|stored| Sent {
-                    message: message_view(&stored),
+                    message: views::message(&stored),
                     created: false,
                 })
                 .ok_or(SendError::Store(StoreError::Taken(
@@ -180,7 +181,7 @@ pub async fn post_agent_reply(
         }
         (appended, _) => appended?.ok_or(SendError::NoOpenConversation)?,
     };
-    let message = message_view(&appended.message);
+    let message = views::message(&appended.message);
     deliver_message(ctx.hub, &audience_of(&appended), &message, None);
     console::deliver_message(store, ctx.hub, &message).await;
     ctx.bus.publish(Event::Message {
@@ -251,7 +252,7 @@ pub async fn history(store: &dyn Store, reader: &Reader, after: i64) -> StoreRes
     Ok(MessagesPage {
         conversation_id: Some(conversation.id),
         status: Some(conversation.status),
-        messages: records.iter().map(message_view).collect(),
+        messages: records.iter().map(views::message).collect(),
         has_more,
     })
 }
@@ -264,23 +265,6 @@ pub async fn ready_frame(store: &dyn Store, reader: &Reader) -> StoreResult<Serv
         last_seq: current.as_ref().map_or(0, |c| c.last_seq),
         conversation_id: current.map(|c| c.id),
     })
-}
-
-/// The wire form of a stored message.
-pub fn message_view(record: &MessageRecord) -> Message {
-    Message {
-        id: record.id.clone(),
-        conversation_id: record.conversation_id.clone(),
-        seq: record.seq,
-        author: record.author,
-        author_name: record.author_name.clone(),
-        kind: record.kind,
-        body: record.body.clone(),
-        link: record.link.clone(),
-        trusted: record.trusted,
-        created_at: record.created_at_ms,
-        client_id: record.client_id.clone(),
-    }
 }
 
 /// A client id as stored: the canonical lowercase hyphenated form of a

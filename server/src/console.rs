@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 
+use trustchat_protocol::chat::MAX_PAGE_MESSAGES;
 use trustchat_protocol::{
     AgentServerFrame, ConversationDetail, ConversationSummary, CustomerProfile, CustomerSummary,
     Message, ProfileSummary,
 };
 
 use crate::bus::Event;
-use crate::chat;
 use crate::clock;
 use crate::ctx::Ctx;
 use crate::hub::Hub;
@@ -24,6 +24,7 @@ use crate::store::{
     Appended, ConversationFilter, ConversationRecord, ConversationView, IdentityKind, Reader,
     SessionRecord, Store, StoreResult,
 };
+use crate::views;
 
 /// The longest message preview in a list, in characters.
 pub const PREVIEW_CHARS: usize = 140;
@@ -36,7 +37,7 @@ pub async fn conversations_of(
     store: &dyn Store,
     agent_id: &str,
 ) -> StoreResult<Vec<ConversationSummary>> {
-    views(store, ConversationFilter::AssignedTo(agent_id.to_owned())).await
+    summaries(store, ConversationFilter::AssignedTo(agent_id.to_owned())).await
 }
 
 /// One conversation's summary.
@@ -45,7 +46,7 @@ pub async fn summary(
     conversation_id: &str,
 ) -> StoreResult<Option<ConversationSummary>> {
     Ok(
-        views(store, ConversationFilter::Id(conversation_id.to_owned()))
+        summaries(store, ConversationFilter::Id(conversation_id.to_owned()))
             .await?
             .into_iter()
             .next(),
@@ -65,10 +66,10 @@ pub async fn detail(
     loop {
         let after = messages.last().map_or(0, |m: &Message| m.seq);
         let page = store
-            .messages_after(conversation_id, after, chat::PAGE_SIZE)
+            .messages_after(conversation_id, after, MAX_PAGE_MESSAGES)
             .await?;
-        let full = page.len() == chat::PAGE_SIZE;
-        messages.extend(page.iter().map(chat::message_view));
+        let full = page.len() == MAX_PAGE_MESSAGES;
+        messages.extend(page.iter().map(views::message));
         if !full {
             break;
         }
@@ -86,7 +87,8 @@ pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option
     let Some(customer) = store.customer(customer_id).await? else {
         return Ok(None);
     };
-    let conversations = views(store, ConversationFilter::Customer(customer_id.to_owned())).await?;
+    let conversations =
+        summaries(store, ConversationFilter::Customer(customer_id.to_owned())).await?;
     Ok(Some(CustomerProfile {
         customer: ProfileSummary {
             id: customer.id,
@@ -305,7 +307,7 @@ async fn candidates(ctx: Ctx<'_>) -> StoreResult<Vec<Candidate>> {
         .collect())
 }
 
-async fn views(
+async fn summaries(
     store: &dyn Store,
     filter: ConversationFilter,
 ) -> StoreResult<Vec<ConversationSummary>> {

@@ -63,6 +63,7 @@ pub mod rules;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod views;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -9,6 +9,7 @@ use crate::console;
 use crate::ctx::Ctx;
 use crate::hub::CloseReason;
 use crate::identity;
+use crate::views;
 
 /// Delivers another server's event to this server's sockets and consoles.
 pub async fn apply(ctx: Ctx<'_>, event: Event) {
@@ -73,7 +74,7 @@ async fn message(ctx: Ctx<'_>, conversation_id: &str, seq: i64) -> crate::store:
     else {
         return Ok(());
     };
-    let message = chat::message_view(&record);
+    let message = views::message(&record);
     chat::deliver_message(ctx.hub, &chat::audience(&conversation), &message, None);
     console::deliver_message(ctx.store, ctx.hub, &message).await;
     Ok(())
