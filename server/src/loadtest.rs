@@ -30,8 +30,10 @@ use trustchat_protocol::{ClientFrame, ServerFrame};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The server, `http://127.0.0.1:8080`.
-    pub url: String,
+    /// The servers, `http://127.0.0.1:8080`; with several (on one
+    /// database), session `i` opens on and sends to server `i mod n`, and
+    /// its observer listens on the next one, so delivery crosses servers.
+    pub urls: Vec<String>,
     /// The app to open sessions in.
     pub app: String,
     /// Customer sessions (each with a sender and an observer socket).
@@ -74,8 +76,17 @@ struct Tally {
 /// Runs the load test and prints the report.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     raise_fd_limit();
-    let base = options.url.trim_end_matches('/').to_owned();
-    let ws_url = format!("{}/api/v1/ws", base.replacen("http", "ws", 1));
+    let bases: Vec<String> = options
+        .urls
+        .iter()
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .collect();
+    anyhow::ensure!(!bases.is_empty(), "give at least one server URL");
+    let ws_urls: Vec<String> = bases
+        .iter()
+        .map(|base| format!("{}/api/v1/ws", base.replacen("http", "ws", 1)))
+        .collect();
+    let servers = bases.len();
     let http = reqwest::Client::new();
     // The server's memory before any of our sessions exist.
     let base_rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
@@ -88,7 +99,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     );
     let setup_started = Instant::now();
     let tokens: Vec<String> = futures_util::stream::iter(0..options.connections)
-        .map(|_| open_session(&http, &base, &options.app))
+        .map(|index| open_session(&http, &bases[index % servers], &options.app))
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await
@@ -97,11 +108,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let sockets: Vec<(Socket, Option<Socket>)> =
         futures_util::stream::iter(tokens.into_iter().enumerate())
             .map(|(index, token)| {
-                let ws_url = ws_url.clone();
+                let own = ws_urls[index % servers].clone();
+                let other = ws_urls[(index + 1) % servers].clone();
                 async move {
-                    let sender = connect(&ws_url, &token).await?;
+                    let sender = connect(&own, &token).await?;
                     let observer = if index % every == 0 {
-                        Some(connect(&ws_url, &token).await?)
+                        Some(connect(&other, &token).await?)
                     } else {
                         None
                     };

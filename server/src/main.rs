@@ -46,9 +46,11 @@ enum Command {
 /// Options of `loadtest`.
 #[derive(Debug, clap::Args)]
 struct LoadtestArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The server's base URL; repeat it for several servers on one
+    /// database (sessions are split across them, and each observer listens
+    /// on another server than its session sends to).
+    #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
+    urls: Vec<String>,
     /// The app to open customer sessions in.
     #[arg(long, default_value = "demo")]
     app: String,
@@ -262,7 +264,7 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(trustchat_server::loadtest::run(
         trustchat_server::loadtest::Options {
-            url: args.url,
+            urls: args.urls,
             app: args.app,
             connections: args.connections,
             rate: args.rate,
