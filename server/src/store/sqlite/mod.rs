@@ -106,7 +106,7 @@ const AGENT_SESSION_COLUMNS: &str =
     "id, token_hash, csrf_token, agent_id, created_at, expires_at, revoked_at";
 
 /// The schema migrations, embedded in the binary and applied at start-up.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// A [`Store`] over a SQLite database in WAL mode.
 #[derive(Debug, Clone)]
@@ -226,6 +226,46 @@ fn pool_options() -> SqlitePoolOptions {
         .idle_timeout(None)
         .max_lifetime(None)
         .test_before_acquire(false)
+}
+
+/// Applies the pending migrations of the database file at `database_url`
+/// (creating it if missing) and returns their versions: `trustchat-server
+/// migrate`. The server does the same when it opens the file.
+pub async fn migrate_url(database_url: &str) -> anyhow::Result<Vec<i64>> {
+    let options = SqliteConnectOptions::from_str(database_url)
+        .map_err(|e| anyhow::anyhow!("invalid sqlite database_url: {e}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    create_parent_dir(options.get_filename())?;
+    let pool = pool_options()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open sqlite database {database_url}: {e}"))?;
+    let applied = |pool: SqlitePool| async move {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if !exists {
+            return Ok::<_, sqlx::Error>(Vec::<i64>::new());
+        }
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&pool)
+            .await
+    };
+    let failed =
+        |e: sqlx::Error| anyhow::anyhow!("cannot read the migrations of {database_url}: {e}");
+    let before = applied(pool.clone()).await.map_err(failed)?;
+    let ran = migrate(&pool, database_url).await;
+    let after = applied(pool.clone()).await.map_err(failed);
+    pool.close().await;
+    ran?;
+    Ok(after?.into_iter().filter(|v| !before.contains(v)).collect())
 }
 
 async fn migrate(pool: &SqlitePool, database_url: &str) -> anyhow::Result<()> {
