@@ -156,9 +156,12 @@ export async function startPostgres({ port } = {}) {
     await exited;
     clearTimeout(killer);
   };
-  // A test runner that dies must not leave a postmaster behind.
+  // A test runner that dies (an exception, Ctrl-C handled elsewhere) must
+  // not leave a postmaster or its directory behind. Only synchronous work
+  // is possible here: kill it outright, then remove what it wrote.
   const onExit = () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
   };
   process.on("exit", onExit);
 
