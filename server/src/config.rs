@@ -328,8 +328,8 @@ pub struct ServerConfig {
     /// The address to bind, `127.0.0.1:8080`; port 0 picks a free port.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// `sqlite://data/trustchat.db` (relative to the current directory) or,
-    /// later, `postgres://...`.
+    /// `sqlite://data/trustchat.db` (relative to the current directory) or
+    /// `postgres://...` (many servers on one database).
     #[serde(default = "default_database_url")]
     pub database_url: String,
     /// The most connections this server opens to a Postgres database

@@ -317,3 +317,43 @@ async fn a_source_that_is_not_a_database_of_this_release_is_refused() {
         text(&refused)
     );
 }
+
+#[tokio::test]
+async fn migrate_applies_pending_migrations_and_exits_0() {
+    let mut databases = vec![databases::sqlite()];
+    databases.extend(databases::postgres("migrate_cli").await);
+    for db in databases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("trustchat.toml");
+        std::fs::write(
+            &config,
+            format!("[server]\ndatabase_url = \"{}\"\n", db.url),
+        )
+        .unwrap();
+        let migrate = || {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_trustchat-server"))
+                    .args(["migrate", "--config"])
+                    .arg(&config)
+                    .env_remove("TRUSTCHAT_DATABASE_URL")
+                    .output()
+                    .unwrap()
+            })
+        };
+        let first = migrate().await.unwrap();
+        assert!(first.status.success(), "{}: {}", db.backend, text(&first));
+        assert!(
+            text(&first).contains("applied migration(s) 1"),
+            "{}",
+            text(&first)
+        );
+        let again = migrate().await.unwrap();
+        assert!(again.status.success(), "{}", text(&again));
+        assert!(text(&again).contains("is up to date"), "{}", text(&again));
+        // The server opens it as it is.
+        let store = store::connect(&db.url).await.unwrap();
+        store.ping().await.unwrap();
+        store.close().await;
+    }
+}

@@ -11,8 +11,10 @@
 //! connections at most (20 by default), opened as needed and kept while
 //! busy. Every statement is prepared once per connection and cached by
 //! sqlx. A connection is not pinged before each use (sqlx would by
-//! default: a round trip per query); one broken by a database restart
-//! fails the query it carries and is dropped.
+//! default: a round trip per query), only when it sat idle for
+//! [`IDLE_CHECK`] or more, so that after a database restart the pool
+//! replaces its dead idle connections instead of failing a request on
+//! each; sqlx pings each connection as it goes back to the pool anyway.
 //!
 //! Appends: the schema is SQLite's, and so are the guarantees, by other
 //! means. SQLite has one writer and batches appends into one transaction;
@@ -57,6 +59,8 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 /// How long a query waits for a free connection of the pool before it
 /// fails (the database is down or the pool too small for the load).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may sit idle before it is pinged on its next use.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// How many prepared statements a connection keeps: every statement of the
 /// store, with room to spare.
 const STATEMENT_CACHE: usize = 256;
@@ -86,6 +90,15 @@ impl PostgresStore {
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < IDLE_CHECK {
+                        return Ok(true);
+                    }
+                    // A dead connection is dropped and the next one tried.
+                    Ok(conn.ping().await.is_ok())
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(database_url)))?;
