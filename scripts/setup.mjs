@@ -1,18 +1,21 @@
 // Installs what this repo needs and a fresh machine lacks, and nothing that
 // is already there: npm packages, the wasm32 target, the wasm-bindgen CLI of
 // the exact version Cargo.lock pins, and (for tests) Debian's Chromium and
-// ChromeDriver. Safe to run again and again.
+// ChromeDriver and Debian's PostgreSQL (no system cluster: the tests start
+// their own, see postgres.mjs). Safe to run again and again.
 
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { ROOT, WIDGET_TOOLCHAIN, isRoot, lockedCrateVersion, output, run, step } from "./lib.mjs";
+import { ensurePostgres } from "./postgres.mjs";
 
-export function setup({ browser = false } = {}) {
+export function setup({ browser = false, postgres = false } = {}) {
   npmPackages();
   wasmTarget();
   widgetToolchain();
   wasmBindgenCli();
   if (browser) chromium();
+  if (postgres) ensurePostgres();
 }
 
 function npmPackages() {
@@ -69,5 +72,5 @@ function chromium() {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  setup({ browser: process.argv.includes("--browser") });
+  setup({ browser: process.argv.includes("--browser"), postgres: process.argv.includes("--postgres") });
 }

@@ -1,14 +1,19 @@
 // `npm test`: install what is missing (including Debian's Chromium when run
 // as root), build everything, then run every test suite:
 //
-//   1. native Rust tests (`cargo test --workspace`): protocol, widget core, server;
+//   1. native Rust tests (`cargo test --workspace`): protocol, widget core,
+//      server, the store conformance suite on SQLite and on a private
+//      PostgreSQL cluster started here (TRUSTCHAT_TEST_DATABASE_URL);
 //   2. the widget's #[wasm_bindgen_test] tests in headless Chromium, against a
 //      real trustchat-server started here;
 //   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
 //      playwright-core), each starting its own server.
 //
 // Every suite runs even when an earlier one fails; the exit code is non-zero
-// if any failed, and the last line sums up the test counts.
+// if any failed, and the last line sums up the test counts. The PostgreSQL
+// cluster is stopped at the end, whatever happened (a failing suite does
+// not throw; should this script itself fail, postgres.mjs kills the
+// cluster as the process exits).
 
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -18,6 +23,7 @@ import { ROOT, freePort, startServer, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 import { build } from "./build.mjs";
 import { checkSizeBudget } from "./size-budget.mjs";
+import { startPostgres } from "./postgres.mjs";
 
 const totals = { passed: 0, failed: 0 };
 const failures = [];
@@ -49,7 +55,7 @@ function suite(name, cmd, args, env = {}) {
   });
 }
 
-setup({ browser: true });
+setup({ browser: true, postgres: true });
 await build({ releaseServer: false });
 
 // The widget's weight budgets (scripts/size-budget.mjs): the loader and
@@ -63,7 +69,15 @@ const tmp = path.join(ROOT, ".tmp", "test");
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
 
-await suite("native Rust tests", "cargo", ["test", "--workspace"]);
+// A private PostgreSQL for the tests that run on both stores; each test
+// creates (and drops) a database of its own there.
+step("starting a private PostgreSQL cluster");
+const postgres = await startPostgres();
+console.log(`PostgreSQL at ${postgres.url}`);
+
+await suite("native Rust tests", "cargo", ["test", "--workspace"], {
+  TRUSTCHAT_TEST_DATABASE_URL: postgres.url,
+});
 
 {
   // The wasm tests run in a page served by wasm-bindgen-test-runner on a port
@@ -136,6 +150,9 @@ onboarding = false
 await suite("end-to-end tests in headless Chromium", process.execPath, ["--test", "--test-concurrency=1", "tests/e2e/"], {
   TRUSTCHAT_SERVER_BIN: serverBinary,
 });
+
+step("stopping the PostgreSQL cluster");
+await postgres.stop();
 
 step("summary");
 if (failures.length) console.log(`failed suites: ${failures.join(", ")}`);

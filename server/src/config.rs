@@ -328,10 +328,15 @@ pub struct ServerConfig {
     /// The address to bind, `127.0.0.1:8080`; port 0 picks a free port.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// `sqlite://data/trustchat.db` (relative to the current directory) or,
-    /// later, `postgres://...`.
+    /// `sqlite://data/trustchat.db` (relative to the current directory) or
+    /// `postgres://...` (many servers on one database).
     #[serde(default = "default_database_url")]
     pub database_url: String,
+    /// The most connections this server opens to a Postgres database
+    /// (SQLite ignores it). Every server of a database opens up to this
+    /// many, so they must fit Postgres's `max_connections` together.
+    #[serde(default = "default_database_max_connections")]
+    pub database_max_connections: u32,
     /// The directory the built widget and the demo portal are served from.
     #[serde(default = "default_static_dir")]
     pub static_dir: PathBuf,
@@ -502,6 +507,9 @@ impl Config {
         if self.server.database_url.trim().is_empty() {
             return invalid("server.database_url must not be empty".into());
         }
+        if self.server.database_max_connections == 0 {
+            return invalid("server.database_max_connections must be at least 1".into());
+        }
         let limits = &self.limits;
         if limits.messages_per_minute == 0 || limits.message_burst == 0 {
             return invalid(
@@ -640,6 +648,15 @@ impl Config {
     }
 }
 
+impl ServerConfig {
+    /// How the store opens [`ServerConfig::database_url`].
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_connections: self.database_max_connections,
+        }
+    }
+}
+
 impl AppConfig {
     /// Whether a browser on `origin` (an `Origin` header's value) may use
     /// this app.
@@ -653,6 +670,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: default_listen(),
             database_url: default_database_url(),
+            database_max_connections: default_database_max_connections(),
             static_dir: default_static_dir(),
             log: default_log(),
             trusted_proxies: TrustedProxies::default(),
@@ -670,6 +688,10 @@ fn default_listen() -> SocketAddr {
 
 fn default_database_url() -> String {
     "sqlite://data/trustchat.db".into()
+}
+
+fn default_database_max_connections() -> u32 {
+    crate::store::DEFAULT_MAX_CONNECTIONS
 }
 
 fn default_static_dir() -> PathBuf {

@@ -41,6 +41,44 @@ enum Command {
     /// rate; prints delivered, lost, latency percentiles and the server's
     /// memory, and one JSON line.
     Loadtest(LoadtestArgs),
+    /// Apply the database's pending migrations and exit (`serve` applies
+    /// them at start too).
+    Migrate(MigrateArgs),
+    /// Database tools.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// Options of `migrate`.
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// The configuration file (for `server.database_url`, which
+    /// `TRUSTCHAT_DATABASE_URL` overrides).
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        default_value = "trustchat.toml",
+        env = "TRUSTCHAT_CONFIG"
+    )]
+    config: PathBuf,
+}
+
+/// `db copy`.
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Copy every customer, session, conversation, message, agent and agent
+    /// session (ids, token hashes and seqs kept) from one database into a
+    /// new, empty one, e.g. from SQLite to Postgres. Stop the servers
+    /// first; the target is migrated, and refused unless empty.
+    Copy {
+        /// The database to read, e.g. sqlite://data/trustchat.db.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to fill, e.g. postgres://user@host/trustchat.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// Options of `loadtest`.
@@ -228,6 +266,8 @@ fn main() -> ExitCode {
         }
         Command::Loadtest(args) => loadtest(args),
         Command::Agent(command) => agent(command),
+        Command::Migrate(args) => migrate(args),
+        Command::Db(DbCommand::Copy { from, to }) => db_copy(&from, &to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -276,6 +316,43 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
     ))
 }
 
+/// `migrate`: the config's database, brought up to date.
+fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    let url = &config.server.database_url;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let applied = runtime.block_on(trustchat_server::store::migrate(url))?;
+    let shown = trustchat_server::store::postgres::redact(url);
+    if applied.is_empty() {
+        println!("{shown} is up to date");
+    } else {
+        let versions: Vec<String> = applied.iter().map(i64::to_string).collect();
+        println!("{shown}: applied migration(s) {}", versions.join(", "));
+    }
+    Ok(())
+}
+
+/// `db copy --from URL --to URL`.
+fn db_copy(from: &str, to: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let counts = runtime.block_on(trustchat_server::store::copy::copy(
+        from,
+        to,
+        &mut |table, rows| println!("{table}: {rows} row(s)"),
+    ))?;
+    let total: u64 = counts.iter().map(|(_, rows)| rows).sum();
+    println!(
+        "copied {total} row(s) from {} to {}",
+        trustchat_server::store::postgres::redact(from),
+        trustchat_server::store::postgres::redact(to)
+    );
+    Ok(())
+}
+
 /// `agent add|list|remove`, against the config's database.
 fn agent(command: AgentCommand) -> anyhow::Result<()> {
     use trustchat_server::agents;
@@ -289,7 +366,11 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = trustchat_server::store::connect(&config.server.database_url).await?;
+        let store = trustchat_server::store::connect_with(
+            &config.server.database_url,
+            &config.server.store_options(),
+        )
+        .await?;
         let result = match command {
             AgentCommand::Add { email, name, .. } => {
                 let (password, generated) = agent_password()?;

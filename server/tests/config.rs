@@ -27,6 +27,8 @@ fn defaults() {
     let config = Config::from_toml(MINIMAL).unwrap();
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.database_url, "sqlite://data/trustchat.db");
+    assert_eq!(config.server.database_max_connections, 20);
+    assert_eq!(config.server.store_options().max_connections, 20);
     assert_eq!(config.server.static_dir.to_str(), Some("dist"));
     let app = &config.apps[0];
     assert_eq!(app.name, "demo");
@@ -205,6 +207,10 @@ allowed_origin = ["https://example.com"]"#),
         (
             "[server]\ndatabase_url = \"\"\n".to_owned(),
             "database_url must not be empty",
+        ),
+        (
+            "[server]\ndatabase_max_connections = 0\n".to_owned(),
+            "database_max_connections must be at least 1",
         ),
         (app("id = \"demo\"\nonboarding = \"yes\""), "onboarding"),
     ];

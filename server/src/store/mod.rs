@@ -2,8 +2,10 @@
 //! [`connect`], which picks the backend from the database URL.
 //!
 //! Only the modules under `store/` know SQL. The domain and the HTTP layer
-//! hold an `Arc<dyn Store>`, so a Postgres store can sit beside
-//! [`sqlite::SqliteStore`] without either of them changing. Records here are
+//! hold an `Arc<dyn Store>`: [`sqlite::SqliteStore`] for one machine,
+//! [`postgres::PostgresStore`] for many servers on one database. Both pass
+//! one conformance suite (`server/tests/store_conformance.rs`); [`copy`]
+//! moves an installation from one to the other. Records here are
 //! internal state, not wire types: they do not derive `Serialize`, and the
 //! HTTP layer turns them into `trustchat_protocol` types explicitly.
 
@@ -12,6 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
+pub mod copy;
+pub mod postgres;
 pub mod sqlite;
 
 /// A customer profile. A profile proven by an identity token is keyed by
@@ -614,22 +618,78 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
-/// Opens the database named by `database_url` and brings its schema up to
-/// date: `sqlite:` now, `postgres:` in a later release.
-pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let scheme = database_url
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match scheme.as_str() {
-        "sqlite" => Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?)),
-        "postgres" | "postgresql" => {
-            anyhow::bail!("postgres databases are not supported yet; use a sqlite:// database_url")
+/// How a store opens its database, beyond its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections a Postgres store opens
+    /// (`server.database_max_connections`); SQLite's are fixed.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
-        _ => anyhow::bail!(
-            "unsupported database_url scheme {scheme:?}: it must start with sqlite://"
-        ),
+    }
+}
+
+/// The default of `server.database_max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 20;
+
+/// The databases a URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://...`
+    Sqlite,
+    /// `postgres://...` or `postgresql://...`
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `database_url`, by its scheme.
+    pub fn of(database_url: &str) -> anyhow::Result<Backend> {
+        let scheme = database_url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => anyhow::bail!(
+                "unsupported database_url scheme {scheme:?}: it must start with sqlite://, postgres:// or postgresql://"
+            ),
+        }
+    }
+}
+
+/// Opens the database named by `database_url` (`sqlite:` or `postgres:`)
+/// with the default [`StoreOptions`] and brings its schema up to date.
+pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    connect_with(database_url, &StoreOptions::default()).await
+}
+
+/// Opens the database named by `database_url` (`sqlite:` or `postgres:`)
+/// and brings its schema up to date.
+pub async fn connect_with(
+    database_url: &str,
+    options: &StoreOptions,
+) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match Backend::of(database_url)? {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(database_url).await?),
+        Backend::Postgres => {
+            Arc::new(postgres::PostgresStore::connect(database_url, options).await?)
+        }
+    })
+}
+
+/// Applies the pending migrations of the database named by `database_url`
+/// and returns their versions (none when it was up to date).
+pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<i64>> {
+    match Backend::of(database_url)? {
+        Backend::Sqlite => sqlite::migrate_url(database_url).await,
+        Backend::Postgres => postgres::migrate(database_url).await,
     }
 }
 

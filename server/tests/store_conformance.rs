@@ -1,0 +1,1683 @@
+//! One contract, two stores: every test here runs against a fresh SQLite
+//! file and, when `TRUSTCHAT_TEST_DATABASE_URL` is set, a fresh Postgres
+//! database (see `databases/`). What one store does, the other must do too.
+//!
+//! The concurrency tests use two store instances on one database, as two
+//! servers would (for SQLite, two writers of one file).
+
+mod databases;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind};
+use trustchat_server::store::{
+    AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, IdentityKind,
+    NewAgentMessage, NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
+    UniqueKey,
+};
+
+/// How long a wait for something that must happen may take.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// "Now" in Unix seconds for sessions and verification.
+const NOW: i64 = 1_800_000_000;
+
+fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn profile(sub: Option<&str>, email: Option<&str>, phone: Option<&str>) -> CustomerRecord {
+    CustomerRecord {
+        id: id(),
+        app_id: "demo".into(),
+        sub: sub.map(Into::into),
+        name: Some("Ada Lovelace".into()),
+        email: email.map(Into::into),
+        phone: phone.map(Into::into),
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+async fn new_customer(store: &dyn Store, sub: Option<&str>) -> CustomerRecord {
+    let customer = profile(sub, None, None);
+    store.insert_customer(&customer).await.unwrap();
+    customer
+}
+
+/// A session of `customer`: trusted until `NOW + 600` with `trusted`.
+fn session_of(customer: &CustomerRecord, trusted: bool) -> SessionRecord {
+    SessionRecord {
+        id: id(),
+        token_hash: id(),
+        app_id: customer.app_id.clone(),
+        customer_id: customer.id.clone(),
+        trusted,
+        trusted_until: trusted.then_some(NOW + 600),
+        identity_kind: if trusted {
+            IdentityKind::Jwt
+        } else {
+            IdentityKind::Anonymous
+        },
+        sub: if trusted { customer.sub.clone() } else { None },
+        display_name: Some("Ada".into()),
+        display_email: Some("ada@example.com".into()),
+        display_phone: None,
+        display_first_name: None,
+        created_at: NOW,
+        revoked_at: None,
+    }
+}
+
+async fn new_session(store: &dyn Store, customer: &CustomerRecord, trusted: bool) -> SessionRecord {
+    let session = session_of(customer, trusted);
+    store.insert_session(&session).await.unwrap();
+    session
+}
+
+/// A message of `session`, trusted as the session is.
+fn say(session: &SessionRecord, client_id: &str, body: &str, now_ms: i64) -> NewCustomerMessage {
+    NewCustomerMessage {
+        id: id(),
+        app_id: session.app_id.clone(),
+        customer_id: session.customer_id.clone(),
+        session_id: session.id.clone(),
+        author_name: session.display_name.clone(),
+        client_id: client_id.into(),
+        body: body.into(),
+        trusted: session.trusted,
+        now_ms,
+    }
+}
+
+fn reply(
+    conversation_id: &str,
+    client_id: Option<&str>,
+    body: &str,
+    now_ms: i64,
+) -> NewAgentMessage {
+    NewAgentMessage {
+        id: id(),
+        conversation_id: conversation_id.into(),
+        author_name: "Grace".into(),
+        kind: MessageKind::Text,
+        body: body.into(),
+        link: None,
+        client_id: client_id.map(Into::into),
+        now_ms,
+    }
+}
+
+fn reader(session: &SessionRecord) -> Reader {
+    Reader {
+        session_id: session.id.clone(),
+        customer_id: session.customer_id.clone(),
+        trusted: session.trusted,
+    }
+}
+
+fn agent(email: &str, name: &str) -> AgentRecord {
+    AgentRecord {
+        id: id(),
+        email: email.into(),
+        name: name.into(),
+        password_hash: "$argon2id$test".into(),
+        status: AgentStatus::Available,
+        created_at: 1_000,
+        last_assigned_at: None,
+    }
+}
+
+async fn new_agent(store: &dyn Store, email: &str, name: &str) -> AgentRecord {
+    let agent = agent(email, name);
+    store.insert_agent(&agent).await.unwrap();
+    agent
+}
+
+fn agent_session(agent: &AgentRecord) -> AgentSessionRecord {
+    AgentSessionRecord {
+        id: id(),
+        token_hash: id(),
+        csrf_token: id(),
+        agent_id: agent.id.clone(),
+        created_at: 1_000,
+        expires_at: 100_000,
+        revoked_at: None,
+    }
+}
+
+/// The key a failed operation names.
+fn taken<T: std::fmt::Debug>(result: StoreResult<T>) -> UniqueKey {
+    match result {
+        Err(StoreError::Taken(key)) => key,
+        other => panic!("not a taken key: {other:?}"),
+    }
+}
+
+fn seqs(messages: &[trustchat_server::store::MessageRecord]) -> Vec<i64> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+#[tokio::test]
+async fn customers_are_found_by_sub_email_and_phone() {
+    for db in databases::fresh("customers_are_found").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let unproven = profile(None, Some("ada@example.com"), Some("+14155550100"));
+        store.insert_customer(&unproven).await.unwrap();
+        assert_eq!(
+            store.customer(&unproven.id).await.unwrap(),
+            Some(unproven.clone())
+        );
+        assert_eq!(store.customer("nobody").await.unwrap(), None);
+
+        // Nobody proved it: found among unproven ones and among all.
+        for among in [Among::Any, Among::Unproven] {
+            let by_email = store
+                .customer_by_email("demo", "ada@example.com", among)
+                .await
+                .unwrap();
+            assert_eq!(by_email.map(|c| c.id), Some(unproven.id.clone()));
+            let by_phone = store
+                .customer_by_phone("demo", "+14155550100", among)
+                .await
+                .unwrap();
+            assert_eq!(by_phone.map(|c| c.id), Some(unproven.id.clone()));
+        }
+        // Apps do not share profiles.
+        assert_eq!(
+            store
+                .customer_by_email("other", "ada@example.com", Among::Any)
+                .await
+                .unwrap(),
+            None
+        );
+
+        // A proven profile with the same email comes first among all, and
+        // never among the unproven.
+        let mut proven = profile(Some("u-1"), Some("ada@example.com"), Some("+14155550100"));
+        proven.updated_at = NOW - 100;
+        store.insert_customer(&proven).await.unwrap();
+        let any = store
+            .customer_by_email("demo", "ada@example.com", Among::Any)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(any.id, proven.id, "proven profiles first");
+        let unproven_only = store
+            .customer_by_phone("demo", "+14155550100", Among::Unproven)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unproven_only.id, unproven.id);
+        assert_eq!(
+            store
+                .customer_by_sub("demo", "u-1")
+                .await
+                .unwrap()
+                .map(|c| c.id),
+            Some(proven.id.clone())
+        );
+        assert_eq!(store.customer_by_sub("other", "u-1").await.unwrap(), None);
+
+        // Among several proven ones, the most recently updated, then the
+        // newest.
+        let mut later = profile(Some("u-2"), Some("ada@example.com"), None);
+        later.updated_at = NOW;
+        store.insert_customer(&later).await.unwrap();
+        let mut tie = profile(Some("u-3"), Some("ada@example.com"), None);
+        tie.updated_at = NOW;
+        store.insert_customer(&tie).await.unwrap();
+        let any = store
+            .customer_by_email("demo", "ada@example.com", Among::Any)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(any.id, tie.id, "the newest of the most recently updated");
+
+        // Updating writes sub, name, contact details and updated_at.
+        let mut updated = unproven.clone();
+        updated.sub = Some("u-9".into());
+        updated.name = Some("Ada King".into());
+        updated.email = Some("ada@king.example".into());
+        updated.phone = None;
+        updated.updated_at = NOW + 5;
+        store.update_customer(&updated).await.unwrap();
+        assert_eq!(store.customer(&unproven.id).await.unwrap(), Some(updated));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn each_unique_violation_names_its_key() {
+    for db in databases::fresh("each_unique_violation").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let a = profile(Some("s1"), Some("a@x.io"), Some("+14155550100"));
+        store.insert_customer(&a).await.unwrap();
+        let b = profile(None, Some("b@x.io"), Some("+14155550101"));
+        store.insert_customer(&b).await.unwrap();
+        for (duplicate, key) in [
+            (profile(Some("s1"), None, None), UniqueKey::CustomerSub),
+            (
+                profile(None, Some("b@x.io"), None),
+                UniqueKey::CustomerEmail,
+            ),
+            (
+                profile(None, None, Some("+14155550101")),
+                UniqueKey::CustomerPhone,
+            ),
+        ] {
+            assert_eq!(taken(store.insert_customer(&duplicate).await), key);
+        }
+        // A proven profile's email and phone are attributes, not keys.
+        store
+            .insert_customer(&profile(Some("s2"), Some("a@x.io"), Some("+14155550100")))
+            .await
+            .unwrap();
+        // An update into a taken key names it too.
+        let mut c = profile(None, Some("c@x.io"), None);
+        store.insert_customer(&c).await.unwrap();
+        c.email = Some("b@x.io".into());
+        assert_eq!(
+            taken(store.update_customer(&c).await),
+            UniqueKey::CustomerEmail
+        );
+        c.email = None;
+        c.sub = Some("s1".into());
+        assert_eq!(
+            taken(store.update_customer(&c).await),
+            UniqueKey::CustomerSub
+        );
+
+        let session = new_session(store, &a, false).await;
+        let mut twin = session_of(&a, false);
+        twin.token_hash = session.token_hash.clone();
+        assert_eq!(
+            taken(store.insert_session(&twin).await),
+            UniqueKey::SessionToken
+        );
+
+        let first = store
+            .append_customer_message(say(&session, "k1", "hello", 1_000))
+            .await
+            .unwrap();
+        let other = new_session(store, &a, false).await;
+        assert_eq!(
+            taken(
+                store
+                    .append_customer_message(say(&other, "k1", "mine?", 1_001))
+                    .await
+            ),
+            UniqueKey::ClientId,
+            "another session's client_id"
+        );
+        let conversation = first.message.conversation_id.clone();
+        store
+            .append_agent_message(reply(&conversation, Some("r1"), "hi", 1_002))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            taken(
+                store
+                    .append_agent_message(reply(&conversation, Some("r1"), "again", 1_003))
+                    .await
+            ),
+            UniqueKey::AgentReplyClientId
+        );
+
+        let al = new_agent(store, "al@x.io", "Al").await;
+        assert_eq!(
+            taken(store.insert_agent(&agent("AL@x.io", "Al 2")).await),
+            UniqueKey::AgentEmail
+        );
+        let console = agent_session(&al);
+        store.insert_agent_session(&console).await.unwrap();
+        let mut twin = agent_session(&al);
+        twin.token_hash = console.token_hash.clone();
+        assert_eq!(
+            taken(store.insert_agent_session(&twin).await),
+            UniqueKey::AgentSessionToken
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_stored_updated_and_revoked() {
+    for db in databases::fresh("sessions_are_stored").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let anonymous = new_customer(store, None).await;
+        let session = new_session(store, &anonymous, false).await;
+        assert_eq!(
+            store.session(&session.id).await.unwrap(),
+            Some(session.clone())
+        );
+        assert_eq!(
+            store
+                .session_by_token_hash(&session.token_hash)
+                .await
+                .unwrap(),
+            Some(session.clone())
+        );
+        assert_eq!(store.session_by_token_hash("unknown").await.unwrap(), None);
+
+        // A login mid-chat: another customer, trusted, what the token gave.
+        let ada = new_customer(store, Some("u-1")).await;
+        let mut upgraded = session.clone();
+        upgraded.customer_id = ada.id.clone();
+        upgraded.trusted = true;
+        upgraded.trusted_until = Some(NOW + 60);
+        upgraded.identity_kind = IdentityKind::Jwt;
+        upgraded.sub = Some("u-1".into());
+        upgraded.display_name = Some("Ada Lovelace".into());
+        upgraded.display_first_name = Some("Ada".into());
+        upgraded.display_email = Some("ada@example.com".into());
+        upgraded.display_phone = Some("+14155550100".into());
+        store.update_session_identity(&upgraded).await.unwrap();
+        assert_eq!(
+            store.session(&session.id).await.unwrap(),
+            Some(upgraded.clone())
+        );
+
+        assert!(store.revoke_session(&session.id, NOW + 1).await.unwrap());
+        assert!(
+            !store.revoke_session(&session.id, NOW + 2).await.unwrap(),
+            "revoked once"
+        );
+        let revoked = store
+            .session_by_token_hash(&session.token_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(revoked.revoked_at, Some(NOW + 1));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_first_message_opens_a_conversation_and_a_resend_after_the_close_opens_none() {
+    for db in databases::fresh("a_first_message_opens").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        assert_eq!(
+            store.current_conversation(&reader(&session)).await.unwrap(),
+            None
+        );
+
+        let first = store
+            .append_customer_message(say(&session, "c1", "hello", 1_000))
+            .await
+            .unwrap();
+        assert!(first.created && first.opened);
+        assert_eq!(first.message.seq, 1);
+        assert_eq!(first.owner_session_id.as_deref(), Some(session.id.as_str()));
+        assert!(
+            !first.proven,
+            "an untrusted session's conversation is not proven"
+        );
+        assert_eq!(
+            (first.app_id.as_str(), first.customer_id.as_str()),
+            ("demo", customer.id.as_str())
+        );
+        let second = store
+            .append_customer_message(say(&session, "c2", "again", 1_001))
+            .await
+            .unwrap();
+        assert!(second.created && !second.opened);
+        assert_eq!(second.message.seq, 2);
+        let conversation_id = first.message.conversation_id.clone();
+        assert_eq!(second.message.conversation_id, conversation_id);
+
+        // A resend is the stored message, nothing new.
+        let resent = store
+            .append_customer_message(say(&session, "c2", "again", 1_002))
+            .await
+            .unwrap();
+        assert!(!resent.created && !resent.opened);
+        assert_eq!(resent.message, second.message);
+
+        let conversation = store.conversation(&conversation_id).await.unwrap().unwrap();
+        assert_eq!(conversation.last_seq, 2);
+        assert_eq!(conversation.last_activity_at, 1_001);
+        assert_eq!(conversation.status, ConversationStatus::Open);
+        assert_eq!(
+            conversation.session_id.as_deref(),
+            Some(session.id.as_str())
+        );
+        let stored = store.messages_after(&conversation_id, 0, 10).await.unwrap();
+        assert_eq!(stored, vec![first.message.clone(), second.message.clone()]);
+        assert_eq!(stored[0].author_name.as_deref(), Some("Ada"));
+        assert_eq!(
+            seqs(&store.messages_after(&conversation_id, 1, 10).await.unwrap()),
+            [2]
+        );
+        assert_eq!(
+            seqs(&store.messages_after(&conversation_id, 0, 1).await.unwrap()),
+            [1]
+        );
+
+        // Closed: a resend finds its message and opens nothing.
+        let closed = store
+            .close_conversation(&conversation_id, 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (closed.status, closed.closed_at, closed.last_activity_at),
+            (ConversationStatus::Closed, Some(2_000), 2_000)
+        );
+        assert_eq!(
+            store
+                .close_conversation(&conversation_id, 2_001)
+                .await
+                .unwrap(),
+            None,
+            "closed once"
+        );
+        assert_eq!(store.close_conversation("nope", 2_001).await.unwrap(), None);
+        let resent = store
+            .append_customer_message(say(&session, "c1", "hello", 2_100))
+            .await
+            .unwrap();
+        assert!(!resent.created && !resent.opened);
+        assert_eq!(resent.message.id, first.message.id);
+        let current = store
+            .current_conversation(&reader(&session))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (current.id.as_str(), current.status),
+            (conversation_id.as_str(), ConversationStatus::Closed),
+            "the resend opened no conversation"
+        );
+
+        // A new message after the close opens the next conversation.
+        let third = store
+            .append_customer_message(say(&session, "c3", "back", 3_000))
+            .await
+            .unwrap();
+        assert!(third.created && third.opened);
+        assert_ne!(third.message.conversation_id, conversation_id);
+        assert_eq!(third.message.seq, 1);
+        let current = store
+            .current_conversation(&reader(&session))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(current.id, third.message.conversation_id);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn agent_replies_take_the_next_seq_and_keep_their_client_ids() {
+    for db in databases::fresh("agent_replies").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        let first = store
+            .append_customer_message(say(&session, "c1", "hello", 1_000))
+            .await
+            .unwrap();
+        let conversation_id = first.message.conversation_id.clone();
+
+        let mut login = reply(&conversation_id, Some("r1"), "please log in", 1_500);
+        login.kind = MessageKind::LoginRequest;
+        login.link = Some("https://example.com/login".into());
+        let answered = store.append_agent_message(login).await.unwrap().unwrap();
+        assert_eq!(answered.message.seq, 2);
+        assert!(answered.created && !answered.opened && !answered.message.trusted);
+        assert_eq!(
+            (
+                answered.app_id.as_str(),
+                answered.customer_id.as_str(),
+                answered.owner_session_id.as_deref()
+            ),
+            ("demo", customer.id.as_str(), Some(session.id.as_str()))
+        );
+        let found = store
+            .agent_message_by_client_id(&conversation_id, "r1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, answered.message);
+        assert_eq!(found.kind, MessageKind::LoginRequest);
+        assert_eq!(found.link.as_deref(), Some("https://example.com/login"));
+        assert_eq!(found.author_name.as_deref(), Some("Grace"));
+        // A customer's client_id is not an agent's.
+        assert_eq!(
+            store
+                .agent_message_by_client_id(&conversation_id, "c1")
+                .await
+                .unwrap(),
+            None
+        );
+        // Without a client_id, any number of replies.
+        for n in 0..2 {
+            store
+                .append_agent_message(reply(&conversation_id, None, "more", 1_600 + n))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let conversation = store.conversation(&conversation_id).await.unwrap().unwrap();
+        assert_eq!(
+            (conversation.last_seq, conversation.last_activity_at),
+            (4, 1_601)
+        );
+
+        // The same client_id in another conversation is another reply.
+        let other = new_session(store, &customer, false).await;
+        let elsewhere = store
+            .append_customer_message(say(&other, "o1", "hi", 1_700))
+            .await
+            .unwrap();
+        store
+            .append_agent_message(reply(
+                &elsewhere.message.conversation_id,
+                Some("r1"),
+                "hi",
+                1_800,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Closed, or unknown: no reply.
+        store
+            .close_conversation(&conversation_id, 2_000)
+            .await
+            .unwrap();
+        assert!(store
+            .append_agent_message(reply(&conversation_id, Some("r2"), "late", 2_100))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .append_agent_message(reply("nope", None, "lost", 2_100))
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            seqs(&store.messages_after(&conversation_id, 0, 10).await.unwrap()),
+            [1, 2, 3, 4]
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_writes_into_its_own_conversation_and_a_trusted_one_into_the_proven_one() {
+    for db in databases::fresh("a_session_writes").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let ada = new_customer(store, Some("u-1")).await;
+        let phone = new_session(store, &ada, true).await;
+        let laptop = new_session(store, &ada, true).await;
+        let stranger = new_session(store, &ada, false).await;
+
+        let opened = store
+            .append_customer_message(say(&phone, "p1", "from my phone", 1_000))
+            .await
+            .unwrap();
+        assert!(opened.opened && opened.proven && opened.message.trusted);
+        let proven_id = opened.message.conversation_id.clone();
+        // Another trusted session of the customer joins it.
+        let joined = store
+            .append_customer_message(say(&laptop, "l1", "from my laptop", 1_001))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                joined.message.conversation_id.as_str(),
+                joined.message.seq,
+                joined.opened
+            ),
+            (proven_id.as_str(), 2, false)
+        );
+        assert_eq!(joined.owner_session_id.as_deref(), Some(phone.id.as_str()));
+        // An untrusted session of the same profile never does.
+        let apart = store
+            .append_customer_message(say(&stranger, "s1", "let me in", 1_002))
+            .await
+            .unwrap();
+        assert!(apart.opened && !apart.proven && !apart.message.trusted);
+        assert_ne!(apart.message.conversation_id, proven_id);
+
+        // Readers: the stranger reads its own; trusted ones the proven one.
+        let current = |session: &SessionRecord| {
+            let reader = reader(session);
+            async move {
+                store
+                    .current_conversation(&reader)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            }
+        };
+        assert_eq!(current(&stranger).await, apart.message.conversation_id);
+        assert_eq!(current(&laptop).await, proven_id);
+        // The laptop, no longer trusted, reads only what it started: none.
+        let mut lapsed = reader(&laptop);
+        lapsed.trusted = false;
+        assert_eq!(store.current_conversation(&lapsed).await.unwrap(), None);
+
+        // A trusted session with an open conversation of its own (opened
+        // before its login) writes into the proven one first.
+        let late = new_session(store, &ada, false).await;
+        let own = store
+            .append_customer_message(say(&late, "t1", "before login", 1_003))
+            .await
+            .unwrap();
+        let mut late = late;
+        late.trusted = true;
+        store.update_session_identity(&late).await.unwrap();
+        let after_login = store
+            .append_customer_message(say(&late, "t2", "after login", 1_004))
+            .await
+            .unwrap();
+        assert_eq!(after_login.message.conversation_id, proven_id);
+        assert_eq!(current(&late).await, proven_id, "the open proven one first");
+        // Its own open one is still what it reads untrusted.
+        let mut untrusted = reader(&late);
+        untrusted.trusted = false;
+        assert_eq!(
+            store
+                .current_conversation(&untrusted)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            own.message.conversation_id
+        );
+
+        // Once the proven one is closed, a trusted reader reads its own
+        // open one before the closed proven one.
+        store.close_conversation(&proven_id, 2_000).await.unwrap();
+        assert_eq!(current(&late).await, own.message.conversation_id);
+        // With nothing open, the newest.
+        store
+            .close_conversation(&own.message.conversation_id, 2_001)
+            .await
+            .unwrap();
+        assert_eq!(current(&late).await, own.message.conversation_id);
+        assert_eq!(current(&phone).await, proven_id);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_proven_one() {
+    for db in databases::fresh("linking_moves").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        // Ada chats anonymously on a laptop, while her phone holds her
+        // proven conversation.
+        let anonymous = new_customer(store, None).await;
+        let laptop = new_session(store, &anonymous, false).await;
+        let typed = store
+            .append_customer_message(say(&laptop, "a1", "hello?", 1_000))
+            .await
+            .unwrap();
+        let ada = new_customer(store, Some("u-1")).await;
+        let phone = new_session(store, &ada, true).await;
+        let proven = store
+            .append_customer_message(say(&phone, "p1", "from my phone", 1_001))
+            .await
+            .unwrap();
+
+        // A claim (setUser) links for the agent's eyes only.
+        let claimed = store
+            .link_session_conversations(&laptop.id, &ada.id, false, 1_500)
+            .await
+            .unwrap();
+        assert_eq!((claimed.linked, claimed.closed), (1, None));
+        let moved = store
+            .conversation(&typed.message.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (moved.customer_id.as_str(), moved.proven),
+            (ada.id.as_str(), false)
+        );
+        assert_eq!(
+            store
+                .conversation(&proven.message.conversation_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            ConversationStatus::Open,
+            "a claim closes nothing"
+        );
+
+        // Her login proves the laptop's conversation; the phone's proven
+        // one closes, as the one she is typing in goes on.
+        let mut laptop = laptop;
+        laptop.customer_id = ada.id.clone();
+        laptop.trusted = true;
+        laptop.trusted_until = Some(NOW + 600);
+        store.update_session_identity(&laptop).await.unwrap();
+        let linked = store
+            .link_session_conversations(&laptop.id, &ada.id, true, 2_000)
+            .await
+            .unwrap();
+        assert_eq!(linked.linked, 1);
+        let closed = linked.closed.expect("the other proven conversation closed");
+        assert_eq!(
+            (closed.id.as_str(), closed.status, closed.closed_at),
+            (
+                proven.message.conversation_id.as_str(),
+                ConversationStatus::Closed,
+                Some(2_000)
+            )
+        );
+        let now_proven = store
+            .conversation(&typed.message.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(now_proven.proven && now_proven.status == ConversationStatus::Open);
+        // The phone's next message joins it; the laptop's resend of its
+        // first message, now under Ada, finds it.
+        let from_phone = store
+            .append_customer_message(say(&phone, "p2", "still me", 2_100))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                from_phone.message.conversation_id.as_str(),
+                from_phone.message.seq
+            ),
+            (typed.message.conversation_id.as_str(), 2)
+        );
+        let mut resend = say(&laptop, "a1", "hello?", 2_200);
+        resend.customer_id = ada.id.clone();
+        let resent = store.append_customer_message(resend).await.unwrap();
+        assert!(!resent.created);
+        assert_eq!(resent.message.id, typed.message.id);
+
+        // Proving a session without an open conversation closes nothing.
+        let idle = new_session(store, &ada, false).await;
+        let nothing = store
+            .link_session_conversations(&idle.id, &ada.id, true, 3_000)
+            .await
+            .unwrap();
+        assert_eq!((nothing.linked, nothing.closed), (0, None));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn agents_and_their_sessions() {
+    for db in databases::fresh("agents_and_sessions").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let grace = new_agent(store, "grace@x.io", "Grace").await;
+        let al = new_agent(store, "al@x.io", "Al").await;
+        let bea = new_agent(store, "bea@x.io", "al").await;
+        assert_eq!(store.agent(&grace.id).await.unwrap(), Some(grace.clone()));
+        assert_eq!(
+            store.agent_by_email("GRACE@X.IO").await.unwrap(),
+            Some(grace.clone()),
+            "emails compare case-insensitively"
+        );
+        // ASCII letters only: the Kelvin sign is not a `k`.
+        let kim = new_agent(store, "kim@x.io", "Kim").await;
+        assert_eq!(store.agent_by_email("\u{212a}im@x.io").await.unwrap(), None);
+        store
+            .insert_agent(&agent("\u{212a}im@x.io", "Other Kim"))
+            .await
+            .unwrap();
+        let names: Vec<_> = store
+            .agents()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["Al", "Grace", "Kim", "Other Kim", "al"],
+            "by name, bytewise"
+        );
+
+        let away = store
+            .set_agent_status(&grace.id, AgentStatus::Away)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(away.status, AgentStatus::Away);
+        assert_eq!(
+            store
+                .set_agent_status("nobody", AgentStatus::Away)
+                .await
+                .unwrap(),
+            None
+        );
+
+        let console = agent_session(&al);
+        store.insert_agent_session(&console).await.unwrap();
+        assert_eq!(
+            store
+                .agent_session_by_token_hash(&console.token_hash)
+                .await
+                .unwrap(),
+            Some(console.clone())
+        );
+        store
+            .revoke_agent_session(&console.id, 5_000)
+            .await
+            .unwrap();
+        store
+            .revoke_agent_session(&console.id, 6_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .agent_session_by_token_hash(&console.token_hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            Some(5_000)
+        );
+
+        // Removing an agent: gone from lookups, sessions revoked, open
+        // conversations back in the queue; the email free again.
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        let open = store
+            .append_customer_message(say(&session, "c1", "hi", 1_000))
+            .await
+            .unwrap();
+        let other = new_session(store, &customer, false).await;
+        let closing = store
+            .append_customer_message(say(&other, "c2", "bye", 1_001))
+            .await
+            .unwrap();
+        for conversation in [&open, &closing] {
+            store
+                .assign_conversation(&conversation.message.conversation_id, Some(&bea.id), 1_100)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        store
+            .close_conversation(&closing.message.conversation_id, 1_200)
+            .await
+            .unwrap();
+        let live = agent_session(&bea);
+        store.insert_agent_session(&live).await.unwrap();
+        let requeued = store.remove_agent(&bea.id, 7_000).await.unwrap();
+        assert_eq!(
+            requeued.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            [open.message.conversation_id.as_str()]
+        );
+        assert_eq!(requeued[0].assigned_agent_id, None);
+        assert_eq!(store.agent(&bea.id).await.unwrap(), None);
+        assert_eq!(store.agent_by_email("bea@x.io").await.unwrap(), None);
+        assert_eq!(
+            store
+                .agent_session_by_token_hash(&live.token_hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            Some(7_000)
+        );
+        assert_eq!(
+            store
+                .conversation(&closing.message.conversation_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .assigned_agent_id
+                .as_deref(),
+            Some(bea.id.as_str()),
+            "closed conversations keep their agent"
+        );
+        new_agent(store, "bea@x.io", "Bea again").await;
+        assert!(store
+            .set_agent_status(&bea.id, AgentStatus::Available)
+            .await
+            .unwrap()
+            .is_none());
+        let _ = kim;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn routing_assigns_open_conversations_and_counts_them() {
+    for db in databases::fresh("routing_assigns").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let grace = new_agent(store, "grace@x.io", "Grace").await;
+        let al = new_agent(store, "al@x.io", "Al").await;
+        let customer = new_customer(store, None).await;
+        let mut conversations = Vec::new();
+        // Three at the same millisecond: the queue keeps their order.
+        for n in 0..3 {
+            let session = new_session(store, &customer, false).await;
+            let appended = store
+                .append_customer_message(say(&session, &format!("c{n}"), "hi", 1_000))
+                .await
+                .unwrap();
+            conversations.push(appended.message.conversation_id);
+        }
+        let queue: Vec<_> = store
+            .queued_conversations()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(queue, conversations, "oldest first");
+        assert!(store.open_conversation_counts().await.unwrap().is_empty());
+
+        let assigned = store
+            .assign_conversation(&conversations[0], Some(&grace.id), 5_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            assigned.assigned_agent_id.as_deref(),
+            Some(grace.id.as_str())
+        );
+        assert_eq!(
+            store
+                .agent(&grace.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_assigned_at,
+            Some(5_000)
+        );
+        store
+            .assign_conversation(&conversations[1], Some(&grace.id), 5_001)
+            .await
+            .unwrap();
+        store
+            .assign_conversation(&conversations[2], Some(&al.id), 5_002)
+            .await
+            .unwrap();
+        let counts: HashMap<_, _> = store
+            .open_conversation_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            counts,
+            HashMap::from([(grace.id.clone(), 2), (al.id.clone(), 1)])
+        );
+        assert!(store.queued_conversations().await.unwrap().is_empty());
+
+        // Back to the queue; closed ones are neither queued nor counted,
+        // nor assigned, nor do they move an agent's last_assigned_at.
+        store
+            .assign_conversation(&conversations[1], None, 6_000)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .close_conversation(&conversations[2], 6_100)
+            .await
+            .unwrap();
+        assert!(store
+            .assign_conversation(&conversations[2], Some(&grace.id), 6_200)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            store
+                .agent(&grace.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_assigned_at,
+            Some(5_001)
+        );
+        let counts: HashMap<_, _> = store
+            .open_conversation_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(counts, HashMap::from([(grace.id.clone(), 1)]));
+        let queue: Vec<_> = store
+            .queued_conversations()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(queue, [conversations[1].clone()]);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn conversation_views_show_verification_what_was_given_and_unread_counts() {
+    for db in databases::fresh("conversation_views").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let grace = new_agent(store, "grace@x.io", "Grace").await;
+        let ada = new_customer(store, Some("u-1")).await;
+        let phone = new_session(store, &ada, true).await;
+        let proven = store
+            .append_customer_message(say(&phone, "p1", "first", 1_000))
+            .await
+            .unwrap();
+        let proven_id = proven.message.conversation_id.clone();
+        store
+            .append_customer_message(say(&phone, "p2", "second", 1_001))
+            .await
+            .unwrap();
+        store
+            .append_customer_message(say(&phone, "p3", "third", 1_002))
+            .await
+            .unwrap();
+        // Someone typing under Ada's profile without proof.
+        let mut claimant = session_of(&ada, false);
+        claimant.display_name = Some("Eve".into());
+        claimant.display_email = Some("eve@example.com".into());
+        claimant.display_phone = Some("+14155550199".into());
+        store.insert_session(&claimant).await.unwrap();
+        let claimed = store
+            .append_customer_message(say(&claimant, "e1", "it's me, Ada", 1_003))
+            .await
+            .unwrap();
+        let claimed_id = claimed.message.conversation_id.clone();
+
+        let view = |filter: ConversationFilter, now: i64| async move {
+            store.conversation_views(filter, now).await.unwrap()
+        };
+        let one = view(ConversationFilter::Id(proven_id.clone()), NOW).await;
+        assert_eq!(one.len(), 1);
+        let v = &one[0];
+        assert_eq!(v.conversation.id, proven_id);
+        assert_eq!(v.customer.id, ada.id);
+        assert_eq!(v.customer.sub.as_deref(), Some("u-1"));
+        assert_eq!(v.last_body.as_deref(), Some("third"));
+        assert_eq!(v.unread, 3, "nobody read it");
+        assert!(
+            v.verified,
+            "proven, and a live session of Ada is trusted now"
+        );
+        assert_eq!(
+            (v.given.name.as_deref(), v.given.email.as_deref()),
+            (Some("Ada"), Some("ada@example.com"))
+        );
+        // Not verified once the proof expired, nor once the session ended.
+        assert!(!view(ConversationFilter::Id(proven_id.clone()), NOW + 600).await[0].verified);
+        let claimed_view = &view(ConversationFilter::Id(claimed_id.clone()), NOW).await[0];
+        assert!(!claimed_view.verified, "never verified unless proven");
+        assert_eq!(
+            (
+                claimed_view.given.name.as_deref(),
+                claimed_view.given.email.as_deref(),
+                claimed_view.given.phone.as_deref()
+            ),
+            (Some("Eve"), Some("eve@example.com"), Some("+14155550199")),
+            "what the owning session gave, not the profile"
+        );
+        assert_eq!(claimed_view.customer.name.as_deref(), Some("Ada Lovelace"));
+
+        // Unread counts customer messages after the assigned agent's marker.
+        store
+            .assign_conversation(&proven_id, Some(&grace.id), 2_000)
+            .await
+            .unwrap();
+        store.mark_read(&grace.id, &proven_id, 2).await.unwrap();
+        store.mark_read(&grace.id, &proven_id, 1).await.unwrap();
+        store
+            .append_agent_message(reply(&proven_id, None, "hello Ada", 2_100))
+            .await
+            .unwrap()
+            .unwrap();
+        let v = &view(ConversationFilter::Id(proven_id.clone()), NOW).await[0];
+        assert_eq!(
+            v.unread, 1,
+            "the marker never moves back; replies do not count"
+        );
+        assert_eq!(v.last_body.as_deref(), Some("hello Ada"));
+
+        store.revoke_session(&phone.id, NOW).await.unwrap();
+        assert!(!view(ConversationFilter::Id(proven_id.clone()), NOW).await[0].verified);
+
+        // Lists: an agent's, open first then newest activity; a customer's,
+        // newest first.
+        store
+            .assign_conversation(&claimed_id, Some(&grace.id), 3_000)
+            .await
+            .unwrap();
+        let mine: Vec<_> = view(ConversationFilter::AssignedTo(grace.id.clone()), NOW)
+            .await
+            .into_iter()
+            .map(|v| v.conversation.id)
+            .collect();
+        assert_eq!(
+            mine,
+            [proven_id.clone(), claimed_id.clone()],
+            "newest activity first"
+        );
+        store.close_conversation(&proven_id, 4_000).await.unwrap();
+        let mine: Vec<_> = view(ConversationFilter::AssignedTo(grace.id.clone()), NOW)
+            .await
+            .into_iter()
+            .map(|v| v.conversation.id)
+            .collect();
+        assert_eq!(mine, [claimed_id.clone(), proven_id.clone()], "open first");
+        let hers: Vec<_> = view(ConversationFilter::Customer(ada.id.clone()), NOW)
+            .await
+            .into_iter()
+            .map(|v| v.conversation.id)
+            .collect();
+        assert_eq!(hers, [claimed_id.clone(), proven_id.clone()]);
+        assert!(view(ConversationFilter::Id("nope".into()), NOW)
+            .await
+            .is_empty());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn presence_lasts_until_it_expires_and_each_server_writes_its_own() {
+    for db in databases::fresh("presence").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let online = |now: i64| async move {
+            let mut agents = store.online_agents(now).await.unwrap();
+            agents.sort();
+            agents
+        };
+        assert!(online(0).await.is_empty());
+        store
+            .set_presence("server-a", &["a".into(), "b".into()], 10_000)
+            .await
+            .unwrap();
+        store
+            .set_presence("server-b", &["b".into(), "c".into()], 5_000)
+            .await
+            .unwrap();
+        assert_eq!(online(1_000).await, ["a", "b", "c"]);
+        assert_eq!(online(5_000).await, ["a", "b"], "server-b's lapsed");
+        // A heartbeat rewrites the server's whole list.
+        store
+            .set_presence("server-a", &["a".into()], 20_000)
+            .await
+            .unwrap();
+        assert_eq!(online(1_000).await, ["a", "b", "c"]);
+        assert_eq!(online(6_000).await, ["a"]);
+        store.set_presence("server-a", &[], 30_000).await.unwrap();
+        assert_eq!(online(6_000).await, Vec::<String>::new());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_single_use_token_id_is_remembered_until_it_is_kept() {
+    for db in databases::fresh("single_use_token").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        assert!(store.remember_jti("demo", "j1", 100, 50).await.unwrap());
+        assert!(
+            !store.remember_jti("demo", "j1", 100, 60).await.unwrap(),
+            "a replay"
+        );
+        assert!(
+            store.remember_jti("other", "j1", 100, 60).await.unwrap(),
+            "per app"
+        );
+        assert!(
+            !store.remember_jti("demo", "j1", 200, 100).await.unwrap(),
+            "kept until 100"
+        );
+        assert!(
+            store.remember_jti("demo", "j1", 300, 101).await.unwrap(),
+            "forgotten once its token could not be accepted anyway"
+        );
+        assert!(!store.remember_jti("demo", "j1", 300, 102).await.unwrap());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn ping_answers_and_close_closes() {
+    for db in databases::fresh("ping").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        store.ping().await.unwrap();
+        store.close().await;
+        assert!(store.ping().await.is_err(), "closed");
+    }
+}
+
+// Concurrency: two stores on one database, as two servers, each with its
+// connections open (a pool opens them lazily, and a cold one would run
+// the first requests one after the other on its first connection), and
+// every task let go at once.
+
+/// Two stores on `db`, their pools warmed up.
+async fn two_servers(db: &databases::TestDatabase) -> [Arc<dyn Store>; 2] {
+    let servers = [db.store().await, db.store().await];
+    for server in &servers {
+        let pings = (0..databases::TEST_POOL).map(|_| {
+            let server = Arc::clone(server);
+            tokio::spawn(async move { server.ping().await })
+        });
+        for ping in pings.collect::<Vec<_>>() {
+            ping.await.unwrap().unwrap();
+        }
+    }
+    servers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_senders_through_two_servers_get_seqs_one_to_fifty() {
+    for db in databases::fresh("fifty_senders").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        let customer = new_customer(servers[0].as_ref(), None).await;
+        let session = new_session(servers[0].as_ref(), &customer, false).await;
+        // All at once, the first ones racing to open the conversation.
+        let start = Arc::new(tokio::sync::Barrier::new(50));
+        let sends: Vec<_> = (0..50)
+            .map(|n| {
+                let store = Arc::clone(&servers[n % 2]);
+                let message = say(
+                    &session,
+                    &format!("m{n:02}"),
+                    &format!("message {n}"),
+                    1_000 + n as i64,
+                );
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.append_customer_message(message).await
+                })
+            })
+            .collect();
+        let mut appended = Vec::new();
+        for send in sends {
+            appended.push(send.await.unwrap().unwrap());
+        }
+        let conversation_id = appended[0].message.conversation_id.clone();
+        assert!(
+            appended
+                .iter()
+                .all(|a| a.message.conversation_id == conversation_id),
+            "one conversation"
+        );
+        assert_eq!(
+            appended.iter().filter(|a| a.opened).count(),
+            1,
+            "opened once"
+        );
+        let mut acknowledged: Vec<_> = appended.iter().map(|a| a.message.seq).collect();
+        acknowledged.sort();
+        assert_eq!(acknowledged, (1..=50).collect::<Vec<_>>());
+
+        let stored = servers[1]
+            .messages_after(&conversation_id, 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(seqs(&stored), (1..=50).collect::<Vec<_>>());
+        let client_ids: BTreeSet<_> = stored.iter().filter_map(|m| m.client_id.clone()).collect();
+        assert_eq!(client_ids.len(), 50, "each client_id stored once");
+        let conversation = servers[0]
+            .conversation(&conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(conversation.last_seq, 50);
+        for server in servers {
+            server.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_resends_store_one_message() {
+    for db in databases::fresh("twenty_resends").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        let customer = new_customer(servers[0].as_ref(), None).await;
+        let session = new_session(servers[0].as_ref(), &customer, false).await;
+        let message = say(&session, "the-one", "hello", 1_000);
+        let start = Arc::new(tokio::sync::Barrier::new(20));
+        let sends: Vec<_> = (0..20)
+            .map(|n| {
+                let store = Arc::clone(&servers[n % 2]);
+                let mut message = message.clone();
+                message.id = id();
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.append_customer_message(message).await
+                })
+            })
+            .collect();
+        let mut appended = Vec::new();
+        for send in sends {
+            appended.push(send.await.unwrap().unwrap());
+        }
+        assert_eq!(appended.iter().filter(|a| a.created).count(), 1);
+        let first = appended.iter().find(|a| a.created).unwrap().message.clone();
+        assert!(
+            appended.iter().all(|a| a.message == first),
+            "all answered with it"
+        );
+        let stored = servers[1]
+            .messages_after(&first.conversation_id, 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(stored, vec![first]);
+        for server in servers {
+            server.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_trusted_sessions_opening_at_once_share_one_proven_conversation() {
+    for db in databases::fresh("two_trusted_sessions").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        // Ten customers, each with a phone and a laptop sending their first
+        // message at the same moment through different servers.
+        let mut races = Vec::new();
+        for n in 0..10 {
+            let customer = new_customer(servers[0].as_ref(), Some(&format!("u-{n}"))).await;
+            let phone = new_session(servers[0].as_ref(), &customer, true).await;
+            let laptop = new_session(servers[0].as_ref(), &customer, true).await;
+            let (a, b) = (Arc::clone(&servers[0]), Arc::clone(&servers[1]));
+            let (from_phone, from_laptop) = (
+                say(&phone, "p", "phone", 1_000),
+                say(&laptop, "l", "laptop", 1_000),
+            );
+            let start = Arc::new(tokio::sync::Barrier::new(2));
+            let start_too = Arc::clone(&start);
+            races.push((
+                customer,
+                tokio::spawn(async move {
+                    start.wait().await;
+                    a.append_customer_message(from_phone).await
+                }),
+                tokio::spawn(async move {
+                    start_too.wait().await;
+                    b.append_customer_message(from_laptop).await
+                }),
+            ));
+        }
+        for (customer, phone, laptop) in races {
+            let (phone, laptop) = (
+                phone.await.unwrap().unwrap(),
+                laptop.await.unwrap().unwrap(),
+            );
+            assert_eq!(
+                phone.message.conversation_id,
+                laptop.message.conversation_id
+            );
+            assert!(phone.proven && laptop.proven);
+            assert_eq!(
+                u8::from(phone.opened) + u8::from(laptop.opened),
+                1,
+                "opened once"
+            );
+            let mut got = [phone.message.seq, laptop.message.seq];
+            got.sort();
+            assert_eq!(got, [1, 2]);
+            let views = servers[1]
+                .conversation_views(ConversationFilter::Customer(customer.id.clone()), NOW)
+                .await
+                .unwrap();
+            assert_eq!(views.len(), 1, "one conversation for {}", customer.id);
+            assert_eq!(views[0].conversation.last_seq, 2);
+        }
+        for server in servers {
+            server.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_single_use_token_id_is_new_to_exactly_one_of_many_servers() {
+    for db in databases::fresh("single_use_concurrent").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        let start = Arc::new(tokio::sync::Barrier::new(20));
+        let tries: Vec<_> = (0..20)
+            .map(|n| {
+                let store = Arc::clone(&servers[n % 2]);
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.remember_jti("demo", "once", 1_000, 10).await
+                })
+            })
+            .collect();
+        let mut new = 0;
+        for attempt in tries {
+            new += u32::from(attempt.await.unwrap().unwrap());
+        }
+        assert_eq!(new, 1);
+        for server in servers {
+            server.close().await;
+        }
+    }
+}
+
+/// One routing decision as the console makes it: under the lock, the
+/// oldest queued conversation to the least loaded agent (ties: lowest id).
+async fn route_one(store: &dyn Store, agents: &[String]) -> Option<(String, String)> {
+    let _routing = store.routing_lock().await.unwrap();
+    let first = store
+        .queued_conversations()
+        .await
+        .unwrap()
+        .into_iter()
+        .next()?;
+    let counts: HashMap<String, i64> = store
+        .open_conversation_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let agent = agents
+        .iter()
+        .min_by_key(|a| (counts.get(*a).copied().unwrap_or(0), (*a).clone()))
+        .unwrap();
+    store
+        .assign_conversation(&first.id, Some(agent), 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    Some((first.id, agent.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn routing_from_two_servers_at_once_assigns_each_conversation_once_and_balances() {
+    for db in databases::fresh("routing_from_two_servers").await {
+        eprintln!("on {}", db.backend);
+        let [first, other] = two_servers(&db).await;
+        // SQLite has one server: its lock is that server's. Postgres's is
+        // the database's, so the second server is a store of its own.
+        let second = if db.is_postgres() {
+            other
+        } else {
+            other.close().await;
+            Arc::clone(&first)
+        };
+        let mut agents = Vec::new();
+        for n in 0..4 {
+            agents.push(
+                new_agent(
+                    first.as_ref(),
+                    &format!("agent{n}@x.io"),
+                    &format!("Agent {n}"),
+                )
+                .await
+                .id,
+            );
+        }
+        let customer = new_customer(first.as_ref(), None).await;
+        for n in 0..40 {
+            let session = new_session(first.as_ref(), &customer, false).await;
+            first
+                .append_customer_message(say(&session, &format!("c{n}"), "help", 1_000 + n))
+                .await
+                .unwrap();
+        }
+        let routers = [Arc::clone(&first), Arc::clone(&second)].map(|store| {
+            let agents = agents.clone();
+            tokio::spawn(async move {
+                let mut decisions = Vec::new();
+                while let Some(decision) = route_one(store.as_ref(), &agents).await {
+                    decisions.push(decision);
+                }
+                decisions
+            })
+        });
+        let mut decisions = Vec::new();
+        for router in routers {
+            decisions.extend(router.await.unwrap());
+        }
+        let conversations: BTreeSet<_> = decisions.iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(decisions.len(), 40, "no conversation assigned twice");
+        assert_eq!(conversations.len(), 40);
+        let counts: HashMap<_, _> = first
+            .open_conversation_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        for agent in &agents {
+            assert_eq!(counts.get(agent), Some(&10), "balanced: {counts:?}");
+        }
+        first.close().await;
+        second.close().await;
+    }
+}
+
+#[tokio::test]
+async fn routing_locks_of_two_servers_exclude_each_other_and_drop_releases() {
+    for db in databases::fresh("routing_locks_exclude").await {
+        eprintln!("on {}", db.backend);
+        let first = db.store().await;
+        let second = if db.is_postgres() {
+            db.store().await
+        } else {
+            Arc::clone(&first)
+        };
+        let held = first.routing_lock().await.unwrap();
+        let waiter = {
+            let second = Arc::clone(&second);
+            tokio::spawn(async move {
+                let guard = second.routing_lock().await.unwrap();
+                (Instant::now(), guard)
+            })
+        };
+        if db.is_postgres() {
+            // The second server waits in the database, for the lock.
+            wait_for_advisory_lock_waiter(&db.url).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "the second lock waits for the first");
+        let released = Instant::now();
+        drop(held);
+        let (acquired, guard) = tokio::time::timeout(PATIENCE, waiter)
+            .await
+            .expect("the second lock is taken once the first guard is dropped")
+            .unwrap();
+        assert!(
+            acquired.duration_since(released) < Duration::from_secs(1),
+            "released promptly: {:?}",
+            acquired.duration_since(released)
+        );
+        drop(guard);
+        // And the lock is free again for the first server.
+        tokio::time::timeout(PATIENCE, first.routing_lock())
+            .await
+            .expect("free again")
+            .unwrap();
+        first.close().await;
+        second.close().await;
+    }
+}
+
+/// Polls `pg_locks` until a session waits for an advisory lock.
+async fn wait_for_advisory_lock_waiter(url: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::postgres::PgConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if waiting {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody waits for the routing lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
+    let Some(db) = databases::postgres("migrate_at_once").await else {
+        eprintln!("{} is not set: skipped, it needs Postgres", databases::ENV);
+        return;
+    };
+    let runs = (0..4).map(|_| {
+        let url = db.url.clone();
+        tokio::spawn(async move { trustchat_server::store::migrate(&url).await })
+    });
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.push(
+            run.await
+                .unwrap()
+                .expect("every concurrent migration succeeds"),
+        );
+    }
+    applied.sort();
+    assert_eq!(applied, [vec![], vec![], vec![], vec![1]], "applied once");
+    // And two servers at once on the migrated database.
+    let (a, b) = tokio::join!(db.store(), db.store());
+    a.ping().await.unwrap();
+    b.ping().await.unwrap();
+    a.close().await;
+    b.close().await;
+}
