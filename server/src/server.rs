@@ -30,7 +30,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = store::connect(&config.server.database_url).await?;
+    let store =
+        store::connect_with(&config.server.database_url, &config.server.store_options()).await?;
     if !config.server.static_dir.is_dir() {
         tracing::warn!(
             static_dir = %config.server.static_dir.display(),

@@ -4,13 +4,14 @@
 //! the same across processes).
 
 mod common;
+mod databases;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use trustchat_server::clock;
 
-use common::live::{Live, PATIENCE};
+use common::live::{jwt, Live, PATIENCE};
 use common::{get, TestApp};
 
 #[tokio::test]
@@ -133,4 +134,142 @@ async fn an_agent_online_on_one_server_is_online_and_routed_to_from_another() {
         .await
         .unwrap()
         .contains(&agent_id));
+}
+
+/// Two servers on one fresh Postgres database, or `None` (and a line
+/// saying why) without one.
+async fn two_servers(test: &str) -> Option<(databases::TestDatabase, Live, Live)> {
+    let Some(db) = databases::postgres(test).await else {
+        eprintln!(
+            "{} is not set: {test} needs Postgres and is skipped",
+            databases::ENV
+        );
+        return None;
+    };
+    let a = Live::on_database(&db.url).await;
+    let b = Live::on_database(&db.url).await;
+    Some((db, a, b))
+}
+
+#[tokio::test]
+async fn a_message_on_one_server_reaches_sockets_and_consoles_on_another() {
+    let Some((_db, a, b)) = two_servers("message_across_servers").await else {
+        return;
+    };
+    b.add_agent("alice@support.example", "Alice").await;
+    let alice = b.login("alice@support.example").await;
+    let mut console = b.console(&alice).await;
+    // Ada is logged in on two devices: her phone on A, her laptop on B.
+    let ada = jwt("ada@example.com", "Ada Lovelace");
+    let (phone, _) = a.customer(json!({ "jwt": ada })).await;
+    let (laptop, _) = b.customer(json!({ "jwt": ada })).await;
+    let mut laptop_socket = b.widget(&laptop).await;
+    let mut phone_socket = a.widget(&phone).await;
+
+    // Written on A: the agent's console and Ada's laptop, both on B, hear it.
+    let sent = a.say(&phone, "hello from server A").await;
+    let conversation = sent["conversation_id"].as_str().unwrap().to_owned();
+    let heard = console.next_of("message").await;
+    assert_eq!(heard["message"]["body"], "hello from server A");
+    assert_eq!(
+        heard["conversation"]["assigned_agent_id"],
+        alice.id.as_str()
+    );
+    assert_eq!(heard["message"]["trusted"], true);
+    let on_laptop = laptop_socket.next_of("message").await;
+    assert_eq!(on_laptop["message"]["body"], "hello from server A");
+
+    // Answered on B: Ada's phone on A hears it.
+    let (status, _) = b
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/messages"),
+            json!({"body": "hi Ada, from server B"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let reply = phone_socket.agent_message().await;
+    assert_eq!(reply["message"]["body"], "hi Ada, from server B");
+
+    // Closed on B: the phone on A hears that too.
+    let (status, _) = b
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/close"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let closed = phone_socket.next_of("conversation").await;
+    assert_eq!(
+        (
+            closed["conversation_id"].as_str(),
+            closed["status"].as_str()
+        ),
+        (Some(conversation.as_str()), Some("closed"))
+    );
+}
+
+#[tokio::test]
+async fn clear_user_on_one_server_closes_the_sessions_sockets_on_another_within_a_second() {
+    let Some((_db, a, b)) = two_servers("revoke_across_servers").await else {
+        return;
+    };
+    let (token, _) = a
+        .customer(json!({"user": {"name": "Grace", "email": "grace@example.com"}}))
+        .await;
+    let mut socket = b.widget(&token).await;
+    let revoked = a
+        .http
+        .delete(a.url("/api/v1/sessions/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    tokio::time::timeout(Duration::from_secs(1), socket.closed_with(4001))
+        .await
+        .expect("B closed the revoked session's socket within a second");
+}
+
+#[tokio::test]
+async fn a_lost_listen_connection_comes_back_and_its_sockets_resync() {
+    let Some((db, a, b)) = two_servers("listen_lost").await else {
+        return;
+    };
+    let (token, _) = a.customer(json!({})).await;
+    let mut socket = b.widget(&token).await;
+    // The database drops every LISTEN connection (a failover, a proxy's
+    // idle timeout): events sent meanwhile are lost to B.
+    let mut conn = {
+        use sqlx::Connection as _;
+        sqlx::PgConnection::connect(&db.url).await.unwrap()
+    };
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%') AS t",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(killed >= 2, "both servers listen: {killed}");
+    // B's socket is told to resync once B listens again, and B is ready.
+    socket.closed_with(4009).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let ready = b.http.get(b.url("/readyz")).send().await.unwrap().status();
+        if ready == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never got ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And events flow again.
+    let mut socket = b.widget(&token).await;
+    a.say(&token, "after the gap").await;
+    let heard = socket.next_of("message").await;
+    assert_eq!(heard["message"]["body"], "after the gap");
 }

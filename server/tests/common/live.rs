@@ -19,13 +19,19 @@ pub const LOGIN_URL: &str = "http://127.0.0.1:8080/login";
 pub const PASSWORD: &str = "correct-horse-battery";
 
 pub fn config_text(dir: &std::path::Path, extra: &str) -> String {
+    config_on(&format!("sqlite://{}", dir.join("t.db").display()), extra)
+}
+
+/// The config of [`config_text`] on the database at `database_url`.
+pub fn config_on(database_url: &str, extra: &str) -> String {
     use base64::Engine as _;
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
     format!(
         r#"
 [server]
 listen = "127.0.0.1:0"
-database_url = "sqlite://{db}"
+database_url = "{database_url}"
+database_max_connections = 8
 
 [[apps]]
 id = "demo"
@@ -39,7 +45,6 @@ max_token_lifetime_secs = 3600
 id = "other"
 {extra}
 "#,
-        db = dir.join("t.db").display(),
     )
 }
 
@@ -84,9 +89,30 @@ impl Live {
         Live::start_in(self.dir.clone(), "").await
     }
 
+    /// A server on the database at `database_url` (Postgres: call it
+    /// again for another server of the same database).
+    pub async fn on_database(database_url: &str) -> Live {
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        Live::serve(
+            Config::from_toml(&config_on(database_url, "")).unwrap(),
+            dir,
+        )
+        .await
+    }
+
     async fn start_in(dir: std::sync::Arc<tempfile::TempDir>, extra: &str) -> Live {
-        let config = Config::from_toml(&config_text(dir.path(), extra)).unwrap();
-        let store = store::connect(&config.server.database_url).await.unwrap();
+        Live::serve(
+            Config::from_toml(&config_text(dir.path(), extra)).unwrap(),
+            dir,
+        )
+        .await
+    }
+
+    async fn serve(config: Config, dir: std::sync::Arc<tempfile::TempDir>) -> Live {
+        let store =
+            store::connect_with(&config.server.database_url, &config.server.store_options())
+                .await
+                .unwrap();
         let state = AppState::new(config, store).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
