@@ -2,7 +2,7 @@
 // Every result is also printed as one JSON line starting with {"bench":...}
 // so a later run can be compared with this one by a program.
 //
-//   node scripts/bench.mjs [jwt] [load] [page] [logins]      (default: all)
+//   node scripts/bench.mjs [jwt] [load] [postgres] [page] [logins]      (default: all)
 //
 // - jwt: identity-token verification per algorithm (criterion, in
 //   server/benches/jwt.rs), and node's jose verifying the same tokens in the
@@ -11,6 +11,9 @@
 //   CPU throttling (scripts/bench-page.mjs).
 // - load: the load generator (`trustchat-server loadtest`, its own process)
 //   against a release server on 127.0.0.1 with a fresh SQLite file.
+// - postgres (also with load): the same generator against one release server
+//   on PostgreSQL, then two servers on one database (sessions split across
+//   them, delivery measured on the other server).
 // - logins: a release server's memory under 200 concurrent bad agent logins
 //   (scripts/bench-logins.mjs).
 
@@ -23,6 +26,7 @@ import { setup } from "./setup.mjs";
 import { build } from "./build.mjs";
 import { pageBench } from "./bench-page.mjs";
 import { loginBench } from "./bench-logins.mjs";
+import { ensurePostgres, startPostgres } from "./postgres.mjs";
 
 const wanted = process.argv.slice(2);
 const want = (name) => wanted.length === 0 || wanted.includes(name);
@@ -136,6 +140,70 @@ allowed_origins = ["http://127.0.0.1:${port}"]
   }
 }
 
+// The same load on PostgreSQL (fsync on, as in production): one server,
+// then two servers on one database with the sessions split across them and
+// each observer on the other server, so delivery crosses servers.
+async function postgresLoadBench() {
+  step("load generator against release servers on PostgreSQL");
+  run("cargo", ["build", "--release", "-p", "trustchat-server"]);
+  ensurePostgres();
+  const binary = path.join(ROOT, "target", "release", "trustchat-server");
+  const load = { connections: 10000, rate: 2000, duration: 15, observeEvery: 10 };
+  for (const servers of [1, 2]) {
+    const pg = await startPostgres({ fsync: true });
+    const started = [];
+    try {
+      for (let i = 0; i < servers; i += 1) {
+        const port = await freePort();
+        const config = path.join(tmp, `pg-${servers}-${i}.toml`);
+        writeFileSync(
+          config,
+          `[server]
+listen = "127.0.0.1:${port}"
+database_url = "${pg.url}"
+database_max_connections = 20
+max_connections = 15000
+
+[limits]
+messages_per_minute = 100000
+message_burst = 1000
+sessions_per_minute_per_address = 1000000
+session_burst_per_address = 100000
+ws_connects_per_minute_per_address = 1000000
+ws_connect_burst_per_address = 100000
+unauthenticated_sockets_per_address = 100000
+
+[[apps]]
+id = "demo"
+allowed_origins = ["http://127.0.0.1:${port}"]
+`,
+        );
+        started.push(await startServer({ binary, config, log: "ignore" }));
+      }
+      const urls = started.flatMap((server) => ["--url", server.url]);
+      const result = spawnSync(
+        binary,
+        ["loadtest", ...urls, "--app", "demo", "--connections", String(load.connections), "--rate", String(load.rate),
+          "--duration", String(load.duration), "--observe-every", String(load.observeEvery),
+          "--server-pid", String(started[0].process.pid)],
+        { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+      );
+      for (const line of result.stdout.split("\n")) {
+        if (line.startsWith('{"')) {
+          const record = JSON.parse(line);
+          emit({ ...record, bench: "loadtest_postgres", servers });
+        } else if (line) {
+          console.log(line);
+        }
+      }
+      if (result.status !== 0) throw new Error(`loadtest exited with ${result.status}`);
+    } finally {
+      for (const server of started) await server.stop();
+      await pg.stop();
+    }
+  }
+}
+
 setup();
 if (want("jwt")) await jwtBench();
 if (want("page")) {
@@ -144,6 +212,7 @@ if (want("page")) {
   await pageBench({ serverBinary: path.join(ROOT, "target", "debug", "trustchat-server") });
 }
 if (want("load")) await loadBench();
+if (want("load") || want("postgres")) await postgresLoadBench();
 if (want("logins")) {
   run("cargo", ["build", "--release", "-p", "trustchat-server"]);
   await loginBench({ binary: path.join(ROOT, "target", "release", "trustchat-server") });

@@ -88,7 +88,7 @@ function postgresUser() {
  * `postgres` (trust authentication) to the `postgres` database, where the
  * tests create databases of their own.
  */
-export async function startPostgres({ port } = {}) {
+export async function startPostgres({ port, fsync = false } = {}) {
   const bin = postgresBinDir();
   if (!bin) throw new Error("PostgreSQL is not installed: call ensurePostgres() first");
   port ??= await freePort();
@@ -124,8 +124,8 @@ export async function startPostgres({ port } = {}) {
         "-c", `port=${port}`,
         "-c", `unix_socket_directories=${dir}`,
         // Tests only: a crash of the machine may lose the cluster. Never
-        // in production, nor for benchmarks.
-        "-c", "fsync=off",
+        // in production, nor for benchmarks (`fsync: true`).
+        ...(fsync ? [] : ["-c", "fsync=off"]),
         // Room for the suites running in parallel, each test with its own
         // pools.
         "-c", "max_connections=300",
