@@ -216,10 +216,10 @@ describe("several servers on one PostgreSQL", () => {
 
   test("a database restart under load: /readyz says 503 and then 200, and nothing acknowledged is lost", async () => {
     const [a] = await startServers(await freshDatabase("restart_under_load"), 1);
+    let sending = true;
     try {
       const token = await openSession(a.url);
       const acked = [];
-      let sending = true;
       let n = 0;
       const sender = (async () => {
         while (sending) {
@@ -254,6 +254,8 @@ describe("several servers on one PostgreSQL", () => {
         stored.map((_, i) => i + 1),
       );
     } finally {
+      // Whatever failed, the loops stop, so the file ends.
+      sending = false;
       await a.stop();
     }
   });
