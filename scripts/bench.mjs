@@ -81,6 +81,20 @@ async function jwtBench() {
   }
 }
 
+// The servers' limits under load: the generator is one address opening
+// every session and socket, and sends far more than a person would.
+const LOAD_LIMITS = `max_connections = 15000
+
+[limits]
+messages_per_minute = 100000
+message_burst = 1000
+sessions_per_minute_per_address = 1000000
+session_burst_per_address = 100000
+ws_connects_per_minute_per_address = 1000000
+ws_connect_burst_per_address = 100000
+unauthenticated_sockets_per_address = 100000
+`;
+
 async function loadBench() {
   step("load generator against a release server");
   run("cargo", ["build", "--release", "-p", "trustchat-server"]);
@@ -95,18 +109,7 @@ async function loadBench() {
       `[server]
 listen = "127.0.0.1:${port}"
 database_url = "sqlite://${path.join(tmp, `load-${run}.db`)}"
-max_connections = 15000
-
-# The generator is one address opening every session and socket.
-[limits]
-messages_per_minute = 100000
-message_burst = 1000
-sessions_per_minute_per_address = 1000000
-session_burst_per_address = 100000
-ws_connects_per_minute_per_address = 1000000
-ws_connect_burst_per_address = 100000
-unauthenticated_sockets_per_address = 100000
-
+${LOAD_LIMITS}
 [[apps]]
 id = "demo"
 allowed_origins = ["http://127.0.0.1:${port}"]
@@ -162,17 +165,7 @@ async function postgresLoadBench() {
 listen = "127.0.0.1:${port}"
 database_url = "${pg.url}"
 database_max_connections = 20
-max_connections = 15000
-
-[limits]
-messages_per_minute = 100000
-message_burst = 1000
-sessions_per_minute_per_address = 1000000
-session_burst_per_address = 100000
-ws_connects_per_minute_per_address = 1000000
-ws_connect_burst_per_address = 100000
-unauthenticated_sockets_per_address = 100000
-
+${LOAD_LIMITS}
 [[apps]]
 id = "demo"
 allowed_origins = ["http://127.0.0.1:${port}"]

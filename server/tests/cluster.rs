@@ -59,21 +59,7 @@ async fn an_agent_online_on_one_server_is_online_and_routed_to_from_another() {
 
     // Server B learns it within a heartbeat (at once: A writes when its
     // agents come or go).
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !b
-        .state
-        .presence
-        .online_now()
-        .await
-        .unwrap()
-        .contains(&agent_id)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B never saw Alice online"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    online_for(&b, &agent_id, true, "B never saw Alice online").await;
     // A customer on B is routed to the agent on A.
     let (token, _) = b.customer(json!({})).await;
     let sent = b.say(&token, "hello from server B").await;
@@ -93,21 +79,7 @@ async fn an_agent_online_on_one_server_is_online_and_routed_to_from_another() {
 
     // The console closes: within a heartbeat the agent is offline for B.
     drop(console);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while b
-        .state
-        .presence
-        .online_now()
-        .await
-        .unwrap()
-        .contains(&agent_id)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B kept Alice online"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    online_for(&b, &agent_id, false, "B kept Alice online").await;
     // A server that dies without a word takes its agents offline when
     // their presence expires.
     a.state
@@ -134,6 +106,24 @@ async fn an_agent_online_on_one_server_is_online_and_routed_to_from_another() {
         .await
         .unwrap()
         .contains(&agent_id));
+}
+
+/// Waits until server `live` sees the agent `online` (or not), within
+/// [`PATIENCE`].
+async fn online_for(live: &Live, agent_id: &str, online: bool, failure: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while live
+        .state
+        .presence
+        .online_now()
+        .await
+        .unwrap()
+        .contains(agent_id)
+        != online
+    {
+        assert!(tokio::time::Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Two servers on one fresh Postgres database, or `None` (and a line
