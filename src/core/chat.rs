@@ -30,7 +30,7 @@ use trustchat_protocol::{
     Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, ServerFrame,
 };
 
-use super::state::{Effect, Event};
+use super::effect::{Effect, Event};
 
 /// The first reconnect waits up to this long, in milliseconds.
 pub const BACKOFF_BASE_MS: u32 = 500;

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod config;
+pub mod effect;
 pub mod error;
 pub mod number;
 pub mod state;
@@ -11,11 +12,9 @@ pub mod trust;
 
 pub use chat::{backoff, ChatInput, Line, LineState, PendingRecord, Posted};
 pub use config::{Config, STORAGE_PREFIX};
+pub use effect::{Effect, Event, Focus, User, EVENT_NAMES};
 pub use error::{Code, Error};
-pub use state::{
-    validate_form, Effect, Event, FieldErrors, Focus, GreetingLink, Input, Panel, Phase, User,
-    View, Widget, EVENT_NAMES,
-};
+pub use state::{validate_form, FieldErrors, GreetingLink, Input, Panel, Phase, View, Widget};
 pub use trust::Deadline;
 
 #[cfg(test)]

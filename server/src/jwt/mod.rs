@@ -25,6 +25,7 @@
 pub mod config;
 pub mod keys;
 pub mod mint;
+mod refresh;
 pub mod remote;
 pub mod replay;
 pub mod verify;
