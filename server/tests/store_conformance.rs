@@ -1362,6 +1362,89 @@ async fn fifty_senders_through_two_servers_get_seqs_one_to_fifty() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_from_many_customers_keeps_every_conversation_whole_and_refuses_only_a_stolen_client_id(
+) {
+    for db in databases::fresh("a_burst_from_many").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        // Forty customers with two sessions each; one client_id of each
+        // customer's first session is sent again by its second session.
+        let mut sessions = Vec::new();
+        for _ in 0..40 {
+            let customer = new_customer(servers[0].as_ref(), None).await;
+            let first = new_session(servers[0].as_ref(), &customer, false).await;
+            let second = new_session(servers[0].as_ref(), &customer, false).await;
+            servers[0]
+                .append_customer_message(say(&first, "shared", "mine", 999))
+                .await
+                .unwrap();
+            sessions.push((first, second));
+        }
+        let start = Arc::new(tokio::sync::Barrier::new(40 * 11));
+        let mut sends = Vec::new();
+        for (n, (first, second)) in sessions.iter().enumerate() {
+            for k in 0..11 {
+                let (session, client_id) = match k {
+                    0 => (second, "shared".to_owned()),
+                    k if k % 2 == 0 => (first, format!("f{k}")),
+                    k => (second, format!("s{k}")),
+                };
+                let message = say(session, &client_id, &format!("{n}/{k}"), 1_000 + k);
+                let store = Arc::clone(&servers[(n + k as usize) % 2]);
+                let start = Arc::clone(&start);
+                sends.push(tokio::spawn(async move {
+                    start.wait().await;
+                    (client_id, store.append_customer_message(message).await)
+                }));
+            }
+        }
+        let mut stored = Vec::new();
+        for send in sends {
+            match send.await.unwrap() {
+                (client_id, result) if client_id == "shared" => {
+                    assert_eq!(taken(result), UniqueKey::ClientId);
+                }
+                (_, result) => stored.push(result.unwrap()),
+            }
+        }
+        assert_eq!(stored.len(), 40 * 10);
+        assert!(stored.iter().all(|a| a.created));
+        // Each session's conversation holds its messages once, seqs 1..=n.
+        for (first, second) in &sessions {
+            for (session, count) in [(first, 6), (second, 5)] {
+                let conversation = servers[1]
+                    .current_conversation(&reader(session))
+                    .await
+                    .unwrap()
+                    .expect("a conversation");
+                let messages = servers[1]
+                    .messages_after(&conversation.id, 0, 100)
+                    .await
+                    .unwrap();
+                assert_eq!(seqs(&messages), (1..=count).collect::<Vec<_>>());
+                assert!(messages
+                    .iter()
+                    .all(|m| m.session_id.as_deref() == Some(session.id.as_str())));
+            }
+        }
+        // Read back by place, as another server's relay does.
+        let places: Vec<(String, i64)> = stored
+            .iter()
+            .map(|a| (a.message.conversation_id.clone(), a.message.seq))
+            .chain([("no-such-conversation".to_owned(), 1)])
+            .collect();
+        let mut found = servers[1].messages_at(&places).await.unwrap();
+        let mut expected: Vec<_> = stored.iter().map(|a| a.message.clone()).collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(found, expected);
+        for server in servers {
+            server.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_resends_store_one_message() {
     for db in databases::fresh("twenty_resends").await {
         eprintln!("on {}", db.backend);
@@ -1673,7 +1756,11 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
         );
     }
     applied.sort();
-    assert_eq!(applied, [vec![], vec![], vec![], vec![1]], "applied once");
+    assert_eq!(
+        applied,
+        [vec![], vec![], vec![], vec![1, 2]],
+        "applied once, all by one server"
+    );
     // And two servers at once on the migrated database.
     let (a, b) = tokio::join!(db.store(), db.store());
     a.ping().await.unwrap();

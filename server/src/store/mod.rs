@@ -483,6 +483,11 @@ pub trait Store: Send + Sync + 'static {
         reader: &Reader,
     ) -> StoreResult<Option<ConversationRecord>>;
 
+    /// The messages at these (conversation, `seq`) places, in no set
+    /// order; places with no message are left out. Another server's events
+    /// name messages so, and a server reads those of a burst at once.
+    async fn messages_at(&self, places: &[(String, i64)]) -> StoreResult<Vec<MessageRecord>>;
+
     /// At most `limit` messages of a conversation with `seq > after`, by
     /// `seq`.
     async fn messages_after(

@@ -1,8 +1,27 @@
-//! The message appends of a Postgres store: each one statement, committed
-//! on its own (see the module documentation of [`super`], "Appends").
+//! The message appends of a Postgres store (see the module documentation
+//! of [`super`], "Appends").
+//!
+//! A customer's message goes to one of [`WRITERS`] writer tasks, chosen by
+//! its customer, so one customer's messages keep their order. A writer
+//! stores whatever is queued when it comes round, up to [`BATCH`]
+//! messages, in one transaction, and answers each only after the commit:
+//! acknowledged still means committed, and one WAL flush serves the whole
+//! batch, as the SQLite writer's one fsync does. The statements of a batch
+//! never fail on a unique index in the common case: they check first for a
+//! `client_id` stored before and skip a conversation another writer opened
+//! (`ON CONFLICT DO NOTHING`). When a batch fails anyway (a race with
+//! another server, a deadlock detected by Postgres, a lost connection),
+//! nothing of it was committed, and each of its messages is stored again
+//! on its own, as before the writers existed.
+//!
+//! Agents' messages are few; each is one statement, committed on its own.
 
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::Row;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::{Acquire as _, Row};
+use tokio::sync::{mpsc, oneshot};
 use trustchat_protocol::{Author, MessageKind};
 
 use super::rows::{db, message_from_row, MESSAGE_COLUMNS};
@@ -11,25 +30,317 @@ use crate::store::{
     StoreResult, UniqueKey,
 };
 
+/// How many writer tasks (and connections) a server has for customers'
+/// messages.
+pub(super) const WRITERS: usize = 4;
+/// The most messages one writer stores in one transaction.
+const BATCH: usize = 128;
+/// How many messages may wait for one writer; more wait for room.
+const QUEUE: usize = 4096;
+
 /// How often an append looks again for its conversation when another
 /// writer opened one between its two statements. Each retry follows a
 /// commit of that other writer, so a second look finds what it opened.
 const ATTEMPTS: usize = 4;
 
+/// A message waiting for its writer, and where its outcome goes.
+type Job = (NewCustomerMessage, oneshot::Sender<StoreResult<Appended>>);
+
+/// The writers of one server.
+#[derive(Debug)]
+pub(super) struct Writers {
+    queues: Vec<mpsc::Sender<Job>>,
+}
+
+impl Writers {
+    /// Starts the writers: each takes its connections from `writers` and,
+    /// for a batch that failed, from `pool`.
+    pub(super) fn start(writers: PgPool, pool: PgPool) -> Arc<Writers> {
+        let queues = (0..WRITERS)
+            .map(|_| {
+                let (send, receive) = mpsc::channel(QUEUE);
+                tokio::spawn(write_loop(writers.clone(), pool.clone(), receive));
+                send
+            })
+            .collect();
+        Arc::new(Writers { queues })
+    }
+
+    /// Stores a customer's message (see
+    /// [`crate::store::Store::append_customer_message`]) once its batch
+    /// committed.
+    pub(super) async fn customer(&self, new: NewCustomerMessage) -> StoreResult<Appended> {
+        let queue = &self.queues[shard(&new.customer_id) % self.queues.len()];
+        let (send, outcome) = oneshot::channel();
+        let stopped = || StoreError::Database("the message writer stopped".into());
+        queue.send((new, send)).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+fn shard(key: &str) -> usize {
+    key.bytes().fold(0usize, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(usize::from(byte))
+    })
+}
+
+/// One writer: a batch per turn, until the store is dropped.
+async fn write_loop(writers: PgPool, pool: PgPool, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut jobs, BATCH).await > 0 {
+        // One order for every batch, on every server (by customer, then
+        // session; a session's own messages keep theirs): two batches lock
+        // their conversations in the same order, so they do not deadlock.
+        jobs.sort_by(|(a, _), (b, _)| {
+            (a.customer_id.as_str(), a.session_id.as_str())
+                .cmp(&(b.customer_id.as_str(), b.session_id.as_str()))
+        });
+        match batch(&writers, &jobs).await {
+            Ok(outcomes) => {
+                for ((_, answer), outcome) in jobs.drain(..).zip(outcomes) {
+                    let _ = answer.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, count = jobs.len(), "a batch of messages failed; storing each on its own");
+                for (new, answer) in jobs.drain(..) {
+                    let _ = answer.send(customer(&pool, &new).await);
+                }
+            }
+        }
+    }
+}
+
+/// Stores `jobs` in one transaction: each one's outcome, or the error
+/// that undid them all.
+///
+/// Most messages join a conversation that is open: one statement joins
+/// them all ([`JOIN_MANY`]). Of the rest, each session's first opens its
+/// conversation, all in one statement ([`OPEN_MANY`]), and the messages
+/// after it join that in a second [`JOIN_MANY`]. What is still left (a
+/// `client_id` stored before, sent twice in the batch, a race with another
+/// writer) goes one message at a time, in order, as [`one`] does.
+async fn batch(writers: &PgPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Appended>>> {
+    let mut conn = writers.acquire().await.map_err(db)?;
+    let mut tx = conn.begin().await.map_err(db)?;
+    let mut outcomes: Vec<Option<StoreResult<Appended>>> = jobs.iter().map(|_| None).collect();
+    // A client_id sent twice in one batch: its repeats go last, one by one.
+    let mut sent = HashSet::new();
+    let (mut pending, repeats): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| sent.insert((&jobs[i].0.customer_id, &jobs[i].0.client_id)));
+
+    for (i, row) in many(&mut tx, JOIN_MANY, jobs, &pending).await? {
+        outcomes[i] = Some(appended(&jobs[i].0, &row, false));
+    }
+    pending.retain(|&i| outcomes[i].is_none());
+    let mut sessions = HashSet::new();
+    let openers: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|&i| sessions.insert(&jobs[i].0.session_id))
+        .collect();
+    let mut opened = HashSet::new();
+    for (i, row) in many(&mut tx, OPEN_MANY, jobs, &openers).await? {
+        opened.insert(&jobs[i].0.session_id);
+        outcomes[i] = Some(appended(&jobs[i].0, &row, true));
+    }
+    // The messages after an opener that opened: they join it now.
+    let followers: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|&i| outcomes[i].is_none() && opened.contains(&jobs[i].0.session_id))
+        .collect();
+    for (i, row) in many(&mut tx, JOIN_MANY, jobs, &followers).await? {
+        outcomes[i] = Some(appended(&jobs[i].0, &row, false));
+    }
+    pending.retain(|&i| outcomes[i].is_none());
+    pending.extend(repeats);
+    for i in pending {
+        outcomes[i] = Some(match one(&mut tx, &jobs[i].0).await {
+            // Refused for this message alone, by a read: the others go on.
+            Err(StoreError::Taken(UniqueKey::ClientId)) if !failed(&mut tx).await => {
+                Err(StoreError::Taken(UniqueKey::ClientId))
+            }
+            Err(error) => return Err(error),
+            Ok(appended) => Ok(appended),
+        });
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| {
+                Err(StoreError::Database(
+                    "a message of a batch was left out".into(),
+                ))
+            })
+        })
+        .collect())
+}
+
+/// Runs [`JOIN_MANY`] or [`OPEN_MANY`] for the jobs at `indexes`: the
+/// index and row of each message it stored.
+async fn many(
+    conn: &mut PgConnection,
+    statement: &'static str,
+    jobs: &[Job],
+    indexes: &[usize],
+) -> StoreResult<Vec<(usize, PgRow)>> {
+    if indexes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = |f: fn(&NewCustomerMessage) -> String| -> Vec<String> {
+        indexes.iter().map(|&i| f(&jobs[i].0)).collect()
+    };
+    let ordinals: Vec<i64> = indexes.iter().map(|&i| i as i64).collect();
+    let names: Vec<Option<String>> = indexes
+        .iter()
+        .map(|&i| jobs[i].0.author_name.clone())
+        .collect();
+    let trusted: Vec<bool> = indexes.iter().map(|&i| jobs[i].0.trusted).collect();
+    let now: Vec<i64> = indexes.iter().map(|&i| jobs[i].0.now_ms).collect();
+    let mut query = sqlx::query(statement)
+        .bind(ordinals)
+        .bind(column(|m| m.id.clone()))
+        .bind(names)
+        .bind(column(|m| m.body.clone()))
+        .bind(trusted)
+        .bind(now)
+        .bind(column(|m| m.client_id.clone()))
+        .bind(column(|m| m.session_id.clone()))
+        .bind(column(|m| m.customer_id.clone()));
+    if statement == OPEN_MANY {
+        query = query
+            .bind(column(|_| uuid::Uuid::new_v4().to_string()))
+            .bind(column(|m| m.app_id.clone()));
+    }
+    let rows = query.fetch_all(conn).await.map_err(db)?;
+    rows.into_iter()
+        .map(|row| {
+            let n: i64 = row.try_get("n").map_err(db)?;
+            Ok((
+                usize::try_from(n).map_err(|_| StoreError::Database("a bad ordinal".into()))?,
+                row,
+            ))
+        })
+        .collect()
+}
+
+/// [`JOIN`] for many messages at once (`$1` their ordinals, then arrays
+/// of [`JOIN`]'s parameters): each conversation is bumped once, by its
+/// number of messages, which take its seqs in ordinal order. The rows are
+/// locked in the order of their ids, so two batches that touch the same
+/// conversations (on two servers) wait for each other instead of
+/// deadlocking.
+///
+/// Prepared statements keep the plan made on their first runs, perhaps on
+/// nearly empty tables; every lookup here is written so that no plan can
+/// read a whole table: the `client_id` check is a `LATERAL ... LIMIT 1`
+/// (one index probe per message, never a hash join over all messages),
+/// the conversation lookups are scalar subqueries on their unique indexes,
+/// the lock is taken by primary key. The writers' connections also run
+/// with `enable_seqscan = off`.
+const JOIN_MANY: &str = "\
+WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                         $6::bigint[], $7::text[], $8::text[], $9::text[])
+        AS i(n, id, author_name, body, trusted, now_ms, client_id, session_id, customer_id)
+), target AS (
+    SELECT i.*, COALESCE(
+        (SELECT c.id FROM conversations c
+         WHERE i.trusted AND c.customer_id = i.customer_id AND c.status = 'open' AND c.proven),
+        (SELECT c.id FROM conversations c WHERE c.session_id = i.session_id AND c.status = 'open')
+    ) AS conversation_id
+    FROM input i LEFT JOIN LATERAL (
+        SELECT TRUE AS stored FROM messages m
+        WHERE m.customer_id = i.customer_id AND m.client_id = i.client_id LIMIT 1
+    ) before ON TRUE
+    WHERE before.stored IS NULL
+), counted AS (
+    SELECT conversation_id, COUNT(*) AS k, MAX(now_ms) AS now_ms
+    FROM target WHERE conversation_id IS NOT NULL GROUP BY conversation_id
+), locked AS (
+    SELECT c.id FROM conversations c
+    WHERE c.id = ANY (ARRAY(SELECT conversation_id FROM counted))
+    ORDER BY c.id FOR UPDATE
+), bumped AS (
+    UPDATE conversations c SET last_seq = c.last_seq + k.k, last_activity_at = k.now_ms
+    FROM counted k JOIN locked l ON l.id = k.conversation_id
+    WHERE c.id = k.conversation_id AND c.status = 'open'
+    RETURNING c.id, c.last_seq, c.session_id, c.proven
+), numbered AS (
+    SELECT t.*, b.last_seq - COUNT(*) OVER whole + ROW_NUMBER() OVER ordered AS seq,
+           b.session_id AS owner, b.proven
+    FROM target t JOIN bumped b ON b.id = t.conversation_id
+    WINDOW whole AS (PARTITION BY t.conversation_id),
+           ordered AS (PARTITION BY t.conversation_id ORDER BY t.n)
+), inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, trusted,
+                          created_at_ms, client_id, session_id, customer_id)
+    SELECT id, conversation_id, seq, 'customer', author_name, 'text', body, trusted, now_ms,
+           client_id, session_id, customer_id FROM numbered
+)
+SELECT n, conversation_id, seq, owner, proven FROM numbered";
+
+/// [`OPEN`] for many messages at once, at most one per session (`$10`
+/// the ids of the conversations to open, `$11` their apps).
+const OPEN_MANY: &str = "\
+WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                         $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::text[])
+        AS i(n, id, author_name, body, trusted, now_ms, client_id, session_id, customer_id,
+             conversation_id, app_id)
+), opened AS (
+    INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at,
+                               last_seq, last_activity_at)
+    SELECT conversation_id, app_id, customer_id, session_id, trusted, 'open', now_ms, 1, now_ms
+    FROM input i LEFT JOIN LATERAL (
+        SELECT TRUE AS stored FROM messages m
+        WHERE m.customer_id = i.customer_id AND m.client_id = i.client_id LIMIT 1
+    ) before ON TRUE
+    WHERE before.stored IS NULL
+    ORDER BY n
+    ON CONFLICT DO NOTHING
+    RETURNING id, session_id, proven
+), inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, trusted,
+                          created_at_ms, client_id, session_id, customer_id)
+    SELECT i.id, o.id, 1, 'customer', i.author_name, 'text', i.body, i.trusted, i.now_ms,
+           i.client_id, i.session_id, i.customer_id
+    FROM input i JOIN opened o ON o.id = i.conversation_id
+)
+SELECT i.n, o.id AS conversation_id, 1::bigint AS seq, o.session_id AS owner, o.proven
+FROM input i JOIN opened o ON o.id = i.conversation_id";
+
+/// Whether the transaction on `conn` was aborted by an error.
+async fn failed(conn: &mut PgConnection) -> bool {
+    sqlx::query("SELECT 1").execute(conn).await.is_err()
+}
+
+/// Stores a customer's message on its own, each statement committed as it
+/// runs.
+pub(super) async fn customer(pool: &PgPool, new: &NewCustomerMessage) -> StoreResult<Appended> {
+    let mut conn = pool.acquire().await.map_err(db)?;
+    one(&mut conn, new).await
+}
+
 /// Joins the open conversation the session writes into (the session's
 /// own; trusted, the customer's proven one first: the rule of
 /// `current_conversation` and the hub's audience) with the next `seq`,
-/// taken by bumping the conversation's `last_seq`. The row lock of that
-/// `UPDATE` orders the writers of one conversation, on any server, until
-/// each commits: seqs have neither gaps nor repeats. The `status = 'open'`
-/// in the `UPDATE` is checked again on the newest row version after a wait,
-/// so a conversation closed meanwhile takes no message. Should the insert
-/// fail (a `client_id` stored before), the whole statement, its bump
-/// included, is undone.
+/// taken by bumping the conversation's `last_seq`, unless the customer
+/// stored this `client_id` before. The row lock of that `UPDATE` orders
+/// the writers of one conversation, on any server, until each commits:
+/// seqs have neither gaps nor repeats. The `status = 'open'` in the
+/// `UPDATE` is checked again on the newest row version after a wait, so a
+/// conversation closed meanwhile takes no message. Should the insert fail
+/// (a `client_id` stored by a writer not yet committed when this one
+/// looked), the whole statement, its bump included, is undone.
 const JOIN: &str = "\
 WITH target AS (
     SELECT id FROM conversations
     WHERE status = 'open' AND (session_id = $7 OR ($4 AND customer_id = $8 AND proven))
+      AND NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = $8 AND client_id = $6)
     ORDER BY proven DESC LIMIT 1
 ), bumped AS (
     UPDATE conversations c SET last_seq = c.last_seq + 1, last_activity_at = $5
@@ -47,15 +358,17 @@ FROM inserted i JOIN bumped b ON b.id = i.conversation_id";
 /// Opens a conversation owned by the session (proven when trusted) with
 /// the message as its `seq` 1, unless the customer stored this
 /// `client_id` before (a resend after a close opens nothing). The partial
-/// unique indexes refuse a second open conversation of the session, or a
-/// second open proven one of the customer, that another writer opened
-/// meanwhile; the append then joins that one.
+/// unique indexes allow one open conversation per session and one open
+/// proven one per customer: when another writer opened that meanwhile,
+/// nothing is inserted (`ON CONFLICT DO NOTHING`, after waiting for that
+/// writer's commit) and the append joins it.
 const OPEN: &str = "\
 WITH opened AS (
     INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at,
                                last_seq, last_activity_at)
     SELECT $9, $10, $8, $7, $4, 'open', $5, 1, $5
     WHERE NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = $8 AND client_id = $6)
+    ON CONFLICT DO NOTHING
     RETURNING id, session_id, proven
 ), inserted AS (
     INSERT INTO messages (id, conversation_id, seq, author, author_name, kind, body, trusted,
@@ -82,30 +395,33 @@ WITH bumped AS (
 SELECT i.seq, b.app_id, b.customer_id, b.session_id AS owner, b.proven
 FROM inserted i CROSS JOIN bumped b";
 
-/// Stores a customer's message (see [`crate::store::Store::append_customer_message`]):
-/// one statement that joins the open conversation; when there is none, one
-/// that opens it; when the `client_id` was stored before, one that reads
-/// that message back.
-pub(super) async fn customer(pool: &PgPool, new: &NewCustomerMessage) -> StoreResult<Appended> {
+/// Stores a customer's message on `conn`: one statement that joins the
+/// open conversation; when there is none, one that opens it; when the
+/// `client_id` was stored before, one that reads that message back.
+async fn one(conn: &mut PgConnection, new: &NewCustomerMessage) -> StoreResult<Appended> {
     for _ in 0..ATTEMPTS {
-        match insert(pool, JOIN, new, None).await {
+        match insert(conn, JOIN, new, None).await {
             Ok(Some(row)) => return appended(new, &row, false),
             Ok(None) => {}
-            Err(StoreError::Taken(UniqueKey::ClientId)) => return stored_before(pool, new).await,
+            // Stored by a writer that had not committed when this one looked.
+            Err(StoreError::Taken(UniqueKey::ClientId)) => {
+                return stored_before(conn, new).await?.ok_or_else(vanished)
+            }
             Err(error) => return Err(error),
         }
         let conversation_id = uuid::Uuid::new_v4().to_string();
-        match insert(pool, OPEN, new, Some(&conversation_id)).await {
+        match insert(conn, OPEN, new, Some(&conversation_id)).await {
             Ok(Some(row)) => return appended(new, &row, true),
-            // The client_id was stored before: nothing opened.
-            Ok(None) | Err(StoreError::Taken(UniqueKey::ClientId)) => {
-                return stored_before(pool, new).await
+            // The client_id was stored before, or another writer opened the
+            // conversation meanwhile (then join it).
+            Ok(None) => {}
+            Err(StoreError::Taken(UniqueKey::ClientId)) => {
+                return stored_before(conn, new).await?.ok_or_else(vanished)
             }
-            // Another writer opened the conversation meanwhile: join it.
-            Err(StoreError::Taken(
-                UniqueKey::OpenSessionConversation | UniqueKey::OpenProvenConversation,
-            )) => {}
             Err(error) => return Err(error),
+        }
+        if let Some(before) = stored_before(conn, new).await? {
+            return Ok(before);
         }
     }
     Err(StoreError::Database(
@@ -113,9 +429,13 @@ pub(super) async fn customer(pool: &PgPool, new: &NewCustomerMessage) -> StoreRe
     ))
 }
 
+fn vanished() -> StoreError {
+    StoreError::Database("a client_id conflicted but no message has it".into())
+}
+
 /// Runs [`JOIN`] or [`OPEN`] (with the id of the conversation to open).
 async fn insert(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     statement: &'static str,
     new: &NewCustomerMessage,
     open: Option<&str>,
@@ -133,7 +453,7 @@ async fn insert(
         Some(conversation_id) => query.bind(conversation_id).bind(&new.app_id),
         None => query,
     };
-    query.fetch_optional(pool).await.map_err(db)
+    query.fetch_optional(conn).await.map_err(db)
 }
 
 fn appended(new: &NewCustomerMessage, row: &PgRow, opened: bool) -> StoreResult<Appended> {
@@ -161,10 +481,13 @@ fn appended(new: &NewCustomerMessage, row: &PgRow, opened: bool) -> StoreResult<
     })
 }
 
-/// The message the session stored earlier with this `client_id`;
+/// The message the session stored earlier with this `client_id`, if any;
 /// [`UniqueKey::ClientId`] taken when another session of the customer sent
 /// it (a session reads back only what it wrote).
-async fn stored_before(pool: &PgPool, new: &NewCustomerMessage) -> StoreResult<Appended> {
+async fn stored_before(
+    conn: &mut PgConnection,
+    new: &NewCustomerMessage,
+) -> StoreResult<Option<Appended>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS}, \
          (SELECT c.session_id FROM conversations c WHERE c.id = messages.conversation_id) AS owner, \
@@ -173,15 +496,15 @@ async fn stored_before(pool: &PgPool, new: &NewCustomerMessage) -> StoreResult<A
     )))
     .bind(&new.customer_id)
     .bind(&new.client_id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
-    .map_err(db)?
-    .ok_or_else(|| StoreError::Database("a client_id conflicted but no message has it".into()))?;
+    .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
     let message = message_from_row(&row)?;
     if message.session_id.as_deref() != Some(new.session_id.as_str()) {
         return Err(StoreError::Taken(UniqueKey::ClientId));
     }
-    Ok(Appended {
+    Ok(Some(Appended {
         message,
         app_id: new.app_id.clone(),
         customer_id: new.customer_id.clone(),
@@ -189,7 +512,7 @@ async fn stored_before(pool: &PgPool, new: &NewCustomerMessage) -> StoreResult<A
         proven: row.try_get("proven").map_err(db)?,
         created: false,
         opened: false,
-    })
+    }))
 }
 
 /// Stores an agent's message (see [`crate::store::Store::append_agent_message`]):

@@ -9,28 +9,35 @@
 //!
 //! Connections: one pool per server, `server.database_max_connections`
 //! connections at most (20 by default), opened as needed and kept while
-//! busy. Every statement is prepared once per connection and cached by
-//! sqlx. A connection is not pinged before each use (sqlx would by
-//! default: a round trip per query), only when it sat idle for
-//! [`IDLE_CHECK`] or more, so that after a database restart the pool
-//! replaces its dead idle connections instead of failing a request on
-//! each; sqlx pings each connection as it goes back to the pool anyway.
+//! busy, and [`append::WRITERS`] more for the message writers. Every
+//! statement is prepared once per connection and cached by sqlx. A
+//! connection is not pinged before each use (sqlx would by default: a
+//! round trip per query), only when it sat idle for [`IDLE_CHECK`] or
+//! more, so that after a database restart the pool replaces its dead idle
+//! connections instead of failing a request on each; sqlx pings each
+//! connection as it goes back to the pool anyway.
 //!
 //! Appends: the schema is SQLite's, and so are the guarantees, by other
-//! means. SQLite has one writer and batches appends into one transaction;
-//! Postgres takes many writers at once and commits each append on its own
-//! (acknowledged means committed: `synchronous_commit` stays on, and
-//! concurrent commits share their WAL flushes). A message joins its
-//! conversation in *one* statement (`append::JOIN`): it takes the next
-//! `seq` with `UPDATE conversations SET last_seq = last_seq + 1 ...
-//! RETURNING last_seq` and inserts the message with it, in the statement's
-//! own transaction. The row lock of that update orders every writer of the
+//! means. A customer's message goes to a writer task (`append.rs`) that
+//! stores whatever arrived meanwhile in one transaction, with one
+//! statement for all the messages that join an open conversation and one
+//! for those that open one, and acknowledges each only after the commit
+//! (`synchronous_commit` stays on; one WAL flush serves the batch, as the
+//! SQLite writer's one fsync does). A message takes the next `seq` from its
+//! conversation's row (`UPDATE conversations SET last_seq = last_seq + k
+//! ... RETURNING last_seq`): the row lock orders every writer of the
 //! conversation, on every server, until it commits, so seqs have no gaps
-//! and no repeats; a failed insert undoes its bump. One message per
+//! and no repeats, and a failed statement undoes its bump. One message per
 //! (customer, `client_id`), one open conversation per session and one open
 //! proven conversation per customer are unique indexes, and a writer that
 //! lost a race to one of them learns which from the constraint's name
-//! (`rows::unique_key`) and takes the stored row instead.
+//! (`rows::unique_key`) and takes the stored row instead. Agents' messages
+//! are one statement each.
+//!
+//! Every message updates its conversation's row, so that update must stay
+//! cheap: no index holds `last_seq` or `last_activity_at`, and the table
+//! leaves room in its pages (migration 0002), so Postgres makes it a
+//! heap-only update that writes no index entry.
 //!
 //! Migrations: `migrations/postgres/`, embedded, applied by
 //! [`PostgresStore::connect`] (so by `serve`) and by `trustchat-server
@@ -71,6 +78,8 @@ const STATEMENT_CACHE: usize = 256;
 pub struct PostgresStore {
     /// The connections of this server.
     pool: PgPool,
+    /// The writers of customers' messages, on connections of their own.
+    writers: Arc<append::Writers>,
     /// This server's routing decisions wait here, one at a time, before
     /// one takes the cluster-wide lock: the waiters hold no connection.
     routing: Arc<tokio::sync::Mutex<()>>,
@@ -86,27 +95,44 @@ impl PostgresStore {
     ) -> anyhow::Result<PostgresStore> {
         let connect = connect_options(database_url)?;
         migrate_with(&connect, database_url).await?;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for < IDLE_CHECK {
-                        return Ok(true);
-                    }
-                    // A dead connection is dropped and the next one tried.
-                    Ok(conn.ping().await.is_ok())
-                })
-            })
-            .connect_with(connect)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(database_url)))?;
+        let pool = open_pool(&connect, options.max_connections.max(1), database_url).await?;
+        // The writers' statements are prepared once and planned for good on
+        // their first runs, when the tables may be nearly empty and a scan
+        // of the whole table looks cheapest; the tables then grow, and such
+        // a plan makes every append read them all. Every lookup of theirs
+        // has an index: scans are ruled out.
+        let writer_options = connect.clone().options([("enable_seqscan", "off")]);
+        let writers = open_pool(&writer_options, append::WRITERS as u32, database_url).await?;
         Ok(PostgresStore {
+            writers: append::Writers::start(writers, pool.clone()),
             pool,
             routing: Arc::default(),
         })
     }
+}
+
+/// A pool of at most `max` connections.
+async fn open_pool(
+    connect: &PgConnectOptions,
+    max: u32,
+    database_url: &str,
+) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < IDLE_CHECK {
+                    return Ok(true);
+                }
+                // A dead connection is dropped and the next one tried.
+                Ok(conn.ping().await.is_ok())
+            })
+        })
+        .connect_with(connect.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(database_url)))
 }
 
 /// Applies the pending migrations of the database at `database_url`;

@@ -280,7 +280,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_customer_message(&self, message: NewCustomerMessage) -> StoreResult<Appended> {
-        append::customer(&self.pool, &message).await
+        self.writers.customer(message).await
     }
 
     async fn append_agent_message(
@@ -340,6 +340,27 @@ impl Store for PostgresStore {
         .map_err(db)?
         .map(|row| conversation_from_row(&row))
         .transpose()
+    }
+
+    async fn messages_at(&self, places: &[(String, i64)]) -> StoreResult<Vec<MessageRecord>> {
+        if places.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (conversations, seqs): (Vec<&str>, Vec<i64>) =
+            places.iter().map(|(c, s)| (c.as_str(), *s)).unzip();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             JOIN unnest($1::text[], $2::bigint[]) AS place(conversation_id, seq) \
+             USING (conversation_id, seq)"
+        )))
+        .bind(&conversations)
+        .bind(&seqs)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(super::rows::message_from_row)
+        .collect()
     }
 
     async fn messages_after(

@@ -527,6 +527,19 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn messages_at(&self, places: &[(String, i64)]) -> StoreResult<Vec<MessageRecord>> {
+        let mut found = Vec::with_capacity(places.len());
+        for (conversation_id, seq) in places {
+            found.extend(
+                self.messages_after(conversation_id, seq - 1, 1)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.seq == *seq),
+            );
+        }
+        Ok(found)
+    }
+
     async fn messages_after(
         &self,
         conversation_id: &str,
