@@ -184,10 +184,7 @@ pub async fn post_agent_reply(
     let message = views::message(&appended.message);
     deliver_message(ctx.hub, &audience_of(&appended), &message, None);
     console::deliver_message(store, ctx.hub, &message).await;
-    ctx.bus.publish(Event::Message {
-        conversation_id: message.conversation_id.clone(),
-        seq: message.seq,
-    });
+    ctx.bus.publish(Event::message(&appended));
     Ok(Sent {
         message,
         created: true,

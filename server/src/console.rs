@@ -112,10 +112,7 @@ pub async fn customer_message(ctx: Ctx<'_>, appended: &Appended, message: &Messa
         }
     }
     deliver_message(ctx.store, ctx.hub, message).await;
-    ctx.bus.publish(Event::Message {
-        conversation_id: message.conversation_id.clone(),
-        seq: message.seq,
-    });
+    ctx.bus.publish(Event::message(appended));
 }
 
 /// Tells the conversation's agent about a new message, when a console of
@@ -227,12 +224,14 @@ pub async fn route_new(
     ctx: Ctx<'_>,
     conversation_id: &str,
 ) -> StoreResult<Option<ConversationRecord>> {
-    // Nobody online anywhere (the last heartbeat's view, then the store's
-    // own): it stays queued, with no lock taken. The next agent to come
-    // online drains the queue (`drain_queue`), and reads it after this
-    // conversation was stored; the heartbeat drains it too, should the two
-    // have crossed.
-    if !ctx.presence.any_online() && ctx.presence.online_now().await?.is_empty() {
+    // Nobody online anywhere (this server's view: its own consoles, and
+    // the others' as of the last heartbeat or the last `Queue` event, which
+    // a server publishes as soon as its agents change): it stays queued,
+    // with no lock taken and nothing read. The next agent to come online
+    // drains the queue (`drain_queue`), and reads it after this
+    // conversation was stored; should the two have crossed, the heartbeat
+    // drains it within `presence::HEARTBEAT`.
+    if !ctx.presence.any_online() {
         tracing::debug!(conversation = conversation_id, "no agent online: queued");
         return Ok(None);
     }

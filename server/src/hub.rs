@@ -260,38 +260,18 @@ impl Hub {
         }
     }
 
+    /// Whether anyone connected here is in the conversation's audience (the
+    /// relay reads another server's message only then).
+    pub fn hears(&self, audience: &Audience<'_>) -> bool {
+        !self.lock().audience(audience, None).is_empty()
+    }
+
     /// Delivers `frame` to the conversation's audience, except `except`.
     /// Never waits; drops subscribers that are full.
     pub fn publish(&self, audience: &Audience<'_>, frame: ServerFrame, except: Option<u64>) {
         let frame = Arc::new(frame);
         let mut inner = self.lock();
-        let owners = audience
-            .owner_session_id
-            .and_then(|session| inner.sessions.get(session))
-            .into_iter()
-            .flatten();
-        let trusted = inner
-            .customers
-            .get(audience.customer_id)
-            .filter(|_| audience.proven)
-            .into_iter()
-            .flatten()
-            .filter(|id| {
-                inner.subs.get(id).is_some_and(|sub| {
-                    sub.keys
-                        .customer
-                        .as_ref()
-                        .and_then(|listener| listener.trusted_until)
-                        .is_some_and(|until| audience.now < until)
-                })
-            });
-        let mut targets: Vec<u64> = owners
-            .chain(trusted)
-            .copied()
-            .filter(|id| Some(*id) != except)
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
+        let targets = inner.audience(audience, except);
         let mut dropped = Vec::new();
         for id in targets {
             let Some(Sub {
@@ -452,6 +432,38 @@ struct Keys {
 }
 
 impl Inner {
+    /// The subscribers in the conversation's audience, but `except`.
+    fn audience(&self, audience: &Audience<'_>, except: Option<u64>) -> Vec<u64> {
+        let owners = audience
+            .owner_session_id
+            .and_then(|session| self.sessions.get(session))
+            .into_iter()
+            .flatten();
+        let trusted = self
+            .customers
+            .get(audience.customer_id)
+            .filter(|_| audience.proven)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                self.subs.get(id).is_some_and(|sub| {
+                    sub.keys
+                        .customer
+                        .as_ref()
+                        .and_then(|listener| listener.trusted_until)
+                        .is_some_and(|until| audience.now < until)
+                })
+            });
+        let mut targets: Vec<u64> = owners
+            .chain(trusted)
+            .copied()
+            .filter(|id| Some(*id) != except)
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets
+    }
+
     /// Removes a subscriber, telling it why.
     fn close(&mut self, id: u64, reason: CloseReason) {
         if let Some(sub) = self.subs.get(&id) {

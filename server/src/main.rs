@@ -413,6 +413,23 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                             agent.email,
                             requeued.len()
                         );
+                        // Servers on Postgres hear it at once: the agent's
+                        // consoles close, and the queue is handed out
+                        // (otherwise at their next heartbeat).
+                        if trustchat_server::store::is_postgres(&config.server.database_url) {
+                            use trustchat_server::bus::{postgres::notify_once, Event};
+                            let events = [
+                                Event::AgentGone {
+                                    agent_id: agent.id.clone(),
+                                },
+                                Event::Queue,
+                            ];
+                            if let Err(error) =
+                                notify_once(&config.server.database_url, "cli", &events).await
+                            {
+                                eprintln!("warning: {error}; the servers notice within 5 s");
+                            }
+                        }
                         Ok(())
                     }
                     None => Err(anyhow::anyhow!("no agent has the email {}", email.trim())),

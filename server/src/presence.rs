@@ -4,10 +4,13 @@
 //! server. Each server writes its own agents to the store with an expiry
 //! ([`Store::set_presence`]) every [`HEARTBEAT`] and whenever its own
 //! agents come or go, so a server that dies takes its agents offline
-//! within [`TTL`]. Routing reads the store afresh under its lock
-//! ([`Presence::online_now`]); everything else reads the set cached at the
-//! last heartbeat, together with this server's own consoles, which it
-//! knows at once.
+//! within [`TTL`]. When its own agents changed, a server also tells the
+//! others ([`crate::bus::Event::Queue`]), which read the set again at once
+//! ([`Presence::refresh`]) and hand out the queue. Routing reads the store
+//! afresh under its lock ([`Presence::online_now`]); everything else,
+//! deciding whether a new conversation is worth routing included, reads
+//! the set cached at the last heartbeat or refresh, together with this
+//! server's own consoles, which it knows at once.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,6 +41,8 @@ pub struct Presence {
     cluster: Mutex<HashSet<String>>,
     /// Wakes the heartbeat when this server's agents came or went.
     changed: Notify,
+    /// This server's agents as last written.
+    written: Mutex<HashSet<String>>,
 }
 
 impl Presence {
@@ -49,6 +54,7 @@ impl Presence {
             hub,
             cluster: Mutex::default(),
             changed: Notify::new(),
+            written: Mutex::default(),
         }
     }
 
@@ -85,17 +91,28 @@ impl Presence {
         self.changed.notify_one();
     }
 
-    /// Writes this server's agents and reads everybody's.
-    pub async fn heartbeat(&self) -> StoreResult<()> {
-        let mine: Vec<String> = self.hub.online_agents().into_iter().collect();
+    /// Writes this server's agents and reads everybody's; true when this
+    /// server's agents changed since the last heartbeat (the other servers
+    /// should hear of it).
+    pub async fn heartbeat(&self) -> StoreResult<bool> {
+        let mine: HashSet<String> = self.hub.online_agents();
         let now = clock::now_ms();
         let expires = now.saturating_add(i64::try_from(TTL.as_millis()).unwrap_or(i64::MAX));
+        let list: Vec<String> = mine.iter().cloned().collect();
         self.store
-            .set_presence(&self.server_id, &mine, expires)
+            .set_presence(&self.server_id, &list, expires)
             .await?;
-        let everyone = self.store.online_agents(now).await?;
-        *self.cluster.lock().unwrap_or_else(PoisonError::into_inner) =
-            everyone.into_iter().collect();
+        self.refresh().await?;
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        let changed = *written != mine;
+        *written = mine;
+        Ok(changed)
+    }
+
+    /// Reads everybody's agents again (another server's came or went).
+    pub async fn refresh(&self) -> StoreResult<()> {
+        let everyone = self.store.online_agents(clock::now_ms()).await?;
+        *self.cached() = everyone.into_iter().collect();
         Ok(())
     }
 

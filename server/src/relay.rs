@@ -2,22 +2,47 @@
 //! published ([`crate::bus`]): it reads the rows the event names and
 //! delivers them to its own listeners, as the server that made the change
 //! did to its own.
+//!
+//! Messages are most events, so a worker takes whatever events are queued
+//! for it at once ([`apply_all`]): it reads only the messages someone
+//! connected here hears (the event names their audience), all of a run of
+//! them in one query, and delivers them in the order they came.
 
 use crate::bus::Event;
 use crate::chat;
 use crate::console;
 use crate::ctx::Ctx;
+use crate::hub::Audience;
 use crate::hub::CloseReason;
 use crate::identity;
 use crate::views;
 
+/// Delivers other servers' events, in order, to this server's sockets and
+/// consoles.
+pub async fn apply_all(ctx: Ctx<'_>, events: Vec<Event>) {
+    let mut messages = Vec::new();
+    for event in events {
+        if let Event::Message { .. } = event {
+            messages.push(event);
+            continue;
+        }
+        if !messages.is_empty() {
+            deliver_messages(ctx, std::mem::take(&mut messages)).await;
+        }
+        apply(ctx, event).await;
+    }
+    if !messages.is_empty() {
+        deliver_messages(ctx, messages).await;
+    }
+}
+
 /// Delivers another server's event to this server's sockets and consoles.
 pub async fn apply(ctx: Ctx<'_>, event: Event) {
     let applied = match event {
-        Event::Message {
-            conversation_id,
-            seq,
-        } => message(ctx, &conversation_id, seq).await,
+        event @ Event::Message { .. } => {
+            deliver_messages(ctx, vec![event]).await;
+            Ok(())
+        }
         Event::Status { conversation_id } => match ctx.store.conversation(&conversation_id).await {
             Ok(Some(conversation)) => {
                 chat::deliver_status(ctx.hub, &conversation);
@@ -54,28 +79,66 @@ pub async fn apply(ctx: Ctx<'_>, event: Event) {
             ctx.hub.close_agent(&agent_id, CloseReason::Revoked);
             Ok(())
         }
-        Event::Queue => console::drain_queue(ctx).await,
+        Event::Queue => match ctx.presence.refresh().await {
+            Ok(()) if ctx.presence.any_online() => console::drain_queue(ctx).await,
+            other => other,
+        },
     };
     if let Err(error) = applied {
         tracing::error!(error = %crate::error::error_chain(&error), "applying another server's event failed");
     }
 }
 
-async fn message(ctx: Ctx<'_>, conversation_id: &str, seq: i64) -> crate::store::StoreResult<()> {
-    let Some(conversation) = ctx.store.conversation(conversation_id).await? else {
-        return Ok(());
+/// Delivers the messages of `events` (all [`Event::Message`]) that
+/// someone connected here hears, read in one query.
+async fn deliver_messages(ctx: Ctx<'_>, events: Vec<Event>) {
+    let now = crate::clock::now_secs();
+    let agents = ctx.hub.any_agent_online();
+    let heard: Vec<(String, i64, Audience<'_>)> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Message {
+                conversation_id,
+                seq,
+                customer_id,
+                owner_session_id,
+                proven,
+            } => Some((
+                conversation_id.clone(),
+                *seq,
+                Audience {
+                    customer_id,
+                    owner_session_id: owner_session_id.as_deref(),
+                    proven: *proven,
+                    now,
+                },
+            )),
+            _ => None,
+        })
+        .filter(|(_, _, audience)| agents || ctx.hub.hears(audience))
+        .collect();
+    if heard.is_empty() {
+        return;
+    }
+    let places: Vec<(String, i64)> = heard.iter().map(|(c, s, _)| (c.clone(), *s)).collect();
+    let records = match ctx.store.messages_at(&places).await {
+        Ok(records) => records,
+        Err(error) => {
+            // Undelivered here: the sockets that miss them resync.
+            tracing::error!(error = %crate::error::error_chain(&error), "reading another server's messages failed");
+            ctx.hub.close_all(CloseReason::Lagged);
+            return;
+        }
     };
-    let Some(record) = ctx
-        .store
-        .messages_after(conversation_id, seq - 1, 1)
-        .await?
-        .into_iter()
-        .next()
-    else {
-        return Ok(());
-    };
-    let message = views::message(&record);
-    chat::deliver_message(ctx.hub, &chat::audience(&conversation), &message, None);
-    console::deliver_message(ctx.store, ctx.hub, &message).await;
-    Ok(())
+    for (conversation_id, seq, audience) in &heard {
+        let Some(record) = records
+            .iter()
+            .find(|r| &r.conversation_id == conversation_id && r.seq == *seq)
+        else {
+            continue;
+        };
+        let message = views::message(record);
+        chat::deliver_message(ctx.hub, audience, &message, None);
+        console::deliver_message(ctx.store, ctx.hub, &message).await;
+    }
 }

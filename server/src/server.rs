@@ -91,12 +91,17 @@ pub async fn serve(
 async fn heartbeat(state: AppState) {
     loop {
         match state.presence.heartbeat().await {
-            Ok(()) if state.presence.any_online() => {
-                if let Err(error) = console::drain_queue(state.ctx()).await {
-                    tracing::warn!(error = %crate::error::error_chain(&error), "handing out the queue failed");
+            Ok(changed) => {
+                if changed {
+                    // The others refresh their view and hand out the queue.
+                    state.bus.publish(crate::bus::Event::Queue);
+                }
+                if state.presence.any_online() {
+                    if let Err(error) = console::drain_queue(state.ctx()).await {
+                        tracing::warn!(error = %crate::error::error_chain(&error), "handing out the queue failed");
+                    }
                 }
             }
-            Ok(()) => {}
             Err(error) => {
                 tracing::warn!(error = %crate::error::error_chain(&error), "presence heartbeat failed");
             }

@@ -196,13 +196,19 @@ impl ReplayGuard for StoreReplayGuard {
 /// they are delivered in the order they were sent; others in parallel.
 fn spawn_relay(state: AppState, mut incoming: tokio::sync::mpsc::Receiver<Incoming>) {
     const WORKERS: usize = 8;
+    // The events one worker takes at once (one read for their messages).
+    const BATCH: usize = 256;
+    // Events waiting for one worker; beyond, the worker is too far behind
+    // for its sockets to trust what they hear: they resync.
+    const WORKER_QUEUE: usize = 16_384;
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
-            let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<Event>();
+            let (send, mut receive) = tokio::sync::mpsc::channel::<Event>(WORKER_QUEUE);
             let state = state.clone();
             tokio::spawn(async move {
-                while let Some(event) = receive.recv().await {
-                    crate::relay::apply(state.ctx(), event).await;
+                let mut events = Vec::with_capacity(BATCH);
+                while receive.recv_many(&mut events, BATCH).await > 0 {
+                    crate::relay::apply_all(state.ctx(), std::mem::take(&mut events)).await;
                 }
             });
             send
@@ -213,8 +219,15 @@ fn spawn_relay(state: AppState, mut incoming: tokio::sync::mpsc::Receiver<Incomi
             match incoming {
                 Incoming::Event(event) => {
                     let worker = &workers[shard(&event) % WORKERS];
-                    if worker.send(event).is_err() {
-                        return;
+                    match worker.try_send(event) {
+                        Ok(()) => {}
+                        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                            tracing::warn!(
+                                "the other servers' events came faster than they could be delivered; every socket resyncs"
+                            );
+                            state.hub.close_all(CloseReason::Lagged);
+                        }
+                        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
                     }
                 }
                 Incoming::Gap => {

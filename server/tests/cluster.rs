@@ -108,18 +108,20 @@ async fn an_agent_online_on_one_server_is_online_and_routed_to_from_another() {
         .contains(&agent_id));
 }
 
-/// Waits until server `live` sees the agent `online` (or not), within
-/// [`PATIENCE`].
+/// Waits until server `live` sees the agent `online` (or not) as its
+/// routing does, within a heartbeat and [`PATIENCE`] (on one SQLite file
+/// the servers have no bus: B's view follows its own heartbeat).
 async fn online_for(live: &Live, agent_id: &str, online: bool, failure: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while live
-        .state
-        .presence
-        .online_now()
-        .await
-        .unwrap()
-        .contains(agent_id)
-        != online
+    let deadline = tokio::time::Instant::now() + trustchat_server::presence::HEARTBEAT + PATIENCE;
+    while live.state.presence.is_online(agent_id) != online
+        || live
+            .state
+            .presence
+            .online_now()
+            .await
+            .unwrap()
+            .contains(agent_id)
+            != online
     {
         assert!(tokio::time::Instant::now() < deadline, "{failure}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -262,4 +264,77 @@ async fn a_lost_listen_connection_comes_back_and_its_sockets_resync() {
     a.say(&token, "after the gap").await;
     let heard = socket.next_of("message").await;
     assert_eq!(heard["message"]["body"], "after the gap");
+}
+
+#[tokio::test]
+async fn agent_remove_on_the_command_line_closes_consoles_and_hands_out_the_queue_at_once() {
+    let Some((db, a, b)) = two_servers("agent_remove_cli").await else {
+        return;
+    };
+    let alice_id = a.add_agent("alice@support.example", "Alice").await;
+    let alice = a.login("alice@support.example").await;
+    let mut alice_console = a.console(&alice).await;
+    // A customer on B is routed to Alice, the only agent online.
+    online_for(&b, &alice_id, true, "B never saw Alice online").await;
+    let (token, _) = b.customer(json!({})).await;
+    let sent = b.say(&token, "routed to Alice").await;
+    let conversation = sent["conversation_id"].as_str().unwrap().to_owned();
+    let assigned = |live: &Live| {
+        let store = std::sync::Arc::clone(&live.state.store);
+        let conversation = conversation.clone();
+        async move {
+            store
+                .conversation(&conversation)
+                .await
+                .unwrap()
+                .unwrap()
+                .assigned_agent_id
+        }
+    };
+    assert_eq!(assigned(&a).await.as_deref(), Some(alice_id.as_str()));
+    // Bob comes online on B.
+    let bob_id = b.add_agent("bob@support.example", "Bob").await;
+    let bob = b.login("bob@support.example").await;
+    let mut bob_console = b.console(&bob).await;
+
+    // The operator removes Alice with the command line, beside the servers.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trustchat.toml");
+    let _keep = &dir;
+    std::fs::write(&config, common::live::config_on(&db.url, "")).unwrap();
+    let removed = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trustchat-server"))
+            .args([
+                "agent",
+                "remove",
+                "--email",
+                "alice@support.example",
+                "--config",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let removed_at = tokio::time::Instant::now();
+
+    // Alice's console on A closes, and the conversation goes to Bob on B
+    // well before any heartbeat would have handed it out.
+    tokio::time::timeout(Duration::from_secs(2), alice_console.closed_with(4001))
+        .await
+        .expect("Alice's console closed within 2 s");
+    let routed = bob_console.next_of("conversation").await;
+    assert_eq!(routed["conversation"]["id"], conversation.as_str());
+    assert!(
+        removed_at.elapsed() < trustchat_server::presence::HEARTBEAT,
+        "handed out only after {:?}",
+        removed_at.elapsed()
+    );
+    assert_eq!(assigned(&b).await.as_deref(), Some(bob_id.as_str()));
 }

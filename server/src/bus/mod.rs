@@ -13,15 +13,26 @@
 
 pub mod postgres;
 
+use crate::store::Appended;
+
 /// Something one server changed that the others' listeners must hear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A new message: its conversation's customers and assigned agent.
+    /// It names the conversation's audience as it was when the message was
+    /// stored, so that a server with nobody of it connected (and no agent)
+    /// reads nothing.
     Message {
         /// The conversation.
         conversation_id: String,
         /// The message's place in it.
         seq: i64,
+        /// The conversation's customer.
+        customer_id: String,
+        /// The session that started the conversation.
+        owner_session_id: Option<String>,
+        /// Whether the customer's trusted sessions hear it too.
+        proven: bool,
     },
     /// A conversation opened or closed: its customers and its agent.
     Status {
@@ -78,13 +89,22 @@ impl Bus for LocalBus {
 }
 
 impl Event {
+    /// The event of a message just stored.
+    pub fn message(appended: &Appended) -> Event {
+        Event::Message {
+            conversation_id: appended.message.conversation_id.clone(),
+            seq: appended.message.seq,
+            customer_id: appended.customer_id.clone(),
+            owner_session_id: appended.owner_session_id.clone(),
+            proven: appended.proven,
+        }
+    }
+
     /// The text form carried by a notification: fields separated by a
     /// character no id holds (ids are UUIDs; agent and session ids too).
     pub fn encode(&self, server_id: &str) -> String {
         let fields: Vec<&str> = match self {
-            Event::Message {
-                conversation_id, ..
-            } => vec!["message", conversation_id],
+            Event::Message { .. } => Vec::new(),
             Event::Status { conversation_id } => vec!["status", conversation_id],
             Event::Conversation {
                 conversation_id,
@@ -99,12 +119,20 @@ impl Event {
             Event::AgentGone { agent_id } => vec!["agent_gone", agent_id],
             Event::Queue => vec!["queue"],
         };
-        let mut text = format!("{server_id} {}", fields.join(" "));
-        if let Event::Message { seq, .. } = self {
-            text.push(' ');
-            text.push_str(&seq.to_string());
+        match self {
+            Event::Message {
+                conversation_id,
+                seq,
+                customer_id,
+                owner_session_id,
+                proven,
+            } => format!(
+                "{server_id} message {conversation_id} {seq} {customer_id} {} {}",
+                owner_session_id.as_deref().unwrap_or(""),
+                u8::from(*proven)
+            ),
+            _ => format!("{server_id} {}", fields.join(" ")),
         }
-        text
     }
 
     /// The server that sent a notification and its event; `None` for a
@@ -118,9 +146,19 @@ impl Event {
             "message" => {
                 let conversation_id = id()?;
                 let seq = id()?.parse().ok()?;
+                let customer_id = id()?;
+                let owner_session_id = fields.next()?;
+                let proven = match fields.next()? {
+                    "0" => false,
+                    "1" => true,
+                    _ => return None,
+                };
                 Event::Message {
                     conversation_id,
                     seq,
+                    customer_id,
+                    owner_session_id: Some(owner_session_id.to_owned()).filter(|s| !s.is_empty()),
+                    proven,
                 }
             }
             "status" => Event::Status {
@@ -153,6 +191,16 @@ mod tests {
             Event::Message {
                 conversation_id: "c1".into(),
                 seq: 42,
+                customer_id: "u1".into(),
+                owner_session_id: Some("s1".into()),
+                proven: true,
+            },
+            Event::Message {
+                conversation_id: "c1".into(),
+                seq: 1,
+                customer_id: "u1".into(),
+                owner_session_id: None,
+                proven: false,
             },
             Event::Status {
                 conversation_id: "c1".into(),
@@ -180,7 +228,15 @@ mod tests {
             let text = event.encode("server-1");
             assert_eq!(Event::decode(&text), Some(("server-1", event)), "{text}");
         }
-        for bad in ["", "s", "s message", "s message c1 x", "s dance c1"] {
+        for bad in [
+            "",
+            "s",
+            "s message",
+            "s message c1 x",
+            "s message c1 1 u1 s1",
+            "s message c1 1 u1 s1 2",
+            "s dance c1",
+        ] {
             assert_eq!(Event::decode(bad), None, "{bad:?}");
         }
     }

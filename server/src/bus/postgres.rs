@@ -88,6 +88,27 @@ impl Bus for PgBus {
     }
 }
 
+/// Sends `events` to the servers of the database at `url` once, as
+/// `sender` (a command run beside them, such as `agent remove`).
+pub async fn notify_once(url: &str, sender: &str, events: &[Event]) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot tell the servers: {e}"))?;
+    let payloads: Vec<String> = events.iter().map(|e| e.encode(sender)).collect();
+    sqlx::query(
+        "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS t(payload, n) \
+         ORDER BY n",
+    )
+    .bind(CHANNEL)
+    .bind(&payloads)
+    .execute(&mut conn)
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot tell the servers: {e}"))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 async fn listen(url: &str) -> anyhow::Result<PgListener> {
     let mut listener = PgListener::connect(url)
         .await
