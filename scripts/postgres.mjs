@@ -129,6 +129,9 @@ export async function startPostgres({ port, fsync = false } = {}) {
         // Room for the suites running in parallel, each test with its own
         // pools.
         "-c", "max_connections=300",
+        // Profiling (BENCHMARKS.md): per-statement times, plans of slow
+        // statements, autovacuum and checkpoints in the cluster's log.
+        ...(process.env.TRUSTCHAT_PG_STATEMENTS ? ["-c", "shared_preload_libraries=pg_stat_statements,auto_explain", "-c", "auto_explain.log_min_duration=30", "-c", "auto_explain.log_nested_statements=on", "-c", "log_autovacuum_min_duration=0", "-c", "log_checkpoints=on"] : []),
       ],
       { cwd: dir, stdio: ["ignore", logFd, logFd], ...(user ?? {}), env: { ...process.env, LC_ALL: "C" } },
     );

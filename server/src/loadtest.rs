@@ -69,6 +69,9 @@ struct Tally {
     ack_us: Vec<u64>,
     /// Send → delivery, microseconds.
     delivery_us: Vec<u64>,
+    /// (send time since the start, send → ack), microseconds: the tail
+    /// second by second.
+    ack_at: Vec<(u64, u64)>,
     /// Sockets that closed early.
     dropped: usize,
 }
@@ -167,6 +170,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         all.dropped += tally.dropped;
         all.ack_us.extend(tally.ack_us);
         all.delivery_us.extend(tally.delivery_us);
+        all.ack_at.extend(tally.ack_at);
     }
     let rss = options.server_pid.and_then(|pid| memory_kib(pid, "VmRSS"));
     let hwm = options.server_pid.and_then(|pid| memory_kib(pid, "VmHWM"));
@@ -270,7 +274,9 @@ async fn connection(
                 Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ServerFrame>(&text) {
                     Ok(ServerFrame::Ack { client_id, message }) if unacked.remove(&client_id) => {
                         tally.acked += 1;
-                        tally.ack_us.push(latency(epoch, &message.body));
+                        let took = latency(epoch, &message.body);
+                        tally.ack_us.push(took);
+                        tally.ack_at.push((message.body.parse().unwrap_or(0), took));
                     }
                     Ok(ServerFrame::Error { client_id: Some(client_id), code, .. }) => {
                         tally.errors += 1;
@@ -368,6 +374,22 @@ fn report(options: &Options, observers: usize, all: &mut Tally, send_secs: f64, 
     let (ack50, ack99, ackmax) = ms(&all.ack_us);
     let (del50, del99, delmax) = ms(&all.delivery_us);
     let throughput = all.acked as f64 / send_secs.max(f64::EPSILON);
+    // The ack p99 of the messages sent in each second of the run.
+    let mut seconds: Vec<Vec<u64>> =
+        vec![Vec::new(); usize::try_from(options.duration).unwrap_or(0).max(1)];
+    for (sent_us, took) in &all.ack_at {
+        let second = usize::try_from(sent_us / 1_000_000)
+            .unwrap_or(usize::MAX)
+            .min(seconds.len() - 1);
+        seconds[second].push(*took);
+    }
+    let by_second: Vec<f64> = seconds
+        .iter_mut()
+        .map(|v| {
+            v.sort_unstable();
+            (percentile(v, 99.0) * 10.0).round() / 10.0
+        })
+        .collect();
     println!(
         "connections   {} sessions, {sockets} sockets ({observers} observers)",
         options.connections
@@ -385,6 +407,7 @@ fn report(options: &Options, observers: usize, all: &mut Tally, send_secs: f64, 
     );
     println!("ack latency   p50 {ack50:.2} ms  p99 {ack99:.2} ms  max {ackmax:.2} ms");
     println!("delivery      p50 {del50:.2} ms  p99 {del99:.2} ms  max {delmax:.2} ms");
+    println!("ack p99 by second of sending (ms): {by_second:?}");
     // What each open socket (with its session) adds to the server's memory.
     let per_socket = idle_rss
         .zip(base_rss)
@@ -418,6 +441,7 @@ fn report(options: &Options, observers: usize, all: &mut Tally, send_secs: f64, 
         "throughput_msg_s": (throughput * 10.0).round() / 10.0,
         "ack_ms": {"p50": ack50, "p99": ack99, "max": ackmax},
         "delivery_ms": {"p50": del50, "p99": del99, "max": delmax},
+        "ack_p99_ms_by_second": by_second,
         "server_base_rss_kib": base_rss,
         "server_idle_rss_kib": idle_rss,
         "server_rss_kib_per_socket": per_socket.map(|v| (v * 10.0).round() / 10.0),
