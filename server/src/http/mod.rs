@@ -56,6 +56,7 @@ pub mod messages;
 pub mod mint;
 pub mod origin;
 pub mod sessions;
+pub mod socket;
 pub mod ws;
 
 /// The whole HTTP application. Tests call it with `oneshot`; `serve` runs it

@@ -17,7 +17,10 @@
 //! in time or a refused `Origin` (1008), a frame that is not JSON (1007), a
 //! frame over [`MAX_FRAME_BYTES`] (1009), a revoked session (4001), a
 //! connection that fell behind (4009, resync), one connection too many
-//! (4029), idle or shutdown (1001).
+//! (4029), idle (1001), the server restarting (1012).
+//!
+//! Sizes, stalled clients, keep-alive and close codes follow the policy
+//! both WebSockets share ([`super::socket`]).
 //!
 //! [`serve`] is written over any `Sink`/`Stream` of WebSocket messages, so
 //! tests can drive it with channels.
@@ -25,16 +28,14 @@
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::header::{HeaderValue, ORIGIN};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
-use tokio::sync::watch;
-use tokio::time::Instant;
+use futures_util::{Sink, Stream, StreamExt as _};
 use trustchat_protocol::chat::{close, MAX_FRAME_BYTES};
 use trustchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
 
@@ -45,19 +46,11 @@ use crate::http::client::ClientAddr;
 use crate::http::limits;
 use crate::http::messages::{check_send, send_error};
 use crate::http::origin::check_origin;
-use crate::hub::{CloseReason, Subscription};
+use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
+use crate::hub::Subscription;
 use crate::identity::{self, SESSION_TOKEN_PREFIX};
 use crate::state::AppState;
 use crate::store::SessionRecord;
-
-/// Frames above this size are refused by the WebSocket layer itself (the
-/// connection just ends); between [`MAX_FRAME_BYTES`] and this, we close
-/// with 1009 and a reason.
-const HARD_FRAME_LIMIT: usize = 4 * MAX_FRAME_BYTES;
-
-/// The initial read buffer of a socket, in bytes; it grows for larger
-/// frames.
-const READ_BUFFER: usize = 4 * 1024;
 
 /// The WebSocket route.
 pub fn router() -> Router<AppState> {
@@ -108,16 +101,11 @@ async fn upgrade(
             .into_response();
         }
     }
-    // tungstenite reads into a 128 KiB buffer per socket by default; frames
-    // are small, and thousands of idle sockets should not cost 128 KiB each.
-    ws.max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| {
-            let (sink, stream) = socket.split();
-            let stream = unauthenticated.until_first_frame(stream);
-            serve(state, origin, sink, stream)
-        })
+    socket::sized(ws).on_upgrade(move |socket| {
+        let (sink, stream) = socket.split();
+        let stream = unauthenticated.until_first_frame(stream);
+        serve(state, origin, sink, stream)
+    })
 }
 
 /// Runs one customer connection until it ends: auth, `ready`, then frames
@@ -127,10 +115,7 @@ where
     W: Sink<WsMessage> + Unpin,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
-    let mut out = Outbox {
-        sink,
-        dropped: None,
-    };
+    let mut out = Outbox::new(sink);
     let Some(session) = authenticate(&state, origin.as_ref(), &mut out, &mut stream).await else {
         return;
     };
@@ -153,7 +138,7 @@ where
             return;
         }
     };
-    out.dropped = Some(subscription.close_signal());
+    out.watch(subscription.close_signal());
     // Subscribed first, then read: whatever is committed after `ready`'s
     // last_seq is delivered, nothing falls in between.
     let reader = identity::reader(&session, clock::now_secs());
@@ -282,18 +267,12 @@ where
     where
         R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
     {
-        let limits = &self.state.config.limits;
-        let idle = Duration::from_secs(limits.ws_idle_secs);
-        let mut ping = tokio::time::interval_at(
-            Instant::now() + Duration::from_secs(limits.ws_ping_secs),
-            Duration::from_secs(limits.ws_ping_secs),
-        );
-        let mut last_heard = Instant::now();
+        let mut keepalive = Keepalive::new(&self.state.config.limits);
         loop {
             tokio::select! {
                 incoming = stream.next() => {
                     let Some(Ok(incoming)) = incoming else { return };
-                    last_heard = Instant::now();
+                    keepalive.heard();
                     if !self.incoming(incoming, subscription.id()).await {
                         return;
                     }
@@ -305,45 +284,34 @@ where
                         }
                     }
                     Err(reason) => {
-                        let (code, why) = match reason {
-                            CloseReason::Lagged => (close::RESYNC, "resync: fetch messages after your last seq"),
-                            CloseReason::Revoked => (close::UNAUTHORIZED, "session revoked"),
-                            CloseReason::Shutdown => (close::SERVICE_RESTART, "server restarting: reconnect"),
-                        };
-                        self.out.close(code, why).await;
+                        self.out
+                            .close_for(reason, "resync: fetch messages after your last seq", "session revoked")
+                            .await;
                         return;
                     }
                 },
-                _ = ping.tick() => {
-                    if last_heard.elapsed() >= idle {
+                due = keepalive.due() => match due {
+                    Due::Idle => {
                         self.out.close(close::GOING_AWAY, "idle").await;
                         return;
                     }
-                    if !self.out.send(WsMessage::Ping(Default::default())).await {
-                        return;
+                    Due::Ping => {
+                        if !self.out.ping().await {
+                            return;
+                        }
                     }
-                }
+                },
             }
         }
     }
 
     /// Handles one incoming message; false when the connection must end.
     async fn incoming(&mut self, incoming: WsMessage, subscriber: u64) -> bool {
-        let text = match incoming {
-            WsMessage::Text(text) => text,
-            WsMessage::Binary(_) => {
-                self.out
-                    .close(close::INVALID_FRAME, "frames are JSON text")
-                    .await;
-                return false;
-            }
-            WsMessage::Ping(_) | WsMessage::Pong(_) => return true,
-            WsMessage::Close(_) => return false,
+        let text = match socket::inbound(incoming, &mut self.out).await {
+            Inbound::Text(text) => text,
+            Inbound::Skip => return true,
+            Inbound::End => return false,
         };
-        if text.len() > MAX_FRAME_BYTES {
-            self.out.close(close::TOO_BIG, "frame too big").await;
-            return false;
-        }
         let value: serde_json::Value = match serde_json::from_str(&text) {
             Ok(value) => value,
             Err(_) => {
@@ -423,64 +391,6 @@ where
 
 /// The session was revoked while the connection was open.
 struct Revoked;
-
-/// The sending half of the socket, which gives up as soon as the hub drops
-/// the connection: a client that stopped reading blocks our writes, and
-/// must not keep the task (or its buffer) alive.
-struct Outbox<W> {
-    /// The socket.
-    sink: W,
-    /// Set once subscribed: the hub's close signal.
-    dropped: Option<watch::Receiver<Option<CloseReason>>>,
-}
-
-impl<W> Outbox<W>
-where
-    W: Sink<WsMessage> + Unpin,
-{
-    /// Sends a frame; false when the connection is gone.
-    async fn frame(&mut self, frame: &ServerFrame) -> bool {
-        match serde_json::to_string(frame) {
-            Ok(text) => self.send(WsMessage::Text(text.into())).await,
-            Err(error) => {
-                tracing::error!(%error, "cannot serialize a frame");
-                false
-            }
-        }
-    }
-
-    /// Sends a close frame with a code and reason; the caller then ends.
-    async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        // A socket that does not take even this within a second is dead.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            self.sink.send(WsMessage::Close(Some(frame))),
-        )
-        .await;
-    }
-
-    /// Sends a message; false when the socket failed or the hub dropped
-    /// the connection while the write was blocked.
-    async fn send(&mut self, message: WsMessage) -> bool {
-        match &mut self.dropped {
-            None => self.sink.send(message).await.is_ok(),
-            Some(dropped) => {
-                let mut dropped = dropped.clone();
-                // Biased: a socket that takes the write does so on the
-                // first poll, and the loop then closes with the reason.
-                tokio::select! {
-                    biased;
-                    sent = self.sink.send(message) => sent.is_ok(),
-                    _ = dropped.wait_for(Option::is_some) => false,
-                }
-            }
-        }
-    }
-}
 
 /// An `error` frame.
 fn error_frame(
