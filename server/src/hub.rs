@@ -102,6 +102,8 @@ pub struct Subscription<F = ServerFrame> {
     frames: mpsc::Receiver<Arc<F>>,
     /// Set when the hub lets go, with the reason.
     closed: watch::Receiver<Option<CloseReason>>,
+    /// Bumped whenever the session's identity or trust changes.
+    session: watch::Receiver<u64>,
     /// To unsubscribe on drop.
     hub: Arc<Hub>,
 }
@@ -130,6 +132,14 @@ impl<F> Subscription<F> {
     /// stalled socket to notice it was dropped.
     pub fn close_signal(&self) -> watch::Receiver<Option<CloseReason>> {
         self.closed.clone()
+    }
+
+    /// A counter the hub bumps whenever this connection's session changed
+    /// ([`Hub::update_session`], here or, through the bus, on another
+    /// server): a connection may keep its session in memory while the
+    /// counter stands still, and must read it again once it moved.
+    pub fn session_changes(&self) -> watch::Receiver<u64> {
+        self.session.clone()
     }
 }
 
@@ -183,6 +193,7 @@ impl Hub {
         let id = inner.next_id;
         let (frames_tx, frames) = mpsc::channel(self.buffer);
         let (closed_tx, closed) = watch::channel(None);
+        let (session_tx, session) = watch::channel(0);
         inner
             .agents
             .entry(agent_id.to_owned())
@@ -197,6 +208,7 @@ impl Hub {
             Sub {
                 frames: Sender::Agent(frames_tx),
                 closed: closed_tx,
+                session: session_tx,
                 keys,
             },
         );
@@ -204,6 +216,7 @@ impl Hub {
             id,
             frames,
             closed,
+            session,
             hub: Arc::clone(self),
         }
     }
@@ -314,6 +327,7 @@ impl Hub {
                 continue;
             };
             let old = std::mem::replace(current, listener.clone());
+            sub.session.send_modify(|version| *version += 1);
             if old.customer_id != listener.customer_id {
                 unindex(&mut inner.customers, &old.customer_id, id);
                 inner
@@ -352,6 +366,7 @@ impl Hub {
         let id = inner.next_id;
         let (frames_tx, frames) = mpsc::channel(self.buffer);
         let (closed_tx, closed) = watch::channel(None);
+        let (session_tx, session) = watch::channel(0);
         if let Some(listener) = &keys.customer {
             inner
                 .customers
@@ -369,6 +384,7 @@ impl Hub {
             Sub {
                 frames: Sender::Customer(frames_tx),
                 closed: closed_tx,
+                session: session_tx,
                 keys,
             },
         );
@@ -376,6 +392,7 @@ impl Hub {
             id,
             frames,
             closed,
+            session,
             hub: Arc::clone(self),
         }
     }
@@ -418,6 +435,8 @@ struct Sub {
     frames: Sender,
     /// Set when it is let go.
     closed: watch::Sender<Option<CloseReason>>,
+    /// Bumped when its session changes.
+    session: watch::Sender<u64>,
     /// What it listens to.
     keys: Keys,
 }

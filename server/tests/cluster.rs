@@ -338,3 +338,54 @@ async fn agent_remove_on_the_command_line_closes_consoles_and_hands_out_the_queu
     );
     assert_eq!(assigned(&b).await.as_deref(), Some(bob_id.as_str()));
 }
+
+/// A login through one server makes the next message sent on the
+/// session's socket on `b` trusted (and named), though `b` keeps the
+/// session in memory between sends.
+async fn login_reaches_an_open_socket(a: &Live, b: &Live) {
+    let (token, _) = a.customer(json!({})).await;
+    let mut socket = b.widget(&token).await;
+    let before = socket.send_message("before the login").await;
+    assert_eq!(before["message"]["trusted"], false);
+    let changed = a
+        .http
+        .post(a.url("/api/v1/sessions/current/identity"))
+        .bearer_auth(&token)
+        .json(&json!({"jwt": jwt("ada@example.com", "Ada Lovelace")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(body["trusted"], true);
+    assert!(body["session_token"].is_null(), "the same session goes on");
+    // The change reaches B through the bus: wait for it, by sending until
+    // a message is trusted, within a second.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let after = socket.send_message("after the login").await;
+        if after["message"]["trusted"] == true {
+            assert_eq!(after["message"]["author_name"], "Ada Lovelace");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's socket kept sending untrusted after the login: {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_login_makes_the_next_message_on_an_open_socket_trusted() {
+    let a = Live::start().await;
+    login_reaches_an_open_socket(&a, &a).await;
+}
+
+#[tokio::test]
+async fn a_login_on_one_server_makes_the_next_message_on_another_trusted() {
+    let Some((_db, a, b)) = two_servers("login_across_servers").await else {
+        return;
+    };
+    login_reaches_an_open_socket(&a, &b).await;
+}

@@ -36,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::{Sink, Stream, StreamExt as _};
+use tokio::sync::watch;
 use trustchat_protocol::chat::{close, MAX_FRAME_BYTES};
 use trustchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
 
@@ -157,6 +158,10 @@ where
     let mut connection = Connection {
         state: &state,
         session_id: session.id.clone(),
+        session_changes: subscription.session_changes(),
+        // Read again at the first send: a change between the auth frame's
+        // read and the subscription would not have reached this one.
+        known: None,
         out,
     };
     connection.run(&mut subscription, &mut stream).await;
@@ -253,8 +258,14 @@ async fn live_session(state: &AppState, token: &str) -> Result<Option<SessionRec
 struct Connection<'a, W> {
     /// Store, hub, limits.
     state: &'a AppState,
-    /// The session; read afresh for every send (its trust may change).
+    /// The session.
     session_id: String,
+    /// Bumped by the hub whenever the session changes, on any server.
+    session_changes: watch::Receiver<u64>,
+    /// The session as last read, with the counter it was read at: a send
+    /// uses it while the counter stands still and the other servers'
+    /// events are arriving; otherwise it reads the session again.
+    known: Option<(u64, SessionRecord)>,
     /// The socket's sending half.
     out: Outbox<W>,
 }
@@ -357,7 +368,7 @@ where
     /// A `send`: the same checks and storage as `POST /api/v1/messages`,
     /// answered with `ack` once durably stored.
     async fn send(
-        &self,
+        &mut self,
         client_id: &str,
         body: &str,
         subscriber: u64,
@@ -366,9 +377,9 @@ where
         if let Err(error) = check_send(state, &self.session_id, client_id, body) {
             return Ok(api_error_frame(&error, Some(client_id)));
         }
-        let session = match state.store.session(&self.session_id).await {
-            Ok(Some(session)) if session.revoked_at.is_none() => session,
-            Ok(_) => return Err(Revoked),
+        let session = match self.session().await {
+            Ok(Some(session)) => session,
+            Ok(None) => return Err(Revoked),
             Err(error) => {
                 return Ok(api_error_frame(
                     &logged(ApiError::from(error)),
@@ -386,6 +397,28 @@ where
             },
             Err(error) => api_error_frame(&logged(send_error(error)), Some(client_id)),
         })
+    }
+}
+
+impl<W> Connection<'_, W> {
+    /// The session as it is now, `None` once revoked: the one in memory
+    /// while nothing changed it, else read again. Every change of a
+    /// session's identity or trust reaches the hub (`update_session`, and
+    /// from other servers through the bus), and a revocation closes the
+    /// connection; while the bus is down, events may be missed, so every
+    /// send reads the session. The trust of a message is decided from the
+    /// session's `trusted_until` at the moment it is stored either way.
+    async fn session(&mut self) -> Result<Option<SessionRecord>, crate::store::StoreError> {
+        let version = *self.session_changes.borrow();
+        if let Some((known, session)) = &self.known {
+            if *known == version && self.state.bus.connected() {
+                return Ok(Some(session.clone()));
+            }
+        }
+        let read = self.state.store.session(&self.session_id).await?;
+        let live = read.filter(|session| session.revoked_at.is_none());
+        self.known = live.clone().map(|session| (version, session));
+        Ok(live)
     }
 }
 

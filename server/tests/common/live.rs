@@ -330,6 +330,26 @@ impl Socket {
         }
     }
 
+    /// Sends a message on this socket and returns its `ack` frame.
+    pub async fn send_message(&mut self, body: &str) -> Value {
+        let client_id = uuid::Uuid::new_v4().to_string();
+        self.0
+            .send(WsMessage::Text(
+                json!({"type": "send", "client_id": client_id, "body": body})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .unwrap();
+        loop {
+            let frame = self.frame().await;
+            if frame["type"] == "ack" && frame["client_id"] == client_id.as_str() {
+                return frame;
+            }
+            assert_ne!(frame["type"], "error", "{frame}");
+        }
+    }
+
     /// The next frame of `kind`, skipping others.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
