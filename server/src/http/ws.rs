@@ -140,30 +140,52 @@ where
         }
     };
     out.watch(subscription.close_signal());
-    // Subscribed first, then read: whatever is committed after `ready`'s
-    // last_seq is delivered, nothing falls in between.
+    let mut connection = Connection {
+        state: &state,
+        session_id: session.id.clone(),
+        session_changes: subscription.session_changes(),
+        known: None,
+        out,
+    };
+    // Subscribed first, then read: a change of the session after the
+    // auth frame's read reaches this connection from here on, and the
+    // session read now is the one its sends start from; and whatever is
+    // committed after `ready`'s last_seq is delivered, nothing falls in
+    // between.
+    let session = match connection.session().await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            connection
+                .out
+                .close(close::UNAUTHORIZED, "session revoked")
+                .await;
+            return;
+        }
+        Err(error) => {
+            tracing::error!(error = %crate::error::error_chain(&error), "reading the session failed");
+            connection
+                .out
+                .close(close::GOING_AWAY, "internal error")
+                .await;
+            return;
+        }
+    };
     let reader = identity::reader(&session, clock::now_secs());
     match chat::ready_frame(state.store.as_ref(), &reader).await {
         Ok(ready) => {
-            if !out.frame(&ready).await {
+            if !connection.out.frame(&ready).await {
                 return;
             }
         }
         Err(error) => {
             tracing::error!(error = %crate::error::error_chain(&error), "ready frame failed");
-            out.close(close::GOING_AWAY, "internal error").await;
+            connection
+                .out
+                .close(close::GOING_AWAY, "internal error")
+                .await;
             return;
         }
     }
-    let mut connection = Connection {
-        state: &state,
-        session_id: session.id.clone(),
-        session_changes: subscription.session_changes(),
-        // Read again at the first send: a change between the auth frame's
-        // read and the subscription would not have reached this one.
-        known: None,
-        out,
-    };
     connection.run(&mut subscription, &mut stream).await;
 }
 
