@@ -103,6 +103,13 @@ impl PostgresStore {
         // has an index: scans are ruled out.
         let writer_options = connect.clone().options([("enable_seqscan", "off")]);
         let writers = open_pool(&writer_options, append::WRITERS as u32, database_url).await?;
+        // Every writer's connection open before the first message, which
+        // would otherwise wait for a connection to be made.
+        let opened =
+            futures_util::future::join_all((0..append::WRITERS).map(|_| writers.acquire())).await;
+        for conn in opened {
+            conn.map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", redact(database_url)))?;
+        }
         Ok(PostgresStore {
             writers: append::Writers::start(writers, pool.clone()),
             pool,
