@@ -42,6 +42,10 @@ pub struct Config {
     /// The websites that embed the widget, one `[[apps]]` table each.
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    /// The agents' teams and the apps each serves, one `[[teams]]` table
+    /// each; none: one implicit team serves every app.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
     /// The demo portal's stand-in login backend; absent in production.
     #[serde(default)]
     pub demo: Option<DemoConfig>,
@@ -56,6 +60,22 @@ pub struct Config {
     #[serde(skip)]
     pub base_dir: PathBuf,
 }
+
+/// One `[[teams]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Its id (`a-z`, `0-9`, `_`, `-`), named by rules and agents.
+    pub id: String,
+    /// Its name in the console; the id when absent.
+    #[serde(default)]
+    pub name: String,
+    /// The ids of the apps it serves.
+    pub apps: Vec<String>,
+}
+
+/// The longest a rule may hold a conversation for a login: an hour.
+pub const MAX_HOLD_FOR_LOGIN_SECS: u64 = 3600;
 
 /// The `[demo]` table: lets the demo portal log its customers in and mint
 /// identity tokens for them, the part a real website's own backend plays.
@@ -500,6 +520,91 @@ impl Config {
         Ok(())
     }
 
+    /// Checks `[[teams]]` and what each app's rules set beyond the
+    /// greeting: a team that exists and serves the app, a hold only where
+    /// a login can end it.
+    fn validate_teams_and_rules(&mut self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        let mut seen = HashSet::new();
+        for (index, team) in self.teams.iter_mut().enumerate() {
+            if !valid_app_id(&team.id) {
+                return invalid(format!(
+                    "teams[{index}].id {:?} must be 1 to 64 characters of a-z, 0-9, _ and -",
+                    team.id
+                ));
+            }
+            if !seen.insert(team.id.clone()) {
+                return invalid(format!(
+                    "teams[{index}].id {:?} is used by two teams",
+                    team.id
+                ));
+            }
+            if team.name.trim().is_empty() {
+                team.name = team.id.clone();
+            }
+            if team.apps.is_empty() {
+                return invalid(format!(
+                    "team {}: apps must name at least one app it serves",
+                    team.id
+                ));
+            }
+            for app in &team.apps {
+                if !self.apps.iter().any(|a| &a.id == app) {
+                    return invalid(format!(
+                        "team {}: apps names {app:?}, which is not an app of this config",
+                        team.id
+                    ));
+                }
+            }
+        }
+        for app in &self.apps {
+            let id = &app.id;
+            if !self.teams.is_empty() && !self.teams.iter().any(|t| t.apps.contains(id)) {
+                return invalid(format!(
+                    "app {id}: no team serves it, so no agent could read its conversations; add it to a team's apps"
+                ));
+            }
+            for (index, rule) in app.rules.iter().enumerate() {
+                let which = format!("app {id}: rules[{index}]");
+                if let Some(team) = &rule.team {
+                    if self.teams.is_empty() {
+                        return invalid(format!(
+                            "{which} routes to team {team:?}, but the config has no [[teams]]"
+                        ));
+                    }
+                    let Some(found) = self.teams.iter().find(|t| &t.id == team) else {
+                        return invalid(format!(
+                            "{which} routes to team {team:?}, which is not a team of this config"
+                        ));
+                    };
+                    if !found.apps.contains(id) {
+                        return invalid(format!(
+                            "{which} routes to team {team:?}, which does not serve app {id}; add {id} to its apps"
+                        ));
+                    }
+                }
+                if let Some(secs) = rule.hold_for_login_secs {
+                    if secs == 0 || secs > MAX_HOLD_FOR_LOGIN_SECS {
+                        return invalid(format!(
+                            "{which}: hold_for_login_secs must be from 1 to {MAX_HOLD_FOR_LOGIN_SECS}"
+                        ));
+                    }
+                    if rule.only_trusted() {
+                        return invalid(format!(
+                            "{which} holds for a login, but it matches only trusted customers, who are logged in already"
+                        ));
+                    }
+                    if app.login_url.is_none() {
+                        return invalid(format!(
+                            "{which} holds for a login, but the app has no login_url to offer; set login_url"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the rules TOML cannot express, and normalizes what browsers
     /// compare byte for byte (origins).
     pub fn validate(&mut self) -> Result<(), ConfigError> {
@@ -625,6 +730,7 @@ impl Config {
                 key.hash = format!("sha256:{}", hex.to_ascii_lowercase());
             }
         }
+        self.validate_teams_and_rules()?;
         if let Some(demo) = &self.demo {
             let Some(app) = self.apps.iter().find(|app| app.id == demo.app) else {
                 return invalid(format!(

@@ -55,7 +55,8 @@ pub struct MessagesConfig {
     pub greeting_anonymous: Option<String>,
 }
 
-/// One `[[apps.rules]]` table.
+/// One `[[apps.rules]]` table. The first rule that matches a customer
+/// decides everything it sets; what it leaves out takes the app's default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
@@ -65,8 +66,59 @@ pub struct RuleConfig {
     /// The page URLs it applies to, by prefix; absent: all pages.
     #[serde(default)]
     pub page_prefix: Option<String>,
-    /// The first message.
-    pub greeting: String,
+    /// The first message; absent: `[apps.messages]`'s (or the built-in)
+    /// text for the customer's status.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// The team its conversations are routed to (a `[[teams]]` id).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Its conversations' place in the queue.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// How long its conversations wait for the customer to log in before
+    /// they are routed.
+    #[serde(default)]
+    pub hold_for_login_secs: Option<u64>,
+}
+
+/// A conversation's place in the queue: high first, then oldest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Before everything else.
+    High,
+    /// The default.
+    #[default]
+    Normal,
+    /// After everything else.
+    Low,
+}
+
+impl RuleConfig {
+    /// Whether the rule applies to a customer of `status` on `page`.
+    pub fn matches(&self, status: CustomerStatus, page: Option<&str>) -> bool {
+        (self.status.is_empty() || self.status.contains(&status))
+            && self
+                .page_prefix
+                .as_deref()
+                .is_none_or(|prefix| page.is_some_and(|page| page.starts_with(prefix)))
+    }
+
+    /// Whether some customer status can match the rule only when trusted:
+    /// a rule for trusted customers alone.
+    pub fn only_trusted(&self) -> bool {
+        !self.status.is_empty() && self.status.iter().all(|s| *s == CustomerStatus::Trusted)
+    }
+}
+
+/// The first rule that applies to a customer of `status` on `page`.
+pub fn matching<'a>(
+    rules: &'a [RuleConfig],
+    status: CustomerStatus,
+    page: Option<&str>,
+) -> Option<&'a RuleConfig> {
+    rules.iter().find(|rule| rule.matches(status, page))
 }
 
 /// The chosen first message.
@@ -99,15 +151,8 @@ pub fn first_message(
     first_name: Option<&str>,
     page: Option<&str>,
 ) -> FirstMessage {
-    let matched = rules.iter().find(|rule| {
-        (rule.status.is_empty() || rule.status.contains(&status))
-            && rule
-                .page_prefix
-                .as_deref()
-                .is_none_or(|prefix| page.is_some_and(|page| page.starts_with(prefix)))
-    });
-    let template = match matched {
-        Some(rule) => rule.greeting.as_str(),
+    let template = match matching(rules, status, page).and_then(|rule| rule.greeting.as_deref()) {
+        Some(greeting) => greeting,
         None => default_text(messages, login_url.is_some(), status),
     };
     fill(template, first_name, login_url)
@@ -131,15 +176,18 @@ pub fn texts<'a>(
     rules: &'a [RuleConfig],
     messages: &'a MessagesConfig,
 ) -> impl Iterator<Item = &'a str> {
-    rules.iter().map(|rule| rule.greeting.as_str()).chain(
-        [
-            &messages.greeting_trusted,
-            &messages.greeting_identified,
-            &messages.greeting_anonymous,
-        ]
-        .into_iter()
-        .filter_map(|text| text.as_deref()),
-    )
+    rules
+        .iter()
+        .filter_map(|rule| rule.greeting.as_deref())
+        .chain(
+            [
+                &messages.greeting_trusted,
+                &messages.greeting_identified,
+                &messages.greeting_anonymous,
+            ]
+            .into_iter()
+            .filter_map(|text| text.as_deref()),
+        )
 }
 
 fn default_text(messages: &MessagesConfig, has_login_url: bool, status: CustomerStatus) -> &str {
@@ -176,7 +224,10 @@ mod tests {
         RuleConfig {
             status: status.to_vec(),
             page_prefix: page_prefix.map(str::to_owned),
-            greeting: greeting.to_owned(),
+            greeting: Some(greeting.to_owned()),
+            team: None,
+            priority: None,
+            hold_for_login_secs: None,
         }
     }
 

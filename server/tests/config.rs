@@ -218,3 +218,163 @@ allowed_origin = ["https://example.com"]"#),
         check(&text, expected);
     }
 }
+
+/// Two apps, two teams, and rules that route, order and hold.
+const TEAMS: &str = r#"
+[[apps]]
+id = "shop"
+allowed_origins = ["https://shop.example"]
+login_url = "https://shop.example/login"
+
+[[apps.rules]]
+status = ["trusted"]
+team = "verified"
+priority = "high"
+
+[[apps.rules]]
+status = ["anonymous", "identified"]
+page_prefix = "https://shop.example/orders"
+hold_for_login_secs = 120
+greeting = "Log in to see your order: {login_url}"
+
+[[apps]]
+id = "bank"
+allowed_origins = ["https://bank.example"]
+
+[[teams]]
+id = "verified"
+name = "Verified customers"
+apps = ["shop"]
+
+[[teams]]
+id = "frontline"
+apps = ["shop", "bank"]
+"#;
+
+#[test]
+fn teams_and_rules_that_route_order_and_hold_load() {
+    use trustchat_server::rules::{self, CustomerStatus, Priority};
+    let config = Config::from_toml(TEAMS).unwrap();
+    assert_eq!(config.teams.len(), 2);
+    assert_eq!(config.teams[0].name, "Verified customers");
+    assert_eq!(config.teams[1].name, "frontline", "the id when no name");
+    let shop = &config.apps[0];
+    let trusted = rules::matching(&shop.rules, CustomerStatus::Trusted, None).unwrap();
+    assert_eq!(
+        (trusted.team.as_deref(), trusted.priority),
+        (Some("verified"), Some(Priority::High))
+    );
+    assert_eq!(trusted.greeting, None, "a rule may leave the greeting out");
+    let orders = rules::matching(
+        &shop.rules,
+        CustomerStatus::Anonymous,
+        Some("https://shop.example/orders/42"),
+    )
+    .unwrap();
+    assert_eq!(orders.hold_for_login_secs, Some(120));
+    assert!(rules::matching(
+        &shop.rules,
+        CustomerStatus::Anonymous,
+        Some("https://shop.example/")
+    )
+    .is_none());
+    // A rule without a greeting greets with the app's default for the status.
+    let first = rules::first_message(
+        &shop.rules,
+        &shop.messages,
+        shop.login_url.as_deref(),
+        CustomerStatus::Trusted,
+        Some("Ada"),
+        None,
+    );
+    assert_eq!(first.text, "Hi Ada!");
+    assert!(Priority::High < Priority::Normal && Priority::Normal < Priority::Low);
+}
+
+#[test]
+fn unknown_teams_and_contradictory_rules_are_refused_with_a_clear_message() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            r#"team = "verified""#,
+            r#"team = "vip""#,
+            "routes to team \"vip\", which is not a team of this config",
+        ),
+        (
+            r#"apps = ["shop"]"#,
+            r#"apps = ["bank"]"#,
+            "routes to team \"verified\", which does not serve app shop",
+        ),
+        (
+            "hold_for_login_secs = 120",
+            "hold_for_login_secs = 0",
+            "hold_for_login_secs must be from 1 to 3600",
+        ),
+        (
+            "hold_for_login_secs = 120",
+            "hold_for_login_secs = 3601",
+            "hold_for_login_secs must be from 1 to 3600",
+        ),
+        (
+            r#"priority = "high""#,
+            r#"priority = "urgent""#,
+            "unknown variant `urgent`",
+        ),
+        (
+            r#"apps = ["shop", "bank"]"#,
+            r#"apps = ["shop", "atm"]"#,
+            "team frontline: apps names \"atm\", which is not an app of this config",
+        ),
+        (
+            r#"apps = ["shop", "bank"]"#,
+            r#"apps = ["shop"]"#,
+            "app bank: no team serves it",
+        ),
+        (
+            r#"id = "frontline""#,
+            r#"id = "verified""#,
+            "is used by two teams",
+        ),
+        (
+            r#"id = "frontline""#,
+            r#"id = "Front Line""#,
+            "must be 1 to 64 characters",
+        ),
+        (
+            r#"apps = ["shop", "bank"]"#,
+            "apps = []",
+            "must name at least one app",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(TEAMS.contains(from), "{from}");
+        check(&TEAMS.replacen(from, to, 1), expected);
+    }
+    // A hold on a rule for trusted customers only, or with no login URL.
+    check(
+        &TEAMS.replacen(
+            r#"team = "verified""#,
+            "team = \"verified\"\nhold_for_login_secs = 30",
+            1,
+        ),
+        "matches only trusted customers",
+    );
+    check(
+        &TEAMS
+            .replacen("login_url = \"https://shop.example/login\"\n", "", 1)
+            .replace("greeting = \"Log in to see your order: {login_url}\"", ""),
+        "has no login_url to offer",
+    );
+    // A team named by a rule, with no [[teams]] at all.
+    check(
+        r#"
+[[apps]]
+id = "demo"
+allowed_origins = ["http://127.0.0.1:8080"]
+[[apps.rules]]
+team = "verified"
+"#,
+        "the config has no [[teams]]",
+    );
+    // With no [[teams]], every app is served (one implicit team).
+    Config::from_toml(MINIMAL).unwrap();
+}
