@@ -177,7 +177,7 @@ struct MintArgs {
     ttl: u64,
 }
 
-/// `agent add|list|remove`.
+/// `agent add|teams|list|remove`.
 #[derive(Debug, Subcommand)]
 enum AgentCommand {
     /// Add an agent. The password is read from stdin (one line) when stdin
@@ -198,6 +198,27 @@ enum AgentCommand {
         /// Display name, shown to customers on replies.
         #[arg(long)]
         name: String,
+        /// A team the agent belongs to (a `[[teams]]` id); repeat for more.
+        #[arg(long = "team", value_name = "ID")]
+        teams: Vec<String>,
+    },
+    /// Show an agent's teams, or set them with `--set`.
+    Teams {
+        /// The server's configuration file.
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
+        config: PathBuf,
+        /// The agent's email.
+        email: String,
+        /// The agent's teams from now on, comma-separated `[[teams]]` ids
+        /// (empty: none).
+        #[arg(long, value_name = "ID,...", value_delimiter = ',', num_args = 0..)]
+        set: Option<Vec<String>>,
     },
     /// List the agents: email, name, status.
     List {
@@ -353,11 +374,40 @@ fn db_copy(from: &str, to: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `agent add|list|remove`, against the config's database.
+/// `teams`, trimmed, without empty entries and repeats, each a
+/// `[[teams]]` id of `config`; an error naming the known ones otherwise.
+fn known_teams(config: &Config, teams: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let mut wanted: Vec<String> = teams
+        .into_iter()
+        .map(|team| team.trim().to_owned())
+        .filter(|team| !team.is_empty())
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok(wanted);
+    }
+    if config.teams.is_empty() {
+        anyhow::bail!("the config has no [[teams]]: add them before putting agents in teams");
+    }
+    let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
+    for team in &wanted {
+        if !known.contains(&team.as_str()) {
+            anyhow::bail!(
+                "{team:?} is not a team of the config; its teams are: {}",
+                known.join(", ")
+            );
+        }
+    }
+    Ok(wanted)
+}
+
+/// `agent add|teams|list|remove`, against the config's database.
 fn agent(command: AgentCommand) -> anyhow::Result<()> {
     use trustchat_server::agents;
     let config_path = match &command {
         AgentCommand::Add { config, .. }
+        | AgentCommand::Teams { config, .. }
         | AgentCommand::List { config }
         | AgentCommand::Remove { config, .. } => config,
     };
@@ -372,14 +422,39 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
         )
         .await?;
         let result = match command {
-            AgentCommand::Add { email, name, .. } => {
+            AgentCommand::Add {
+                email, name, teams, ..
+            } => {
+                let teams = known_teams(&config, teams)?;
                 let (password, generated) = agent_password()?;
                 let agent = agents::add_agent(store.as_ref(), &email, &name, &password).await?;
+                store.set_agent_teams(&agent.id, &teams).await?;
                 println!("added agent {} ({})", agent.email, agent.name);
+                if !teams.is_empty() {
+                    println!("teams: {}", teams.join(", "));
+                }
                 if generated {
                     println!("password (shown once): {password}");
                 }
                 Ok(())
+            }
+            AgentCommand::Teams { email, set, .. } => {
+                match store.agent_by_email(email.trim()).await? {
+                    None => Err(anyhow::anyhow!("no agent has the email {}", email.trim())),
+                    Some(agent) => {
+                        if let Some(teams) = set {
+                            let teams = known_teams(&config, teams)?;
+                            store.set_agent_teams(&agent.id, &teams).await?;
+                        }
+                        let teams = store.agent_teams(&agent.id).await?;
+                        if teams.is_empty() {
+                            println!("{}: no team", agent.email);
+                        } else {
+                            println!("{}: {}", agent.email, teams.join(", "));
+                        }
+                        Ok(())
+                    }
+                }
             }
             AgentCommand::List { .. } => {
                 let list = store.agents().await?;

@@ -131,3 +131,124 @@ fn agents_are_added_listed_and_removed() {
     assert!(!again.status.success());
     assert!(text(&again).contains("no agent has the email"));
 }
+
+#[test]
+fn agents_are_put_in_teams_and_moved_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trustchat.toml");
+    let database = format!(
+        "[server]\ndatabase_url = \"sqlite://{}\"\n",
+        dir.path().join("t.db").display()
+    );
+    let apps = r#"
+[[apps]]
+id = "shop"
+allowed_origins = ["https://shop.example"]
+[[apps]]
+id = "bank"
+allowed_origins = ["https://bank.example"]
+"#;
+    let teams = r#"
+[[teams]]
+id = "frontline"
+apps = ["shop", "bank"]
+[[teams]]
+id = "verified"
+apps = ["shop"]
+"#;
+    // Without [[teams]], --team is refused and nobody is added.
+    std::fs::write(&config, format!("{database}{apps}")).unwrap();
+    let refused = run(
+        &config,
+        &[
+            "add",
+            "--email",
+            "ann@support.example",
+            "--name",
+            "Ann",
+            "--team",
+            "frontline",
+        ],
+        Some("ann-password-12\n"),
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("the config has no [[teams]]"),
+        "{}",
+        text(&refused)
+    );
+
+    std::fs::write(&config, format!("{database}{apps}{teams}")).unwrap();
+    let unknown = run(
+        &config,
+        &[
+            "add",
+            "--email",
+            "ann@support.example",
+            "--name",
+            "Ann",
+            "--team",
+            "vip",
+        ],
+        Some("ann-password-12\n"),
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown)
+            .contains("\"vip\" is not a team of the config; its teams are: frontline, verified"),
+        "{}",
+        text(&unknown)
+    );
+    let added = run(
+        &config,
+        &[
+            "add",
+            "--email",
+            "ann@support.example",
+            "--name",
+            "Ann",
+            "--team",
+            "verified",
+            "--team",
+            "frontline",
+        ],
+        Some("ann-password-12\n"),
+    );
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(
+        text(&added).contains("teams: frontline, verified"),
+        "{}",
+        text(&added)
+    );
+
+    let shown = run(&config, &["teams", "ann@support.example"], None);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert_eq!(
+        text(&shown).trim(),
+        "ann@support.example: frontline, verified"
+    );
+
+    let moved = run(
+        &config,
+        &["teams", "ann@support.example", "--set", "verified"],
+        None,
+    );
+    assert_eq!(text(&moved).trim(), "ann@support.example: verified");
+    let wrong = run(
+        &config,
+        &["teams", "ann@support.example", "--set", "verified,vip"],
+        None,
+    );
+    assert!(!wrong.status.success());
+    let unchanged = run(&config, &["teams", "ann@support.example"], None);
+    assert_eq!(
+        text(&unchanged).trim(),
+        "ann@support.example: verified",
+        "a refused set changes nothing"
+    );
+    let none = run(&config, &["teams", "ann@support.example", "--set"], None);
+    assert_eq!(text(&none).trim(), "ann@support.example: no team");
+    let nobody = run(&config, &["teams", "bob@support.example"], None);
+    assert!(!nobody.status.success());
+    assert!(text(&nobody).contains("no agent has the email bob@support.example"));
+}

@@ -72,6 +72,10 @@ async fn install(app: &TestApp) -> Installed {
         .await
         .unwrap();
     store
+        .set_agent_teams(&grace.id, &["billing".to_owned(), "frontline".to_owned()])
+        .await
+        .unwrap();
+    store
         .assign_conversation(&conversation_id, Some(&grace.id), 6_000_000)
         .await
         .unwrap();
@@ -149,6 +153,7 @@ async fn copy_ok(from: &str, to: &str) {
         "conversations: 2 row(s)",
         "messages: 4 row(s)",
         "agents: 1 row(s)",
+        "agent_teams: 2 row(s)",
         "agent_sessions: 1 row(s)",
         "agent_reads: 1 row(s)",
         "used_jtis: 1 row(s)",
@@ -204,10 +209,16 @@ async fn check_copy(app: &TestApp, url: &str, installed: &Installed) {
     let agent = agents::authenticate(store.as_ref(), &installed.agent_token)
         .await
         .unwrap();
+    let agent = agent.map(|(_, agent)| agent);
     assert_eq!(
-        agent.map(|(_, agent)| agent.email).as_deref(),
+        agent.as_ref().map(|agent| agent.email.as_str()),
         Some("grace@example.com"),
         "{url}: the agent cookie still works"
+    );
+    assert_eq!(
+        store.agent_teams(&agent.unwrap().id).await.unwrap(),
+        ["billing", "frontline"],
+        "{url}: the agent's teams came along"
     );
     let conversation_id = messages[0]["conversation_id"].as_str().unwrap().to_owned();
     let view = store

@@ -826,6 +826,48 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
 }
 
 #[tokio::test]
+async fn an_agents_teams_are_set_replaced_and_read_sorted() {
+    for db in databases::fresh("agent_teams").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let alice = new_agent(store, "alice@support.example", "Alice").await;
+        let bob = new_agent(store, "bob@support.example", "Bob").await;
+        assert!(store.agent_teams(&alice.id).await.unwrap().is_empty());
+        let teams = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        store
+            .set_agent_teams(
+                &alice.id,
+                &teams(&["vip", "a_b", "a-b", "frontline", "vip"]),
+            )
+            .await
+            .unwrap();
+        store
+            .set_agent_teams(&bob.id, &teams(&["frontline"]))
+            .await
+            .unwrap();
+        // Byte order on both stores, each team once.
+        assert_eq!(
+            store.agent_teams(&alice.id).await.unwrap(),
+            ["a-b", "a_b", "frontline", "vip"]
+        );
+        store
+            .set_agent_teams(&alice.id, &teams(&["billing"]))
+            .await
+            .unwrap();
+        assert_eq!(store.agent_teams(&alice.id).await.unwrap(), ["billing"]);
+        assert_eq!(
+            store.agent_teams(&bob.id).await.unwrap(),
+            ["frontline"],
+            "Bob's untouched"
+        );
+        store.set_agent_teams(&alice.id, &[]).await.unwrap();
+        assert!(store.agent_teams(&alice.id).await.unwrap().is_empty());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn agents_and_their_sessions() {
     for db in databases::fresh("agents_and_sessions").await {
         eprintln!("on {}", db.backend);
@@ -1758,7 +1800,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2]],
+        [vec![], vec![], vec![], vec![1, 2, 3]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

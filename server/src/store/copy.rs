@@ -95,6 +95,11 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "agent_teams",
+        order: "agent_id, team_id",
+        columns: &[("agent_id", Text), ("team_id", Text)],
+    },
+    Table {
         name: "agent_sessions",
         order: "id",
         columns: &[

@@ -532,6 +532,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every live agent, by name.
     async fn agents(&self) -> StoreResult<Vec<AgentRecord>>;
 
+    /// Makes `teams` the agent's teams (`[[teams]]` ids), replacing the
+    /// ones before, in one transaction.
+    async fn set_agent_teams(&self, agent_id: &str, teams: &[String]) -> StoreResult<()>;
+
+    /// The agent's teams, sorted.
+    async fn agent_teams(&self, agent_id: &str) -> StoreResult<Vec<String>>;
+
     /// Sets a live agent's availability; `None` when there is no such agent.
     async fn set_agent_status(
         &self,

@@ -532,6 +532,35 @@ impl Store for PostgresStore {
         Ok(requeued)
     }
 
+    async fn set_agent_teams(&self, agent_id: &str, teams: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM agent_teams WHERE agent_id = $1")
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO agent_teams (agent_id, team_id) SELECT $1, t FROM unnest($2::text[]) AS t \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(agent_id)
+        .bind(teams)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn agent_teams(&self, agent_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT team_id FROM agent_teams WHERE agent_id = $1 ORDER BY team_id COLLATE \"C\"",
+        )
+        .bind(agent_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
     async fn insert_agent_session(&self, session: &AgentSessionRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO agent_sessions ({AGENT_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"

@@ -748,6 +748,32 @@ impl Store for SqliteStore {
         Ok(requeued)
     }
 
+    async fn set_agent_teams(&self, agent_id: &str, teams: &[String]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM agent_teams WHERE agent_id = ?")
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for team in teams {
+            sqlx::query("INSERT OR IGNORE INTO agent_teams (agent_id, team_id) VALUES (?, ?)")
+                .bind(agent_id)
+                .bind(team)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn agent_teams(&self, agent_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT team_id FROM agent_teams WHERE agent_id = ? ORDER BY team_id")
+            .bind(agent_id)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db)
+    }
+
     async fn insert_agent_session(&self, session: &AgentSessionRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO agent_sessions (id, token_hash, csrf_token, agent_id, created_at, expires_at, revoked_at) \
