@@ -52,6 +52,13 @@ pub struct AgentSessionInfo {
     pub agent: Agent,
     /// The session's CSRF token.
     pub csrf_token: String,
+    /// The agent's teams (with no `[[teams]]` configured: one implicit
+    /// team, id `all`, serving every app).
+    #[serde(default)]
+    pub teams: Vec<Team>,
+    /// The apps those teams serve: all the agent reads and acts on.
+    #[serde(default)]
+    pub apps: Vec<String>,
 }
 
 /// `GET /api/v1/agent/agents`: every agent, for reassigning.
@@ -131,6 +138,137 @@ pub struct ConversationSummary {
     pub created_at: i64,
     /// Its last message's time, Unix milliseconds.
     pub last_activity_at: i64,
+    /// The team it is routed to (the rule's, else any team serving its
+    /// app: `None`).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// Its place in the queue.
+    #[serde(default)]
+    pub priority: Priority,
+    /// The rule that routed it (its `name`, else `rule N` counting from 1
+    /// in the app's `[[apps.rules]]`); `None` when no rule matched.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// While it waits for the customer to log in (a rule's
+    /// `hold_for_login_secs`): until when, Unix milliseconds.
+    #[serde(default)]
+    pub held_until: Option<i64>,
+    /// The customer's satisfaction rating, once given.
+    #[serde(default)]
+    pub rating: Option<Rating>,
+}
+
+/// A conversation's place in the queue: high first, then oldest.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Before everything else.
+    High,
+    /// The default.
+    #[default]
+    Normal,
+    /// After everything else.
+    Low,
+}
+
+impl Priority {
+    /// The lowercase name, as in the config and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        }
+    }
+
+    /// The stored rank: 0 high, 1 normal, 2 low (queue order).
+    pub fn rank(self) -> i64 {
+        match self {
+            Priority::High => 0,
+            Priority::Normal => 1,
+            Priority::Low => 2,
+        }
+    }
+
+    /// The priority of a stored rank (anything unknown: normal).
+    pub fn from_rank(rank: i64) -> Self {
+        match rank {
+            0 => Priority::High,
+            2 => Priority::Low,
+            _ => Priority::Normal,
+        }
+    }
+}
+
+/// A customer's satisfaction rating of a closed conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// 1 (bad) to 5 (great).
+    pub rating: u8,
+    /// What they wrote, if anything. Customer-supplied: render as text.
+    pub comment: Option<String>,
+    /// When it was given, Unix milliseconds.
+    pub rated_at: i64,
+}
+
+/// A team as an agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    /// Its config id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// The apps it serves.
+    pub apps: Vec<String>,
+}
+
+/// A saved reply: a text an agent inserts with "/" in the reply box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedReply {
+    /// Stable id (`config:TEAM:N` for the config's, a UUID for the
+    /// console's).
+    pub id: String,
+    /// The team it belongs to.
+    pub team_id: String,
+    /// What the "/" menu shows and filters by.
+    pub title: String,
+    /// The text inserted.
+    pub body: String,
+    /// `config` (read-only) or `console` (deletable).
+    pub source: SavedReplySource,
+}
+
+/// Where a saved reply comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SavedReplySource {
+    /// `[[teams.saved_replies]]` in the server's config.
+    Config,
+    /// Added in the console.
+    Console,
+}
+
+/// `GET /api/v1/agent/saved-replies`: the saved replies of the agent's
+/// teams, by team then title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedReplyList {
+    /// The replies.
+    pub saved_replies: Vec<SavedReply>,
+}
+
+/// `POST /api/v1/agent/saved-replies`: a new saved reply for one of the
+/// agent's teams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSavedReply {
+    /// One of the agent's teams.
+    pub team_id: String,
+    /// 1 to 80 characters.
+    pub title: String,
+    /// 1 to 4,000 characters.
+    pub body: String,
 }
 
 /// `GET /api/v1/agent/conversations`: the agent's conversations, open

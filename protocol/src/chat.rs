@@ -271,3 +271,20 @@ mod tests {
         assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), message);
     }
 }
+
+/// The longest satisfaction comment, in characters.
+pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
+
+/// `POST /api/v1/conversations/{id}/rating` (the customer's session token
+/// as `Authorization: Bearer`): "How did we do?" once the conversation is
+/// closed. Answered with the stored
+/// [`Rating`](crate::agent::Rating); rating again replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConversation {
+    /// 1 (bad) to 5 (great).
+    pub rating: u8,
+    /// Optional, at most [`MAX_RATING_COMMENT_CHARS`] characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}

@@ -95,11 +95,14 @@ pub enum ErrorCode {
     /// 503 (`GET /readyz`): the server cannot reach its database, or the
     /// other servers' events; a load balancer sends no traffic its way.
     NotReady,
+    /// 409: the conversation is still open; it can be rated once an agent
+    /// closed it.
+    ConversationOpen,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidRequest,
@@ -126,6 +129,7 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::ServerBusy,
         ErrorCode::NotReady,
+        ErrorCode::ConversationOpen,
     ];
 
     /// The code as it appears on the wire.
@@ -157,6 +161,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::NotReady => "not_ready",
+            ErrorCode::ConversationOpen => "conversation_open",
         }
     }
 
@@ -167,6 +172,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => 408,
             ErrorCode::ServerBusy => 503,
             ErrorCode::NotReady => 503,
+            ErrorCode::ConversationOpen => 409,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidRequest
             | ErrorCode::InvalidName

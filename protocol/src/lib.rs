@@ -19,19 +19,22 @@ pub mod agent;
 pub mod api;
 pub mod chat;
 pub mod error;
+pub mod report;
 pub mod validate;
 
 pub use agent::{
     Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo,
     AgentStatus, AssignConversation, ConversationDetail, ConversationList, ConversationSummary,
-    CustomerProfile, CustomerSummary, MarkRead, ProfileSummary, SetAgentStatus,
+    CustomerProfile, CustomerSummary, MarkRead, NewSavedReply, Priority, ProfileSummary, Rating,
+    SavedReply, SavedReplyList, SavedReplySource, SetAgentStatus, Team,
 };
 pub use api::{
     AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,
     SessionResponse, UserInput,
 };
 pub use chat::{
-    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, SendMessage,
-    ServerFrame, MAX_BODY_CHARS,
+    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, RateConversation,
+    SendMessage, ServerFrame, MAX_BODY_CHARS,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use report::{AuthCounts, AuthDay, AuthReport};
