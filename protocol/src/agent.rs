@@ -358,6 +358,13 @@ pub enum AgentServerFrame {
         /// The conversation now.
         conversation: ConversationSummary,
     },
+    /// The queue of an app the agent serves changed (a conversation
+    /// joined it, left it, or waits differently): refetch
+    /// `GET /api/v1/agent/queue`.
+    Queue {
+        /// The app.
+        app_id: String,
+    },
     /// Answer to a ping.
     Pong,
 }

@@ -264,10 +264,13 @@ async fn open_conversation(
     if let Some(until) = facts.held_until {
         tracing::debug!(conversation = conversation_id, rule = ?facts.rule, "held for a login");
         ctx.holds.add(until);
+        queue_changed(ctx, app_id);
         return Ok(Some(until));
     }
     let teams = scope::routing_teams(ctx.config, app_id, facts.team_id.as_deref());
-    route_new(ctx, conversation_id, teams.as_deref()).await?;
+    if route_new(ctx, conversation_id, teams.as_deref()).await?.is_none() {
+        queue_changed(ctx, app_id);
+    }
     Ok(None)
 }
 
@@ -353,6 +356,31 @@ pub async fn deliver_conversation(
     }
 }
 
+/// An app's queue changed: every console, on every server, refetches it
+/// (each sees only its apps': the socket filters by scope). Nothing is
+/// sent while no agent is online anywhere.
+pub fn queue_changed(ctx: Ctx<'_>, app_id: &str) {
+    if !ctx.presence.any_online() {
+        return;
+    }
+    deliver_queue_changed(ctx.hub, app_id);
+    ctx.bus.publish(Event::QueueChanged {
+        app_id: app_id.to_owned(),
+    });
+}
+
+/// [`queue_changed`] for the consoles connected to this server.
+pub fn deliver_queue_changed(hub: &Hub, app_id: &str) {
+    for agent in hub.online_agents() {
+        hub.publish_agent(
+            &agent,
+            AgentServerFrame::Queue {
+                app_id: app_id.to_owned(),
+            },
+        );
+    }
+}
+
 /// A session's identity or trust changed (a login, a claim, a logout):
 /// the agent of the conversation it writes into hears of it. A proven
 /// session's change may change the verification of its customer's proven
@@ -407,13 +435,14 @@ async fn reroute(
             return Ok(()); // Taken meanwhile.
         }
     }
-    if facts.held_until.is_some() {
-        return Ok(());
+    if facts.held_until.is_none() {
+        let teams =
+            scope::routing_teams(ctx.config, &conversation.app_id, facts.team_id.as_deref());
+        if let Some(routed) = route_new(ctx, &conversation.id, teams.as_deref()).await? {
+            notify_conversation(ctx, &routed.id, None).await;
+        }
     }
-    let teams = scope::routing_teams(ctx.config, &conversation.app_id, facts.team_id.as_deref());
-    if let Some(routed) = route_new(ctx, &conversation.id, teams.as_deref()).await? {
-        notify_conversation(ctx, &routed.id, None).await;
-    }
+    queue_changed(ctx, &conversation.app_id);
     Ok(())
 }
 
@@ -470,19 +499,23 @@ pub async fn drain_queue(ctx: Ctx<'_>) -> StoreResult<()> {
         }
         let mut assigned = Vec::new();
         for (conversation, agent) in routing::plan(&queue, &candidates(ctx).await?, now) {
-            if ctx
+            if let Some(record) = ctx
                 .store
                 .assign_conversation(&conversation, Some(&agent), now)
                 .await?
-                .is_some()
             {
-                assigned.push(conversation);
+                assigned.push((conversation, record.app_id));
             }
         }
         assigned
     };
-    for conversation in assigned {
+    let mut apps = std::collections::BTreeSet::new();
+    for (conversation, app_id) in assigned {
         notify_conversation(ctx, &conversation, None).await;
+        apps.insert(app_id);
+    }
+    for app_id in apps {
+        queue_changed(ctx, &app_id);
     }
     Ok(())
 }

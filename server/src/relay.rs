@@ -79,6 +79,10 @@ pub async fn apply(ctx: Ctx<'_>, event: Event) {
             ctx.hub.close_agent(&agent_id, CloseReason::Revoked);
             Ok(())
         }
+        Event::QueueChanged { app_id } => {
+            console::deliver_queue_changed(ctx.hub, &app_id);
+            Ok(())
+        }
         Event::Queue => match ctx.presence.refresh().await {
             Ok(()) if ctx.presence.any_online() => console::drain_queue(ctx).await,
             other => other,

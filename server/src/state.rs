@@ -271,6 +271,7 @@ fn shard(event: &Event) -> usize {
         Event::SessionRevoked { session_id } | Event::SessionChanged { session_id } => session_id,
         Event::AgentGone { agent_id } => agent_id,
         Event::Queue => "",
+        Event::QueueChanged { app_id } => app_id,
     };
     key.bytes().fold(0usize, |hash, byte| {
         hash.wrapping_mul(31).wrapping_add(usize::from(byte))

@@ -559,3 +559,32 @@ async fn a_customer_rates_a_closed_conversation_and_the_agent_sees_it() {
     let detail = live.get(&alice, &format!("/conversations/{conversation}")).await.1;
     assert_eq!(detail["conversation"]["rating"]["comment"], "Quick and kind");
 }
+
+#[tokio::test]
+async fn consoles_hear_of_their_own_apps_queue_only() {
+    let live = start().await;
+    agent_in(&live, "alice@support.example", "Alice", &["frontline"]).await;
+    agent_in(&live, "oscar@other.example", "Oscar", &["outsiders"]).await;
+    let alice = live.login("alice@support.example").await;
+    let oscar = live.login("oscar@other.example").await;
+    for agent in [&alice, &oscar] {
+        live.post(agent, "/status", json!({"status": "away"})).await;
+    }
+    let mut alices = live.console(&alice).await;
+    let mut oscars = live.console(&oscar).await;
+
+    // A demo conversation waits: Alice's console is told to refetch.
+    let ada = customer_in(&live, "demo", identified("Ada Lovelace", "ada@example.com")).await;
+    live.say(&ada, "anyone?").await;
+    assert_eq!(alices.next_of("queue").await, json!({"type": "queue", "app_id": "demo"}));
+    // Oscar hears nothing of it: the first frame he gets is his own app's.
+    let olga = customer_in(&live, "other", identified("Olga Other", "olga@other.example")).await;
+    live.say(&olga, "hello?").await;
+    assert_eq!(oscars.frame().await, json!({"type": "queue", "app_id": "other"}));
+    // Taking it changes the queue too.
+    let queue = live.get(&alice, "/queue").await.1;
+    let waiting = ids(&queue)[0].clone();
+    live.post(&alice, &format!("/conversations/{waiting}/assign"), json!({"agent_id": alice.id}))
+        .await;
+    assert_eq!(alices.next_of("queue").await["app_id"], "demo");
+}

@@ -299,6 +299,8 @@ function onFrame(frame) {
     case "conversation":
       upsert(frame.conversation);
       break;
+    case "queue":
+      break; // an app's queue changed: refetched above
     default:
       break; // pong, and frames this version does not know
   }

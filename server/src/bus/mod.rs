@@ -66,6 +66,11 @@ pub enum Event {
     /// The queue may have work for an agent online anywhere (a conversation
     /// was put back in it, an agent became available).
     Queue,
+    /// An app's queue changed: consoles refetch it.
+    QueueChanged {
+        /// The app.
+        app_id: String,
+    },
 }
 
 /// Where the domain publishes events for the other servers. Publishing
@@ -118,6 +123,7 @@ impl Event {
             Event::SessionChanged { session_id } => vec!["session", session_id],
             Event::AgentGone { agent_id } => vec!["agent_gone", agent_id],
             Event::Queue => vec!["queue"],
+            Event::QueueChanged { app_id } => vec!["queue_changed", app_id],
         };
         match self {
             Event::Message {
@@ -175,6 +181,7 @@ impl Event {
             "session" => Event::SessionChanged { session_id: id()? },
             "agent_gone" => Event::AgentGone { agent_id: id()? },
             "queue" => Event::Queue,
+            "queue_changed" => Event::QueueChanged { app_id: id()? },
             _ => return None,
         };
         Some((server, event))
@@ -223,6 +230,9 @@ mod tests {
                 agent_id: "a1".into(),
             },
             Event::Queue,
+            Event::QueueChanged {
+                app_id: "demo".into(),
+            },
         ];
         for event in events {
             let text = event.encode("server-1");

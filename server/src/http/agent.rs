@@ -366,6 +366,9 @@ async fn assign(
             ))?;
     }
     console::notify_conversation(state.ctx(), &id, before.assigned_agent_id.as_deref()).await;
+    if before.assigned_agent_id.is_none() {
+        console::queue_changed(state.ctx(), &before.app_id);
+    }
     summary(&state, &id).await
 }
 

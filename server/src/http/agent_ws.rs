@@ -151,6 +151,7 @@ fn in_scope(scope: &Scope, frame: &AgentServerFrame) -> bool {
     match frame {
         AgentServerFrame::Message { conversation, .. }
         | AgentServerFrame::Conversation { conversation } => scope.allows(&conversation.app_id),
+        AgentServerFrame::Queue { app_id } => scope.allows(app_id),
         AgentServerFrame::Ready { .. } | AgentServerFrame::Pong => true,
     }
 }
