@@ -22,7 +22,7 @@ CREATE INDEX saved_replies_team ON saved_replies (team_id, title);
 
 -- Full-text search: the 'simple' configuration (no stemming, any
 -- language), the same expressions as the queries use.
-CREATE INDEX messages_body_search ON messages USING GIN (to_tsvector('simple', body));
+CREATE INDEX messages_body_search ON messages USING GIN (to_tsvector('simple', body)) WITH (fastupdate = off);
 CREATE INDEX customers_search ON customers USING GIN (
     to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(email, '') || ' ' || replace(coalesce(phone, ''), '+', ''))
 );
