@@ -66,6 +66,7 @@ pub async fn send_customer_message(
     client_id: &str,
     body: &str,
     except: Option<u64>,
+    page: Option<&str>,
 ) -> Result<Sent, SendError> {
     let client_id = canonical_client_id(client_id).map_err(SendError::Invalid)?;
     let body = validate::message_body(body).map_err(SendError::Invalid)?;
@@ -97,12 +98,54 @@ pub async fn send_customer_message(
         deliver_message(ctx.hub, &audience_of(&appended), &message, except);
         // A conversation it opened is routed to an agent first; then the
         // agent and the other servers hear of the message.
-        console::customer_message(ctx, &appended, &message).await;
+        let status = console::customer_status(session, now_ms / 1000);
+        let held = console::customer_message(ctx, &appended, &message, status, page).await;
+        if held.is_some() {
+            ask_to_log_in_while_held(ctx, &appended).await;
+        }
     }
     Ok(Sent {
         message,
         created: appended.created,
     })
+}
+
+/// Whether a session may read a conversation: one it started, or, while
+/// it is trusted, one of its customer's proven ones (the rule of
+/// `Store::current_conversation` and `hub::Audience`).
+pub fn may_read(session: &SessionRecord, conversation: &ConversationRecord, now: i64) -> bool {
+    conversation.session_id.as_deref() == Some(session.id.as_str())
+        || (identity::is_trusted(session, now)
+            && conversation.proven
+            && conversation.customer_id == session.customer_id)
+}
+
+/// The text of the message a conversation held for a login opens with;
+/// its link is the app's `login_url`.
+pub const HELD_FOR_LOGIN_TEXT: &str =
+    "Please log in so we can verify it's you: an agent joins as soon as you do.";
+
+/// A conversation a rule holds for a login: the customer is shown the
+/// app's login link at once (a login request, from the app's support).
+async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
+    let Some(app) = ctx.config.apps.iter().find(|app| app.id == appended.app_id) else {
+        return;
+    };
+    let Some(login_url) = app.login_url.as_deref() else {
+        return; // The config refuses a hold without one.
+    };
+    if let Err(error) = post_agent_message(
+        ctx,
+        &appended.message.conversation_id,
+        "Support",
+        HELD_FOR_LOGIN_TEXT,
+        MessageKind::LoginRequest,
+        Some(login_url),
+    )
+    .await
+    {
+        tracing::error!(error = ?error, "asking a held conversation's customer to log in failed");
+    }
 }
 
 /// An agent's reply in an open conversation: stored with author `agent`,

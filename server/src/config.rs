@@ -72,6 +72,47 @@ pub struct TeamConfig {
     pub name: String,
     /// The ids of the apps it serves.
     pub apps: Vec<String>,
+    /// Its saved replies, beside those its agents add in the console.
+    #[serde(default)]
+    pub saved_replies: Vec<SavedReplyConfig>,
+}
+
+/// One `[[teams.saved_replies]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedReplyConfig {
+    /// What the "/" menu shows and filters by, 1 to
+    /// [`MAX_SAVED_REPLY_TITLE`] characters.
+    pub title: String,
+    /// The text inserted, 1 to [`MAX_SAVED_REPLY_BODY`] characters.
+    pub body: String,
+}
+
+/// The longest saved reply title, in characters.
+pub const MAX_SAVED_REPLY_TITLE: usize = 80;
+/// The longest saved reply body, in characters.
+pub const MAX_SAVED_REPLY_BODY: usize = 4000;
+
+/// Why a saved reply's title or body is refused; `None`: it is fine.
+pub fn saved_reply_problem(title: &str, body: &str) -> Option<(&'static str, String)> {
+    let title_chars = title.trim().chars().count();
+    if title_chars == 0 || title_chars > MAX_SAVED_REPLY_TITLE {
+        return Some((
+            "title",
+            format!("title must be 1 to {MAX_SAVED_REPLY_TITLE} characters"),
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Some(("title", "title must be one line of text".into()));
+    }
+    let body_chars = body.trim().chars().count();
+    if body_chars == 0 || body_chars > MAX_SAVED_REPLY_BODY {
+        return Some((
+            "body",
+            format!("body must be 1 to {MAX_SAVED_REPLY_BODY} characters"),
+        ));
+    }
+    None
 }
 
 /// The longest a rule may hold a conversation for a login: an hour.
@@ -548,6 +589,14 @@ impl Config {
                     team.id
                 ));
             }
+            for (reply, saved) in team.saved_replies.iter().enumerate() {
+                if let Some((_, problem)) = saved_reply_problem(&saved.title, &saved.body) {
+                    return invalid(format!(
+                        "team {}: saved_replies[{reply}]: {problem}",
+                        team.id
+                    ));
+                }
+            }
             for app in &team.apps {
                 if !self.apps.iter().any(|a| &a.id == app) {
                     return invalid(format!(
@@ -566,6 +615,22 @@ impl Config {
             }
             for (index, rule) in app.rules.iter().enumerate() {
                 let which = format!("app {id}: rules[{index}]");
+                if let Some(name) = &rule.name {
+                    let chars = name.trim().chars().count();
+                    if chars == 0 || chars > 80 || name.chars().any(char::is_control) {
+                        return invalid(format!(
+                            "{which}: name must be 1 to 80 characters on one line"
+                        ));
+                    }
+                }
+                if let Some(earlier) = app.rules[..index]
+                    .iter()
+                    .position(|earlier| rule.shadowed_by(earlier))
+                {
+                    return invalid(format!(
+                        "{which} can never apply: rules[{earlier}] comes first and matches every customer it matches (same statuses or more, same page or wider); reorder or remove one"
+                    ));
+                }
                 if let Some(team) = &rule.team {
                     if self.teams.is_empty() {
                         return invalid(format!(

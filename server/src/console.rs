@@ -11,18 +11,21 @@ use std::collections::HashMap;
 
 use trustchat_protocol::chat::MAX_PAGE_MESSAGES;
 use trustchat_protocol::{
-    AgentServerFrame, ConversationDetail, ConversationSummary, CustomerProfile, CustomerSummary,
-    Message, ProfileSummary,
+    AgentServerFrame, ConversationDetail, ConversationStatus, ConversationSummary, CustomerProfile,
+    CustomerSummary, Message, ProfileSummary, Rating, SavedReply, SavedReplySource,
 };
 
 use crate::bus::Event;
 use crate::clock;
+use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::hub::Hub;
-use crate::routing::{self, Candidate};
+use crate::routing::{self, Candidate, Waiting};
+use crate::rules::{self, CustomerStatus};
+use crate::scope;
 use crate::store::{
     Appended, ConversationFilter, ConversationRecord, ConversationView, IdentityKind, Reader,
-    SessionRecord, Store, StoreResult,
+    RoutingFacts, SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreResult,
 };
 use crate::views;
 
@@ -38,6 +41,70 @@ pub async fn conversations_of(
     agent_id: &str,
 ) -> StoreResult<Vec<ConversationSummary>> {
     summaries(store, ConversationFilter::AssignedTo(agent_id.to_owned())).await
+}
+
+/// The queue: open conversations no agent has, in routing order (high
+/// priority first, then oldest), held ones included.
+pub async fn queue(store: &dyn Store) -> StoreResult<Vec<ConversationSummary>> {
+    summaries(store, ConversationFilter::Queue).await
+}
+
+/// Conversations found by full-text search, newest first.
+pub async fn search(
+    store: &dyn Store,
+    query: SearchQuery,
+) -> StoreResult<Vec<ConversationSummary>> {
+    summaries(store, ConversationFilter::Search(query)).await
+}
+
+/// The saved replies of `teams`: the config's first, then the console's,
+/// by team.
+pub async fn saved_replies(
+    config: &Config,
+    store: &dyn Store,
+    teams: &[String],
+) -> StoreResult<Vec<SavedReply>> {
+    let mut replies: Vec<SavedReply> = config
+        .teams
+        .iter()
+        .filter(|team| teams.contains(&team.id))
+        .flat_map(|team| {
+            team.saved_replies
+                .iter()
+                .enumerate()
+                .map(|(index, reply)| SavedReply {
+                    id: format!("config:{}:{}", team.id, index + 1),
+                    team_id: team.id.clone(),
+                    title: reply.title.clone(),
+                    body: reply.body.clone(),
+                    source: SavedReplySource::Config,
+                })
+        })
+        .collect();
+    replies.extend(
+        store
+            .saved_replies(teams)
+            .await?
+            .into_iter()
+            .map(saved_reply_view),
+    );
+    replies.sort_by(|a, b| {
+        a.team_id
+            .cmp(&b.team_id)
+            .then_with(|| a.title.to_lowercase().cmp(&b.title.to_lowercase()))
+    });
+    Ok(replies)
+}
+
+/// The wire form of a saved reply added in the console.
+pub fn saved_reply_view(record: SavedReplyRecord) -> SavedReply {
+    SavedReply {
+        id: record.id,
+        team_id: record.team_id,
+        title: record.title,
+        body: record.body,
+        source: SavedReplySource::Console,
+    }
 }
 
 /// One conversation's summary.
@@ -102,17 +169,106 @@ pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option
 }
 
 /// After a customer's message is stored (and delivered to this server's
-/// customer sockets): a conversation it opened is routed, then the
-/// assigned agent, here or on another server, hears of the message, and
-/// the other servers deliver it to their sockets.
-pub async fn customer_message(ctx: Ctx<'_>, appended: &Appended, message: &Message) {
+/// customer sockets): a conversation it opened is routed by the app's
+/// rules for the customer's `status` and `page` (or held for a login),
+/// then the assigned agent, here or on another server, hears of the
+/// message, and the other servers deliver it to their sockets. Returns
+/// the deadline when the conversation it opened is held for a login.
+pub async fn customer_message(
+    ctx: Ctx<'_>,
+    appended: &Appended,
+    message: &Message,
+    status: CustomerStatus,
+    page: Option<&str>,
+) -> Option<i64> {
+    let mut held = None;
     if appended.opened {
-        if let Err(error) = route_new(ctx, &message.conversation_id).await {
-            tracing::error!(error = %crate::error::error_chain(&error), "routing a new conversation failed");
+        match open_conversation(ctx, &message.conversation_id, &appended.app_id, status, page).await {
+            Ok(until) => held = until,
+            Err(error) => {
+                tracing::error!(error = %crate::error::error_chain(&error), "routing a new conversation failed");
+            }
         }
     }
     deliver_message(ctx.store, ctx.hub, message).await;
     ctx.bus.publish(Event::message(appended));
+    held
+}
+
+/// Where a session's customer stands for the rules at `now` (Unix
+/// seconds).
+pub fn customer_status(session: &SessionRecord, now: i64) -> CustomerStatus {
+    if crate::identity::is_trusted(session, now) {
+        CustomerStatus::Trusted
+    } else if session.identity_kind != IdentityKind::Anonymous {
+        CustomerStatus::Identified
+    } else {
+        CustomerStatus::Anonymous
+    }
+}
+
+/// What the app's rules decide for a conversation of `app_id`: `held`
+/// keeps (or ends, with `None`) a hold already running; a hold starts
+/// only when the conversation opens.
+fn decide(
+    ctx: Ctx<'_>,
+    app_id: &str,
+    status: CustomerStatus,
+    page: Option<&str>,
+    hold: Hold,
+) -> RoutingFacts {
+    let Some(app) = ctx.config.apps.iter().find(|app| app.id == app_id) else {
+        return RoutingFacts::default();
+    };
+    let decided = rules::routing(&app.rules, status, page);
+    let held_until = match (decided.hold_for_login_secs, hold) {
+        (Some(secs), Hold::Start(now_ms)) => Some(
+            now_ms.saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
+        ),
+        (Some(_), Hold::Keep(until)) => until,
+        (None, _) => None,
+    };
+    RoutingFacts {
+        team_id: decided.team,
+        priority: decided.priority,
+        rule: decided.rule,
+        held_until,
+    }
+}
+
+/// Whether a decision may hold a conversation for a login.
+#[derive(Clone, Copy)]
+enum Hold {
+    /// It opens now (Unix milliseconds): a rule's hold starts.
+    Start(i64),
+    /// It waits already: a hold running until then goes on (none starts).
+    Keep(Option<i64>),
+}
+
+/// Routes a conversation that just opened by the app's rules: stores what
+/// they decided, then routes it, unless a rule holds it for a login
+/// (returned: until when; routed when a login comes or it runs out).
+async fn open_conversation(
+    ctx: Ctx<'_>,
+    conversation_id: &str,
+    app_id: &str,
+    status: CustomerStatus,
+    page: Option<&str>,
+) -> StoreResult<Option<i64>> {
+    let facts = decide(ctx, app_id, status, page, Hold::Start(clock::now_ms()));
+    if facts != RoutingFacts::default() {
+        ctx.store
+            .set_conversation_routing(conversation_id, &facts)
+            .await?;
+    }
+    if let Some(until) = facts.held_until {
+        tracing::debug!(conversation = conversation_id, rule = ?facts.rule, "held for a login");
+        ctx.holds.add(until);
+        return Ok(Some(until));
+    }
+    let teams = scope::routing_teams(ctx.config, app_id, facts.team_id.as_deref());
+    route_new(ctx, conversation_id, teams.as_deref()).await?;
+    Ok(None)
 }
 
 /// Tells the conversation's agent about a new message, when a console of
@@ -201,7 +357,12 @@ pub async fn deliver_conversation(
 /// the agent of the conversation it writes into hears of it. A proven
 /// session's change may change the verification of its customer's proven
 /// conversation, whichever session started that one.
-pub async fn session_changed(ctx: Ctx<'_>, session: &SessionRecord) {
+///
+/// A conversation still waiting for an agent (queued, or held for a
+/// login) is routed again by the rules for the customer's new status on
+/// `page`: a login moves it to the trusted rule's team and ends its hold,
+/// and it is routed at once when someone may take it.
+pub async fn session_changed(ctx: Ctx<'_>, session: &SessionRecord, page: Option<&str>) {
     let reader = Reader {
         session_id: session.id.clone(),
         customer_id: session.customer_id.clone(),
@@ -211,6 +372,12 @@ pub async fn session_changed(ctx: Ctx<'_>, session: &SessionRecord) {
         Ok(Some(conversation)) if conversation.assigned_agent_id.is_some() => {
             notify_conversation(ctx, &conversation.id, None).await;
         }
+        Ok(Some(conversation)) if conversation.status == ConversationStatus::Open => {
+            let status = customer_status(session, clock::now_secs());
+            if let Err(error) = reroute(ctx, &conversation, status, page).await {
+                tracing::error!(error = %crate::error::error_chain(&error), "routing a waiting conversation again failed");
+            }
+        }
         Ok(_) => {}
         Err(error) => {
             tracing::error!(error = %crate::error::error_chain(&error), "agent notification failed")
@@ -218,11 +385,44 @@ pub async fn session_changed(ctx: Ctx<'_>, session: &SessionRecord) {
     }
 }
 
+/// Routes a waiting conversation again for its customer's new status.
+async fn reroute(
+    ctx: Ctx<'_>,
+    conversation: &ConversationRecord,
+    status: CustomerStatus,
+    page: Option<&str>,
+) -> StoreResult<()> {
+    let held = conversation
+        .routing
+        .held_until
+        .filter(|until| *until > clock::now_ms());
+    let facts = decide(ctx, &conversation.app_id, status, page, Hold::Keep(held));
+    if facts != conversation.routing {
+        tracing::debug!(conversation = %conversation.id, rule = ?facts.rule, "waiting conversation routed again");
+        if !ctx
+            .store
+            .set_conversation_routing(&conversation.id, &facts)
+            .await?
+        {
+            return Ok(()); // Taken meanwhile.
+        }
+    }
+    if facts.held_until.is_some() {
+        return Ok(());
+    }
+    let teams = scope::routing_teams(ctx.config, &conversation.app_id, facts.team_id.as_deref());
+    if let Some(routed) = route_new(ctx, &conversation.id, teams.as_deref()).await? {
+        notify_conversation(ctx, &routed.id, None).await;
+    }
+    Ok(())
+}
+
 /// Routes a conversation that just opened; it stays queued when nobody is
 /// available and online on any server.
 pub async fn route_new(
     ctx: Ctx<'_>,
     conversation_id: &str,
+    teams: Option<&[String]>,
 ) -> StoreResult<Option<ConversationRecord>> {
     // Nobody online anywhere (this server's view: its own consoles, and
     // the others' as of the last heartbeat or the last `Queue` event, which
@@ -237,7 +437,7 @@ pub async fn route_new(
     }
     let _routing = ctx.store.routing_lock().await?;
     let candidates = candidates(ctx).await?;
-    let Some(agent) = routing::choose(&candidates) else {
+    let Some(agent) = routing::choose(&candidates, teams) else {
         tracing::debug!(conversation = conversation_id, "no agent available: queued");
         return Ok(None);
     };
@@ -252,17 +452,22 @@ pub async fn route_new(
 pub async fn drain_queue(ctx: Ctx<'_>) -> StoreResult<()> {
     let assigned = {
         let _routing = ctx.store.routing_lock().await?;
-        let queue: Vec<String> = ctx
+        // In routing order; a conversation held for a login waits.
+        let now = clock::now_ms();
+        let queue: Vec<Waiting> = ctx
             .store
             .queued_conversations()
             .await?
             .into_iter()
-            .map(|c| c.id)
+            .filter(|c| c.routing.held_until.is_none_or(|until| until <= now))
+            .map(|c| Waiting {
+                teams: scope::routing_teams(ctx.config, &c.app_id, c.routing.team_id.as_deref()),
+                id: c.id,
+            })
             .collect();
         if queue.is_empty() {
             return Ok(());
         }
-        let now = clock::now_ms();
         let mut assigned = Vec::new();
         for (conversation, agent) in routing::plan(&queue, &candidates(ctx).await?, now) {
             if ctx
@@ -291,6 +496,12 @@ async fn candidates(ctx: Ctx<'_>) -> StoreResult<Vec<Candidate>> {
         .into_iter()
         .collect();
     let online = ctx.presence.online_now().await?;
+    let mut teams: HashMap<String, Vec<String>> = HashMap::new();
+    if !ctx.config.teams.is_empty() {
+        for (agent, team) in ctx.store.agent_memberships().await? {
+            teams.entry(agent).or_default().push(team);
+        }
+    }
     Ok(ctx
         .store
         .agents()
@@ -301,6 +512,7 @@ async fn candidates(ctx: Ctx<'_>) -> StoreResult<Vec<Candidate>> {
             open: open.get(&agent.id).copied().unwrap_or(0),
             status: agent.status,
             last_assigned_at: agent.last_assigned_at,
+            teams: teams.remove(&agent.id).unwrap_or_default(),
             id: agent.id,
         })
         .collect())
@@ -345,6 +557,15 @@ fn summary_view(view: ConversationView) -> ConversationSummary {
         unread,
         created_at: conversation.created_at,
         last_activity_at: conversation.last_activity_at,
+        team_id: conversation.routing.team_id,
+        priority: conversation.routing.priority,
+        rule: conversation.routing.rule,
+        held_until: conversation.routing.held_until,
+        rating: conversation.rating.map(|r| Rating {
+            rating: u8::try_from(r.rating).unwrap_or(0),
+            comment: r.comment,
+            rated_at: r.rated_at,
+        }),
     }
 }
 

@@ -3,6 +3,8 @@
 //! online among them.
 
 use crate::bus::Bus;
+use crate::config::Config;
+use crate::holds::Holds;
 use crate::hub::Hub;
 use crate::presence::Presence;
 use crate::store::Store;
@@ -18,4 +20,8 @@ pub struct Ctx<'a> {
     pub bus: &'a dyn Bus,
     /// The agents online on any server.
     pub presence: &'a Presence,
+    /// The configuration: apps, their rules, teams.
+    pub config: &'a Config,
+    /// The deadlines of conversations held for a login.
+    pub holds: &'a Holds,
 }

@@ -139,6 +139,9 @@ pub enum ApiError {
     /// 404: no such resource (conversation, customer, agent).
     #[error("no {0} has this id")]
     NoSuch(&'static str),
+    /// 409: rating a conversation that is still open.
+    #[error("the conversation is still open; rate it once it is closed")]
+    ConversationOpen,
     /// 405: the route exists, not for this method.
     #[error("this endpoint does not accept this method")]
     MethodNotAllowed,
@@ -174,6 +177,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
             ApiError::FieldTooLong { .. } => ErrorCode::FieldTooLong,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::ConversationOpen => ErrorCode::ConversationOpen,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -13,6 +13,12 @@
 //! otherwise reshuffle them). Reassigning is explicit; removing an agent
 //! (`trustchat-server agent remove`) puts theirs back in the queue.
 //!
+//! With `[[teams]]` configured, only the agents of the teams that may take
+//! a conversation are candidates for it: the team its rule names, else
+//! every team serving its app ([`Waiting::teams`]). The queue is handed
+//! out in routing order: high priority first, then oldest (the store's
+//! order), each conversation to the best of its own candidates.
+//!
 //! [`crate::console`] reads the facts (store, hub) and applies the choice.
 
 use trustchat_protocol::AgentStatus;
@@ -30,17 +36,32 @@ pub struct Candidate {
     pub open: i64,
     /// When a conversation was last routed to them, Unix milliseconds.
     pub last_assigned_at: Option<i64>,
+    /// The teams they belong to.
+    pub teams: Vec<String>,
 }
 
 impl Candidate {
-    fn eligible(&self) -> bool {
-        self.status == AgentStatus::Available && self.online
+    fn eligible(&self, teams: Option<&[String]>) -> bool {
+        self.status == AgentStatus::Available
+            && self.online
+            && teams.is_none_or(|teams| self.teams.iter().any(|t| teams.contains(t)))
     }
 }
 
-/// The agent a new conversation goes to; `None`: it waits in the queue.
-pub fn choose(candidates: &[Candidate]) -> Option<&Candidate> {
-    candidates.iter().filter(|c| c.eligible()).min_by(|a, b| {
+/// A conversation waiting to be routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// Conversation id.
+    pub id: String,
+    /// The teams whose agents may take it; `None`: any agent (no
+    /// `[[teams]]`).
+    pub teams: Option<Vec<String>>,
+}
+
+/// The agent a new conversation goes to, among the agents of `teams`
+/// (`None`: everybody); `None`: it waits in the queue.
+pub fn choose<'a>(candidates: &'a [Candidate], teams: Option<&[String]>) -> Option<&'a Candidate> {
+    candidates.iter().filter(|c| c.eligible(teams)).min_by(|a, b| {
         a.open
             .cmp(&b.open)
             .then(
@@ -52,21 +73,23 @@ pub fn choose(candidates: &[Candidate]) -> Option<&Candidate> {
     })
 }
 
-/// Hands out `queue` (conversation ids, oldest first), one at a time, each
-/// to [`choose`]'s agent given the conversations handed out before it.
-/// Returns (conversation, agent) pairs; what is left over keeps waiting.
-pub fn plan(queue: &[String], candidates: &[Candidate], now_ms: i64) -> Vec<(String, String)> {
+/// Hands out `queue` (in routing order), one at a time, each to
+/// [`choose`]'s agent among its teams given the conversations handed out
+/// before it. Returns (conversation, agent) pairs; what is left over keeps
+/// waiting.
+pub fn plan(queue: &[Waiting], candidates: &[Candidate], now_ms: i64) -> Vec<(String, String)> {
     let mut candidates = candidates.to_vec();
     let mut assignments = Vec::new();
     for conversation in queue {
-        let Some(agent) = choose(&candidates).map(|c| c.id.clone()) else {
-            break;
+        let Some(agent) = choose(&candidates, conversation.teams.as_deref()).map(|c| c.id.clone())
+        else {
+            continue;
         };
         if let Some(chosen) = candidates.iter_mut().find(|c| c.id == agent) {
             chosen.open += 1;
             chosen.last_assigned_at = Some(now_ms);
         }
-        assignments.push((conversation.clone(), agent));
+        assignments.push((conversation.id.clone(), agent));
     }
     assignments
 }
@@ -89,12 +112,18 @@ mod tests {
             online,
             open,
             last_assigned_at: last,
+            teams: Vec::new(),
         }
+    }
+
+    fn in_teams(mut candidate: Candidate, teams: &[&str]) -> Candidate {
+        candidate.teams = teams.iter().map(|t| t.to_string()).collect();
+        candidate
     }
 
     fn check(candidates: &[Candidate], expected: Option<&str>) {
         assert_eq!(
-            choose(candidates).map(|c| c.id.as_str()),
+            choose(candidates, None).map(|c| c.id.as_str()),
             expected,
             "{candidates:#?}"
         );
@@ -161,7 +190,12 @@ mod tests {
 
     #[test]
     fn plan_spreads_the_queue_oldest_first() {
-        let queue: Vec<String> = ["q1", "q2", "q3", "q4"].map(String::from).to_vec();
+        let queue: Vec<Waiting> = ["q1", "q2", "q3", "q4"]
+            .map(|id| Waiting {
+                id: id.into(),
+                teams: None,
+            })
+            .to_vec();
         let agents = [
             agent("a", Available, true, 1, Some(10)),
             agent("b", Available, true, 0, Some(20)),
@@ -181,5 +215,38 @@ mod tests {
             "an away agent takes nothing"
         );
         assert_eq!(pairs(plan(&queue[..1], &agents, 1000)), ["q1->b"]);
+    }
+
+    #[test]
+    fn teams_decide_who_may_take_a_conversation() {
+        let agents = [
+            in_teams(agent("a", Available, true, 0, None), &["billing"]),
+            in_teams(agent("b", Available, true, 3, None), &["verified"]),
+            in_teams(agent("c", Available, true, 1, None), &["billing", "verified"]),
+        ];
+        let teams = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let pick = |allowed: Option<Vec<String>>| {
+            choose(&agents, allowed.as_deref()).map(|c| c.id.clone())
+        };
+        // Anyone without teams; the least loaded of the team otherwise.
+        assert_eq!(pick(None).as_deref(), Some("a"));
+        assert_eq!(pick(Some(teams(&["verified"]))).as_deref(), Some("c"));
+        assert_eq!(pick(Some(teams(&["billing"]))).as_deref(), Some("a"));
+        // A team with nobody in it: the queue, however idle the others.
+        assert_eq!(pick(Some(teams(&["sales"]))), None);
+        assert_eq!(pick(Some(Vec::new())), None);
+
+        // The queue in routing order: a conversation nobody of its team
+        // can take waits, and the ones after it still go out.
+        let queue = [
+            Waiting { id: "q1".into(), teams: Some(teams(&["sales"])) },
+            Waiting { id: "q2".into(), teams: Some(teams(&["verified"])) },
+            Waiting { id: "q3".into(), teams: Some(teams(&["verified"])) },
+        ];
+        let planned: Vec<String> = plan(&queue, &agents, 5)
+            .into_iter()
+            .map(|(q, a)| format!("{q}->{a}"))
+            .collect();
+        assert_eq!(planned, ["q2->c", "q3->c"]);
     }
 }

@@ -60,6 +60,10 @@ pub struct MessagesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// What the console shows as the rule that routed a conversation;
+    /// `rule N` (counting from 1) when absent.
+    #[serde(default)]
+    pub name: Option<String>,
     /// The statuses it applies to; empty or absent: all.
     #[serde(default)]
     pub status: Vec<CustomerStatus>,
@@ -82,18 +86,7 @@ pub struct RuleConfig {
     pub hold_for_login_secs: Option<u64>,
 }
 
-/// A conversation's place in the queue: high first, then oldest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    /// Before everything else.
-    High,
-    /// The default.
-    #[default]
-    Normal,
-    /// After everything else.
-    Low,
-}
+pub use trustchat_protocol::Priority;
 
 impl RuleConfig {
     /// Whether the rule applies to a customer of `status` on `page`.
@@ -119,6 +112,65 @@ pub fn matching<'a>(
     page: Option<&str>,
 ) -> Option<&'a RuleConfig> {
     rules.iter().find(|rule| rule.matches(status, page))
+}
+
+impl RuleConfig {
+    /// Whether every customer this rule matches is matched by `earlier`
+    /// too, which comes first: this one can never apply.
+    pub fn shadowed_by(&self, earlier: &RuleConfig) -> bool {
+        let statuses = earlier.status.is_empty()
+            || (!self.status.is_empty() && self.status.iter().all(|s| earlier.status.contains(s)));
+        let pages = match (&earlier.page_prefix, &self.page_prefix) {
+            (None, _) => true,
+            (Some(earlier), Some(this)) => this.starts_with(earlier.as_str()),
+            (Some(_), None) => false,
+        };
+        statuses && pages
+    }
+}
+
+/// How a conversation that opens (or waits) is routed: what the first
+/// matching rule says, the defaults for the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Routing {
+    /// The team it goes to; `None`: any team serving its app.
+    pub team: Option<String>,
+    /// Its place in the queue.
+    pub priority: Priority,
+    /// The rule's name (`rule N` when it has none); `None`: no rule.
+    pub rule: Option<String>,
+    /// How long it waits for a login before it is routed; never for a
+    /// trusted customer, who is logged in already.
+    pub hold_for_login_secs: Option<u64>,
+}
+
+/// The routing of a conversation of a customer of `status` on `page`.
+pub fn routing(rules: &[RuleConfig], status: CustomerStatus, page: Option<&str>) -> Routing {
+    let Some((index, rule)) = rules
+        .iter()
+        .enumerate()
+        .find(|(_, rule)| rule.matches(status, page))
+    else {
+        return Routing::default();
+    };
+    Routing {
+        team: rule.team.clone(),
+        priority: rule.priority.unwrap_or_default(),
+        rule: Some(rule.label(index)),
+        hold_for_login_secs: rule
+            .hold_for_login_secs
+            .filter(|_| status != CustomerStatus::Trusted),
+    }
+}
+
+impl RuleConfig {
+    /// The rule's name, or `rule N` for the rule at `index` (N = index + 1).
+    pub fn label(&self, index: usize) -> String {
+        match self.name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_owned(),
+            _ => format!("rule {}", index + 1),
+        }
+    }
 }
 
 /// The chosen first message.
@@ -222,6 +274,7 @@ mod tests {
 
     fn rule(status: &[CustomerStatus], page_prefix: Option<&str>, greeting: &str) -> RuleConfig {
         RuleConfig {
+            name: None,
             status: status.to_vec(),
             page_prefix: page_prefix.map(str::to_owned),
             greeting: Some(greeting.to_owned()),

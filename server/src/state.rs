@@ -8,6 +8,7 @@ use crate::bus::{Bus, Event, LocalBus};
 use crate::config::{AppConfig, Config};
 use crate::ctx::Ctx;
 use crate::hub::CloseReason;
+use crate::holds::Holds;
 use crate::hub::Hub;
 use crate::jwt::{ReplayGuard, ReplayUnavailable, Verifier};
 use crate::presence::Presence;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// Per-address limits (sessions, WebSocket connects, unauthenticated
     /// sockets) and the agent logins' password checks at once.
     pub limits: Arc<AddressLimits>,
+    /// When conversations held for a login are due.
+    pub holds: Arc<Holds>,
 }
 
 impl AppState {
@@ -113,10 +116,21 @@ impl AppState {
             send_limiter,
             login_limiter,
             limits,
+            holds: Arc::default(),
         };
         if let Some(incoming) = incoming {
             spawn_relay(state.clone(), incoming);
         }
+        // A held conversation is routed when its hold runs out.
+        let releasing = state.clone();
+        tokio::spawn(async move {
+            loop {
+                releasing.holds.next_due().await;
+                if let Err(error) = crate::console::drain_queue(releasing.ctx()).await {
+                    tracing::warn!(error = %crate::error::error_chain(&error), "routing conversations whose hold ran out failed");
+                }
+            }
+        });
         Ok(state)
     }
 
@@ -127,6 +141,8 @@ impl AppState {
             hub: &self.hub,
             bus: self.bus.as_ref(),
             presence: &self.presence,
+            config: &self.config,
+            holds: &self.holds,
         }
     }
 

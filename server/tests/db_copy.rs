@@ -66,6 +66,30 @@ async fn install(app: &TestApp) -> Installed {
         .close_conversation(&closed_conversation, 5_000_000)
         .await
         .unwrap();
+    // Bob rated it; a saved reply of the billing team.
+    store
+        .rate_conversation(
+            &closed_conversation,
+            &store::RatingRecord {
+                rating: 4,
+                comment: Some("quick".into()),
+                rated_at: 5_500_000,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .insert_saved_reply(&store::SavedReplyRecord {
+            id: "r1".into(),
+            team_id: "billing".into(),
+            title: "Refunds".into(),
+            body: "Refunds take 5 days.".into(),
+            created_by: None,
+            created_at: 5_600_000,
+        })
+        .await
+        .unwrap();
 
     // An agent who answered Ada and read her messages, logged in.
     let grace = agents::add_agent(store, "grace@example.com", "Grace", "correct-horse-battery")
@@ -156,6 +180,7 @@ async fn copy_ok(from: &str, to: &str) {
         "agent_teams: 2 row(s)",
         "agent_sessions: 1 row(s)",
         "agent_reads: 1 row(s)",
+        "saved_replies: 1 row(s)",
         "used_jtis: 1 row(s)",
     ] {
         assert!(printed.contains(line), "{line:?} missing from:\n{printed}");
@@ -220,6 +245,13 @@ async fn check_copy(app: &TestApp, url: &str, installed: &Installed) {
         ["billing", "frontline"],
         "{url}: the agent's teams came along"
     );
+    let replies = store.saved_replies(&["billing".to_owned()]).await.unwrap();
+    assert_eq!(
+        replies.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(),
+        ["Refunds take 5 days."],
+        "{url}: the saved replies came along"
+    );
+
     let conversation_id = messages[0]["conversation_id"].as_str().unwrap().to_owned();
     let view = store
         .conversation_views(store::ConversationFilter::Id(conversation_id.clone()), 0)
@@ -241,6 +273,11 @@ async fn check_copy(app: &TestApp, url: &str, installed: &Installed) {
         (closed.status, closed.last_seq, closed.last_activity_at),
         (trustchat_protocol::ConversationStatus::Closed, 1, 5_000_000),
         "{url}: closed after its last message, as in the source"
+    );
+    assert_eq!(
+        closed.rating.map(|r| (r.rating, r.comment)),
+        Some((4, Some("quick".to_owned()))),
+        "{url}: the rating came along"
     );
     assert!(
         !store

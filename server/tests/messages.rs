@@ -990,6 +990,7 @@ fn piped(state: &AppState, stalled: bool) -> Piped {
     let task = tokio::spawn(trustchat_server::http::ws::serve(
         state.clone(),
         None,
+        None,
         Box::pin(sink),
         Box::pin(stream),
     ));

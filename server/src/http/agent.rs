@@ -21,9 +21,24 @@
 //!   any agent; both agents hear of it.
 //! - `POST /conversations/{id}/read` [`MarkRead`] → 204.
 //! - `GET /customers/{id}` → [`CustomerProfile`].
+//! - `GET /queue` → [`ConversationList`]: the open conversations no agent
+//!   has, in routing order (high priority first, then oldest; held ones
+//!   too, with `held_until`).
+//! - `GET /search?q=…` → [`ConversationList`]: conversations whose
+//!   customer's name, email or phone, or one of whose messages, holds
+//!   every term (as a prefix), newest first, at most [`SEARCH_LIMIT`].
+//! - `GET /saved-replies` → [`SavedReplyList`]; `POST /saved-replies`
+//!   [`NewSavedReply`] → 201 [`SavedReply`]; `DELETE /saved-replies/{id}`
+//!   → 204 (the console's only: the config's are read-only).
 //! - `GET /ws`: the agent WebSocket ([`super::agent_ws`]).
+//!
+//! **Scope.** An agent reads and acts only on the apps their teams serve
+//! ([`crate::scope`]): a conversation, customer or queue entry of any
+//! other app is answered exactly as one that does not exist (404), and a
+//! conversation is assigned only to an agent who serves its app.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +48,7 @@ use trustchat_protocol::validate::MAX_EMAIL_LEN;
 use trustchat_protocol::{
     Agent, AgentList, AgentLogin, AgentReply, AgentSessionInfo, AgentStatus, AssignConversation,
     ConversationDetail, ConversationList, ConversationStatus, ConversationSummary, CustomerProfile,
-    MarkRead, Message, MessageKind, SetAgentStatus,
+    MarkRead, Message, MessageKind, NewSavedReply, SavedReply, SavedReplyList, SetAgentStatus,
 };
 
 use crate::agents;
@@ -48,11 +63,16 @@ use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
 use crate::hub::CloseReason;
 use crate::state::AppState;
-use crate::store::ConversationRecord;
+use crate::config::saved_reply_problem;
+use crate::scope::{self, Scope};
+use crate::store::{ConversationRecord, SavedReplyRecord, SearchQuery};
 
 /// The text of the message "ask to log in" sends; the link is the app's
 /// `login_url`.
 pub const LOGIN_REQUEST_TEXT: &str = "Please log in so we can verify it's you.";
+
+/// The most conversations a search returns.
+pub const SEARCH_LIMIT: i64 = 50;
 
 /// The agent routes.
 pub fn router() -> Router<AppState> {
@@ -73,6 +93,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agent/conversations/{id}/assign", post(assign))
         .route("/api/v1/agent/conversations/{id}/read", post(read))
         .route("/api/v1/agent/customers/{id}", get(customer))
+        .route("/api/v1/agent/queue", get(queue))
+        .route("/api/v1/agent/search", get(search))
+        .route(
+            "/api/v1/agent/saved-replies",
+            get(saved_replies).post(add_saved_reply),
+        )
+        .route(
+            "/api/v1/agent/saved-replies/{id}",
+            axum::routing::delete(delete_saved_reply),
+        )
         .merge(super::agent_ws::router())
 }
 
@@ -132,12 +162,16 @@ async fn login(
         ttl_secs,
         agent_auth::secure(&headers, &state.config.agent),
     );
+    let teams = state.store.agent_teams(&logged_in.agent.id).await?;
+    let scope = Scope::of_teams(&state.config, &teams);
     let info = AgentSessionInfo {
         agent: agents::agent_view(
             &logged_in.agent,
             state.presence.is_online(&logged_in.agent.id),
         ),
         csrf_token: logged_in.session.csrf_token,
+        teams: scope::teams_view(&state.config, &teams),
+        apps: scope.apps(&state.config),
     };
     Ok(with_cookie(&cookie, Json(info).into_response()))
 }
@@ -160,11 +194,17 @@ async fn logout(
     Ok(with_cookie(&cookie, StatusCode::NO_CONTENT.into_response()))
 }
 
-async fn me(State(state): State<AppState>, auth: AgentSession) -> Json<AgentSessionInfo> {
-    Json(AgentSessionInfo {
+async fn me(
+    State(state): State<AppState>,
+    auth: AgentSession,
+) -> Result<Json<AgentSessionInfo>, ApiError> {
+    let teams = state.store.agent_teams(&auth.agent.id).await?;
+    Ok(Json(AgentSessionInfo {
         agent: agents::agent_view(&auth.agent, state.presence.is_online(&auth.agent.id)),
         csrf_token: auth.session.csrf_token,
-    })
+        teams: scope::teams_view(&state.config, &teams),
+        apps: auth.scope.apps(&state.config),
+    }))
 }
 
 async fn set_status(
@@ -204,16 +244,17 @@ async fn conversations(
     State(state): State<AppState>,
     auth: AgentSession,
 ) -> Result<Json<ConversationList>, ApiError> {
-    Ok(Json(ConversationList {
-        conversations: console::conversations_of(state.store.as_ref(), &auth.agent.id).await?,
-    }))
+    let mut conversations = console::conversations_of(state.store.as_ref(), &auth.agent.id).await?;
+    conversations.retain(|c| auth.scope.allows(&c.app_id));
+    Ok(Json(ConversationList { conversations }))
 }
 
 async fn conversation(
     State(state): State<AppState>,
-    _auth: AgentSession,
+    auth: AgentSession,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
+    in_scope(&state, &auth, &id).await?;
     let login_url = |app_id: &str| state.app(app_id).and_then(|app| app.login_url.clone());
     console::detail(state.store.as_ref(), &id, login_url)
         .await?
@@ -288,21 +329,27 @@ async fn close(
 
 async fn assign(
     State(state): State<AppState>,
-    _auth: AgentSession,
+    auth: AgentSession,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<AssignConversation>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
+    let before = in_scope(&state, &auth, &id).await?;
     let Some(target) = state.store.agent(&request.agent_id).await? else {
         return Err(ApiError::InvalidRequest {
             message: "no agent has this agent_id".into(),
             field: Some("agent_id".into()),
         });
     };
-    let before = state
-        .store
-        .conversation(&id)
-        .await?
-        .ok_or(ApiError::NoSuch("conversation"))?;
+    let target_scope = scope::of(&state.config, state.store.as_ref(), &target.id).await?;
+    if !target_scope.allows(&before.app_id) {
+        return Err(ApiError::InvalidRequest {
+            message: format!(
+                "{} is in no team that serves app {}; assign it to an agent of one",
+                target.name, before.app_id
+            ),
+            field: Some("agent_id".into()),
+        });
+    }
     if before.status != ConversationStatus::Open {
         return Err(ApiError::NotAssigned(
             "the conversation is closed; only open conversations are reassigned",
@@ -334,11 +381,7 @@ async fn read(
             field: Some("seq".into()),
         });
     }
-    state
-        .store
-        .conversation(&id)
-        .await?
-        .ok_or(ApiError::NoSuch("conversation"))?;
+    in_scope(&state, &auth, &id).await?;
     state
         .store
         .mark_read(&auth.agent.id, &id, request.seq)
@@ -348,13 +391,139 @@ async fn read(
 
 async fn customer(
     State(state): State<AppState>,
-    _auth: AgentSession,
+    auth: AgentSession,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerProfile>, ApiError> {
     console::profile(state.store.as_ref(), &id)
         .await?
+        .filter(|profile| auth.scope.allows(&profile.app_id))
         .map(Json)
         .ok_or(ApiError::NoSuch("customer"))
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    auth: AgentSession,
+) -> Result<Json<ConversationList>, ApiError> {
+    let mut conversations = console::queue(state.store.as_ref()).await?;
+    conversations.retain(|c| auth.scope.allows(&c.app_id));
+    Ok(Json(ConversationList { conversations }))
+}
+
+#[derive(serde::Deserialize)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Json<ConversationList>, ApiError> {
+    let Ok(Query(params)) = params else {
+        return Err(ApiError::InvalidRequest {
+            message: "search with ?q=TEXT".into(),
+            field: Some("q".into()),
+        });
+    };
+    let terms: Vec<String> = params.q.split_whitespace().map(str::to_owned).collect();
+    if terms.is_empty() || params.q.chars().count() > 200 {
+        return Err(ApiError::InvalidRequest {
+            message: "q must hold 1 to 200 characters to search for".into(),
+            field: Some("q".into()),
+        });
+    }
+    let apps = match &auth.scope {
+        Scope::All => None,
+        Scope::Apps(apps) => Some(apps.iter().cloned().collect()),
+    };
+    let conversations = console::search(
+        state.store.as_ref(),
+        SearchQuery {
+            terms,
+            apps,
+            limit: SEARCH_LIMIT,
+        },
+    )
+    .await?;
+    Ok(Json(ConversationList { conversations }))
+}
+
+/// The teams whose saved replies the agent uses: theirs.
+async fn own_teams(state: &AppState, auth: &AgentSession) -> Result<Vec<String>, ApiError> {
+    if state.config.teams.is_empty() {
+        return Ok(vec![scope::IMPLICIT_TEAM.to_owned()]);
+    }
+    Ok(state.store.agent_teams(&auth.agent.id).await?)
+}
+
+async fn saved_replies(
+    State(state): State<AppState>,
+    auth: AgentSession,
+) -> Result<Json<SavedReplyList>, ApiError> {
+    let teams = own_teams(&state, &auth).await?;
+    Ok(Json(SavedReplyList {
+        saved_replies: console::saved_replies(&state.config, state.store.as_ref(), &teams).await?,
+    }))
+}
+
+async fn add_saved_reply(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    JsonBody(request): JsonBody<NewSavedReply>,
+) -> Result<(StatusCode, Json<SavedReply>), ApiError> {
+    let teams = own_teams(&state, &auth).await?;
+    if !teams.contains(&request.team_id) {
+        return Err(ApiError::InvalidRequest {
+            message: "team_id must be one of your teams".into(),
+            field: Some("team_id".into()),
+        });
+    }
+    if let Some((field, message)) = saved_reply_problem(&request.title, &request.body) {
+        return Err(ApiError::InvalidRequest {
+            message,
+            field: Some(field.into()),
+        });
+    }
+    let record = SavedReplyRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        team_id: request.team_id,
+        title: request.title.trim().to_owned(),
+        body: request.body.trim().to_owned(),
+        created_by: Some(auth.agent.id.clone()),
+        created_at: clock::now_ms(),
+    };
+    state.store.insert_saved_reply(&record).await?;
+    Ok((StatusCode::CREATED, Json(console::saved_reply_view(record))))
+}
+
+async fn delete_saved_reply(
+    State(state): State<AppState>,
+    auth: AgentSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let teams = own_teams(&state, &auth).await?;
+    if state.store.delete_saved_reply(&id, &teams).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NoSuch("saved reply"))
+    }
+}
+
+/// The conversation, if it is of an app the agent's teams serve; else
+/// 404, as for one that does not exist.
+async fn in_scope(
+    state: &AppState,
+    auth: &AgentSession,
+    id: &str,
+) -> Result<ConversationRecord, ApiError> {
+    state
+        .store
+        .conversation(id)
+        .await?
+        .filter(|conversation| auth.scope.allows(&conversation.app_id))
+        .ok_or(ApiError::NoSuch("conversation"))
 }
 
 /// The conversation, if it is open and routed to the caller.
@@ -363,11 +532,7 @@ async fn assigned_to(
     auth: &AgentSession,
     id: &str,
 ) -> Result<ConversationRecord, ApiError> {
-    let conversation = state
-        .store
-        .conversation(id)
-        .await?
-        .ok_or(ApiError::NoSuch("conversation"))?;
+    let conversation = in_scope(state, auth, id).await?;
     if conversation.status != ConversationStatus::Open {
         return Err(ApiError::NotAssigned("the conversation is closed"));
     }

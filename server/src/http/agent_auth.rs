@@ -27,6 +27,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use subtle::ConstantTimeEq as _;
 
+use crate::scope::{self, Scope};
 use crate::agents;
 use crate::config::AgentConfig;
 use crate::error::ApiError;
@@ -48,6 +49,8 @@ pub struct AgentSession {
     pub session: AgentSessionRecord,
     /// Its agent.
     pub agent: AgentRecord,
+    /// The apps the agent's teams serve: all they may read and act on.
+    pub scope: Scope,
 }
 
 impl FromRequestParts<AppState> for AgentSession {
@@ -76,7 +79,12 @@ impl FromRequestParts<AppState> for AgentSession {
                 return Err(ApiError::CsrfFailed);
             }
         }
-        Ok(AgentSession { session, agent })
+        let scope = scope::of(&state.config, state.store.as_ref(), &agent.id).await?;
+        Ok(AgentSession {
+            session,
+            agent,
+            scope,
+        })
     }
 }
 

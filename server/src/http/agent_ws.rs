@@ -11,7 +11,8 @@
 //! ([`super::socket`]): a console that falls behind is closed with 4009
 //! and refetches on reconnect. The session is checked
 //! again at every keep-alive ping, so a logout or a removed agent closes
-//! it (4001).
+//! it (4001). Frames about conversations of apps outside the agent's
+//! teams are never sent (their teams are read again at every ping).
 //!
 //! [`serve`] is written over any `Sink`/`Stream` of WebSocket messages.
 
@@ -27,6 +28,7 @@ use trustchat_protocol::{AgentClientFrame, AgentServerFrame};
 
 use crate::agents;
 use crate::console;
+use crate::scope::Scope;
 use crate::http::agent_auth::{cookie_token, AgentSession};
 use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
 use crate::state::AppState;
@@ -74,6 +76,7 @@ where
         tracing::error!(error = %crate::error::error_chain(&error), "handing out the queue failed");
     }
     let mut keepalive = Keepalive::new(&state.config.limits);
+    let mut scope = auth.scope.clone();
     loop {
         tokio::select! {
             incoming = stream.next() => {
@@ -98,6 +101,12 @@ where
             }
             delivered = subscription.next() => match delivered {
                 Ok(frame) => {
+                    // Only the apps the agent's teams serve, should a
+                    // conversation of another reach them (teams changed
+                    // while it was theirs).
+                    if !in_scope(&scope, &frame) {
+                        continue;
+                    }
                     if !out.frame(&frame).await {
                         return;
                     }
@@ -115,7 +124,13 @@ where
                 Due::Ping => {
                     // The session is checked again at every ping.
                     match agents::authenticate(state.store.as_ref(), &token).await {
-                        Ok(Some(_)) => {}
+                        Ok(Some(_)) => {
+                            // Teams may have changed (`agent teams --set`).
+                            match crate::scope::of(&state.config, state.store.as_ref(), &agent_id).await {
+                                Ok(now) => scope = now,
+                                Err(error) => tracing::error!(error = %crate::error::error_chain(&error), "agent scope check failed"),
+                            }
+                        }
                         Ok(None) => {
                             out.close(close::UNAUTHORIZED, "logged out").await;
                             return;
@@ -128,6 +143,15 @@ where
                 }
             },
         }
+    }
+}
+
+/// Whether a frame is about a conversation of an app in `scope`.
+fn in_scope(scope: &Scope, frame: &AgentServerFrame) -> bool {
+    match frame {
+        AgentServerFrame::Message { conversation, .. }
+        | AgentServerFrame::Conversation { conversation } => scope.allows(&conversation.app_id),
+        AgentServerFrame::Ready { .. } | AgentServerFrame::Pong => true,
     }
 }
 

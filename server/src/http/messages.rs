@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
 async fn send(
     State(state): State<AppState>,
     auth: CustomerSession,
+    headers: axum::http::HeaderMap,
     JsonBody(request): JsonBody<SendMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     check_send(&state, &auth.session.id, &request.client_id, &request.body)?;
@@ -44,6 +45,7 @@ async fn send(
         &request.client_id,
         &request.body,
         None,
+        super::sessions::page(&headers),
     )
     .await
     .map_err(send_error)?;

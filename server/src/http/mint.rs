@@ -82,7 +82,7 @@ async fn mint(
 }
 
 /// The app whose API key is in `Authorization: Bearer`; 401 otherwise.
-fn app_of_api_key(state: &AppState, headers: &HeaderMap) -> Result<AppRef, ApiError> {
+pub(crate) fn app_of_api_key(state: &AppState, headers: &HeaderMap) -> Result<AppRef, ApiError> {
     let key = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -55,6 +55,8 @@ pub mod limits;
 pub mod messages;
 pub mod mint;
 pub mod origin;
+pub mod ratings;
+pub mod reports;
 pub mod sessions;
 pub mod socket;
 pub mod ws;
@@ -67,6 +69,8 @@ pub fn app(state: AppState) -> Router {
         .merge(apps::router())
         .merge(sessions::router())
         .merge(messages::router())
+        .merge(ratings::router())
+        .merge(reports::router())
         .merge(ws::router())
         .merge(agent::router())
         .merge(mint::router())

@@ -56,7 +56,7 @@ async fn create(
         trusted = opened.session.trusted, "session opened");
     if opened.session.trusted {
         // The customer is verified now: their proven conversation's agent sees it.
-        console::session_changed(state.ctx(), &opened.session).await;
+        console::session_changed(state.ctx(), &opened.session, page(&headers)).await;
     }
     let mut response = session_response(&app, &opened.session, now, page(&headers));
     response.session_token = Some(opened.token);
@@ -90,11 +90,11 @@ async fn change_identity(
     if changed.new_token.is_some() {
         // A different person: the old session's sockets stop hearing.
         revoked(&state, &auth.session.id);
-        console::session_changed(state.ctx(), &auth.session).await;
+        console::session_changed(state.ctx(), &auth.session, page(&headers)).await;
     } else {
         chat::identity_changed(state.ctx(), &changed.session, &changed.linked).await;
     }
-    console::session_changed(state.ctx(), &changed.session).await;
+    console::session_changed(state.ctx(), &changed.session, page(&headers)).await;
     let mut response = session_response(&auth.app, &changed.session, now, page(&headers));
     response.session_token = changed.new_token;
     Ok(Json(response))
@@ -175,7 +175,7 @@ async fn revoke(
         .revoke_session(&auth.session.id, clock::now_secs())
         .await?;
     revoked(&state, &auth.session.id);
-    console::session_changed(state.ctx(), &auth.session).await;
+    console::session_changed(state.ctx(), &auth.session, None).await;
     tracing::debug!(session = %auth.session.id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -225,6 +225,6 @@ fn session_response(
 
 /// The page the widget runs on, as far as the browser tells (`Referer`:
 /// the full URL on the same origin, often only the origin across origins).
-fn page(headers: &HeaderMap) -> Option<&str> {
+pub fn page(headers: &HeaderMap) -> Option<&str> {
     headers.get(REFERER).and_then(|value| value.to_str().ok())
 }

@@ -102,17 +102,25 @@ async fn upgrade(
             .into_response();
         }
     }
+    // The page the chat runs on, for the rules, when the browser says.
+    let page = super::sessions::page(&headers).map(str::to_owned);
     socket::sized(ws).on_upgrade(move |socket| {
         let (sink, stream) = socket.split();
         let stream = unauthenticated.until_first_frame(stream);
-        serve(state, origin, sink, stream)
+        serve(state, origin, page, sink, stream)
     })
 }
 
 /// Runs one customer connection until it ends: auth, `ready`, then frames
-/// both ways. `origin` is the upgrade request's `Origin` header.
-pub async fn serve<W, R>(state: AppState, origin: Option<HeaderValue>, sink: W, mut stream: R)
-where
+/// both ways. `origin` is the upgrade request's `Origin` header, `page`
+/// its `Referer` (the page the chat runs on, for the app's rules).
+pub async fn serve<W, R>(
+    state: AppState,
+    origin: Option<HeaderValue>,
+    page: Option<String>,
+    sink: W,
+    mut stream: R,
+) where
     W: Sink<WsMessage> + Unpin,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
@@ -145,6 +153,7 @@ where
         session_id: session.id.clone(),
         session_changes: subscription.session_changes(),
         known: None,
+        page,
         out,
     };
     // Subscribed first, then read: a change of the session after the
@@ -288,6 +297,8 @@ struct Connection<'a, W> {
     /// uses it while the counter stands still and the other servers'
     /// events are arriving; otherwise it reads the session again.
     known: Option<(u64, SessionRecord)>,
+    /// The page the chat runs on, when the browser said.
+    page: Option<String>,
     /// The socket's sending half.
     out: Outbox<W>,
 }
@@ -409,9 +420,15 @@ where
                 ))
             }
         };
-        let sent =
-            chat::send_customer_message(state.ctx(), &session, client_id, body, Some(subscriber))
-                .await;
+        let sent = chat::send_customer_message(
+            state.ctx(),
+            &session,
+            client_id,
+            body,
+            Some(subscriber),
+            self.page.as_deref(),
+        )
+        .await;
         Ok(match sent {
             Ok(sent) => ServerFrame::Ack {
                 client_id: client_id.to_owned(),

@@ -127,6 +127,13 @@ const TABLES: &[Table] = &[
             ("last_activity_at", Int),
             ("session_id", Text),
             ("proven", Bool),
+            ("team_id", Text),
+            ("priority", Int),
+            ("rule", Text),
+            ("held_until", Int),
+            ("rating", Int),
+            ("rating_comment", Text),
+            ("rated_at", Int),
         ],
     },
     Table {
@@ -152,6 +159,18 @@ const TABLES: &[Table] = &[
         name: "agent_reads",
         order: "agent_id, conversation_id",
         columns: &[("agent_id", Text), ("conversation_id", Text), ("seq", Int)],
+    },
+    Table {
+        name: "saved_replies",
+        order: "id",
+        columns: &[
+            ("id", Text),
+            ("team_id", Text),
+            ("title", Text),
+            ("body", Text),
+            ("created_by", Text),
+            ("created_at", Int),
+        ],
     },
     Table {
         name: "used_jtis",

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use trustchat_protocol::Priority;
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 pub mod copy;
@@ -119,6 +120,110 @@ pub struct ConversationRecord {
     pub assigned_agent_id: Option<String>,
     /// Unix milliseconds of the last message or status change.
     pub last_activity_at: i64,
+    /// What routing decided for it (issue 13's rules).
+    pub routing: RoutingFacts,
+    /// The customer's rating, once given.
+    pub rating: Option<RatingRecord>,
+}
+
+/// What the app's rules decided for a conversation: set when it opens,
+/// and again while it waits when the customer's status changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutingFacts {
+    /// The team it is routed to; `None`: any team serving its app.
+    pub team_id: Option<String>,
+    /// Its place in the queue.
+    pub priority: Priority,
+    /// The rule that routed it; `None`: no rule matched.
+    pub rule: Option<String>,
+    /// Waiting for the customer to log in until then (Unix milliseconds).
+    pub held_until: Option<i64>,
+}
+
+/// A customer's satisfaction rating of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingRecord {
+    /// 1 to 5.
+    pub rating: i64,
+    /// The optional comment.
+    pub comment: Option<String>,
+    /// Unix milliseconds.
+    pub rated_at: i64,
+}
+
+/// A saved reply added in the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedReplyRecord {
+    /// UUID v4.
+    pub id: String,
+    /// The team it belongs to.
+    pub team_id: String,
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub body: String,
+    /// The agent who added it.
+    pub created_by: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// One day of the authentication report to count: conversations of
+/// `start_ms <= created_at < end_ms` belong to `date`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportDay {
+    /// `YYYY-MM-DD` in the report's time zone.
+    pub date: String,
+    /// Its first millisecond, Unix milliseconds.
+    pub start_ms: i64,
+    /// The first millisecond of the next day.
+    pub end_ms: i64,
+}
+
+/// The counts of one day and app of the authentication report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    /// The day.
+    pub date: String,
+    /// The app.
+    pub app_id: String,
+    /// Conversations whose first customer message was trusted.
+    pub trusted_from_start: i64,
+    /// Not the first, a later customer message trusted.
+    pub upgraded: i64,
+    /// No message trusted; the customer gave a name and an email or phone.
+    pub identified: i64,
+    /// The rest.
+    pub anonymous: i64,
+    /// Trusted customer messages.
+    pub messages_trusted: i64,
+    /// Untrusted customer messages.
+    pub messages_untrusted: i64,
+    /// The sum of the ratings.
+    pub rating_sum: i64,
+    /// How many conversations were rated.
+    pub rating_count: i64,
+}
+
+/// SQL (both stores) over a conversation `c`: whether its customer gave
+/// a name and an email or phone, in the session that started it or on
+/// the profile it is linked to.
+pub(crate) const GAVE_NAME_AND_CONTACT: &str = "EXISTS (SELECT 1 FROM sessions s WHERE s.id = c.session_id \
+     AND s.display_name IS NOT NULL AND (s.display_email IS NOT NULL OR s.display_phone IS NOT NULL)) \
+     OR EXISTS (SELECT 1 FROM customers x WHERE x.id = c.customer_id \
+     AND x.name IS NOT NULL AND (x.email IS NOT NULL OR x.phone IS NOT NULL))";
+
+/// A search through conversations: every term must match a message of
+/// the conversation, or its customer's name, email or phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The terms as typed, split on white space (each store makes its
+    /// full-text query from them, matching prefixes).
+    pub terms: Vec<String>,
+    /// Only conversations of these apps; `None`: every app.
+    pub apps: Option<Vec<String>>,
+    /// At most this many, newest first.
+    pub limit: i64,
 }
 
 /// A stored message.
@@ -312,6 +417,11 @@ pub enum ConversationFilter {
     AssignedTo(String),
     /// Every conversation of a customer, newest first.
     Customer(String),
+    /// The queue: open conversations no agent has, in routing order (high
+    /// priority first, then oldest).
+    Queue,
+    /// Conversations found by full-text search, newest first.
+    Search(SearchQuery),
 }
 
 /// A conversation with what the agent console shows beside it.
@@ -574,8 +684,45 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<Option<ConversationRecord>>;
 
-    /// Open conversations no agent has, oldest first.
+    /// Open conversations no agent has, in routing order: high priority
+    /// first, then oldest (held ones included).
     async fn queued_conversations(&self) -> StoreResult<Vec<ConversationRecord>>;
+
+    /// Sets what routing decided for an open conversation no agent has;
+    /// `false` when it is closed or routed already.
+    async fn set_conversation_routing(&self, id: &str, routing: &RoutingFacts)
+        -> StoreResult<bool>;
+
+    /// Stores (or replaces) the customer's rating of a closed
+    /// conversation; `None` when it is not closed (or does not exist).
+    async fn rate_conversation(
+        &self,
+        id: &str,
+        rating: &RatingRecord,
+    ) -> StoreResult<Option<ConversationRecord>>;
+
+    /// Every (agent id, team id) membership of live agents.
+    async fn agent_memberships(&self) -> StoreResult<Vec<(String, String)>>;
+
+    /// The saved replies of these teams, by team then title.
+    async fn saved_replies(&self, teams: &[String]) -> StoreResult<Vec<SavedReplyRecord>>;
+
+    /// Stores a saved reply.
+    async fn insert_saved_reply(&self, reply: &SavedReplyRecord) -> StoreResult<()>;
+
+    /// Deletes a saved reply of one of these teams; `false` when there is
+    /// none.
+    async fn delete_saved_reply(&self, id: &str, teams: &[String]) -> StoreResult<bool>;
+
+    /// The authentication report: per day and app, the conversations that
+    /// opened that day by category, their customer messages and ratings.
+    /// Days and apps without conversations are left out. `apps`: only
+    /// these; `None`: every app.
+    async fn authentication_report(
+        &self,
+        days: &[ReportDay],
+        apps: Option<&[String]>,
+    ) -> StoreResult<Vec<ReportRow>>;
 
     /// How many open conversations each agent has (agents with none are
     /// left out).

@@ -15,9 +15,29 @@ use super::{append, routing, PostgresStore};
 use crate::store::{
     agent_status_str, AgentRecord, AgentSessionRecord, Among, Appended, ConversationFilter,
     ConversationRecord, ConversationView, CustomerRecord, GivenIdentity, LinkedConversations,
-    MessageRecord, NewAgentMessage, NewCustomerMessage, Reader, RoutingGuard, SessionRecord, Store,
-    StoreError, StoreResult, UniqueKey,
+    MessageRecord, NewAgentMessage, NewCustomerMessage, RatingRecord, Reader, ReportDay, ReportRow,
+    RoutingFacts, RoutingGuard, SavedReplyRecord, SessionRecord, Store, StoreError, StoreResult,
+    UniqueKey, GAVE_NAME_AND_CONTACT,
 };
+
+/// A `to_tsquery('simple', …)` text matching every term as a prefix:
+/// each term kept to letters, digits and `@ . _ -` (no tsquery syntax
+/// survives; a phone's `+` is dropped as the index drops it), quoted and
+/// starred, joined by `&`. Empty when nothing is left.
+fn ts_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|term| {
+            term.chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '_' | '-'))
+                .collect::<String>()
+        })
+        .map(|term| term.trim_matches(|c: char| !c.is_alphanumeric()).to_owned())
+        .filter(|term| !term.is_empty())
+        .map(|term| format!("'{term}':*"))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
 
 /// How long [`Store::ping`] waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -615,7 +635,8 @@ impl Store for PostgresStore {
         // conversation was open and so was assigned.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH assigned AS ( \
-                 UPDATE conversations SET assigned_agent_id = $1 WHERE id = $2 AND status = 'open' \
+                 UPDATE conversations SET assigned_agent_id = $1, held_until = NULL \
+                 WHERE id = $2 AND status = 'open' \
                  RETURNING {CONVERSATION_COLUMNS} \
              ), touched AS ( \
                  UPDATE agents SET last_assigned_at = $3 \
@@ -636,7 +657,8 @@ impl Store for PostgresStore {
     async fn queued_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations \
-             WHERE status = 'open' AND assigned_agent_id IS NULL ORDER BY created_at, rowid"
+             WHERE status = 'open' AND assigned_agent_id IS NULL \
+             ORDER BY priority, created_at, rowid"
         )))
         .fetch_all(&self.pool)
         .await
@@ -644,6 +666,178 @@ impl Store for PostgresStore {
         .iter()
         .map(conversation_from_row)
         .collect()
+    }
+
+    async fn set_conversation_routing(
+        &self,
+        id: &str,
+        routing: &RoutingFacts,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET team_id = $1, priority = $2, rule = $3, held_until = $4 \
+             WHERE id = $5 AND status = 'open' AND assigned_agent_id IS NULL",
+        )
+        .bind(&routing.team_id)
+        .bind(routing.priority.rank())
+        .bind(&routing.rule)
+        .bind(routing.held_until)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rate_conversation(
+        &self,
+        id: &str,
+        rating: &RatingRecord,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET rating = $1, rating_comment = $2, rated_at = $3 \
+             WHERE id = $4 AND status = 'closed' RETURNING {CONVERSATION_COLUMNS}"
+        )))
+        .bind(rating.rating)
+        .bind(&rating.comment)
+        .bind(rating.rated_at)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|row| conversation_from_row(&row))
+        .transpose()
+    }
+
+    async fn agent_memberships(&self) -> StoreResult<Vec<(String, String)>> {
+        sqlx::query_as(
+            "SELECT t.agent_id, t.team_id FROM agent_teams t JOIN agents a ON a.id = t.agent_id \
+             WHERE a.disabled_at IS NULL ORDER BY t.agent_id COLLATE \"C\", t.team_id COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn saved_replies(&self, teams: &[String]) -> StoreResult<Vec<SavedReplyRecord>> {
+        let rows: Vec<(String, String, String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, team_id, title, body, created_by, created_at FROM saved_replies \
+             WHERE team_id = ANY($1) ORDER BY team_id COLLATE \"C\", title COLLATE \"C\", id",
+        )
+        .bind(teams)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, team_id, title, body, created_by, created_at)| SavedReplyRecord {
+                id,
+                team_id,
+                title,
+                body,
+                created_by,
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn insert_saved_reply(&self, reply: &SavedReplyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO saved_replies (id, team_id, title, body, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&reply.id)
+        .bind(&reply.team_id)
+        .bind(&reply.title)
+        .bind(&reply.body)
+        .bind(&reply.created_by)
+        .bind(reply.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_saved_reply(&self, id: &str, teams: &[String]) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM saved_replies WHERE id = $1 AND team_id = ANY($2)")
+            .bind(id)
+            .bind(teams)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn authentication_report(
+        &self,
+        days: &[ReportDay],
+        apps: Option<&[String]>,
+    ) -> StoreResult<Vec<ReportRow>> {
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dates: Vec<&str> = days.iter().map(|d| d.date.as_str()).collect();
+        let starts: Vec<i64> = days.iter().map(|d| d.start_ms).collect();
+        let ends: Vec<i64> = days.iter().map(|d| d.end_ms).collect();
+        // As on SQLite.
+        let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "WITH days AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) \
+                    AS d (date, start_ms, end_ms)), \
+                 per AS (SELECT d.date, c.app_id, c.rating, \
+                    (SELECT m.trusted FROM messages m WHERE m.conversation_id = c.id \
+                        AND m.author = 'customer' ORDER BY m.seq LIMIT 1) AS first_trusted, \
+                    (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
+                        AND m.author = 'customer' AND m.trusted) AS n_trusted, \
+                    (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
+                        AND m.author = 'customer' AND NOT m.trusted) AS n_untrusted, \
+                    ({GAVE_NAME_AND_CONTACT}) AS gave \
+                    FROM days d JOIN conversations c ON c.created_at >= d.start_ms AND c.created_at < d.end_ms \
+                    WHERE $4::text[] IS NULL OR c.app_id = ANY($4)) \
+                 SELECT date, app_id, \
+                    COUNT(*) FILTER (WHERE first_trusted) AS trusted_from_start, \
+                    COUNT(*) FILTER (WHERE NOT COALESCE(first_trusted, FALSE) AND n_trusted > 0) AS upgraded, \
+                    COUNT(*) FILTER (WHERE n_trusted = 0 AND gave) AS identified, \
+                    COUNT(*) FILTER (WHERE n_trusted = 0 AND NOT gave) AS anonymous, \
+                    COALESCE(SUM(n_trusted), 0)::bigint AS messages_trusted, \
+                    COALESCE(SUM(n_untrusted), 0)::bigint AS messages_untrusted, \
+                    COALESCE(SUM(rating), 0)::bigint AS rating_sum, COUNT(rating) AS rating_count \
+                 FROM per GROUP BY date, app_id ORDER BY date, app_id COLLATE \"C\""
+            )))
+            .bind(dates)
+            .bind(starts)
+            .bind(ends)
+            .bind(apps)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    date,
+                    app_id,
+                    trusted_from_start,
+                    upgraded,
+                    identified,
+                    anonymous,
+                    messages_trusted,
+                    messages_untrusted,
+                    rating_sum,
+                    rating_count,
+                )| ReportRow {
+                    date,
+                    app_id,
+                    trusted_from_start,
+                    upgraded,
+                    identified,
+                    anonymous,
+                    messages_trusted,
+                    messages_untrusted,
+                    rating_sum,
+                    rating_count,
+                },
+            )
+            .collect())
     }
 
     async fn open_conversation_counts(&self) -> StoreResult<Vec<(String, i64)>> {
@@ -661,25 +855,43 @@ impl Store for PostgresStore {
         filter: ConversationFilter,
         now: i64,
     ) -> StoreResult<Vec<ConversationView>> {
-        let (condition, order, key) = match &filter {
-            ConversationFilter::Id(id) => ("c.id = $2", "c.rowid", id),
-            ConversationFilter::AssignedTo(agent) => (
+        let (condition, order) = match &filter {
+            ConversationFilter::Id(_) => ("c.id = $2", "c.rowid"),
+            ConversationFilter::AssignedTo(_) => (
                 "c.assigned_agent_id = $2",
                 "c.status = 'open' DESC, c.last_activity_at DESC, c.rowid DESC",
-                agent,
             ),
-            ConversationFilter::Customer(customer) => (
-                "c.customer_id = $2",
-                "c.created_at DESC, c.rowid DESC",
-                customer,
+            ConversationFilter::Customer(_) => {
+                ("c.customer_id = $2", "c.created_at DESC, c.rowid DESC")
+            }
+            ConversationFilter::Queue => (
+                "c.status = 'open' AND c.assigned_agent_id IS NULL",
+                "c.priority, c.created_at, c.rowid",
+            ),
+            // As on SQLite, through the GIN indexes of migration 0004
+            // (the same expressions).
+            ConversationFilter::Search(_) => (
+                "(c.id IN (SELECT m.conversation_id FROM messages m \
+                    WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', $2)) \
+                 OR c.customer_id IN (SELECT x.id FROM customers x WHERE to_tsvector('simple', \
+                    coalesce(x.name, '') || ' ' || coalesce(x.email, '') || ' ' || \
+                    replace(coalesce(x.phone, ''), '+', '')) @@ to_tsquery('simple', $2))) \
+                 AND ($3::text[] IS NULL OR c.app_id = ANY($3))",
+                "c.last_activity_at DESC, c.rowid DESC LIMIT $4",
             ),
         };
+        if let ConversationFilter::Search(search) = &filter {
+            if ts_query(&search.terms).is_empty() {
+                return Ok(Vec::new());
+            }
+        }
         // As on SQLite: the assigned agent's read marker counts; verified
         // while proven and a live session of the customer holds an
         // unexpired proof.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT c.id, c.app_id, c.customer_id, c.session_id, c.proven, c.status, c.created_at, \
-             c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, \
+             c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, c.team_id, \
+             c.priority, c.rule, c.held_until, c.rating, c.rating_comment, c.rated_at, \
              cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
              cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
              o.display_name AS given_name, o.display_email AS given_email, \
@@ -694,9 +906,19 @@ impl Store for PostgresStore {
              FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
              LEFT JOIN sessions o ON o.id = c.session_id \
              WHERE {condition} ORDER BY {order}"
-        )))
-        .bind(now)
-        .bind(key)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        let query = match &filter {
+            ConversationFilter::Id(key)
+            | ConversationFilter::AssignedTo(key)
+            | ConversationFilter::Customer(key) => query.bind(key.clone()),
+            ConversationFilter::Queue => query,
+            ConversationFilter::Search(search) => query
+                .bind(ts_query(&search.terms))
+                .bind(search.apps.clone())
+                .bind(search.limit),
+        };
+        query
         .fetch_all(&self.pool)
         .await
         .map_err(db)?

@@ -4,17 +4,18 @@
 
 use sqlx::postgres::PgRow;
 use sqlx::Row;
-use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
+use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind, Priority};
 
 use crate::store::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord,
-    ConversationRecord, CustomerRecord, IdentityKind, MessageRecord, SessionRecord, StoreError,
+    ConversationRecord, CustomerRecord, RatingRecord, RoutingFacts, IdentityKind, MessageRecord, SessionRecord, StoreError,
     UniqueKey,
 };
 
 pub(super) const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, session_id, proven, status, created_at, \
-     closed_at, last_seq, assigned_agent_id, last_activity_at";
+     closed_at, last_seq, assigned_agent_id, last_activity_at, team_id, priority, rule, \
+     held_until, rating, rating_comment, rated_at";
 pub(super) const CUSTOMER_COLUMNS: &str =
     "id, app_id, sub, name, email, phone, created_at, updated_at";
 pub(super) const SESSION_COLUMNS: &str =
@@ -92,6 +93,20 @@ pub(super) fn conversation_from_row(row: &PgRow) -> Result<ConversationRecord, S
         last_seq: get(row, "last_seq")?,
         assigned_agent_id: get(row, "assigned_agent_id")?,
         last_activity_at: get(row, "last_activity_at")?,
+        routing: RoutingFacts {
+            team_id: get(row, "team_id")?,
+            priority: Priority::from_rank(get(row, "priority")?),
+            rule: get(row, "rule")?,
+            held_until: get(row, "held_until")?,
+        },
+        rating: match get::<Option<i64>>(row, "rating")? {
+            Some(rating) => Some(RatingRecord {
+                rating,
+                comment: get(row, "rating_comment")?,
+                rated_at: get(row, "rated_at")?,
+            }),
+            None => None,
+        },
     })
 }
 

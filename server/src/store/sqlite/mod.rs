@@ -68,7 +68,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot, watch};
-use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
+use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind, Priority};
 
 use checkpoint::checkpoint_loop;
 use writer::{spawn_writer, write_loop, WriteJob, WRITE_QUEUE};
@@ -80,8 +80,9 @@ use super::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Among,
     Appended, ConversationFilter, ConversationRecord, ConversationView, CustomerRecord,
     GivenIdentity, IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage,
-    NewCustomerMessage, Reader, RoutingGuard, SessionRecord, Store, StoreError, StoreResult,
-    UniqueKey,
+    NewCustomerMessage, RatingRecord, Reader, ReportDay, ReportRow, RoutingFacts, RoutingGuard,
+    SavedReplyRecord, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
+    GAVE_NAME_AND_CONTACT,
 };
 
 /// The reader connections of a database file.
@@ -93,7 +94,8 @@ const WAL_SIZE_LIMIT: &str = "134217728";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, session_id, proven, status, created_at, \
-     closed_at, last_seq, assigned_agent_id, last_activity_at";
+     closed_at, last_seq, assigned_agent_id, last_activity_at, team_id, priority, rule, \
+     held_until, rating, rating_comment, rated_at";
 const CUSTOMER_COLUMNS: &str = "id, app_id, sub, name, email, phone, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, token_hash, app_id, customer_id, trusted, trusted_until, \
      identity_kind, sub, display_name, display_first_name, display_email, display_phone, created_at, \
@@ -839,8 +841,8 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         let assigned = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE conversations SET assigned_agent_id = ? WHERE id = ? AND status = 'open' \
-             RETURNING {CONVERSATION_COLUMNS}"
+            "UPDATE conversations SET assigned_agent_id = ?, held_until = NULL \
+             WHERE id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
         )))
         .bind(agent_id)
         .bind(id)
@@ -864,13 +866,186 @@ impl Store for SqliteStore {
     async fn queued_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations \
-             WHERE status = 'open' AND assigned_agent_id IS NULL ORDER BY created_at, rowid"
+             WHERE status = 'open' AND assigned_agent_id IS NULL \
+             ORDER BY priority, created_at, rowid"
         )))
         .fetch_all(&self.readers)
         .await
         .map_err(db)?
         .iter()
         .map(conversation_from_row)
+        .collect()
+    }
+
+    async fn set_conversation_routing(
+        &self,
+        id: &str,
+        routing: &RoutingFacts,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET team_id = ?, priority = ?, rule = ?, held_until = ? \
+             WHERE id = ? AND status = 'open' AND assigned_agent_id IS NULL",
+        )
+        .bind(&routing.team_id)
+        .bind(routing.priority.rank())
+        .bind(&routing.rule)
+        .bind(routing.held_until)
+        .bind(id)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rate_conversation(
+        &self,
+        id: &str,
+        rating: &RatingRecord,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET rating = ?, rating_comment = ?, rated_at = ? \
+             WHERE id = ? AND status = 'closed' RETURNING {CONVERSATION_COLUMNS}"
+        )))
+        .bind(rating.rating)
+        .bind(&rating.comment)
+        .bind(rating.rated_at)
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?
+        .map(|row| conversation_from_row(&row))
+        .transpose()
+    }
+
+    async fn agent_memberships(&self) -> StoreResult<Vec<(String, String)>> {
+        sqlx::query(
+            "SELECT t.agent_id, t.team_id FROM agent_teams t JOIN agents a ON a.id = t.agent_id \
+             WHERE a.disabled_at IS NULL ORDER BY t.agent_id, t.team_id",
+        )
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("agent_id").map_err(db)?,
+                row.try_get("team_id").map_err(db)?,
+            ))
+        })
+        .collect()
+    }
+
+    async fn saved_replies(&self, teams: &[String]) -> StoreResult<Vec<SavedReplyRecord>> {
+        sqlx::query(
+            "SELECT id, team_id, title, body, created_by, created_at FROM saved_replies \
+             WHERE team_id IN (SELECT value FROM json_each(?)) ORDER BY team_id, title, id",
+        )
+        .bind(json_list(teams))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|row| {
+            Ok(SavedReplyRecord {
+                id: row.try_get("id").map_err(db)?,
+                team_id: row.try_get("team_id").map_err(db)?,
+                title: row.try_get("title").map_err(db)?,
+                body: row.try_get("body").map_err(db)?,
+                created_by: row.try_get("created_by").map_err(db)?,
+                created_at: row.try_get("created_at").map_err(db)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn insert_saved_reply(&self, reply: &SavedReplyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO saved_replies (id, team_id, title, body, created_by, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&reply.id)
+        .bind(&reply.team_id)
+        .bind(&reply.title)
+        .bind(&reply.body)
+        .bind(&reply.created_by)
+        .bind(reply.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_saved_reply(&self, id: &str, teams: &[String]) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM saved_replies WHERE id = ? AND team_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id)
+        .bind(json_list(teams))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn authentication_report(
+        &self,
+        days: &[ReportDay],
+        apps: Option<&[String]>,
+    ) -> StoreResult<Vec<ReportRow>> {
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let days_json = serde_json::Value::Array(
+            days.iter()
+                .map(|d| serde_json::json!([d.date, d.start_ms, d.end_ms]))
+                .collect(),
+        )
+        .to_string();
+        // Per conversation: its first customer message's trust, whether
+        // any was trusted, its message counts and whether its customer
+        // gave a name and an email or phone; then counted per day and app.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH days AS (SELECT value ->> 0 AS date, value ->> 1 AS start_ms, value ->> 2 AS end_ms \
+                FROM json_each(?1)), \
+             per AS (SELECT d.date, c.app_id, c.rating, \
+                (SELECT m.trusted FROM messages m WHERE m.conversation_id = c.id \
+                    AND m.author = 'customer' ORDER BY m.seq LIMIT 1) AS first_trusted, \
+                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
+                    AND m.author = 'customer' AND m.trusted = 1) AS n_trusted, \
+                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
+                    AND m.author = 'customer' AND m.trusted = 0) AS n_untrusted, \
+                ({GAVE_NAME_AND_CONTACT}) AS gave \
+                FROM days d JOIN conversations c ON c.created_at >= d.start_ms AND c.created_at < d.end_ms \
+                WHERE ?2 IS NULL OR c.app_id IN (SELECT value FROM json_each(?2))) \
+             SELECT date, app_id, \
+                SUM(first_trusted = 1) AS trusted_from_start, \
+                SUM(COALESCE(first_trusted, 0) = 0 AND n_trusted > 0) AS upgraded, \
+                SUM(n_trusted = 0 AND gave) AS identified, \
+                SUM(n_trusted = 0 AND NOT gave) AS anonymous, \
+                SUM(n_trusted) AS messages_trusted, SUM(n_untrusted) AS messages_untrusted, \
+                COALESCE(SUM(rating), 0) AS rating_sum, COUNT(rating) AS rating_count \
+             FROM per GROUP BY date, app_id ORDER BY date, app_id"
+        )))
+        .bind(days_json)
+        .bind(apps.map(json_list))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|row| {
+            Ok(ReportRow {
+                date: row.try_get("date").map_err(db)?,
+                app_id: row.try_get("app_id").map_err(db)?,
+                trusted_from_start: row.try_get("trusted_from_start").map_err(db)?,
+                upgraded: row.try_get("upgraded").map_err(db)?,
+                identified: row.try_get("identified").map_err(db)?,
+                anonymous: row.try_get("anonymous").map_err(db)?,
+                messages_trusted: row.try_get("messages_trusted").map_err(db)?,
+                messages_untrusted: row.try_get("messages_untrusted").map_err(db)?,
+                rating_sum: row.try_get("rating_sum").map_err(db)?,
+                rating_count: row.try_get("rating_count").map_err(db)?,
+            })
+        })
         .collect()
     }
 
@@ -897,27 +1072,44 @@ impl Store for SqliteStore {
         filter: ConversationFilter,
         now: i64,
     ) -> StoreResult<Vec<ConversationView>> {
-        let (condition, order, key) = match &filter {
-            ConversationFilter::Id(id) => ("c.id = ?", "c.rowid", id),
-            ConversationFilter::AssignedTo(agent) => (
-                "c.assigned_agent_id = ?",
+        let (condition, order) = match &filter {
+            ConversationFilter::Id(_) => ("c.id = ?2", "c.rowid"),
+            ConversationFilter::AssignedTo(_) => (
+                "c.assigned_agent_id = ?2",
                 "c.status = 'open' DESC, c.last_activity_at DESC, c.rowid DESC",
-                agent,
             ),
-            ConversationFilter::Customer(customer) => (
-                "c.customer_id = ?",
-                "c.created_at DESC, c.rowid DESC",
-                customer,
+            ConversationFilter::Customer(_) => {
+                ("c.customer_id = ?2", "c.created_at DESC, c.rowid DESC")
+            }
+            ConversationFilter::Queue => (
+                "c.status = 'open' AND c.assigned_agent_id IS NULL",
+                "c.priority, c.created_at, c.rowid",
+            ),
+            // Every term (a prefix) in one message, or in the customer's
+            // name, email and phone; both through the FTS5 indexes.
+            ConversationFilter::Search(_) => (
+                "(c.id IN (SELECT m.conversation_id FROM messages m WHERE m.rowid IN \
+                    (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?2)) \
+                 OR c.customer_id IN (SELECT x.id FROM customers x WHERE x.rowid IN \
+                    (SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?2))) \
+                 AND (?3 IS NULL OR c.app_id IN (SELECT value FROM json_each(?3)))",
+                "c.last_activity_at DESC, c.rowid DESC LIMIT ?4",
             ),
         };
+        if let ConversationFilter::Search(search) = &filter {
+            if fts5_query(&search.terms).is_empty() {
+                return Ok(Vec::new());
+            }
+        }
         // The read marker that counts is the assigned agent's. The
         // customer chatting in a conversation is verified while it is
         // proven and a live session of its customer holds an unexpired
         // proof (`identity::is_trusted`, in SQL): only those sessions write
         // into it. A conversation nobody proved is never verified.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT c.id, c.app_id, c.customer_id, c.session_id, c.proven, c.status, c.created_at, \
-             c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, \
+             c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, c.team_id, \
+             c.priority, c.rule, c.held_until, c.rating, c.rating_comment, c.rated_at, \
              cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
              cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
              o.display_name AS given_name, o.display_email AS given_email, \
@@ -928,13 +1120,23 @@ impl Store for SqliteStore {
                     WHERE r.agent_id = c.assigned_agent_id AND r.conversation_id = c.id), 0)) AS unread, \
              (c.proven = 1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.customer_id = c.customer_id \
                 AND s.revoked_at IS NULL AND s.trusted = 1 \
-                AND (s.trusted_until IS NULL OR s.trusted_until > ?))) AS verified \
+                AND (s.trusted_until IS NULL OR s.trusted_until > ?1))) AS verified \
              FROM conversations c JOIN customers cu ON cu.id = c.customer_id \
              LEFT JOIN sessions o ON o.id = c.session_id \
              WHERE {condition} ORDER BY {order}"
-        )))
-        .bind(now)
-        .bind(key)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        let query = match &filter {
+            ConversationFilter::Id(key)
+            | ConversationFilter::AssignedTo(key)
+            | ConversationFilter::Customer(key) => query.bind(key.clone()),
+            ConversationFilter::Queue => query,
+            ConversationFilter::Search(search) => query
+                .bind(fts5_query(&search.terms))
+                .bind(search.apps.as_deref().map(json_list))
+                .bind(search.limit),
+        };
+        query
         .fetch_all(&self.readers)
         .await
         .map_err(db)?
@@ -1076,6 +1278,25 @@ impl Store for SqliteStore {
     }
 }
 
+/// A JSON array of strings, for `json_each`.
+fn json_list(items: &[String]) -> String {
+    serde_json::Value::Array(items.iter().cloned().map(serde_json::Value::String).collect())
+        .to_string()
+}
+
+/// An FTS5 query matching every term as a prefix: each run of letters
+/// and digits quoted (so nothing typed is FTS5 syntax) and starred.
+/// Empty when the terms hold no letter or digit.
+fn fts5_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .flat_map(|term| term.split(|c: char| !c.is_alphanumeric()))
+        .filter(|token| !token.is_empty())
+        .map(|token| format!("\"{token}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
     let status: String = row.try_get("status").map_err(db)?;
     let status = [ConversationStatus::Open, ConversationStatus::Closed]
@@ -1096,6 +1317,20 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
         last_seq: row.try_get("last_seq").map_err(db)?,
         assigned_agent_id: row.try_get("assigned_agent_id").map_err(db)?,
         last_activity_at: row.try_get("last_activity_at").map_err(db)?,
+        routing: RoutingFacts {
+            team_id: row.try_get("team_id").map_err(db)?,
+            priority: Priority::from_rank(row.try_get("priority").map_err(db)?),
+            rule: row.try_get("rule").map_err(db)?,
+            held_until: row.try_get("held_until").map_err(db)?,
+        },
+        rating: match row.try_get::<Option<i64>, _>("rating").map_err(db)? {
+            Some(rating) => Some(RatingRecord {
+                rating,
+                comment: row.try_get("rating_comment").map_err(db)?,
+                rated_at: row.try_get("rated_at").map_err(db)?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -1410,10 +1645,14 @@ mod tests {
             .await
             .unwrap();
         let after = wal_checkpoint(&store.readers, "PASSIVE").await.unwrap();
+        // One small commit (the message, its conversation, and the search
+        // index's pages) from the WAL's start: a handful of pages, where
+        // appending would have left every page before it there.
         assert!(
-            after.log_pages < 10,
-            "the next commit wrote the WAL from its start: {} pages",
-            after.log_pages
+            after.log_pages < 20 && after.log_pages * 4 < before.log_pages,
+            "the next commit wrote the WAL from its start: {} pages, {} before",
+            after.log_pages,
+            before.log_pages
         );
         store.close().await;
         assert!(store
