@@ -28,7 +28,7 @@ use web_sys::{
 
 use crate::core::number::{decimal, thousands};
 use crate::core::{FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View};
-use dom::{child, text, toggle, Listener};
+use dom::{child, find, text, toggle, Listener};
 use trustchat_protocol::validate::message_body;
 use trustchat_protocol::{Author, ErrorCode, UserInput, MAX_BODY_CHARS};
 
@@ -682,11 +682,11 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
 /// Sends the survey in `holder`: the checked choice's value ("1" to "5";
 /// the browser lets no form without one through) and the comment.
 fn rate(holder: &Element, dispatch: Dispatch) {
-    let pick = |selector| holder.query_selector(selector).ok().flatten();
-    let rating = pick(":checked")
+    let rating = find(holder, ":checked")
         .and_then(|choice| choice.get_attribute("value"))
         .map_or(0, |value| value.as_bytes()[0].wrapping_sub(b'0'));
-    let comment = pick("textarea").map(|c| c.unchecked_into::<HtmlTextAreaElement>().value());
+    let comment =
+        find(holder, "textarea").map(|c| c.unchecked_into::<HtmlTextAreaElement>().value());
     dispatch(Action::Rate(rating, comment.unwrap_or_default()));
 }
 
@@ -701,11 +701,13 @@ fn draw_survey(chat: &mut Chat, view: &View) {
     };
     if chat.survey_shown != shown {
         // The Send button goes with the survey: focus must not fall out of
-        // the panel.
-        let focused = holder.matches(":focus-within").unwrap_or(false);
+        // the panel. (`query_selector`, which the widget imports anyway,
+        // rather than `matches(":focus-within")`: each import weighs.)
+        let focused = find(holder, ":focus").is_some();
         holder.set_inner_html(SURVEY[shown]);
         toggle(holder, "hidden", (shown == 0).then_some(""));
-        if let Some(thanks) = holder.first_element_child().filter(|_| focused) {
+        // Only the thanks has a tabindex.
+        if let Some(thanks) = find(holder, "[tabindex]").filter(|_| focused) {
             let _ = thanks.unchecked_into::<HtmlElement>().focus();
         }
         chat.survey_shown = shown;
@@ -713,7 +715,7 @@ fn draw_survey(chat: &mut Chat, view: &View) {
     if shown == 1 {
         let busy = view.survey == Some(Survey::Sending);
         toggle(holder, "aria-busy", busy.then_some("true"));
-        if let Ok(Some(why)) = holder.query_selector("[data-tc=survey-error]") {
+        if let Some(why) = find(holder, "[data-tc=survey-error]") {
             text(&why, view.survey_error.as_deref());
         }
     }
