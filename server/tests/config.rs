@@ -377,4 +377,69 @@ team = "verified"
     );
     // With no [[teams]], every app is served (one implicit team).
     Config::from_toml(MINIMAL).unwrap();
+    // A rule that can never apply: an earlier one matches all it would.
+    let shadowed = TEAMS.replacen(
+        "[[apps]]\nid = \"bank\"",
+        "[[apps.rules]]\nstatus = [\"anonymous\"]\npage_prefix = \"https://shop.example/orders/42\"\n\n[[apps]]\nid = \"bank\"",
+        1,
+    );
+    check(&shadowed, "app shop: rules[2] can never apply: rules[1] comes first");
+    let after_catch_all = TEAMS.replacen(
+        "[[apps.rules]]\nstatus = [\"trusted\"]",
+        "[[apps.rules]]\ngreeting = \"Hello\"\n\n[[apps.rules]]\nstatus = [\"trusted\"]",
+        1,
+    );
+    check(&after_catch_all, "rules[1] can never apply: rules[0] comes first");
+    // Rule names and saved replies are checked.
+    check(
+        &TEAMS.replacen("priority = \"high\"", "priority = \"high\"\nname = \" \"", 1),
+        "name must be 1 to 80 characters",
+    );
+    check(
+        &format!("{TEAMS}\n[[teams.saved_replies]]\ntitle = \"\"\nbody = \"x\"\n"),
+        "team frontline: saved_replies[0]: title must be 1 to 80 characters",
+    );
+}
+
+#[test]
+fn rules_decide_team_priority_name_and_hold_by_status_and_page() {
+    use trustchat_server::rules::{routing, CustomerStatus, Priority, Routing};
+    let config = Config::from_toml(TEAMS).unwrap();
+    let rules = &config.apps[0].rules;
+    let orders = Some("https://shop.example/orders/42");
+    let cases = [
+        (
+            CustomerStatus::Trusted,
+            orders,
+            Routing {
+                team: Some("verified".into()),
+                priority: Priority::High,
+                rule: Some("rule 1".into()),
+                hold_for_login_secs: None,
+            },
+        ),
+        (
+            CustomerStatus::Identified,
+            orders,
+            Routing {
+                team: None,
+                priority: Priority::Normal,
+                rule: Some("rule 2".into()),
+                hold_for_login_secs: Some(120),
+            },
+        ),
+        // No rule matches: defaults, no name.
+        (CustomerStatus::Anonymous, Some("https://shop.example/"), Routing::default()),
+        (CustomerStatus::Identified, None, Routing::default()),
+    ];
+    for (status, page, expected) in cases {
+        assert_eq!(routing(rules, status, page), expected, "{status:?} on {page:?}");
+    }
+    // A hold never applies to a trusted customer, whatever the rule says.
+    let mut lenient = rules.clone();
+    lenient[1].status.clear();
+    lenient.remove(0);
+    let trusted = routing(&lenient, CustomerStatus::Trusted, orders);
+    assert_eq!(trusted.hold_for_login_secs, None);
+    assert_eq!(trusted.rule.as_deref(), Some("rule 1"));
 }

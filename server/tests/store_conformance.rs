@@ -11,11 +11,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind};
+use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind, Priority};
 use trustchat_server::store::{
     AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, IdentityKind,
-    NewAgentMessage, NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult,
-    UniqueKey,
+    NewAgentMessage, NewCustomerMessage, RatingRecord, Reader, ReportDay, RoutingFacts,
+    SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
 };
 
 /// How long a wait for something that must happen may take.
@@ -863,6 +863,312 @@ async fn an_agents_teams_are_set_replaced_and_read_sorted() {
         );
         store.set_agent_teams(&alice.id, &[]).await.unwrap();
         assert!(store.agent_teams(&alice.id).await.unwrap().is_empty());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn routing_facts_order_the_queue_and_an_assignment_ends_a_hold() {
+    for db in databases::fresh("routing_facts").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let mut opened = Vec::new();
+        for (n, priority) in [Priority::Low, Priority::Normal, Priority::High, Priority::Normal]
+            .into_iter()
+            .enumerate()
+        {
+            let customer = new_customer(store, None).await;
+            let session = new_session(store, &customer, false).await;
+            let n = i64::try_from(n).unwrap();
+            let appended = store
+                .append_customer_message(say(&session, &id(), "hi", 1_000 + n))
+                .await
+                .unwrap();
+            let conversation = appended.message.conversation_id;
+            let facts = RoutingFacts {
+                team_id: Some(format!("team-{n}")),
+                priority,
+                rule: Some(format!("rule {n}")),
+                held_until: (n == 3).then_some(9_999),
+            };
+            assert!(store.set_conversation_routing(&conversation, &facts).await.unwrap());
+            opened.push((conversation, facts));
+        }
+        // High first, then oldest.
+        let queue = store.queued_conversations().await.unwrap();
+        let order: Vec<&str> = queue.iter().map(|c| c.id.as_str()).collect();
+        let want = [&opened[2].0, &opened[1].0, &opened[3].0, &opened[0].0];
+        assert_eq!(order, want.map(String::as_str));
+        assert_eq!(queue[0].routing, opened[2].1);
+        assert_eq!(queue[2].routing.held_until, Some(9_999));
+        let views = store
+            .conversation_views(ConversationFilter::Queue, NOW)
+            .await
+            .unwrap();
+        let order: Vec<&str> = views.iter().map(|v| v.conversation.id.as_str()).collect();
+        assert_eq!(order, want.map(String::as_str));
+        assert_eq!(views[1].conversation.routing.rule.as_deref(), Some("rule 1"));
+
+        // Taking it ends the hold; what routing decided stays; an
+        // assigned conversation's routing is not set again.
+        let alice = new_agent(store, "alice@support.example", "Alice").await;
+        let held = &opened[3].0;
+        let taken = store
+            .assign_conversation(held, Some(&alice.id), 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.routing.held_until, None);
+        assert_eq!(taken.routing.team_id.as_deref(), Some("team-3"));
+        assert!(!store
+            .set_conversation_routing(held, &RoutingFacts::default())
+            .await
+            .unwrap());
+        assert_eq!(store.queued_conversations().await.unwrap().len(), 3);
+
+        // Memberships of live agents only.
+        let bob = new_agent(store, "bob@support.example", "Bob").await;
+        store
+            .set_agent_teams(&alice.id, &["verified".to_owned(), "frontline".to_owned()])
+            .await
+            .unwrap();
+        store.set_agent_teams(&bob.id, &["frontline".to_owned()]).await.unwrap();
+        store.remove_agent(&bob.id, 3_000).await.unwrap();
+        assert_eq!(
+            store.agent_memberships().await.unwrap(),
+            [
+                (alice.id.clone(), "frontline".to_owned()),
+                (alice.id.clone(), "verified".to_owned())
+            ]
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn only_a_closed_conversation_is_rated_and_rating_again_replaces() {
+    for db in databases::fresh("ratings").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        let conversation = store
+            .append_customer_message(say(&session, &id(), "hi", 1_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        let rating = |rating, comment: Option<&str>| RatingRecord {
+            rating,
+            comment: comment.map(Into::into),
+            rated_at: 5_000 + rating,
+        };
+        assert_eq!(store.rate_conversation(&conversation, &rating(5, None)).await.unwrap(), None);
+        assert_eq!(store.rate_conversation(&id(), &rating(5, None)).await.unwrap(), None);
+        store.close_conversation(&conversation, 2_000).await.unwrap();
+        let rated = store
+            .rate_conversation(&conversation, &rating(2, Some("slow")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rated.rating, Some(rating(2, Some("slow"))));
+        store.rate_conversation(&conversation, &rating(4, None)).await.unwrap();
+        assert_eq!(
+            store.conversation(&conversation).await.unwrap().unwrap().rating,
+            Some(rating(4, None))
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn saved_replies_belong_to_their_team() {
+    for db in databases::fresh("saved_replies").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let reply = |team: &str, title: &str| SavedReplyRecord {
+            id: id(),
+            team_id: team.into(),
+            title: title.into(),
+            body: format!("{title} body"),
+            created_by: None,
+            created_at: 1_000,
+        };
+        let refunds = reply("frontline", "Refunds");
+        for saved in [&refunds, &reply("frontline", "Hours"), &reply("verified", "Address")] {
+            store.insert_saved_reply(saved).await.unwrap();
+        }
+        let titles = |replies: Vec<SavedReplyRecord>| {
+            replies.into_iter().map(|r| format!("{}/{}", r.team_id, r.title)).collect::<Vec<_>>()
+        };
+        let both = ["frontline".to_owned(), "verified".to_owned()];
+        assert_eq!(
+            titles(store.saved_replies(&both).await.unwrap()),
+            ["frontline/Hours", "frontline/Refunds", "verified/Address"]
+        );
+        assert_eq!(titles(store.saved_replies(&both[1..]).await.unwrap()), ["verified/Address"]);
+        assert!(store.saved_replies(&[]).await.unwrap().is_empty());
+        // Only a team's own member deletes it.
+        assert!(!store.delete_saved_reply(&refunds.id, &both[1..]).await.unwrap());
+        assert!(store.delete_saved_reply(&refunds.id, &both).await.unwrap());
+        assert!(!store.delete_saved_reply(&refunds.id, &both).await.unwrap());
+        assert_eq!(titles(store.saved_replies(&both[..1]).await.unwrap()), ["frontline/Hours"]);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() {
+    for db in databases::fresh("search").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let mut open = |app: &str, name: &str, email: Option<&str>, phone: Option<&str>| {
+            let mut customer = profile(None, email, phone);
+            customer.app_id = app.into();
+            customer.name = Some(name.into());
+            customer
+        };
+        let grace = open("demo", "Grace Hopper", Some("grace@navy.example"), None);
+        let phil = open("demo", "Phil Phone", None, Some("+14155550123"));
+        let olga = open("other", "Olga Other", Some("olga@other.example"), None);
+        let mut conversations = HashMap::new();
+        for (customer, body, at) in [
+            (&grace, "The compiler found a moth", 1_000),
+            (&phil, "Please call me back", 2_000),
+            (&olga, "The compiler is on fire", 3_000),
+        ] {
+            store.insert_customer(customer).await.unwrap();
+            let mut session = session_of(customer, false);
+            session.app_id = customer.app_id.clone();
+            store.insert_session(&session).await.unwrap();
+            let appended = store
+                .append_customer_message(say(&session, &id(), body, at))
+                .await
+                .unwrap();
+            conversations.insert(customer.name.clone().unwrap(), appended.message.conversation_id);
+        }
+        let c = |name: &str| conversations[name].clone();
+        let search = |terms: &[&str], apps: Option<&[&str]>| SearchQuery {
+            terms: terms.iter().map(|t| t.to_string()).collect(),
+            apps: apps.map(|apps| apps.iter().map(|a| a.to_string()).collect()),
+            limit: 10,
+        };
+        for (terms, apps, want) in [
+            (&["compil"][..], None, vec![c("Olga Other"), c("Grace Hopper")]),
+            (&["compiler", "moth"][..], None, vec![c("Grace Hopper")]),
+            (&["COMPILER"][..], Some(&["demo"][..]), vec![c("Grace Hopper")]),
+            (&["hopper"][..], None, vec![c("Grace Hopper")]),
+            (&["grace@navy.example"][..], None, vec![c("Grace Hopper")]),
+            (&["+1415555"][..], None, vec![c("Phil Phone")]),
+            (&["olga"][..], Some(&["demo"][..]), vec![]),
+            (&["olga"][..], Some(&[][..]), vec![]),
+            (&["moth", "fire"][..], None, vec![]),
+            (&["\"*)", "OR", "NEAR(x"][..], None, vec![]),
+            (&["'", ":*", "&|!"][..], None, vec![]),
+        ] {
+            let found: Vec<String> = store
+                .conversation_views(ConversationFilter::Search(search(terms, apps)), NOW)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|v| v.conversation.id)
+                .collect();
+            assert_eq!(found, want, "{terms:?} in {apps:?}");
+        }
+        let mut one = search(&["compiler"], None);
+        one.limit = 1;
+        let found = store.conversation_views(ConversationFilter::Search(one), NOW).await.unwrap();
+        assert_eq!(found.len(), 1);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_authentication_report_counts_each_conversation_once_per_day_and_app() {
+    for db in databases::fresh("report").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        // Day 1 is [0, 1000), day 2 [1000, 2000).
+        let days = [
+            ReportDay { date: "d1".into(), start_ms: 0, end_ms: 1_000 },
+            ReportDay { date: "d2".into(), start_ms: 1_000, end_ms: 2_000 },
+        ];
+        let mut made = Vec::new();
+        for (app, trusted, anonymous, at) in [
+            ("demo", [true, false], false, 10),   // trusted from the start
+            ("demo", [false, true], true, 999),   // upgraded
+            ("demo", [false, false], false, 1_000), // identified (gave name and email)
+            ("demo", [false, false], true, 1_500), // anonymous
+            ("other", [false, false], true, 1_999), // anonymous, other app
+            ("demo", [true, true], false, 2_000), // the day after: not counted
+        ] {
+            let mut customer = new_customer(store, None).await;
+            customer.app_id = app.into();
+            let mut session = session_of(&customer, false);
+            session.app_id = app.into();
+            if anonymous {
+                session.display_name = None;
+                session.display_email = None;
+                let mut nobody = profile(None, None, None);
+                nobody.app_id = app.into();
+                nobody.name = None;
+                store.insert_customer(&nobody).await.unwrap();
+                session.customer_id = nobody.id.clone();
+            }
+            store.insert_session(&session).await.unwrap();
+            let mut conversation = String::new();
+            for (n, trusted) in trusted.into_iter().enumerate() {
+                let mut message = say(&session, &id(), "hi", at + i64::try_from(n).unwrap());
+                message.app_id = app.into();
+                message.trusted = trusted;
+                conversation = store.append_customer_message(message).await.unwrap().message.conversation_id;
+            }
+            made.push(conversation);
+        }
+        store.close_conversation(&made[2], 3_000).await.unwrap();
+        store
+            .rate_conversation(&made[2], &RatingRecord { rating: 3, comment: None, rated_at: 3_001 })
+            .await
+            .unwrap();
+        let rows = store.authentication_report(&days, None).await.unwrap();
+        let got: Vec<(&str, &str, [i64; 8])> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.date.as_str(),
+                    r.app_id.as_str(),
+                    [
+                        r.trusted_from_start,
+                        r.upgraded,
+                        r.identified,
+                        r.anonymous,
+                        r.messages_trusted,
+                        r.messages_untrusted,
+                        r.rating_sum,
+                        r.rating_count,
+                    ],
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("d1", "demo", [1, 1, 0, 0, 2, 2, 0, 0]),
+                ("d2", "demo", [0, 0, 1, 1, 0, 4, 3, 1]),
+                ("d2", "other", [0, 0, 0, 1, 0, 2, 0, 0]),
+            ]
+        );
+        let demo_only = store
+            .authentication_report(&days, Some(&["demo".to_owned()]))
+            .await
+            .unwrap();
+        assert_eq!(demo_only.len(), 2);
+        assert!(store.authentication_report(&[], None).await.unwrap().is_empty());
         store.close().await;
     }
 }
@@ -1800,7 +2106,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

@@ -30,22 +30,38 @@ export function post(path, body = {}) {
   return request("POST", path, body);
 }
 
+/** `DELETE /api/v1/agent{path}` with the CSRF token. */
+export function del(path) {
+  return request("DELETE", path);
+}
+
+/** `GET` of a same-origin URL outside `/api/v1/agent` (the reports). */
+export function getUrl(url) {
+  return requestUrl("GET", url);
+}
+
 /** An id segment for a path. */
 export function seg(id) {
   return encodeURIComponent(String(id));
 }
 
-async function request(method, path, body) {
+function request(method, path, body) {
+  return requestUrl(method, BASE + path, body);
+}
+
+async function requestUrl(method, url, body) {
   const headers = { accept: "application/json" };
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (method !== "GET") {
-    headers["content-type"] = "application/json";
     if (csrfToken) headers["x-csrf-token"] = csrfToken;
-    init.body = JSON.stringify(body);
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
   }
   let response;
   try {
-    response = await fetch(BASE + path, init);
+    response = await fetch(url, init);
   } catch {
     throw new ApiError(0, "network", "cannot reach the server; check the connection and try again");
   }

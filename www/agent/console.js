@@ -1,6 +1,7 @@
-// The agent console: login, the conversation list, the timeline with its
-// trusted icons, the customer profile, and the actions on a conversation,
-// kept live over the agent WebSocket.
+// The agent console: login, the queue, search, the conversation list, the
+// timeline with its trusted icons, the customer profile, and the actions on
+// a conversation (saved replies with "/"), kept live over the agent
+// WebSocket.
 //
 // Every customer-supplied string goes through `h` (dom.js), which only
 // makes text nodes and attributes: nothing here parses HTML.
@@ -8,6 +9,10 @@
 import * as api from "./api.js";
 import { append, dayTimeText, h, replaceChildren, srOnly, timeEl } from "./dom.js";
 import { connectLive } from "./live.js";
+import { priorityPill, ratingBlock, statusPill, verificationPill } from "./pills.js";
+import { QueuePanel, holdTime, isHeld } from "./queue.js";
+import { ReplyMenu, SavedReplies, SavedRepliesDialog } from "./saved-replies.js";
+import { SearchPanel } from "./search.js";
 import { ANONYMOUS, Timeline } from "./timeline.js";
 
 const TITLE = "TrustChat agent console";
@@ -19,7 +24,12 @@ const ui = Object.fromEntries(
     "login-submit", "console-view", "connection", "agent-name", "status", "status-label", "logout", "error",
     "conversation-list", "list-count", "conversation-title", "conversation-meta", "read-only", "timeline",
     "actions", "composer", "reply", "send", "request-login", "request-login-hint", "close", "assign",
-    "assign-agent", "assign-submit", "profile-body",
+    "assign-agent", "assign-submit", "profile-body", "conversation-details",
+    "search-form", "search", "search-results", "search-list", "search-count", "search-clear",
+    "queue-list", "queue-count", "queue-note",
+    "saved-replies-popup", "saved-replies-menu", "saved-replies-empty", "saved-replies-status",
+    "saved-replies-open", "saved-replies-dialog", "saved-replies-close", "saved-replies-list",
+    "saved-reply-form", "saved-reply-team", "saved-reply-title", "saved-reply-body", "saved-reply-error",
   ].map((hook) => [camel(hook), document.querySelector(`[data-agent="${hook}"]`)]),
 );
 
@@ -28,6 +38,9 @@ const timeline = new Timeline(ui.timeline);
 const state = {
   /** The logged-in agent. */
   me: null,
+  /** The agent's teams (`{id, name, apps}`) and the apps they serve. */
+  teams: [],
+  apps: [],
   /** The agent's conversations by id (what the list shows). */
   conversations: new Map(),
   /** Every agent, for reassigning. */
@@ -48,6 +61,68 @@ const state = {
   sending: false,
 };
 
+const savedReplies = new SavedReplies();
+
+const queue = new QueuePanel({
+  list: ui.queueList,
+  count: ui.queueCount,
+  note: ui.queueNote,
+  heading: document.getElementById("queue-heading"),
+  teamName,
+  currentId: () => state.open?.id ?? null,
+  onOpen: (id) => openConversation(id),
+  onTake: take,
+  onError: handle,
+  announce,
+});
+
+const search = new SearchPanel({
+  form: ui.searchForm,
+  input: ui.search,
+  section: ui.searchResults,
+  list: ui.searchList,
+  count: ui.searchCount,
+  clear: ui.searchClear,
+  heading: document.getElementById("search-heading"),
+  currentId: () => state.open?.id ?? null,
+  onOpen: (id) => openConversation(id),
+  onError: handle,
+  announce,
+});
+
+const replyMenu = new ReplyMenu({
+  textarea: ui.reply,
+  popup: ui.savedRepliesPopup,
+  listbox: ui.savedRepliesMenu,
+  empty: ui.savedRepliesEmpty,
+  status: ui.savedRepliesStatus,
+  replies: () => savedReplies.forConversation(state.open?.conversation, state.teams),
+  // Other agents add replies too: refetch when the menu opens, at most every 30 s.
+  onOpen: () => {
+    if (Date.now() - savedRepliesLoadedAt > 30_000) loadSavedReplies();
+  },
+});
+let savedRepliesLoadedAt = 0;
+savedReplies.onChange(() => {
+  if (replyMenu.isOpen) replyMenu.update();
+});
+
+const savedRepliesDialog = new SavedRepliesDialog({
+  dialog: ui.savedRepliesDialog,
+  opener: ui.savedRepliesOpen,
+  list: ui.savedRepliesList,
+  form: ui.savedReplyForm,
+  team: ui.savedReplyTeam,
+  title: ui.savedReplyTitle,
+  body: ui.savedReplyBody,
+  error: ui.savedReplyError,
+  closeButton: ui.savedRepliesClose,
+  store: savedReplies,
+  teams: () => state.teams,
+  onError: handle,
+  announce,
+});
+
 wire();
 boot();
 
@@ -64,6 +139,7 @@ async function boot() {
 function loggedIn(info) {
   api.setCsrfToken(info.csrf_token);
   state.me = info.agent;
+  setTeams(info);
   ui.loading.hidden = true;
   ui.loginView.hidden = true;
   ui.consoleView.hidden = false;
@@ -80,6 +156,7 @@ function loggedIn(info) {
         const me = await api.get("/me");
         api.setCsrfToken(me.csrf_token);
         state.me = me.agent;
+        setTeams(me);
         return true;
       } catch (error) {
         if (error.status === 401) return false;
@@ -88,10 +165,32 @@ function loggedIn(info) {
     },
     onLoggedOut: () => showLogin("Your session has ended. Log in again."),
   });
+  queue.start();
+  loadSavedReplies();
   refreshAll().then(() => {
     const id = idFromHash();
     if (id && !state.open) openConversation(id);
   });
+}
+
+/** The teams and apps of a `/me` answer (absent from older servers). */
+function setTeams(info) {
+  state.teams = Array.isArray(info?.teams) ? info.teams : [];
+  state.apps = Array.isArray(info?.apps) ? info.apps : [];
+}
+
+function teamName(id) {
+  return state.teams.find((t) => t.id === id)?.name || id;
+}
+
+async function loadSavedReplies() {
+  savedRepliesLoadedAt = Date.now();
+  try {
+    await savedReplies.load();
+  } catch (error) {
+    if (error.status === 401) handle(error);
+    // Otherwise the "/" menu just has nothing to offer; the dialog retries.
+  }
 }
 
 /**
@@ -103,7 +202,13 @@ function showLogin(message = "", { forgetHash = true } = {}) {
   state.live?.stop();
   state.live = null;
   api.setCsrfToken(null);
-  Object.assign(state, { me: null, agents: [], open: null, profile: null, pendingReply: null });
+  Object.assign(state, { me: null, teams: [], apps: [], agents: [], open: null, profile: null, pendingReply: null });
+  queue.stop();
+  search.reset();
+  ui.search.value = "";
+  replyMenu.close();
+  savedReplies.clear();
+  savedRepliesDialog.close();
   state.conversations.clear();
   state.readSeq.clear();
   state.openToken += 1;
@@ -179,6 +284,8 @@ async function onToggleStatus() {
 // ---------------------------------------------------------------- live
 
 function onFrame(frame) {
+  // Any change may have moved a conversation into or out of the queue.
+  if (frame.type !== "pong") queue.soon();
   switch (frame.type) {
     case "ready":
       if (frame.agent) state.me = frame.agent;
@@ -270,6 +377,7 @@ function renderList() {
   );
   const open = items.filter((c) => c.status === "open").length;
   setText(ui.listCount, items.length ? `${open} open` : "");
+  markCurrent();
   if (focusedId) ui.conversationList.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
   const unread = items.reduce((sum, c) => sum + Math.max(0, c.unread || 0), 0);
   document.title = unread ? `(${unread}) ${TITLE}` : TITLE;
@@ -304,26 +412,20 @@ function listItem(c) {
         { class: "conversation__bottom" },
         statusPill(c.status),
         verificationPill(customer.verified),
+        c.priority && c.priority !== "normal" ? priorityPill(c.priority, {}, { short: true }) : null,
         c.unread > 0 ? h("span", { class: "unread", "data-agent": "unread" }, String(c.unread), srOnly(" unread")) : null,
       ),
     ),
   );
 }
 
-/**
- * Whether the customer chatting in a conversation is verified now: per
- * conversation, never per profile (an email alone proves nothing).
- */
-function verificationPill(verified, attrs = {}) {
-  return h(
-    "span",
-    { class: `pill pill--${verified ? "verified" : "unverified"}`, "data-agent": "verification", "data-verified": verified ? "true" : "false", ...attrs },
-    verified ? "Verified" : "Not verified",
-  );
-}
-
-function statusPill(status, attrs = {}) {
-  return h("span", { class: `pill pill--${status}`, "data-status": status, ...attrs }, status === "open" ? "Open" : "Closed");
+/** `aria-current` on the open conversation in the queue and the search results. */
+function markCurrent() {
+  const id = state.open?.id ?? null;
+  for (const el of document.querySelectorAll('[data-agent="queue-open"], [data-agent="search-result"]')) {
+    if (el.dataset.id === id) el.setAttribute("aria-current", "true");
+    else el.removeAttribute("aria-current");
+  }
 }
 
 /** Up/Down/Home/End move between conversations, as in a list box. */
@@ -345,13 +447,13 @@ function isReadOnly(conversation) {
 
 async function openConversation(id) {
   if (state.open?.id === id && state.open.conversation && timeline.messages.length) {
-    refreshOpen(); // already shown: bring it up to date without redrawing
-    return;
+    return refreshOpen(); // already shown: bring it up to date without redrawing
   }
   const token = ++state.openToken;
   if (state.open?.id !== id) {
-    state.open = { id, conversation: state.conversations.get(id) ?? null, loginUrl: null };
+    state.open = { id, conversation: state.conversations.get(id) ?? queue.get(id) ?? null, loginUrl: null };
     state.profile = null;
+    replyMenu.close();
     ui.reply.value = "";
     state.pendingReply = null;
     timeline.reset([], { state: "open", customerName: "" });
@@ -423,7 +525,8 @@ function renderConversation() {
   ui.timeline.hidden = !open;
   if (!c) {
     setText(ui.conversationTitle, open ? "Loading conversation…" : "No conversation selected");
-    replaceChildren(ui.conversationMeta, open ? "" : "Choose a conversation from the list.");
+    replaceChildren(ui.conversationMeta, open ? "" : "Choose a conversation from the list or take one from the queue.");
+    ui.conversationDetails.hidden = true;
     ui.readOnly.hidden = true;
     ui.actions.hidden = true;
     renderProfile();
@@ -439,23 +542,87 @@ function renderConversation() {
     h("span", {}, `App ${c.app_id} · started ${dayTimeText(c.created_at)}`),
   );
 
+  renderDetails(c);
+
   const readOnly = isReadOnly(c);
   ui.readOnly.hidden = !readOnly;
-  if (readOnly) {
-    setText(
-      ui.readOnly,
-      c.status !== "open"
-        ? "Read-only: this conversation is closed."
-        : c.assigned_agent_id
-          ? "Read-only: this conversation is assigned to another agent."
-          : "Read-only: this conversation is waiting for an agent.",
-    );
-  }
+  if (readOnly) renderReadOnly(c);
   const hadFocus = ui.actions.contains(document.activeElement);
   ui.actions.hidden = readOnly;
   if (readOnly && hadFocus) ui.timeline.focus();
   if (!readOnly) renderActions(open);
   renderProfile();
+}
+
+/** Team, priority, the routing rule, a hold for login, and the customer's rating. */
+function renderDetails(c) {
+  const team = c.team_id ? teamName(c.team_id) : null;
+  const facts = [
+    team ? h("span", { class: "tag", "data-agent": "conversation-team" }, `Team ${team}`) : null,
+    priorityPill(c.priority, { "data-agent": "conversation-priority" }),
+    c.rule
+      ? h("span", { class: "tag tag--rule", "data-agent": "routed-by" }, "Routed by rule: ", h("span", { dir: "auto" }, c.rule))
+      : null,
+    isHeld(c)
+      ? h("span", { class: "tag tag--held", "data-agent": "conversation-held" }, `Waiting for the customer to log in until ${holdTime(c.held_until)}`)
+      : null,
+  ];
+  replaceChildren(ui.conversationDetails, h("p", { class: "conversation__facts" }, facts), ratingBlock(c.rating));
+  ui.conversationDetails.hidden = false;
+}
+
+/** Why the conversation is read-only; one still waiting can be taken from here. */
+function renderReadOnly(c) {
+  const waiting = c.status === "open" && !c.assigned_agent_id;
+  const text =
+    c.status !== "open"
+      ? "Read-only: this conversation is closed."
+      : c.assigned_agent_id
+        ? "Read-only: this conversation is assigned to another agent."
+        : "Read-only: this conversation is waiting for an agent.";
+  let label = ui.readOnly.querySelector(".read-only__text");
+  if (!label) {
+    label = h("span", { class: "read-only__text" });
+    ui.readOnly.replaceChildren(label);
+  }
+  setText(label, text);
+  let button = ui.readOnly.querySelector('[data-agent="read-only-take"]');
+  if (waiting && !button) {
+    button = h("button", { type: "button", class: "button button--small button--primary", "data-agent": "read-only-take" }, "Take it");
+    ui.readOnly.append(" ", button);
+  } else if (!waiting && button) {
+    const hadFocus = document.activeElement === button;
+    button.previousSibling?.remove();
+    button.remove();
+    if (hadFocus) ui.timeline.focus();
+  }
+}
+
+/** Assigns a waiting conversation to the logged-in agent and opens it for replying. */
+async function take(c) {
+  if (!state.me) return;
+  const name = c.customer?.name || ANONYMOUS;
+  try {
+    // The queue may be seconds old: never take one another agent has now.
+    const now = (await api.get(`/conversations/${api.seg(c.id)}`)).conversation;
+    const mine = now.assigned_agent_id === state.me.id;
+    if (!mine && (now.assigned_agent_id || now.status !== "open")) {
+      queue.remove(c.id);
+      if (state.open?.id === c.id) refreshOpen();
+      showError(now.status !== "open" ? "This conversation is closed already." : "Another agent has taken this conversation already.");
+      return;
+    }
+    const taken = mine ? now : await api.post(`/conversations/${api.seg(c.id)}/assign`, { agent_id: state.me.id });
+    queue.remove(c.id);
+    upsert(taken, { quiet: true });
+    clearError();
+    announce(`You took the conversation with ${name}.`);
+    await openConversation(c.id);
+    if (state.open?.id === c.id && !ui.actions.hidden) ui.reply.focus();
+  } catch (error) {
+    handle(error);
+    queue.refresh();
+  }
 }
 
 function renderActions(open) {
@@ -526,7 +693,10 @@ async function sendReply() {
   try {
     const message = await api.post(`/conversations/${api.seg(open.id)}/messages`, { body, client_id: clientId });
     state.pendingReply = null;
-    if (ui.reply.value === body && state.open?.id === open.id) ui.reply.value = "";
+    if (ui.reply.value === body && state.open?.id === open.id) {
+      ui.reply.value = "";
+      replyMenu.close();
+    }
     clearError();
     if (state.open?.id === message.conversation_id && !timeline.add(message)) refreshOpen();
   } catch (error) {
@@ -538,6 +708,7 @@ async function sendReply() {
 }
 
 function onReplyKey(event) {
+  if (replyMenu.onKeyDown(event)) return;
   if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;
   event.preventDefault();
   sendReply();
@@ -731,6 +902,10 @@ function wire() {
   ui.requestLogin.addEventListener("click", requestLogin);
   ui.close.addEventListener("click", closeConversation);
   ui.assign.addEventListener("submit", assign);
+  ui.readOnly.addEventListener("click", (event) => {
+    const c = state.open?.conversation;
+    if (event.target.closest('[data-agent="read-only-take"]') && c) take(c);
+  });
   ui.error.addEventListener("click", (event) => {
     if (event.target.closest('[data-agent="dismiss-error"]')) clearError();
   });

@@ -24,6 +24,13 @@ pub fn config_text(dir: &std::path::Path, extra: &str) -> String {
 
 /// The config of [`config_text`] on the database at `database_url`.
 pub fn config_on(database_url: &str, extra: &str) -> String {
+    config_full(database_url, "", extra)
+}
+
+/// The config of [`config_on`] with `demo_extra` at the end of app
+/// `demo` (its `[[apps.rules]]`, `[[apps.api_keys]]`) and `extra` at the
+/// end of app `other` (or new top-level tables: `[[teams]]`).
+pub fn config_full(database_url: &str, demo_extra: &str, extra: &str) -> String {
     use base64::Engine as _;
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
     format!(
@@ -40,6 +47,7 @@ login_url = "{LOGIN_URL}"
 [apps.identity]
 keys = [ {{ kty = "oct", kid = "k1", alg = "HS256", k = "{k}" }} ]
 max_token_lifetime_secs = 3600
+{demo_extra}
 
 [[apps]]
 id = "other"
@@ -95,6 +103,18 @@ impl Live {
         let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
         Live::serve(
             Config::from_toml(&config_on(database_url, "")).unwrap(),
+            dir,
+        )
+        .await
+    }
+
+    /// A server whose app `demo` ends with `demo_extra` and app `other`
+    /// with `extra` (see [`config_full`]).
+    pub async fn start_full(demo_extra: &str, extra: &str) -> Live {
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        Live::serve(
+            Config::from_toml(&config_full(&url, demo_extra, extra)).unwrap(),
             dir,
         )
         .await
