@@ -15,7 +15,7 @@
 //! The satisfaction survey ("How did we do?") shows above the composer
 //! (which stays usable) once an agent closes the conversation: native radio
 //! buttons in a fieldset (one Tab stop, arrow keys choose, Enter sends), a
-//! comment and a Send button. Its markup is static and our own
+//! comment and a "Send rating" button. Its markup is static and our own
 //! (`survey.html`), set whole when it appears, so each survey starts blank.
 
 pub mod dom;
