@@ -11,8 +11,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use trustchat_protocol::{
-    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, SendMessage,
-    ServerFrame, SessionResponse,
+    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, RateConversation,
+    SendMessage, ServerFrame, SessionResponse,
 };
 
 use crate::core::{Error, Event, Focus, PendingRecord, View};
@@ -108,6 +108,9 @@ pub trait Json {
     fn encode_session_request(&self, request: &CreateSessionRequest) -> Option<String>;
     /// JSON text of `POST /messages`' body.
     fn encode_send(&self, message: &SendMessage) -> Option<String>;
+    /// JSON text of `POST /conversations/{id}/rating`'s body (no `comment`
+    /// when there is none).
+    fn encode_rating(&self, rating: &RateConversation) -> Option<String>;
     /// A WebSocket frame of the server; `None` for a frame this version
     /// does not know.
     fn decode_frame(&self, text: &str) -> Option<ServerFrame>;

@@ -25,12 +25,28 @@
 //! While the socket is down, a message that waited [`FALLBACK_MS`] is sent
 //! with `POST /api/v1/messages` instead (a proxy that blocks WebSockets
 //! must not stop the customer from writing).
+//!
+//! When the widget sees the current conversation go from open to closed
+//! (the `conversation` frame, or a fetched page after a reconnect), it asks
+//! "How did we do?" ([`Survey`]): a rating of 1 to 5 with an optional
+//! comment, sent once with `POST /conversations/{id}/rating`
+//! ([`Effect::Rate`]). The survey never holds up the composer: a message
+//! written after the close opens a new conversation, and the survey of the
+//! old one goes.
+//!
+//! ```text
+//!  (closed) ──▶ Ask ──Rate──▶ Sending ──Rated Ok──▶ Thanks
+//!                ▲                 │ Rated Err: why, and the input stays
+//!                └─────────────────┘
+//! ```
 
 use trustchat_protocol::{
-    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, ServerFrame,
+    Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, RateConversation,
+    ServerFrame,
 };
 
 use super::effect::{Effect, Event};
+use super::error::Error;
 
 /// The first reconnect waits up to this long, in milliseconds.
 pub const BACKOFF_BASE_MS: u32 = 500;
@@ -126,6 +142,32 @@ pub enum ChatInput {
     /// The browser went online or the page became visible: reconnect now
     /// rather than at the end of the backoff, or check that the socket lives.
     Nudge,
+    /// The customer sent the survey: `rating` 1 to 5 (anything else is
+    /// ignored: the form lets none through), and the comment as typed.
+    Rate {
+        /// The rating chosen.
+        rating: u8,
+        /// The comment; blank is none.
+        comment: String,
+    },
+    /// `POST /conversations/{id}/rating` answered.
+    Rated {
+        /// The conversation it rated.
+        conversation_id: String,
+        /// Stored, or why not.
+        result: Result<(), Error>,
+    },
+}
+
+/// The satisfaction survey of a conversation an agent closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Survey {
+    /// "How did we do?"
+    Ask,
+    /// The rating is being sent.
+    Sending,
+    /// The rating was stored: "Thanks for your feedback!"
+    Thanks,
 }
 
 /// What came of a `POST /messages`.
@@ -250,6 +292,10 @@ pub struct Chat {
     conversation: Option<String>,
     /// Whether an agent closed it.
     closed: bool,
+    /// The survey of the current conversation, once it was seen closing.
+    survey: Option<Survey>,
+    /// Why the last rating was not sent.
+    survey_error: Option<String>,
     /// The current conversation's messages, `seq` 1 to `log.len()`.
     log: Vec<Message>,
     /// Messages past a gap, by `seq`, waiting for the gap to fill.
@@ -283,6 +329,8 @@ impl Default for Chat {
             deadline: None,
             conversation: None,
             closed: false,
+            survey: None,
+            survey_error: None,
             log: vec![],
             ahead: vec![],
             earlier: vec![],
@@ -362,6 +410,16 @@ impl Chat {
     /// Whether an agent closed the current conversation.
     pub fn closed(&self) -> bool {
         self.closed
+    }
+
+    /// The survey to show, if any.
+    pub fn survey(&self) -> Option<Survey> {
+        self.survey
+    }
+
+    /// Why the last rating was not sent.
+    pub fn survey_error(&self) -> Option<&str> {
+        self.survey_error.as_deref()
     }
 
     /// The lines to show: earlier conversations, the current one up to its
@@ -499,6 +557,44 @@ impl Chat {
                     out.push(Effect::Render);
                 }
             }
+            ChatInput::Rate { rating, comment } => {
+                let (Some(Survey::Ask), Some(id), 1..=5) =
+                    (self.survey, &self.conversation, rating)
+                else {
+                    return;
+                };
+                let comment = comment.trim();
+                out.push(Effect::Rate {
+                    conversation_id: id.clone(),
+                    rating: RateConversation {
+                        rating,
+                        comment: (!comment.is_empty()).then(|| comment.to_owned()),
+                    },
+                });
+                self.survey = Some(Survey::Sending);
+                self.survey_error = None;
+                out.push(Effect::Render);
+            }
+            ChatInput::Rated {
+                conversation_id,
+                result,
+            } => {
+                if self.survey != Some(Survey::Sending)
+                    || self.conversation.as_ref() != Some(&conversation_id)
+                {
+                    return;
+                }
+                // Shown in place, as a message that was not sent is.
+                self.survey = Some(match result {
+                    Ok(()) => Survey::Thanks,
+                    Err(error) => {
+                        self.survey_error =
+                            Some(["Your rating was not sent: ", &error.message].concat());
+                        Survey::Ask
+                    }
+                });
+                out.push(Effect::Render);
+            }
             ChatInput::Wake => self.wake(now, random, out),
             ChatInput::Nudge => match self.link {
                 Link::Waiting(_) => self.connect(out),
@@ -623,7 +719,7 @@ impl Chat {
                 status,
             } => {
                 if self.conversation.as_deref() == Some(&conversation_id) {
-                    self.closed = status == ConversationStatus::Closed;
+                    self.set_status(status, true);
                     out.push(Effect::Render);
                 }
             }
@@ -734,6 +830,18 @@ impl Chat {
         self.log.clear();
         self.ahead.clear();
         self.closed = false;
+        self.survey = None;
+        self.survey_error = None;
+    }
+
+    /// The current conversation's status; a close the widget sees happen
+    /// (`seen`: it knew the conversation open) asks for a rating.
+    fn set_status(&mut self, status: ConversationStatus, seen: bool) {
+        let closed = status == ConversationStatus::Closed;
+        if closed && !self.closed && seen {
+            self.survey = Some(Survey::Ask);
+        }
+        self.closed = closed;
     }
 
     fn merge_page(&mut self, page: MessagesPage, out: &mut Vec<Effect>) {
@@ -743,11 +851,13 @@ impl Chat {
         if self.earlier_ids.contains(&id) {
             return;
         }
+        // Seen open before: this page is news of it, not its history.
+        let seen = self.synced && self.conversation.as_ref() == Some(&id);
         if self.conversation.as_ref() != Some(&id) {
             self.switch(id);
         }
         if let Some(status) = page.status {
-            self.closed = status == ConversationStatus::Closed;
+            self.set_status(status, seen);
         }
         // Held back while the page merges: its messages are contiguous.
         self.fetching = true;

@@ -4,7 +4,7 @@
 //! (`chat.rs`), answer with these; neither knows the other's internals
 //! through them.
 
-use trustchat_protocol::{ClientFrame, Message, SessionResponse};
+use trustchat_protocol::{ClientFrame, Message, RateConversation, SessionResponse};
 
 use super::error::Error;
 use super::trust::Deadline;
@@ -48,6 +48,13 @@ pub enum Effect {
         client_id: String,
         /// The text.
         body: String,
+    },
+    /// `POST /conversations/{id}/rating`, answered by `Rated`.
+    Rate {
+        /// The closed conversation.
+        conversation_id: String,
+        /// The body.
+        rating: RateConversation,
     },
     /// Write `Widget::pending` to `sessionStorage`.
     StorePending,

@@ -10,7 +10,7 @@ pub mod number;
 pub mod state;
 pub mod trust;
 
-pub use chat::{backoff, ChatInput, Line, LineState, PendingRecord, Posted};
+pub use chat::{backoff, ChatInput, Line, LineState, PendingRecord, Posted, Survey};
 pub use config::{Config, STORAGE_PREFIX};
 pub use effect::{Effect, Event, Focus, User, EVENT_NAMES};
 pub use error::{Code, Error};

@@ -28,7 +28,7 @@
 
 use trustchat_protocol::{AppInfo, SessionResponse};
 
-use super::chat::{Chat, ChatInput, Line, PendingRecord};
+use super::chat::{Chat, ChatInput, Line, PendingRecord, Survey};
 use super::config::Config;
 use super::effect::{Effect, Event, Focus, User};
 use super::error::{Code, Error};
@@ -200,6 +200,10 @@ pub struct View {
     pub messages: Vec<Line>,
     /// Whether an agent closed the conversation.
     pub closed: bool,
+    /// "How did we do?", once an agent closed the conversation.
+    pub survey: Option<Survey>,
+    /// Why the last rating was not sent.
+    pub survey_error: Option<String>,
 }
 
 /// The widget's whole state.
@@ -529,6 +533,8 @@ impl Widget {
                 .chat
                 .lines(self.app.as_ref().and_then(|a| a.login_url.as_deref())),
             closed: self.chat.closed(),
+            survey: self.chat.survey(),
+            survey_error: self.chat.survey_error().map(str::to_owned),
         }
     }
 

@@ -28,7 +28,9 @@ use std::future::Future;
 use std::rc::Rc;
 
 use trustchat_protocol::validate::{self, ValidUser};
-use trustchat_protocol::{AppInfo, CreateSessionRequest, SendMessage, SessionResponse, UserInput};
+use trustchat_protocol::{
+    AppInfo, CreateSessionRequest, RateConversation, SendMessage, SessionResponse, UserInput,
+};
 
 use crate::core::{
     validate_form, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
@@ -313,6 +315,12 @@ impl<P: Ports + 'static> Driver<P> {
                     self.ports.set_wake(delay);
                 }
                 Effect::SessionGone(token) => self.ports.spawn(Box::pin(self.session_gone(token))),
+                Effect::Rate {
+                    conversation_id,
+                    rating,
+                } => self
+                    .ports
+                    .spawn(Box::pin(self.post_rating(conversation_id, rating))),
             }
         }
     }
@@ -378,6 +386,12 @@ impl<P: Ports + 'static> Driver<P> {
                 None => this.app_missing.set(true),
             }
         }
+    }
+
+    /// The survey was sent: `rating` 1 to 5 (anything else is ignored) and
+    /// the comment as typed.
+    pub fn rate(self: &Rc<Self>, rating: u8, comment: String) {
+        self.chat(ChatInput::Rate { rating, comment });
     }
 
     /// The chat timer fired.
@@ -495,6 +509,30 @@ impl<P: Ports + 'static> Driver<P> {
                 _ => Posted::Failed,
             };
             this.chat(ChatInput::Posted { client_id, outcome });
+        }
+    }
+
+    /// `POST /conversations/{id}/rating`, outside the call queue like the
+    /// chat's other requests; errors mapped as every call's are.
+    fn post_rating(
+        self: &Rc<Self>,
+        conversation_id: String,
+        rating: RateConversation,
+    ) -> impl Future<Output = ()> + 'static {
+        let this = self.clone();
+        async move {
+            let token = this.state.borrow().chat_token().map(str::to_owned);
+            let Ok(config) = this.config() else { return };
+            let url = config.url(&["/conversations/", &conversation_id, "/rating"].concat());
+            let body = this.ports.encode_rating(&rating);
+            let result = this
+                .request(&config, Method::Post, url, token, body)
+                .await
+                .map(drop);
+            this.chat(ChatInput::Rated {
+                conversation_id,
+                result,
+            });
         }
     }
 

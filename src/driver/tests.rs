@@ -8,7 +8,7 @@ use futures_executor::block_on;
 use trustchat_protocol::UserInput;
 
 use super::*;
-use crate::core::{Event, LineState, Panel};
+use crate::core::{Event, LineState, Panel, Survey};
 use crate::platform::memory::Memory;
 use crate::platform::{SocketEvent, Storage};
 
@@ -1366,4 +1366,139 @@ fn a_session_revoked_by_someone_elses_login_in_another_tab_keeps_theirs() {
     assert_eq!(d.ports().take_events(), ["user:cleared"]);
     assert_eq!(d.user(), None);
     assert_eq!(stored(&d), [["trustchat:demo:session=", BOB].concat()]);
+}
+
+// ---- "How did we do?" -----------------------------------------------------
+
+const CLOSED: &str = r#"{"type":"conversation","conversation_id":"c1","status":"closed"}"#;
+const RATE_URL: &str = "POST http://s/api/v1/conversations/c1/rating [tok-ada]";
+
+/// The survey shown, and why the last rating was not sent.
+fn survey(d: &Rc<Driver<Memory>>) -> (Option<Survey>, Option<String>) {
+    let view = d.ports().view.borrow().clone().expect("rendered");
+    (view.survey, view.survey_error)
+}
+
+fn asking(error: Option<&str>) -> (Option<Survey>, Option<String>) {
+    (Some(Survey::Ask), error.map(Into::into))
+}
+
+#[test]
+fn an_agent_closing_the_conversation_shows_the_survey() {
+    let d = chatting(None);
+    assert_eq!(survey(&d), (None, None));
+    frame(&d, CLOSED);
+    assert!(d.ports().view.borrow().as_ref().is_some_and(|v| v.closed));
+    assert_eq!(survey(&d), asking(None));
+    // Asked, not announced: no request, no event.
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_sent(), Vec::<String>::new());
+    assert_eq!(d.ports().take_events(), Vec::<&str>::new());
+}
+
+#[test]
+fn the_rating_is_posted_with_the_session_token_and_thanked() {
+    let d = chatting(None);
+    frame(&d, CLOSED);
+    d.ports().reply(
+        200,
+        r#"{"rating":4,"comment":"Quick and kind","rated_at":1700000001000}"#,
+    );
+    d.rate(4, " Quick and kind ".into());
+    assert_eq!(survey(&d), (Some(Survey::Sending), None));
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        [[RATE_URL, r#" {"rating":4,"comment":"Quick and kind"}"#].concat()]
+    );
+    assert_eq!(survey(&d), (Some(Survey::Thanks), None));
+    assert_eq!(d.ports().take_events(), Vec::<&str>::new());
+    // No comment: none sent.
+    let d = chatting(None);
+    frame(&d, CLOSED);
+    d.ports()
+        .reply(200, r#"{"rating":2,"comment":null,"rated_at":1}"#);
+    d.rate(2, String::new());
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        [[RATE_URL, r#" {"rating":2}"#].concat()]
+    );
+    assert_eq!(survey(&d), (Some(Survey::Thanks), None));
+}
+
+#[test]
+fn a_failed_rating_says_why_and_keeps_the_survey() {
+    let d = chatting(None);
+    frame(&d, CLOSED);
+    // Nothing chosen: nothing sent.
+    d.rate(0, "hm".into());
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_sent(), Vec::<String>::new());
+    assert_eq!(survey(&d), asking(None));
+    // The server refuses (409): its reason, mapped as every error is.
+    d.ports().reply(
+        409,
+        r#"{"error":{"code":"conversation_open","message":"the conversation is still open"}}"#,
+    );
+    d.rate(5, "great".into());
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_sent().len(), 1);
+    assert_eq!(
+        survey(&d),
+        asking(Some(
+            "Your rating was not sent: the conversation is still open"
+        ))
+    );
+    // Said in place, as for a message that was not sent: no `error` event.
+    assert_eq!(d.ports().take_events(), Vec::<&str>::new());
+    // The server cannot be reached: the network error, and a retry works.
+    d.ports().unreachable();
+    d.rate(5, "great".into());
+    d.ports().run_tasks();
+    assert_eq!(d.ports().take_sent().len(), 1);
+    assert_eq!(
+        survey(&d),
+        asking(Some(
+            &[
+                "Your rating was not sent: ",
+                &Error::network("http://s").message
+            ]
+            .concat()
+        ))
+    );
+    d.ports()
+        .reply(200, r#"{"rating":5,"comment":"great","rated_at":1}"#);
+    d.rate(5, "great".into());
+    d.ports().run_tasks();
+    assert_eq!(
+        d.ports().take_sent(),
+        [[RATE_URL, r#" {"rating":5,"comment":"great"}"#].concat()]
+    );
+    assert_eq!(survey(&d), (Some(Survey::Thanks), None));
+}
+
+#[test]
+fn a_message_after_the_close_still_goes_and_starts_a_new_conversation() {
+    let d = chatting(None);
+    frame(&d, CLOSED);
+    assert_eq!(survey(&d), asking(None));
+    d.send_message("one more question".into());
+    assert_eq!(
+        d.ports().take_socket(),
+        [r#"send {"type":"send","client_id":"cid-1","body":"one more question"}"#]
+    );
+    // The server opens conversation c2 for it.
+    let ack = [
+        r#"{"type":"ack","client_id":"cid-1","message":"#,
+        &wire_message(1, Some("cid-1")).replace(r#""c1""#, r#""c2""#),
+        "}",
+    ]
+    .concat();
+    frame(&d, &ack);
+    assert_eq!(d.ports().take_events(), ["message:sent"]);
+    let view = d.ports().view.borrow().clone().expect("rendered");
+    assert!(!view.closed);
+    assert_eq!((view.survey, view.survey_error), (None, None));
+    assert_eq!(log(&d), ["m1 sent", "cid-1 sent"]);
 }

@@ -6,8 +6,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 
 use trustchat_protocol::{
-    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, SendMessage,
-    ServerFrame, SessionResponse,
+    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, RateConversation,
+    SendMessage, ServerFrame, SessionResponse,
 };
 
 use super::{
@@ -163,6 +163,9 @@ impl Json for Memory {
     }
     fn encode_send(&self, message: &SendMessage) -> Option<String> {
         serde_json::to_string(message).ok()
+    }
+    fn encode_rating(&self, rating: &RateConversation) -> Option<String> {
+        serde_json::to_string(rating).ok()
     }
     fn decode_frame(&self, text: &str) -> Option<ServerFrame> {
         serde_json::from_str(text).ok()

@@ -55,6 +55,11 @@ pub fn child(
     Some(element)
 }
 
+/// The first element under `root` that `selector` matches.
+pub fn find(root: &Element, selector: &str) -> Option<Element> {
+    root.query_selector(selector).ok().flatten()
+}
+
 /// Sets or removes a boolean-ish attribute.
 pub fn toggle(element: &Element, name: &str, value: Option<&str>) {
     let _ = match value {

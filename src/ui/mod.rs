@@ -11,6 +11,12 @@
 //! The message log is drawn by key (`client_id` for the customer's own
 //! messages, else the message id): a pending message turns sent in place,
 //! and only lines that changed are redrawn.
+//!
+//! The satisfaction survey ("How did we do?") shows above the composer
+//! (which stays usable) once an agent closes the conversation: native radio
+//! buttons in a fieldset (one Tab stop, arrow keys choose, Enter sends), a
+//! comment and a "Send rating" button. Its markup is static and our own
+//! (`survey.html`), set whole when it appears, so each survey starts blank.
 
 pub mod dom;
 
@@ -21,8 +27,8 @@ use web_sys::{
 };
 
 use crate::core::number::{decimal, thousands};
-use crate::core::{FieldErrors, Focus, GreetingLink, Line, LineState, Panel, View};
-use dom::{child, text, toggle, Listener};
+use crate::core::{FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View};
+use dom::{child, find, text, toggle, Listener};
 use trustchat_protocol::validate::message_body;
 use trustchat_protocol::{Author, ErrorCode, UserInput, MAX_BODY_CHARS};
 
@@ -40,6 +46,9 @@ pub enum Action {
     Retry(String),
     /// "Delete" on a failed message, by `client_id`.
     Discard(String),
+    /// The survey was sent: the rating (1 to 5: the form requires one) and
+    /// the comment.
+    Rate(u8, String),
 }
 
 /// Where actions go.
@@ -52,6 +61,13 @@ const LAUNCHER_CSS: &str = include_str!("launcher.css");
 /// The launcher's icon: markup of our own, never data. The loader draws the
 /// same file.
 const ICON: &str = include_str!("launcher.svg");
+/// What the survey's holder shows: nothing, the survey (static markup of
+/// our own, never data), or the thanks.
+const SURVEY: [&str; 3] = [
+    "",
+    include_str!("survey.html"),
+    r#"<p class="greet" data-tc="survey-thanks" role="status" tabindex="-1">Thanks for your feedback!</p>"#,
+];
 /// What the panel says once the identity's trust has lapsed.
 const UNVERIFIED: &str =
     "Your identity is no longer verified. Messages you send now are not marked as verified.";
@@ -130,7 +146,12 @@ struct Chat {
     closed: Element,
     /// `data-tc="composer"`.
     composer: HtmlTextAreaElement,
-    /// Submit, Enter, typing, and the log's Retry and Delete buttons.
+    /// Holds "How did we do?" or the thanks, when shown.
+    survey: Element,
+    /// What `survey` holds: an index of [`SURVEY`].
+    survey_shown: usize,
+    /// Submit (the composer's and the survey's), Enter, typing, and the
+    /// log's Retry and Delete buttons.
     _listeners: [Listener; 4],
 }
 
@@ -286,6 +307,7 @@ impl Ui {
                     chat.shown_greeting = shown;
                 }
                 text(&chat.closed, view.closed.then_some(CLOSED));
+                draw_survey(chat, view);
                 if draw_lines(&self.document, chat, &view.messages) {
                     // New lines: show the latest.
                     self.body.set_scroll_top(self.body.scroll_height());
@@ -526,6 +548,7 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
             ("hidden", ""),
         ],
     )?;
+    let survey = child(document, &root, "div", &[("hidden", "")])?;
     let form = child(
         document,
         &root,
@@ -595,10 +618,17 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
     };
     let (on_key, on_input) = (composer_.clone(), composer_.clone());
     let focus = composer.clone();
+    let holder = survey.clone();
     let listeners = [
-        Listener::new(&form, "submit", move |event: Event| {
+        // The composer's form and the survey's: submit events bubble.
+        Listener::new(&root, "submit", move |event: Event| {
             event.prevent_default();
-            composer_.send(dispatch);
+            let form = event.target().map(JsCast::unchecked_into::<Element>);
+            if form.and_then(|f| f.get_attribute("data-tc")).as_deref() == Some("survey") {
+                rate(&holder, dispatch);
+            } else {
+                composer_.send(dispatch);
+            }
         }),
         Listener::new(&composer, "keydown", move |event: Event| {
             let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
@@ -643,8 +673,52 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
         lines: vec![],
         closed,
         composer,
+        survey,
+        survey_shown: 0,
         _listeners: listeners,
     })
+}
+
+/// Sends the survey in `holder`: the checked choice's value ("1" to "5";
+/// the browser lets no form without one through) and the comment.
+fn rate(holder: &Element, dispatch: Dispatch) {
+    let rating = find(holder, ":checked")
+        .and_then(|choice| choice.get_attribute("value"))
+        .map_or(0, |value| value.as_bytes()[0].wrapping_sub(b'0'));
+    let comment =
+        find(holder, "textarea").map(|c| c.unchecked_into::<HtmlTextAreaElement>().value());
+    dispatch(Action::Rate(rating, comment.unwrap_or_default()));
+}
+
+/// Shows the survey while asking (what was entered stays through a
+/// failure), the thanks once sent, else nothing.
+fn draw_survey(chat: &mut Chat, view: &View) {
+    let holder = &chat.survey;
+    let shown = match view.survey {
+        None => 0,
+        Some(Survey::Ask | Survey::Sending) => 1,
+        Some(Survey::Thanks) => 2,
+    };
+    if chat.survey_shown != shown {
+        // The Send button goes with the survey: focus must not fall out of
+        // the panel. (`query_selector`, which the widget imports anyway,
+        // rather than `matches(":focus-within")`: each import weighs.)
+        let focused = find(holder, ":focus").is_some();
+        holder.set_inner_html(SURVEY[shown]);
+        toggle(holder, "hidden", (shown == 0).then_some(""));
+        // Only the thanks has a tabindex.
+        if let Some(thanks) = find(holder, "[tabindex]").filter(|_| focused) {
+            let _ = thanks.unchecked_into::<HtmlElement>().focus();
+        }
+        chat.survey_shown = shown;
+    }
+    if shown == 1 {
+        let busy = view.survey == Some(Survey::Sending);
+        toggle(holder, "aria-busy", busy.then_some("true"));
+        if let Some(why) = find(holder, "[data-tc=survey-error]") {
+            text(&why, view.survey_error.as_deref());
+        }
+    }
 }
 
 /// The composer's parts its listeners need.

@@ -4,8 +4,8 @@
 use js_sys::{Array, Function, Object, Reflect};
 use trustchat_protocol::{
     AppInfo, Author, ClientFrame, ConversationStatus, CreateSessionRequest, Customer, ErrorBody,
-    ErrorDetail, Message, MessageKind, MessagesPage, SendMessage, ServerFrame, SessionResponse,
-    UserInput,
+    ErrorDetail, Message, MessageKind, MessagesPage, RateConversation, SendMessage, ServerFrame,
+    SessionResponse, UserInput,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -442,4 +442,15 @@ pub fn send(message: &SendMessage) -> JsValue {
         ("client_id", message.client_id.as_str().into()),
         ("body", message.body.as_str().into()),
     ])
+}
+
+/// `POST /conversations/{id}/rating`'s body; `comment` only when given.
+pub fn rating(rating: &RateConversation) -> JsValue {
+    let object = object_of(&[("rating", JsValue::from(rating.rating))]);
+    set_some(
+        &object,
+        "comment",
+        rating.comment.as_deref().map(JsValue::from_str),
+    );
+    object
 }

@@ -16,8 +16,8 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use trustchat_protocol::{
-    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, SendMessage,
-    ServerFrame, SessionResponse,
+    AppInfo, ClientFrame, CreateSessionRequest, ErrorBody, Message, MessagesPage, RateConversation,
+    SendMessage, ServerFrame, SessionResponse,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
@@ -83,6 +83,10 @@ impl Json for Browser {
 
     fn encode_send(&self, message: &SendMessage) -> Option<String> {
         stringify(&js::send(message))
+    }
+
+    fn encode_rating(&self, rating: &RateConversation) -> Option<String> {
+        stringify(&js::rating(rating))
     }
 
     fn decode_frame(&self, text: &str) -> Option<ServerFrame> {
@@ -214,6 +218,7 @@ pub fn dispatch_action(action: Action) {
         Action::Send(body) => driver.send_message(body),
         Action::Retry(client_id) => driver.retry(client_id),
         Action::Discard(client_id) => driver.discard(client_id),
+        Action::Rate(rating, comment) => driver.rate(rating, comment),
     }
 }
 

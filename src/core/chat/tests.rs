@@ -26,6 +26,8 @@ enum S<'a> {
     Shows(&'a [&'a str]),
     /// What `sessionStorage` must hold now (client ids).
     Stored(&'a [&'a str]),
+    /// The survey shown now, and why the last rating was not sent.
+    Asks(Option<Survey>, Option<&'a str>),
 }
 
 /// Runs `script` on an empty chat.
@@ -71,6 +73,14 @@ fn check_from(chat: &mut Chat, script: Vec<S>) {
                 assert_eq!(got, ids, "stored at step {i}");
                 continue;
             }
+            S::Asks(survey, error) => {
+                assert_eq!(
+                    (chat.survey(), chat.survey_error()),
+                    (survey, error),
+                    "survey at step {i}"
+                );
+                continue;
+            }
         };
         chat.rearm(&mut out);
         assert_eq!(short(&out), expected, "step {i}");
@@ -98,6 +108,14 @@ fn short(effects: &[Effect]) -> Vec<String> {
             Effect::SessionGone(token) => format!("gone {token}"),
             Effect::Emit(Event::MessageSent(m)) => format!("sent {}", m.seq),
             Effect::Emit(Event::MessageReceived(m)) => format!("received {}", m.seq),
+            Effect::Emit(Event::Error(e)) => format!("error {}", e.message),
+            Effect::Rate {
+                conversation_id,
+                rating,
+            } => format!(
+                "rate {conversation_id} {} {:?}",
+                rating.rating, rating.comment
+            ),
             other => format!("{other:?}"),
         })
         .collect();
@@ -862,4 +880,164 @@ fn news_of_another_conversation_does_not_take_the_chat_over() {
             S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent", "1 You sent"]),
         ],
     ));
+}
+
+// ---- "How did we do?" -----------------------------------------------------
+
+fn closed(conv: &str) -> ChatInput {
+    frame(ServerFrame::Conversation {
+        conversation_id: conv.into(),
+        status: ConversationStatus::Closed,
+    })
+}
+
+fn rate(rating: u8, comment: &str) -> ChatInput {
+    ChatInput::Rate {
+        rating,
+        comment: comment.into(),
+    }
+}
+
+fn rated(conv: &str, result: Result<(), Error>) -> ChatInput {
+    ChatInput::Rated {
+        conversation_id: conv.into(),
+        result,
+    }
+}
+
+const ASK: Option<Survey> = Some(Survey::Ask);
+const SENDING: Option<Survey> = Some(Survey::Sending);
+const THANKS: Option<Survey> = Some(Survey::Thanks);
+
+#[test]
+fn a_close_asks_how_did_we_do_and_thanks_for_the_rating() {
+    check(then(
+        connected(vec![msg("c1", 1, None), msg("c1", 2, Some("a"))]),
+        vec![
+            S::Asks(None, None),
+            // Nothing to send before the close.
+            S::Do(rate(4, "early"), &[]),
+            S::Do(closed("c1"), &[]),
+            S::Asks(ASK, None),
+            // The comment goes trimmed; one request at a time.
+            S::Do(
+                rate(4, "  Quick and kind \n"),
+                &[r#"rate c1 4 Some("Quick and kind")"#],
+            ),
+            S::Asks(SENDING, None),
+            S::Do(rate(4, "again"), &[]),
+            S::Do(rated("c1", Ok(())), &[]),
+            S::Asks(THANKS, None),
+            // A late or repeated answer changes nothing.
+            S::Do(rated("c1", Err(Error::network("http://s"))), &[]),
+            S::Asks(THANKS, None),
+            // Closed again (another tab's news): still thanked.
+            S::Do(closed("c1"), &[]),
+            S::Asks(THANKS, None),
+        ],
+    ));
+}
+
+#[test]
+fn a_failed_rating_keeps_the_survey_and_says_why() {
+    use crate::core::Code;
+    check(then(
+        connected(vec![msg("c1", 1, None)]),
+        vec![
+            S::Do(closed("c1"), &[]),
+            // No choice (the form lets none through): nothing sent.
+            S::Do(rate(0, "no stars"), &[]),
+            S::Do(rate(6, "six stars"), &[]),
+            S::Asks(ASK, None),
+            // A blank comment is no comment.
+            S::Do(rate(5, "   "), &["rate c1 5 None"]),
+            S::Do(
+                rated(
+                    "c1",
+                    Err(Error::new(
+                        Code::ServerError,
+                        "the conversation is still open",
+                    )),
+                ),
+                &[],
+            ),
+            S::Asks(
+                ASK,
+                Some("Your rating was not sent: the conversation is still open"),
+            ),
+            S::Do(rate(5, ""), &["rate c1 5 None"]),
+            S::Asks(SENDING, None),
+            S::Do(rated("c1", Ok(())), &[]),
+            S::Asks(THANKS, None),
+        ],
+    ));
+}
+
+#[test]
+fn a_message_after_the_close_opens_a_new_conversation_and_the_survey_goes() {
+    check(then(
+        connected(vec![msg("c1", 1, None)]),
+        vec![
+            S::Do(closed("c1"), &[]),
+            S::Do(rate(3, "ok"), &[r#"rate c1 3 Some("ok")"#]),
+            // The composer is not held up by the survey.
+            S::Do(send("cid-1"), &["send cid-1", "store"]),
+            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Asks(None, None),
+            S::Shows(&["1 Grace sent", "1 You sent"]),
+            // The old conversation's answer comes late: ignored.
+            S::Do(rated("c1", Ok(())), &[]),
+            S::Asks(None, None),
+            // The new conversation closes: asked afresh, about it.
+            S::Do(closed("c2"), &[]),
+            S::Asks(ASK, None),
+            S::Do(rate(5, ""), &["rate c2 5 None"]),
+        ],
+    ));
+}
+
+#[test]
+fn a_close_learned_on_reconnect_asks_but_history_does_not() {
+    let closed_page = |messages| MessagesPage {
+        status: Some(ConversationStatus::Closed),
+        ..page(Some("c1"), messages, false)
+    };
+    // The socket was down when the agent closed: the resync brings it.
+    check(then(
+        connected(vec![msg("c1", 1, None)]),
+        vec![
+            S::Do(ChatInput::Closed(1006), &["wake 250"]),
+            S::At(250),
+            S::Do(ChatInput::Wake, &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 10250"]),
+            S::Do(ready(Some("c1"), 2), &["fetch 1", "wake 25250"]),
+            S::Do(
+                fetched(0, closed_page(vec![msg("c1", 2, None)])),
+                &["received 2"],
+            ),
+            S::Asks(ASK, None),
+        ],
+    ));
+    // A page loaded after the close (a reload) shows history: no survey.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(Some("c1"), 1), &["fetch 0", "wake 25000"]),
+        S::Do(fetched(0, closed_page(vec![msg("c1", 1, None)])), &[]),
+        S::Asks(None, None),
+    ]);
+}
+
+#[test]
+fn the_survey_goes_with_the_session() {
+    let mut chat = Chat::default();
+    check_from(
+        &mut chat,
+        then(
+            connected(vec![msg("c1", 1, None)]),
+            vec![S::Do(closed("c1"), &[]), S::Asks(ASK, None)],
+        ),
+    );
+    chat.stop(&mut vec![]);
+    assert_eq!(chat.survey(), None);
 }
