@@ -27,8 +27,11 @@ CREATE TABLE saved_replies (
 CREATE INDEX saved_replies_team ON saved_replies (team_id, title);
 
 -- Full-text search over message bodies and customer details, kept by
--- triggers (external content: the text is stored once).
-CREATE VIRTUAL TABLE messages_fts USING fts5 (body, content = 'messages', content_rowid = 'rowid');
+-- triggers (external content: the text is stored once). Messages' index
+-- keeps no positions (detail = none): searches are words and prefixes,
+-- never phrases, and each commit writes less (measured: p99 at 2,000
+-- msg/s from 9-28 ms with positions to 7-10 ms, 4-7 ms without search).
+CREATE VIRTUAL TABLE messages_fts USING fts5 (body, content = 'messages', content_rowid = 'rowid', detail = none);
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
 END;
