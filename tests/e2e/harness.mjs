@@ -68,7 +68,7 @@ password = "hopper"
 name = "Grace Hopper"
 `,
   );
-  const server = await startServer({ binary: SERVER_BIN, config, log: "ignore" });
+  const server = await startServer({ binary: SERVER_BIN, config, log: process.env.E2E_SERVER_LOG ? "inherit" : "ignore" });
   return {
     url: server.url,
     origin,

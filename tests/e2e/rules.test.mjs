@@ -111,14 +111,16 @@ describe("rules that route by authentication status", () => {
     // to Vera, verified, by the trusted customers' rule.
     await portalLogIn(customer, stack.url, "ada@example.com", "lovelace");
     await customer.waitForFunction(() => window.TrustChat.getUser()?.trusted === true);
-    const item = conversationItem(vera, "Where is my parcel?");
+    // (Its last message is the login request, so the list shows that.)
+    const item = conversationItem(vera, "Ada Lovelace");
     await item.waitFor();
     await item.click();
     await vera.locator("[data-agent=routed-by]").filter({ hasText: "Verified customers" }).waitFor();
     await vera.locator("[data-agent=verification][data-verified=true]").first().waitFor();
+    await vera.locator("[data-agent=timeline]").filter({ hasText: "Where is my parcel?" }).waitFor();
 
     // Fran, online and available all along, never got it.
-    assert.equal(await conversationItem(fran, "Where is my parcel?").count(), 0);
+    assert.equal(await conversationItem(fran, "Ada Lovelace").count(), 0);
     assert.deepEqual(customer.problems, []);
   });
 
