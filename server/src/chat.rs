@@ -137,7 +137,7 @@ async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
     if let Err(error) = post_agent_message(
         ctx,
         &appended.message.conversation_id,
-        "Support",
+        &app.name,
         HELD_FOR_LOGIN_TEXT,
         MessageKind::LoginRequest,
         Some(login_url),

@@ -183,7 +183,15 @@ pub async fn customer_message(
 ) -> Option<i64> {
     let mut held = None;
     if appended.opened {
-        match open_conversation(ctx, &message.conversation_id, &appended.app_id, status, page).await {
+        match open_conversation(
+            ctx,
+            &message.conversation_id,
+            &appended.app_id,
+            status,
+            page,
+        )
+        .await
+        {
             Ok(until) => held = until,
             Err(error) => {
                 tracing::error!(error = %crate::error::error_chain(&error), "routing a new conversation failed");
@@ -268,7 +276,10 @@ async fn open_conversation(
         return Ok(Some(until));
     }
     let teams = scope::routing_teams(ctx.config, app_id, facts.team_id.as_deref());
-    if route_new(ctx, conversation_id, teams.as_deref()).await?.is_none() {
+    if route_new(ctx, conversation_id, teams.as_deref())
+        .await?
+        .is_none()
+    {
         queue_changed(ctx, app_id);
     }
     Ok(None)

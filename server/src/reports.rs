@@ -125,7 +125,9 @@ pub async fn report(
     range: &ReportRange,
     apps: Option<&[String]>,
 ) -> StoreResult<AuthReport> {
-    Ok(build(store.authentication_report(&range.days(), apps).await?))
+    Ok(build(
+        store.authentication_report(&range.days(), apps).await?,
+    ))
 }
 
 /// The report of the store's rows: one per day and app, and the totals.
@@ -211,7 +213,10 @@ mod tests {
         // New York springs forward on 2026-03-08: that day has 23 hours.
         let range = ReportRange::parse("2026-03-07", "2026-03-09", "America/New_York").unwrap();
         let days = range.days();
-        let hours: Vec<i64> = days.iter().map(|d| (d.end_ms - d.start_ms) / 3_600_000).collect();
+        let hours: Vec<i64> = days
+            .iter()
+            .map(|d| (d.end_ms - d.start_ms) / 3_600_000)
+            .collect();
         assert_eq!(hours, [24, 23, 24]);
         assert_eq!(days[0].date, "2026-03-07");
         // Midnight in New York in winter is 05:00 UTC.
@@ -222,7 +227,8 @@ mod tests {
 
     #[test]
     fn bad_ranges_say_what_to_fix() {
-        let field = |from: &str, to: &str, tz: &str| ReportRange::parse(from, to, tz).unwrap_err().field;
+        let field =
+            |from: &str, to: &str, tz: &str| ReportRange::parse(from, to, tz).unwrap_err().field;
         assert_eq!(field("2026-1-01", "2026-01-02", "UTC"), "from");
         assert_eq!(field("2026-02-30", "2026-03-01", "UTC"), "from");
         assert_eq!(field("2026-01-02", "2026-01-01", "UTC"), "to");
@@ -246,7 +252,10 @@ mod tests {
             rating_sum: sum,
             rating_count: count,
         };
-        let report = build(vec![row("2026-01-01", "a", 9, 2), row("2026-01-02", "a", 0, 0)]);
+        let report = build(vec![
+            row("2026-01-01", "a", 9, 2),
+            row("2026-01-02", "a", 0, 0),
+        ]);
         assert_eq!(report.days[0].counts.csat_average, Some(4.5));
         assert_eq!(report.days[1].counts.csat_average, None);
         assert_eq!(report.totals.anonymous, 8);

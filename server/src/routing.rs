@@ -61,16 +61,19 @@ pub struct Waiting {
 /// The agent a new conversation goes to, among the agents of `teams`
 /// (`None`: everybody); `None`: it waits in the queue.
 pub fn choose<'a>(candidates: &'a [Candidate], teams: Option<&[String]>) -> Option<&'a Candidate> {
-    candidates.iter().filter(|c| c.eligible(teams)).min_by(|a, b| {
-        a.open
-            .cmp(&b.open)
-            .then(
-                a.last_assigned_at
-                    .unwrap_or(i64::MIN)
-                    .cmp(&b.last_assigned_at.unwrap_or(i64::MIN)),
-            )
-            .then(a.id.cmp(&b.id))
-    })
+    candidates
+        .iter()
+        .filter(|c| c.eligible(teams))
+        .min_by(|a, b| {
+            a.open
+                .cmp(&b.open)
+                .then(
+                    a.last_assigned_at
+                        .unwrap_or(i64::MIN)
+                        .cmp(&b.last_assigned_at.unwrap_or(i64::MIN)),
+                )
+                .then(a.id.cmp(&b.id))
+        })
 }
 
 /// Hands out `queue` (in routing order), one at a time, each to
@@ -222,7 +225,10 @@ mod tests {
         let agents = [
             in_teams(agent("a", Available, true, 0, None), &["billing"]),
             in_teams(agent("b", Available, true, 3, None), &["verified"]),
-            in_teams(agent("c", Available, true, 1, None), &["billing", "verified"]),
+            in_teams(
+                agent("c", Available, true, 1, None),
+                &["billing", "verified"],
+            ),
         ];
         let teams = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
         let pick = |allowed: Option<Vec<String>>| {
@@ -239,9 +245,18 @@ mod tests {
         // The queue in routing order: a conversation nobody of its team
         // can take waits, and the ones after it still go out.
         let queue = [
-            Waiting { id: "q1".into(), teams: Some(teams(&["sales"])) },
-            Waiting { id: "q2".into(), teams: Some(teams(&["verified"])) },
-            Waiting { id: "q3".into(), teams: Some(teams(&["verified"])) },
+            Waiting {
+                id: "q1".into(),
+                teams: Some(teams(&["sales"])),
+            },
+            Waiting {
+                id: "q2".into(),
+                teams: Some(teams(&["verified"])),
+            },
+            Waiting {
+                id: "q3".into(),
+                teams: Some(teams(&["verified"])),
+            },
         ];
         let planned: Vec<String> = plan(&queue, &agents, 5)
             .into_iter()

@@ -383,16 +383,26 @@ team = "verified"
         "[[apps.rules]]\nstatus = [\"anonymous\"]\npage_prefix = \"https://shop.example/orders/42\"\n\n[[apps]]\nid = \"bank\"",
         1,
     );
-    check(&shadowed, "app shop: rules[2] can never apply: rules[1] comes first");
+    check(
+        &shadowed,
+        "app shop: rules[2] can never apply: rules[1] comes first",
+    );
     let after_catch_all = TEAMS.replacen(
         "[[apps.rules]]\nstatus = [\"trusted\"]",
         "[[apps.rules]]\ngreeting = \"Hello\"\n\n[[apps.rules]]\nstatus = [\"trusted\"]",
         1,
     );
-    check(&after_catch_all, "rules[1] can never apply: rules[0] comes first");
+    check(
+        &after_catch_all,
+        "rules[1] can never apply: rules[0] comes first",
+    );
     // Rule names and saved replies are checked.
     check(
-        &TEAMS.replacen("priority = \"high\"", "priority = \"high\"\nname = \" \"", 1),
+        &TEAMS.replacen(
+            "priority = \"high\"",
+            "priority = \"high\"\nname = \" \"",
+            1,
+        ),
         "name must be 1 to 80 characters",
     );
     check(
@@ -429,11 +439,19 @@ fn rules_decide_team_priority_name_and_hold_by_status_and_page() {
             },
         ),
         // No rule matches: defaults, no name.
-        (CustomerStatus::Anonymous, Some("https://shop.example/"), Routing::default()),
+        (
+            CustomerStatus::Anonymous,
+            Some("https://shop.example/"),
+            Routing::default(),
+        ),
         (CustomerStatus::Identified, None, Routing::default()),
     ];
     for (status, page, expected) in cases {
-        assert_eq!(routing(rules, status, page), expected, "{status:?} on {page:?}");
+        assert_eq!(
+            routing(rules, status, page),
+            expected,
+            "{status:?} on {page:?}"
+        );
     }
     // A hold never applies to a trusted customer, whatever the rule says.
     let mut lenient = rules.clone();

@@ -25,10 +25,7 @@ fn demo_key() -> String {
 
 /// Unix milliseconds of an RFC 3339 instant.
 fn at(instant: &str) -> i64 {
-    instant
-        .parse::<jiff::Timestamp>()
-        .unwrap()
-        .as_millisecond()
+    instant.parse::<jiff::Timestamp>().unwrap().as_millisecond()
 }
 
 /// A customer session in `app`; its id and customer id.
@@ -87,7 +84,11 @@ async fn conversation(
 
 async fn rated(live: &Live, conversation: &str, rating: i64) {
     let store = &live.state.store;
-    store.close_conversation(conversation, 1).await.unwrap().unwrap();
+    store
+        .close_conversation(conversation, 1)
+        .await
+        .unwrap()
+        .unwrap();
     store
         .rate_conversation(
             conversation,
@@ -112,12 +113,20 @@ async fn made(live: &Live) {
     // 7 March, New York time.
     let anon = session(live, "demo", json!({})).await;
     conversation(live, "demo", &anon, &[("2026-03-07T05:00:00Z", false)]).await; // 00:00 local
-    let grace = session(live, "demo", json!({"jwt": jwt("grace@example.com", "Grace Hopper")})).await;
+    let grace = session(
+        live,
+        "demo",
+        json!({"jwt": jwt("grace@example.com", "Grace Hopper")}),
+    )
+    .await;
     conversation(
         live,
         "demo",
         &grace,
-        &[("2026-03-08T04:00:00Z", true), ("2026-03-08T04:01:00Z", true)],
+        &[
+            ("2026-03-08T04:00:00Z", true),
+            ("2026-03-08T04:01:00Z", true),
+        ],
     )
     .await; // trusted from the start, 23:00 local
     let up = session(live, "demo", json!({})).await;
@@ -125,7 +134,10 @@ async fn made(live: &Live) {
         live,
         "demo",
         &up,
-        &[("2026-03-08T04:30:00Z", false), ("2026-03-08T04:40:00Z", true)],
+        &[
+            ("2026-03-08T04:30:00Z", false),
+            ("2026-03-08T04:40:00Z", true),
+        ],
     )
     .await; // upgraded, 23:30 local
     let anon2 = session(live, "demo", json!({})).await;
@@ -137,7 +149,10 @@ async fn made(live: &Live) {
         live,
         "demo",
         &ada,
-        &[("2026-03-08T05:00:00Z", false), ("2026-03-08T05:10:00Z", false)],
+        &[
+            ("2026-03-08T05:00:00Z", false),
+            ("2026-03-08T05:10:00Z", false),
+        ],
     )
     .await; // identified, 00:00 local
     rated(live, &adas, 5).await;
@@ -169,7 +184,12 @@ fn row(date: &str, app: &str, counts: [i64; 6], csat: Option<f64>, csat_count: i
 
 const RANGE: &str = "from=2026-03-07&to=2026-03-08&tz=America/New_York";
 
-async fn report(live: &Live, query: &str, auth: Option<&str>, cookie: Option<&str>) -> reqwest::Response {
+async fn report(
+    live: &Live,
+    query: &str,
+    auth: Option<&str>,
+    cookie: Option<&str>,
+) -> reqwest::Response {
     let mut request = live
         .http
         .get(live.url(&format!("/api/v1/reports/authentication?{query}")));
@@ -212,22 +232,36 @@ async fn counts_each_conversation_once_on_its_local_day_in_one_category() {
     );
 
     // The same instants cut at UTC midnight fall on other days.
-    let utc: Value = report(&live, "from=2026-03-07&to=2026-03-08&tz=UTC", None, Some(&alice.cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let utc: Value = report(
+        &live,
+        "from=2026-03-07&to=2026-03-08&tz=UTC",
+        None,
+        Some(&alice.cookie),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let dates: Vec<(&str, i64)> = utc["days"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|d| d["app_id"] == "demo")
-        .map(|d| (d["date"].as_str().unwrap(), d["anonymous"].as_i64().unwrap()))
+        .map(|d| {
+            (
+                d["date"].as_str().unwrap(),
+                d["anonymous"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(dates, [("2026-03-07", 1), ("2026-03-08", 1)]);
 
     // One app, with its API key: the other app is not there.
-    let keyed: Value = report(&live, RANGE, Some(API_KEY), None).await.json().await.unwrap();
+    let keyed: Value = report(&live, RANGE, Some(API_KEY), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let apps: Vec<&str> = keyed["days"]
         .as_array()
         .unwrap()
@@ -238,15 +272,26 @@ async fn counts_each_conversation_once_on_its_local_day_in_one_category() {
     assert_eq!(keyed["totals"]["anonymous"], 2);
     let theirs = report(&live, &format!("{RANGE}&app=other"), Some(API_KEY), None).await;
     assert_eq!(theirs.status(), 404);
-    let filtered: Value = report(&live, &format!("{RANGE}&app=other"), None, Some(&alice.cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(filtered["days"], json!([row("2026-03-08", "other", [0, 0, 0, 1, 0, 1], None, 0)]));
+    let filtered: Value = report(
+        &live,
+        &format!("{RANGE}&app=other"),
+        None,
+        Some(&alice.cookie),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        filtered["days"],
+        json!([row("2026-03-08", "other", [0, 0, 0, 1, 0, 1], None, 0)])
+    );
 
     // CSV, by parameter or by Accept.
-    for (query, accept) in [(format!("{RANGE}&format=csv"), None), (RANGE.to_owned(), Some("text/csv"))] {
+    for (query, accept) in [
+        (format!("{RANGE}&format=csv"), None),
+        (RANGE.to_owned(), Some("text/csv")),
+    ] {
         let mut request = live
             .http
             .get(live.url(&format!("/api/v1/reports/authentication?{query}")))
@@ -256,7 +301,10 @@ async fn counts_each_conversation_once_on_its_local_day_in_one_category() {
         }
         let reply = request.send().await.unwrap();
         assert_eq!(reply.status(), 200);
-        assert!(reply.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(reply.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
         let text = reply.text().await.unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -292,7 +340,10 @@ apps = ["other"]
 
     // Nobody, a wrong key, a customer's session token: 401.
     assert_eq!(report(&live, RANGE, None, None).await.status(), 401);
-    assert_eq!(report(&live, RANGE, Some("tck_wrong"), None).await.status(), 401);
+    assert_eq!(
+        report(&live, RANGE, Some("tck_wrong"), None).await.status(),
+        401
+    );
     let customer: Value = live
         .http
         .post(live.url("/api/v1/apps/demo/sessions"))
@@ -308,11 +359,33 @@ apps = ["other"]
 
     // An agent of the other brand: their app only; demo is a 404, as an
     // app that does not exist.
-    let theirs: Value = report(&live, RANGE, None, Some(&oscar.cookie)).await.json().await.unwrap();
-    assert_eq!(theirs["days"], json!([row("2026-03-08", "other", [0, 0, 0, 1, 0, 1], None, 0)]));
-    let demo = report(&live, &format!("{RANGE}&app=demo"), None, Some(&oscar.cookie)).await;
-    let nowhere = report(&live, &format!("{RANGE}&app=nowhere"), None, Some(&oscar.cookie)).await;
-    assert_eq!((demo.status().as_u16(), nowhere.status().as_u16()), (404, 404));
+    let theirs: Value = report(&live, RANGE, None, Some(&oscar.cookie))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs["days"],
+        json!([row("2026-03-08", "other", [0, 0, 0, 1, 0, 1], None, 0)])
+    );
+    let demo = report(
+        &live,
+        &format!("{RANGE}&app=demo"),
+        None,
+        Some(&oscar.cookie),
+    )
+    .await;
+    let nowhere = report(
+        &live,
+        &format!("{RANGE}&app=nowhere"),
+        None,
+        Some(&oscar.cookie),
+    )
+    .await;
+    assert_eq!(
+        (demo.status().as_u16(), nowhere.status().as_u16()),
+        (404, 404)
+    );
     assert_eq!(demo.text().await.unwrap(), nowhere.text().await.unwrap());
 
     // Bad ranges name their parameter.

@@ -874,9 +874,14 @@ async fn routing_facts_order_the_queue_and_an_assignment_ends_a_hold() {
         let store = db.store().await;
         let store = store.as_ref();
         let mut opened = Vec::new();
-        for (n, priority) in [Priority::Low, Priority::Normal, Priority::High, Priority::Normal]
-            .into_iter()
-            .enumerate()
+        for (n, priority) in [
+            Priority::Low,
+            Priority::Normal,
+            Priority::High,
+            Priority::Normal,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let customer = new_customer(store, None).await;
             let session = new_session(store, &customer, false).await;
@@ -892,7 +897,10 @@ async fn routing_facts_order_the_queue_and_an_assignment_ends_a_hold() {
                 rule: Some(format!("rule {n}")),
                 held_until: (n == 3).then_some(9_999),
             };
-            assert!(store.set_conversation_routing(&conversation, &facts).await.unwrap());
+            assert!(store
+                .set_conversation_routing(&conversation, &facts)
+                .await
+                .unwrap());
             opened.push((conversation, facts));
         }
         // High first, then oldest.
@@ -908,7 +916,10 @@ async fn routing_facts_order_the_queue_and_an_assignment_ends_a_hold() {
             .unwrap();
         let order: Vec<&str> = views.iter().map(|v| v.conversation.id.as_str()).collect();
         assert_eq!(order, want.map(String::as_str));
-        assert_eq!(views[1].conversation.routing.rule.as_deref(), Some("rule 1"));
+        assert_eq!(
+            views[1].conversation.routing.rule.as_deref(),
+            Some("rule 1")
+        );
 
         // Taking it ends the hold; what routing decided stays; an
         // assigned conversation's routing is not set again.
@@ -933,7 +944,10 @@ async fn routing_facts_order_the_queue_and_an_assignment_ends_a_hold() {
             .set_agent_teams(&alice.id, &["verified".to_owned(), "frontline".to_owned()])
             .await
             .unwrap();
-        store.set_agent_teams(&bob.id, &["frontline".to_owned()]).await.unwrap();
+        store
+            .set_agent_teams(&bob.id, &["frontline".to_owned()])
+            .await
+            .unwrap();
         store.remove_agent(&bob.id, 3_000).await.unwrap();
         assert_eq!(
             store.agent_memberships().await.unwrap(),
@@ -965,18 +979,41 @@ async fn only_a_closed_conversation_is_rated_and_rating_again_replaces() {
             comment: comment.map(Into::into),
             rated_at: 5_000 + rating,
         };
-        assert_eq!(store.rate_conversation(&conversation, &rating(5, None)).await.unwrap(), None);
-        assert_eq!(store.rate_conversation(&id(), &rating(5, None)).await.unwrap(), None);
-        store.close_conversation(&conversation, 2_000).await.unwrap();
+        assert_eq!(
+            store
+                .rate_conversation(&conversation, &rating(5, None))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .rate_conversation(&id(), &rating(5, None))
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .close_conversation(&conversation, 2_000)
+            .await
+            .unwrap();
         let rated = store
             .rate_conversation(&conversation, &rating(2, Some("slow")))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(rated.rating, Some(rating(2, Some("slow"))));
-        store.rate_conversation(&conversation, &rating(4, None)).await.unwrap();
+        store
+            .rate_conversation(&conversation, &rating(4, None))
+            .await
+            .unwrap();
         assert_eq!(
-            store.conversation(&conversation).await.unwrap().unwrap().rating,
+            store
+                .conversation(&conversation)
+                .await
+                .unwrap()
+                .unwrap()
+                .rating,
             Some(rating(4, None))
         );
         store.close().await;
@@ -998,24 +1035,40 @@ async fn saved_replies_belong_to_their_team() {
             created_at: 1_000,
         };
         let refunds = reply("frontline", "Refunds");
-        for saved in [&refunds, &reply("frontline", "Hours"), &reply("verified", "Address")] {
+        for saved in [
+            &refunds,
+            &reply("frontline", "Hours"),
+            &reply("verified", "Address"),
+        ] {
             store.insert_saved_reply(saved).await.unwrap();
         }
         let titles = |replies: Vec<SavedReplyRecord>| {
-            replies.into_iter().map(|r| format!("{}/{}", r.team_id, r.title)).collect::<Vec<_>>()
+            replies
+                .into_iter()
+                .map(|r| format!("{}/{}", r.team_id, r.title))
+                .collect::<Vec<_>>()
         };
         let both = ["frontline".to_owned(), "verified".to_owned()];
         assert_eq!(
             titles(store.saved_replies(&both).await.unwrap()),
             ["frontline/Hours", "frontline/Refunds", "verified/Address"]
         );
-        assert_eq!(titles(store.saved_replies(&both[1..]).await.unwrap()), ["verified/Address"]);
+        assert_eq!(
+            titles(store.saved_replies(&both[1..]).await.unwrap()),
+            ["verified/Address"]
+        );
         assert!(store.saved_replies(&[]).await.unwrap().is_empty());
         // Only a team's own member deletes it.
-        assert!(!store.delete_saved_reply(&refunds.id, &both[1..]).await.unwrap());
+        assert!(!store
+            .delete_saved_reply(&refunds.id, &both[1..])
+            .await
+            .unwrap());
         assert!(store.delete_saved_reply(&refunds.id, &both).await.unwrap());
         assert!(!store.delete_saved_reply(&refunds.id, &both).await.unwrap());
-        assert_eq!(titles(store.saved_replies(&both[..1]).await.unwrap()), ["frontline/Hours"]);
+        assert_eq!(
+            titles(store.saved_replies(&both[..1]).await.unwrap()),
+            ["frontline/Hours"]
+        );
         store.close().await;
     }
 }
@@ -1026,7 +1079,7 @@ async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() 
         eprintln!("on {}", db.backend);
         let store = db.store().await;
         let store = store.as_ref();
-        let mut open = |app: &str, name: &str, email: Option<&str>, phone: Option<&str>| {
+        let open = |app: &str, name: &str, email: Option<&str>, phone: Option<&str>| {
             let mut customer = profile(None, email, phone);
             customer.app_id = app.into();
             customer.name = Some(name.into());
@@ -1049,7 +1102,10 @@ async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() 
                 .append_customer_message(say(&session, &id(), body, at))
                 .await
                 .unwrap();
-            conversations.insert(customer.name.clone().unwrap(), appended.message.conversation_id);
+            conversations.insert(
+                customer.name.clone().unwrap(),
+                appended.message.conversation_id,
+            );
         }
         let c = |name: &str| conversations[name].clone();
         let search = |terms: &[&str], apps: Option<&[&str]>| SearchQuery {
@@ -1058,9 +1114,17 @@ async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() 
             limit: 10,
         };
         for (terms, apps, want) in [
-            (&["compil"][..], None, vec![c("Olga Other"), c("Grace Hopper")]),
+            (
+                &["compil"][..],
+                None,
+                vec![c("Olga Other"), c("Grace Hopper")],
+            ),
             (&["compiler", "moth"][..], None, vec![c("Grace Hopper")]),
-            (&["COMPILER"][..], Some(&["demo"][..]), vec![c("Grace Hopper")]),
+            (
+                &["COMPILER"][..],
+                Some(&["demo"][..]),
+                vec![c("Grace Hopper")],
+            ),
             (&["hopper"][..], None, vec![c("Grace Hopper")]),
             (&["grace@navy.example"][..], None, vec![c("Grace Hopper")]),
             (&["+1415555"][..], None, vec![c("Phil Phone")]),
@@ -1081,7 +1145,10 @@ async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() 
         }
         let mut one = search(&["compiler"], None);
         one.limit = 1;
-        let found = store.conversation_views(ConversationFilter::Search(one), NOW).await.unwrap();
+        let found = store
+            .conversation_views(ConversationFilter::Search(one), NOW)
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
         store.close().await;
     }
@@ -1095,17 +1162,25 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
         let store = store.as_ref();
         // Day 1 is [0, 1000), day 2 [1000, 2000).
         let days = [
-            ReportDay { date: "d1".into(), start_ms: 0, end_ms: 1_000 },
-            ReportDay { date: "d2".into(), start_ms: 1_000, end_ms: 2_000 },
+            ReportDay {
+                date: "d1".into(),
+                start_ms: 0,
+                end_ms: 1_000,
+            },
+            ReportDay {
+                date: "d2".into(),
+                start_ms: 1_000,
+                end_ms: 2_000,
+            },
         ];
         let mut made = Vec::new();
         for (app, trusted, anonymous, at) in [
-            ("demo", [true, false], false, 10),   // trusted from the start
-            ("demo", [false, true], true, 999),   // upgraded
+            ("demo", [true, false], false, 10),     // trusted from the start
+            ("demo", [false, true], true, 999),     // upgraded
             ("demo", [false, false], false, 1_000), // identified (gave name and email)
-            ("demo", [false, false], true, 1_500), // anonymous
+            ("demo", [false, false], true, 1_500),  // anonymous
             ("other", [false, false], true, 1_999), // anonymous, other app
-            ("demo", [true, true], false, 2_000), // the day after: not counted
+            ("demo", [true, true], false, 2_000),   // the day after: not counted
         ] {
             let mut customer = new_customer(store, None).await;
             customer.app_id = app.into();
@@ -1126,13 +1201,25 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
                 let mut message = say(&session, &id(), "hi", at + i64::try_from(n).unwrap());
                 message.app_id = app.into();
                 message.trusted = trusted;
-                conversation = store.append_customer_message(message).await.unwrap().message.conversation_id;
+                conversation = store
+                    .append_customer_message(message)
+                    .await
+                    .unwrap()
+                    .message
+                    .conversation_id;
             }
             made.push(conversation);
         }
         store.close_conversation(&made[2], 3_000).await.unwrap();
         store
-            .rate_conversation(&made[2], &RatingRecord { rating: 3, comment: None, rated_at: 3_001 })
+            .rate_conversation(
+                &made[2],
+                &RatingRecord {
+                    rating: 3,
+                    comment: None,
+                    rated_at: 3_001,
+                },
+            )
             .await
             .unwrap();
         let rows = store.authentication_report(&days, None).await.unwrap();
@@ -1168,7 +1255,11 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
             .await
             .unwrap();
         assert_eq!(demo_only.len(), 2);
-        assert!(store.authentication_report(&[], None).await.unwrap().is_empty());
+        assert!(store
+            .authentication_report(&[], None)
+            .await
+            .unwrap()
+            .is_empty());
         store.close().await;
     }
 }

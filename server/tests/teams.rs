@@ -9,7 +9,7 @@ mod common;
 use serde_json::{json, Value};
 
 use common::live::{jwt, AgentLogin, Live, LOGIN_URL};
-use trustchat_server::store::{ConversationRecord, Store as _};
+use trustchat_server::store::ConversationRecord;
 
 /// Rules of app `demo`: verified customers to the `verified` team first;
 /// anonymous ones wait 30 s for a login; identified ones go to the
@@ -123,7 +123,13 @@ fn ids(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
     let live = start().await;
-    agent_in(&live, "alice@support.example", "Alice", &["frontline", "verified"]).await;
+    agent_in(
+        &live,
+        "alice@support.example",
+        "Alice",
+        &["frontline", "verified"],
+    )
+    .await;
     let oscar_id = agent_in(&live, "oscar@other.example", "Oscar", &["outsiders"]).await;
     let alice = live.login("alice@support.example").await;
     let oscar = live.login("oscar@other.example").await;
@@ -140,7 +146,12 @@ async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
     assert_eq!(teams, ["frontline", "verified"]);
 
     // A customer of the other brand; nobody online, so it waits.
-    let token = customer_in(&live, "other", identified("Olga Other", "olga@other.example")).await;
+    let token = customer_in(
+        &live,
+        "other",
+        identified("Olga Other", "olga@other.example"),
+    )
+    .await;
     let sent = live.say(&token, "my secret order 4242").await;
     let theirs = conversation_of(&sent).await;
     let customer = record(&live, &theirs).await.customer_id;
@@ -149,7 +160,10 @@ async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
     let missing = "00000000-0000-4000-8000-000000000000";
     let nothing = live.get(&alice, &format!("/conversations/{missing}")).await;
     assert_eq!(nothing.0, 404);
-    assert_eq!(live.get(&alice, &format!("/conversations/{theirs}")).await, nothing);
+    assert_eq!(
+        live.get(&alice, &format!("/conversations/{theirs}")).await,
+        nothing
+    );
     for (path, body) in [
         ("messages", json!({"body": "hello"})),
         ("request-login", json!({})),
@@ -158,7 +172,11 @@ async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
         ("read", json!({"seq": 1})),
     ] {
         let theirs_reply = live
-            .post(&alice, &format!("/conversations/{theirs}/{path}"), body.clone())
+            .post(
+                &alice,
+                &format!("/conversations/{theirs}/{path}"),
+                body.clone(),
+            )
             .await;
         let missing_reply = live
             .post(&alice, &format!("/conversations/{missing}/{path}"), body)
@@ -176,7 +194,10 @@ async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
     let found = live.get(&alice, "/search?q=olga").await;
     assert!(ids(&found.1).is_empty(), "{}", found.1);
     let report = live
-        .get(&alice, "/../reports/authentication?from=2020-01-01&to=2020-01-02&tz=UTC&app=other")
+        .get(
+            &alice,
+            "/../reports/authentication?from=2020-01-01&to=2020-01-02&tz=UTC&app=other",
+        )
         .await;
     assert_eq!(report.0, 404);
     // Nor are the other brand's saved replies hers.
@@ -198,14 +219,25 @@ async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
     assert_eq!(added.0, 422);
 
     // Oscar sees it, takes it from the queue and answers.
-    assert_eq!(ids(&live.get(&oscar, "/queue").await.1), [theirs.clone()]);
-    assert_eq!(ids(&live.get(&oscar, "/search?q=4242").await.1), [theirs.clone()]);
+    assert_eq!(ids(&live.get(&oscar, "/queue").await.1), [theirs.as_str()]);
+    assert_eq!(
+        ids(&live.get(&oscar, "/search?q=4242").await.1),
+        [theirs.as_str()]
+    );
     let taken = live
-        .post(&oscar, &format!("/conversations/{theirs}/assign"), json!({"agent_id": oscar.id}))
+        .post(
+            &oscar,
+            &format!("/conversations/{theirs}/assign"),
+            json!({"agent_id": oscar.id}),
+        )
         .await;
     assert_eq!(taken.0, 200, "{}", taken.1);
     let answered = live
-        .post(&oscar, &format!("/conversations/{theirs}/messages"), json!({"body": "on it"}))
+        .post(
+            &oscar,
+            &format!("/conversations/{theirs}/messages"),
+            json!({"body": "on it"}),
+        )
         .await;
     assert_eq!(answered.0, 201);
 
@@ -213,12 +245,30 @@ async fn an_agent_reaches_nothing_of_an_app_their_teams_do_not_serve() {
     let ada = customer_in(&live, "demo", identified("Ada Lovelace", "ada@example.com")).await;
     let ours = conversation_of(&live.say(&ada, "hello").await).await;
     let refused = live
-        .post(&alice, &format!("/conversations/{ours}/assign"), json!({"agent_id": oscar_id}))
+        .post(
+            &alice,
+            &format!("/conversations/{ours}/assign"),
+            json!({"agent_id": oscar_id}),
+        )
         .await;
     assert_eq!(refused.0, 422, "{}", refused.1);
     assert_eq!(refused.1["error"]["field"], "agent_id");
     assert_eq!(record(&live, &ours).await.assigned_agent_id, None);
-    assert_eq!(live.get(&oscar, &format!("/conversations/{ours}")).await.0, 404);
+    assert_eq!(
+        live.get(&oscar, &format!("/conversations/{ours}")).await.0,
+        404
+    );
+    // Nor does either see the other brand's agents.
+    let names = |list: Value| -> Vec<String> {
+        list["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(live.get(&alice, "/agents").await.1), ["Alice"]);
+    assert_eq!(names(live.get(&oscar, "/agents").await.1), ["Oscar"]);
 }
 
 #[tokio::test]
@@ -232,11 +282,19 @@ async fn the_websocket_carries_nothing_of_an_app_outside_the_agents_teams() {
     let mut oscars = live.console(&oscar).await;
 
     // The other brand's customer reaches Oscar, routed by team.
-    let token = customer_in(&live, "other", identified("Olga Other", "olga@other.example")).await;
+    let token = customer_in(
+        &live,
+        "other",
+        identified("Olga Other", "olga@other.example"),
+    )
+    .await;
     let theirs = conversation_of(&live.say(&token, "other brand question").await).await;
     let frame = oscars.next_of("message").await;
     assert_eq!(frame["conversation"]["id"], theirs.as_str());
-    assert_eq!(record(&live, &theirs).await.assigned_agent_id.as_deref(), Some(oscar.id.as_str()));
+    assert_eq!(
+        record(&live, &theirs).await.assigned_agent_id.as_deref(),
+        Some(oscar.id.as_str())
+    );
 
     // Even a conversation of the other app put in Alice's name (as when
     // her teams changed after it was routed to her) is not sent to her:
@@ -253,7 +311,12 @@ async fn the_websocket_carries_nothing_of_an_app_outside_the_agents_teams() {
     assert_eq!(first["conversation"]["id"], ours.as_str(), "{first}");
     assert_eq!(first["conversation"]["app_id"], "demo");
     // Nor does HTTP give it to her, assigned or not.
-    assert_eq!(live.get(&alice, &format!("/conversations/{theirs}")).await.0, 404);
+    assert_eq!(
+        live.get(&alice, &format!("/conversations/{theirs}"))
+            .await
+            .0,
+        404
+    );
     assert!(!ids(&live.get(&alice, "/conversations").await.1).contains(&theirs));
 }
 
@@ -310,7 +373,10 @@ async fn a_held_conversation_shows_the_login_link_and_a_login_routes_it_at_once_
     let (token, _) = live.customer(json!({})).await;
     let mut widget = live.widget(&token).await;
     let sent = widget.send_message("where is my parcel?").await;
-    let held = sent["message"]["conversation_id"].as_str().unwrap().to_owned();
+    let held = sent["message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The widget is shown the login link at once.
     let ask = widget.agent_message().await;
     assert_eq!(ask["message"]["kind"], "login_request");
@@ -319,9 +385,12 @@ async fn a_held_conversation_shows_the_login_link_and_a_login_routes_it_at_once_
     assert_eq!(waiting.assigned_agent_id, None);
     assert_eq!(waiting.routing.rule.as_deref(), Some("Log in first"));
     let until = waiting.routing.held_until.expect("held");
-    assert!(until > trustchat_server::clock::now_ms() + 20_000, "{until}");
+    assert!(
+        until > trustchat_server::clock::now_ms() + 20_000,
+        "{until}"
+    );
     let queue = live.get(&alice, "/queue").await.1;
-    assert_eq!(ids(&queue), [held.clone()]);
+    assert_eq!(ids(&queue), [held.as_str()]);
     assert_eq!(queue["conversations"][0]["held_until"], until);
 
     // The customer logs in: the trusted rule routes it to Vera now.
@@ -336,7 +405,10 @@ async fn a_held_conversation_shows_the_login_link_and_a_login_routes_it_at_once_
     assert_eq!(login.status(), 200);
     let routed = veras.next_of("conversation").await;
     assert_eq!(routed["conversation"]["id"], held.as_str());
-    assert_eq!(routed["conversation"]["assigned_agent_id"], vera.id.as_str());
+    assert_eq!(
+        routed["conversation"]["assigned_agent_id"],
+        vera.id.as_str()
+    );
     assert_eq!(routed["conversation"]["rule"], "Verified customers");
     assert_eq!(routed["conversation"]["team_id"], "verified");
     assert_eq!(routed["conversation"]["priority"], "high");
@@ -367,7 +439,10 @@ async fn a_hold_that_runs_out_routes_the_conversation_by_its_rule() {
     // When the hold runs out, the frontline (the rule's team) gets it.
     let routed = alices.next_of("conversation").await;
     assert_eq!(routed["conversation"]["id"], held.as_str());
-    assert_eq!(routed["conversation"]["assigned_agent_id"], alice.id.as_str());
+    assert_eq!(
+        routed["conversation"]["assigned_agent_id"],
+        alice.id.as_str()
+    );
     assert_eq!(routed["conversation"]["customer"]["verified"], false);
     assert!(
         trustchat_server::clock::now_ms() >= opened_at + 900,
@@ -378,16 +453,27 @@ async fn a_hold_that_runs_out_routes_the_conversation_by_its_rule() {
 #[tokio::test]
 async fn the_queue_is_in_routing_order_and_take_assigns_it() {
     let live = start().await;
-    agent_in(&live, "alice@support.example", "Alice", &["frontline", "verified"]).await;
+    agent_in(
+        &live,
+        "alice@support.example",
+        "Alice",
+        &["frontline", "verified"],
+    )
+    .await;
     let alice = live.login("alice@support.example").await;
     // Alice is away: everything waits.
-    let away = live.post(&alice, "/status", json!({"status": "away"})).await;
+    let away = live
+        .post(&alice, "/status", json!({"status": "away"}))
+        .await;
     assert_eq!(away.0, 200);
 
     let mut opened = Vec::new();
     for (who, body) in [
         ("low-1", identified("Low One", "low1@example.com")),
-        ("high", json!({"jwt": jwt("high@example.com", "High Hopper")})),
+        (
+            "high",
+            json!({"jwt": jwt("high@example.com", "High Hopper")}),
+        ),
         ("low-2", identified("Low Two", "low2@example.com")),
     ] {
         let token = customer_in(&live, "demo", body).await;
@@ -406,14 +492,25 @@ async fn the_queue_is_in_routing_order_and_take_assigns_it() {
 
     // Take: assign to me, and it leaves the queue.
     let taken = live
-        .post(&alice, &format!("/conversations/{}/assign", id("low-2")), json!({"agent_id": alice.id}))
+        .post(
+            &alice,
+            &format!("/conversations/{}/assign", id("low-2")),
+            json!({"agent_id": alice.id}),
+        )
         .await;
-    assert_eq!((taken.0, taken.1["assigned_agent_id"].as_str()), (200, Some(alice.id.as_str())));
-    assert_eq!(ids(&live.get(&alice, "/queue").await.1), [id("high"), id("low-1")]);
+    assert_eq!(
+        (taken.0, taken.1["assigned_agent_id"].as_str()),
+        (200, Some(alice.id.as_str()))
+    );
+    assert_eq!(
+        ids(&live.get(&alice, "/queue").await.1),
+        [id("high"), id("low-1")]
+    );
 
     // Available again: the rest is handed out, high first.
     let mut console = live.console(&alice).await;
-    live.post(&alice, "/status", json!({"status": "available"})).await;
+    live.post(&alice, "/status", json!({"status": "available"}))
+        .await;
     let first = console.next_of("conversation").await;
     assert_eq!(first["conversation"]["id"], id("high").as_str());
 }
@@ -453,7 +550,10 @@ async fn search_finds_conversations_by_customer_and_by_text_within_the_agents_ap
         assert_eq!(ids(&found), expected, "{query}");
     }
     let empty = live.get(&alice, "/search?q=%20").await;
-    assert_eq!((empty.0, empty.1["error"]["code"].as_str()), (422, Some("invalid_request")));
+    assert_eq!(
+        (empty.0, empty.1["error"]["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
 }
 
 fn urlencode(text: &str) -> String {
@@ -492,17 +592,42 @@ async fn saved_replies_are_per_team_from_the_config_and_the_console() {
         .collect();
     assert_eq!(titles, [("Greeting", "console"), ("Refunds", "config")]);
     // Another team sees none of them and deletes none.
-    assert_eq!(live.get(&vera, "/saved-replies").await.1["saved_replies"], json!([]));
-    assert_eq!(delete(&live, &vera, &format!("/saved-replies/{added_id}")).await, 404);
+    assert_eq!(
+        live.get(&vera, "/saved-replies").await.1["saved_replies"],
+        json!([])
+    );
+    assert_eq!(
+        delete(&live, &vera, &format!("/saved-replies/{added_id}")).await,
+        404
+    );
     // The config's are read-only; bad input is refused with its field.
     let config_id = list["saved_replies"][1]["id"].as_str().unwrap().to_owned();
-    assert_eq!(delete(&live, &alice, &format!("/saved-replies/{config_id}")).await, 404);
+    assert_eq!(
+        delete(&live, &alice, &format!("/saved-replies/{config_id}")).await,
+        404
+    );
     let bad = live
-        .post(&alice, "/saved-replies", json!({"team_id": "frontline", "title": " ", "body": "x"}))
+        .post(
+            &alice,
+            "/saved-replies",
+            json!({"team_id": "frontline", "title": " ", "body": "x"}),
+        )
         .await;
-    assert_eq!((bad.0, bad.1["error"]["field"].as_str()), (422, Some("title")));
-    assert_eq!(delete(&live, &alice, &format!("/saved-replies/{added_id}")).await, 204);
-    assert_eq!(live.get(&alice, "/saved-replies").await.1["saved_replies"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (bad.0, bad.1["error"]["field"].as_str()),
+        (422, Some("title"))
+    );
+    assert_eq!(
+        delete(&live, &alice, &format!("/saved-replies/{added_id}")).await,
+        204
+    );
+    assert_eq!(
+        live.get(&alice, "/saved-replies").await.1["saved_replies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -533,21 +658,39 @@ async fn a_customer_rates_a_closed_conversation_and_the_agent_sees_it() {
     };
     // Not before it is closed.
     let open = rate(ada.clone(), json!({"rating": 5})).await;
-    assert_eq!((open.0, open.1["error"]["code"].as_str()), (409, Some("conversation_open")));
+    assert_eq!(
+        (open.0, open.1["error"]["code"].as_str()),
+        (409, Some("conversation_open"))
+    );
     let closed = live
-        .post(&alice, &format!("/conversations/{conversation}/close"), json!({}))
+        .post(
+            &alice,
+            &format!("/conversations/{conversation}/close"),
+            json!({}),
+        )
         .await;
     assert_eq!(closed.0, 200);
     // Someone else, who only knows the id, cannot rate it.
     let stranger = customer_in(&live, "demo", identified("Eve Stranger", "ada@example.com")).await;
     let refused = rate(stranger, json!({"rating": 1})).await;
     assert_eq!(refused.0, 404);
-    for bad in [json!({"rating": 0}), json!({"rating": 6}), json!({"rating": 3, "comment": "x".repeat(1001)})] {
+    for bad in [
+        json!({"rating": 0}),
+        json!({"rating": 6}),
+        json!({"rating": 3, "comment": "x".repeat(1001)}),
+    ] {
         assert_eq!(rate(ada.clone(), bad.clone()).await.0, 422, "{bad}");
     }
-    let rated = rate(ada.clone(), json!({"rating": 4, "comment": "  Quick and kind  "})).await;
+    let rated = rate(
+        ada.clone(),
+        json!({"rating": 4, "comment": "  Quick and kind  "}),
+    )
+    .await;
     assert_eq!(rated.0, 200, "{}", rated.1);
-    assert_eq!((rated.1["rating"].as_i64(), rated.1["comment"].as_str()), (Some(4), Some("Quick and kind")));
+    assert_eq!(
+        (rated.1["rating"].as_i64(), rated.1["comment"].as_str()),
+        (Some(4), Some("Quick and kind"))
+    );
     // The agent hears of it live and reads it in the conversation.
     let frame = console.next_of("conversation").await;
     let frame = if frame["conversation"]["rating"].is_null() {
@@ -556,8 +699,14 @@ async fn a_customer_rates_a_closed_conversation_and_the_agent_sees_it() {
         frame
     };
     assert_eq!(frame["conversation"]["rating"]["rating"], 4);
-    let detail = live.get(&alice, &format!("/conversations/{conversation}")).await.1;
-    assert_eq!(detail["conversation"]["rating"]["comment"], "Quick and kind");
+    let detail = live
+        .get(&alice, &format!("/conversations/{conversation}"))
+        .await
+        .1;
+    assert_eq!(
+        detail["conversation"]["rating"]["comment"],
+        "Quick and kind"
+    );
 }
 
 #[tokio::test]
@@ -576,15 +725,30 @@ async fn consoles_hear_of_their_own_apps_queue_only() {
     // A demo conversation waits: Alice's console is told to refetch.
     let ada = customer_in(&live, "demo", identified("Ada Lovelace", "ada@example.com")).await;
     live.say(&ada, "anyone?").await;
-    assert_eq!(alices.next_of("queue").await, json!({"type": "queue", "app_id": "demo"}));
+    assert_eq!(
+        alices.next_of("queue").await,
+        json!({"type": "queue", "app_id": "demo"})
+    );
     // Oscar hears nothing of it: the first frame he gets is his own app's.
-    let olga = customer_in(&live, "other", identified("Olga Other", "olga@other.example")).await;
+    let olga = customer_in(
+        &live,
+        "other",
+        identified("Olga Other", "olga@other.example"),
+    )
+    .await;
     live.say(&olga, "hello?").await;
-    assert_eq!(oscars.frame().await, json!({"type": "queue", "app_id": "other"}));
+    assert_eq!(
+        oscars.frame().await,
+        json!({"type": "queue", "app_id": "other"})
+    );
     // Taking it changes the queue too.
     let queue = live.get(&alice, "/queue").await.1;
     let waiting = ids(&queue)[0].clone();
-    live.post(&alice, &format!("/conversations/{waiting}/assign"), json!({"agent_id": alice.id}))
-        .await;
+    live.post(
+        &alice,
+        &format!("/conversations/{waiting}/assign"),
+        json!({"agent_id": alice.id}),
+    )
+    .await;
     assert_eq!(alices.next_of("queue").await["app_id"], "demo");
 }

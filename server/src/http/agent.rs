@@ -6,7 +6,8 @@
 //!   password alike; 429 `rate_limited` past the attempts allowed.
 //! - `POST /logout` → 204, the cookie cleared; `GET /me` → the session.
 //! - `POST /status` [`SetAgentStatus`] → 200 [`Agent`];
-//!   `GET /agents` → [`AgentList`].
+//!   `GET /agents` → [`AgentList`]: the agents who serve one of the
+//!   caller's apps.
 //! - `GET /conversations` → the agent's conversations (not the queue);
 //!   `GET /conversations/{id}` → [`ConversationDetail`] (any
 //!   conversation: past ones are read-only in the console).
@@ -55,6 +56,7 @@ use crate::agents;
 use crate::bus::Event;
 use crate::chat;
 use crate::clock;
+use crate::config::saved_reply_problem;
 use crate::console;
 use crate::error::ApiError;
 use crate::http::agent_auth::{self, AgentSession};
@@ -62,9 +64,8 @@ use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
 use crate::hub::CloseReason;
-use crate::state::AppState;
-use crate::config::saved_reply_problem;
 use crate::scope::{self, Scope};
+use crate::state::AppState;
 use crate::store::{ConversationRecord, SavedReplyRecord, SearchQuery};
 
 /// The text of the message "ask to log in" sends; the link is the app's
@@ -228,10 +229,26 @@ async fn set_status(
 
 async fn agents_list(
     State(state): State<AppState>,
-    _auth: AgentSession,
+    auth: AgentSession,
 ) -> Result<Json<AgentList>, ApiError> {
     let online = state.presence.online_now().await?;
-    let agents = state.store.agents().await?;
+    let mut agents = state.store.agents().await?;
+    // Only colleagues: agents who serve one of the caller's apps (another
+    // brand's agents are none of their business).
+    if !state.config.teams.is_empty() {
+        let mut teams: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (agent, team) in state.store.agent_memberships().await? {
+            teams.entry(agent).or_default().push(team);
+        }
+        let mine = auth.scope.apps(&state.config);
+        agents.retain(|agent| {
+            let theirs = Scope::of_teams(
+                &state.config,
+                teams.get(&agent.id).map_or(&[][..], Vec::as_slice),
+            );
+            agent.id == auth.agent.id || mine.iter().any(|app| theirs.allows(app))
+        });
+    }
     Ok(Json(AgentList {
         agents: agents
             .iter()

@@ -27,10 +27,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use subtle::ConstantTimeEq as _;
 
-use crate::scope::{self, Scope};
 use crate::agents;
 use crate::config::AgentConfig;
 use crate::error::ApiError;
+use crate::scope::{self, Scope};
 use crate::state::AppState;
 use crate::store::{AgentRecord, AgentSessionRecord};
 

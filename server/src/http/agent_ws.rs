@@ -28,9 +28,9 @@ use trustchat_protocol::{AgentClientFrame, AgentServerFrame};
 
 use crate::agents;
 use crate::console;
-use crate::scope::Scope;
 use crate::http::agent_auth::{cookie_token, AgentSession};
 use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
+use crate::scope::Scope;
 use crate::state::AppState;
 
 /// The agent WebSocket route.

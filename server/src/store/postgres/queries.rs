@@ -729,14 +729,16 @@ impl Store for PostgresStore {
         .map_err(db)?;
         Ok(rows
             .into_iter()
-            .map(|(id, team_id, title, body, created_by, created_at)| SavedReplyRecord {
-                id,
-                team_id,
-                title,
-                body,
-                created_by,
-                created_at,
-            })
+            .map(
+                |(id, team_id, title, body, created_by, created_at)| SavedReplyRecord {
+                    id,
+                    team_id,
+                    title,
+                    body,
+                    created_by,
+                    created_at,
+                },
+            )
             .collect())
     }
 
@@ -919,37 +921,37 @@ impl Store for PostgresStore {
                 .bind(search.limit),
         };
         query
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|row| {
-            use sqlx::Row as _;
-            let conversation = conversation_from_row(row)?;
-            let get = |column: &str| row.try_get::<Option<String>, _>(column).map_err(db);
-            Ok(ConversationView {
-                customer: CustomerRecord {
-                    id: conversation.customer_id.clone(),
-                    app_id: row.try_get("cu_app_id").map_err(db)?,
-                    sub: get("cu_sub")?,
-                    name: get("cu_name")?,
-                    email: get("cu_email")?,
-                    phone: get("cu_phone")?,
-                    created_at: row.try_get("cu_created_at").map_err(db)?,
-                    updated_at: row.try_get("cu_updated_at").map_err(db)?,
-                },
-                given: GivenIdentity {
-                    name: get("given_name")?,
-                    email: get("given_email")?,
-                    phone: get("given_phone")?,
-                },
-                conversation,
-                last_body: get("last_body")?,
-                unread: row.try_get("unread").map_err(db)?,
-                verified: row.try_get("verified").map_err(db)?,
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| {
+                use sqlx::Row as _;
+                let conversation = conversation_from_row(row)?;
+                let get = |column: &str| row.try_get::<Option<String>, _>(column).map_err(db);
+                Ok(ConversationView {
+                    customer: CustomerRecord {
+                        id: conversation.customer_id.clone(),
+                        app_id: row.try_get("cu_app_id").map_err(db)?,
+                        sub: get("cu_sub")?,
+                        name: get("cu_name")?,
+                        email: get("cu_email")?,
+                        phone: get("cu_phone")?,
+                        created_at: row.try_get("cu_created_at").map_err(db)?,
+                        updated_at: row.try_get("cu_updated_at").map_err(db)?,
+                    },
+                    given: GivenIdentity {
+                        name: get("given_name")?,
+                        email: get("given_email")?,
+                        phone: get("given_phone")?,
+                    },
+                    conversation,
+                    last_body: get("last_body")?,
+                    unread: row.try_get("unread").map_err(db)?,
+                    verified: row.try_get("verified").map_err(db)?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {

@@ -8,8 +8,8 @@ use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind, P
 
 use crate::store::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord,
-    ConversationRecord, CustomerRecord, RatingRecord, RoutingFacts, IdentityKind, MessageRecord, SessionRecord, StoreError,
-    UniqueKey,
+    ConversationRecord, CustomerRecord, IdentityKind, MessageRecord, RatingRecord, RoutingFacts,
+    SessionRecord, StoreError, UniqueKey,
 };
 
 pub(super) const CONVERSATION_COLUMNS: &str =

@@ -1137,35 +1137,35 @@ impl Store for SqliteStore {
                 .bind(search.limit),
         };
         query
-        .fetch_all(&self.readers)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|row| {
-            let conversation = conversation_from_row(row)?;
-            Ok(ConversationView {
-                customer: CustomerRecord {
-                    id: conversation.customer_id.clone(),
-                    app_id: row.try_get("cu_app_id").map_err(db)?,
-                    sub: row.try_get("cu_sub").map_err(db)?,
-                    name: row.try_get("cu_name").map_err(db)?,
-                    email: row.try_get("cu_email").map_err(db)?,
-                    phone: row.try_get("cu_phone").map_err(db)?,
-                    created_at: row.try_get("cu_created_at").map_err(db)?,
-                    updated_at: row.try_get("cu_updated_at").map_err(db)?,
-                },
-                given: GivenIdentity {
-                    name: row.try_get("given_name").map_err(db)?,
-                    email: row.try_get("given_email").map_err(db)?,
-                    phone: row.try_get("given_phone").map_err(db)?,
-                },
-                conversation,
-                last_body: row.try_get("last_body").map_err(db)?,
-                unread: row.try_get("unread").map_err(db)?,
-                verified: row.try_get("verified").map_err(db)?,
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| {
+                let conversation = conversation_from_row(row)?;
+                Ok(ConversationView {
+                    customer: CustomerRecord {
+                        id: conversation.customer_id.clone(),
+                        app_id: row.try_get("cu_app_id").map_err(db)?,
+                        sub: row.try_get("cu_sub").map_err(db)?,
+                        name: row.try_get("cu_name").map_err(db)?,
+                        email: row.try_get("cu_email").map_err(db)?,
+                        phone: row.try_get("cu_phone").map_err(db)?,
+                        created_at: row.try_get("cu_created_at").map_err(db)?,
+                        updated_at: row.try_get("cu_updated_at").map_err(db)?,
+                    },
+                    given: GivenIdentity {
+                        name: row.try_get("given_name").map_err(db)?,
+                        email: row.try_get("given_email").map_err(db)?,
+                        phone: row.try_get("given_phone").map_err(db)?,
+                    },
+                    conversation,
+                    last_body: row.try_get("last_body").map_err(db)?,
+                    unread: row.try_get("unread").map_err(db)?,
+                    verified: row.try_get("verified").map_err(db)?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
@@ -1280,8 +1280,14 @@ impl Store for SqliteStore {
 
 /// A JSON array of strings, for `json_each`.
 fn json_list(items: &[String]) -> String {
-    serde_json::Value::Array(items.iter().cloned().map(serde_json::Value::String).collect())
-        .to_string()
+    serde_json::Value::Array(
+        items
+            .iter()
+            .cloned()
+            .map(serde_json::Value::String)
+            .collect(),
+    )
+    .to_string()
 }
 
 /// An FTS5 query matching every term as a prefix: each run of letters
