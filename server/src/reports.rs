@@ -179,16 +179,17 @@ fn average(sum: i64, count: i64) -> Option<f64> {
 /// The CSV header line.
 pub const CSV_HEADER: &str = "date,app_id,trusted_from_start,upgraded,identified,anonymous,messages_trusted,messages_untrusted,csat_average,csat_count";
 
-/// The report's rows as CSV (RFC 4180, CRLF line ends), header first; an
-/// empty average is an empty field. App ids need no quoting (`a-z`,
-/// `0-9`, `_`, `-`).
+/// The report's rows as CSV, header first, one line each ending in `\n`
+/// (what spreadsheets and `split("\n")` both read); an empty average is
+/// an empty field. Nothing needs quoting: dates, numbers and app ids
+/// (`a-z`, `0-9`, `_`, `-`).
 pub fn csv(report: &AuthReport) -> String {
     let mut out = String::from(CSV_HEADER);
-    out.push_str("\r\n");
+    out.push('\n');
     for day in &report.days {
         let c = &day.counts;
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             day.date,
             day.app_id,
             c.trusted_from_start,
@@ -262,7 +263,8 @@ mod tests {
         assert_eq!(report.totals.csat_average, Some(4.5));
         assert_eq!(report.totals.csat_count, 2);
         let csv = csv(&report);
-        let lines: Vec<&str> = csv.lines().collect();
+        assert!(!csv.contains('\r'));
+        let lines: Vec<&str> = csv.split_terminator('\n').collect();
         assert_eq!(lines[0], CSV_HEADER);
         assert_eq!(lines[1], "2026-01-01,a,1,2,3,4,5,6,4.5,2");
         assert_eq!(lines[2], "2026-01-02,a,1,2,3,4,5,6,,0");
