@@ -1021,6 +1021,52 @@ async fn only_a_closed_conversation_is_rated_and_rating_again_replaces() {
 }
 
 #[tokio::test]
+async fn the_customers_read_marker_moves_up_to_the_last_message_only() {
+    for db in databases::fresh("customer_reads").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        let conversation = store
+            .append_customer_message(say(&session, &id(), "hi", 1_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        store
+            .append_agent_message(reply(&conversation, None, "hello", 1_001))
+            .await
+            .unwrap();
+        store
+            .append_agent_message(reply(&conversation, None, "still there?", 1_002))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.mark_customer_read(&conversation, 2).await.unwrap(),
+            Some(2)
+        );
+        // Never back, never the same again, never past the last message.
+        assert_eq!(
+            store.mark_customer_read(&conversation, 1).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.mark_customer_read(&conversation, 2).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.mark_customer_read(&conversation, 99).await.unwrap(),
+            Some(3)
+        );
+        assert_eq!(store.mark_customer_read(&id(), 1).await.unwrap(), None);
+        let record = store.conversation(&conversation).await.unwrap().unwrap();
+        assert_eq!(record.customer_read_seq, 3);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn saved_replies_belong_to_their_team() {
     for db in databases::fresh("saved_replies").await {
         eprintln!("on {}", db.backend);
@@ -2197,7 +2243,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

@@ -134,6 +134,7 @@ const TABLES: &[Table] = &[
             ("rating", Int),
             ("rating_comment", Text),
             ("rated_at", Int),
+            ("customer_read_seq", Int),
         ],
     },
     Table {

@@ -124,6 +124,8 @@ pub struct ConversationRecord {
     pub routing: RoutingFacts,
     /// The customer's rating, once given.
     pub rating: Option<RatingRecord>,
+    /// The highest `seq` the customer has read (0: none).
+    pub customer_read_seq: i64,
 }
 
 /// What the app's rules decided for a conversation: set when it opens,
@@ -736,6 +738,12 @@ pub trait Store: Send + Sync + 'static {
         filter: ConversationFilter,
         now: i64,
     ) -> StoreResult<Vec<ConversationView>>;
+
+    /// Moves the customer's read marker of a conversation up to `seq`
+    /// (never back, never past its last message); the marker when it
+    /// moved, `None` when it did not (or there is no such conversation).
+    async fn mark_customer_read(&self, conversation_id: &str, seq: i64)
+        -> StoreResult<Option<i64>>;
 
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).

@@ -894,6 +894,7 @@ impl Store for PostgresStore {
             "SELECT c.id, c.app_id, c.customer_id, c.session_id, c.proven, c.status, c.created_at, \
              c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, c.team_id, \
              c.priority, c.rule, c.held_until, c.rating, c.rating_comment, c.rated_at, \
+             c.customer_read_seq, \
              cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
              cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
              o.display_name AS given_name, o.display_email AS given_email, \
@@ -952,6 +953,22 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn mark_customer_read(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+    ) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(
+            "UPDATE conversations SET customer_read_seq = LEAST($1, last_seq) \
+             WHERE id = $2 AND customer_read_seq < LEAST($1, last_seq) RETURNING customer_read_seq",
+        )
+        .bind(seq)
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)
     }
 
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {

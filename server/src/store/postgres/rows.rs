@@ -15,7 +15,7 @@ use crate::store::{
 pub(super) const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, session_id, proven, status, created_at, \
      closed_at, last_seq, assigned_agent_id, last_activity_at, team_id, priority, rule, \
-     held_until, rating, rating_comment, rated_at";
+     held_until, rating, rating_comment, rated_at, customer_read_seq";
 pub(super) const CUSTOMER_COLUMNS: &str =
     "id, app_id, sub, name, email, phone, created_at, updated_at";
 pub(super) const SESSION_COLUMNS: &str =
@@ -107,6 +107,7 @@ pub(super) fn conversation_from_row(row: &PgRow) -> Result<ConversationRecord, S
             }),
             None => None,
         },
+        customer_read_seq: get(row, "customer_read_seq")?,
     })
 }
 

@@ -95,7 +95,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CONVERSATION_COLUMNS: &str =
     "id, app_id, customer_id, session_id, proven, status, created_at, \
      closed_at, last_seq, assigned_agent_id, last_activity_at, team_id, priority, rule, \
-     held_until, rating, rating_comment, rated_at";
+     held_until, rating, rating_comment, rated_at, customer_read_seq";
 const CUSTOMER_COLUMNS: &str = "id, app_id, sub, name, email, phone, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, token_hash, app_id, customer_id, trusted, trusted_until, \
      identity_kind, sub, display_name, display_first_name, display_email, display_phone, created_at, \
@@ -1110,6 +1110,7 @@ impl Store for SqliteStore {
             "SELECT c.id, c.app_id, c.customer_id, c.session_id, c.proven, c.status, c.created_at, \
              c.closed_at, c.last_seq, c.assigned_agent_id, c.last_activity_at, c.team_id, \
              c.priority, c.rule, c.held_until, c.rating, c.rating_comment, c.rated_at, \
+             c.customer_read_seq, \
              cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
              cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
              o.display_name AS given_name, o.display_email AS given_email, \
@@ -1166,6 +1167,23 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn mark_customer_read(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+    ) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(
+            "UPDATE conversations SET customer_read_seq = MIN(?, last_seq) \
+             WHERE id = ? AND customer_read_seq < MIN(?, last_seq) RETURNING customer_read_seq",
+        )
+        .bind(seq)
+        .bind(conversation_id)
+        .bind(seq)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)
     }
 
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
@@ -1337,6 +1355,7 @@ fn conversation_from_row(row: &SqliteRow) -> StoreResult<ConversationRecord> {
             }),
             None => None,
         },
+        customer_read_seq: row.try_get("customer_read_seq").map_err(db)?,
     })
 }
 
