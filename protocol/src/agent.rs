@@ -156,6 +156,10 @@ pub struct ConversationSummary {
     /// The customer's satisfaction rating, once given.
     #[serde(default)]
     pub rating: Option<Rating>,
+    /// The highest `seq` the customer has read ("Seen" under the agent
+    /// message at or before it).
+    #[serde(default)]
+    pub customer_read_seq: i64,
 }
 
 /// A conversation's place in the queue: high first, then oldest.
@@ -365,6 +369,20 @@ pub enum AgentServerFrame {
         /// The app.
         app_id: String,
     },
+    /// The customer of one of the agent's conversations is typing.
+    Typing {
+        /// The conversation.
+        conversation_id: String,
+        /// Always `customer`.
+        author: crate::chat::Author,
+    },
+    /// The customer has read the conversation up to `seq` ("Seen").
+    Read {
+        /// The conversation.
+        conversation_id: String,
+        /// The highest `seq` the customer has read.
+        seq: i64,
+    },
     /// Answer to a ping.
     Pong,
 }
@@ -375,4 +393,12 @@ pub enum AgentServerFrame {
 pub enum AgentClientFrame {
     /// Keep-alive.
     Ping,
+    /// The agent is typing in one of their open conversations (at most one
+    /// each [`TYPING_EVERY_SECS`](crate::chat::TYPING_EVERY_SECS) per
+    /// conversation counts). No answer; a conversation that is not theirs
+    /// is ignored.
+    Typing {
+        /// The conversation.
+        conversation_id: String,
+    },
 }

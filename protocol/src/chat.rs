@@ -162,7 +162,21 @@ pub enum ClientFrame {
     },
     /// Keep-alive; answered by [`ServerFrame::Pong`].
     Ping,
+    /// The customer is typing (at most one each [`TYPING_EVERY_SECS`]
+    /// counts; more are dropped). No answer.
+    Typing,
+    /// The customer has read their conversation up to `seq` (sent while
+    /// the panel is open and the page visible). No answer.
+    Read {
+        /// The highest `seq` on screen.
+        seq: i64,
+    },
 }
+
+/// Typing notices count at most once per this many seconds per sender.
+pub const TYPING_EVERY_SECS: u64 = 2;
+/// How long a typing notice shows without another one or a message.
+pub const TYPING_SHOWS_SECS: u64 = 5;
 
 /// Frames the server sends on `/api/v1/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +202,18 @@ pub enum ServerFrame {
         client_id: String,
         /// The stored message.
         message: Message,
+    },
+    /// The agent of the conversation is typing.
+    Typing {
+        /// Always `agent`.
+        author: Author,
+        /// The agent's display name.
+        name: Option<String>,
+    },
+    /// The agent has read the customer's messages up to `seq` ("Seen").
+    Read {
+        /// The highest `seq` the agent has read.
+        seq: i64,
     },
     /// A conversation changed status (an agent closed it).
     Conversation {

@@ -605,6 +605,7 @@ fn summary_view(view: ConversationView) -> ConversationSummary {
         priority: conversation.routing.priority,
         rule: conversation.routing.rule,
         held_until: conversation.routing.held_until,
+        customer_read_seq: conversation.customer_read_seq,
         rating: conversation.rating.map(|r| Rating {
             rating: u8::try_from(r.rating).unwrap_or(0),
             comment: r.comment,

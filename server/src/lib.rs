@@ -64,6 +64,7 @@ pub mod routing;
 pub mod rules;
 pub mod scope;
 pub mod server;
+pub mod signals;
 pub mod state;
 pub mod store;
 pub mod views;

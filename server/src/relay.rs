@@ -15,6 +15,7 @@ use crate::ctx::Ctx;
 use crate::hub::Audience;
 use crate::hub::CloseReason;
 use crate::identity;
+use crate::signals;
 use crate::views;
 
 /// Delivers other servers' events, in order, to this server's sockets and
@@ -79,6 +80,15 @@ pub async fn apply(ctx: Ctx<'_>, event: Event) {
             ctx.hub.close_agent(&agent_id, CloseReason::Revoked);
             Ok(())
         }
+        Event::Typing {
+            conversation_id,
+            agent_id,
+        } => signal_typing(ctx, &conversation_id, agent_id.as_deref()).await,
+        Event::Read {
+            conversation_id,
+            seq,
+            by_agent,
+        } => signal_read(ctx, &conversation_id, seq, by_agent).await,
         Event::QueueChanged { app_id } => {
             console::deliver_queue_changed(ctx.hub, &app_id);
             Ok(())
@@ -91,6 +101,60 @@ pub async fn apply(ctx: Ctx<'_>, event: Event) {
     if let Err(error) = applied {
         tracing::error!(error = %crate::error::error_chain(&error), "applying another server's event failed");
     }
+}
+
+/// Another server's typing signal, for the listeners here (only when
+/// someone of the conversation is connected here, nothing is read
+/// otherwise).
+async fn signal_typing(
+    ctx: Ctx<'_>,
+    conversation_id: &str,
+    agent_id: Option<&str>,
+) -> crate::store::StoreResult<()> {
+    if agent_id.is_none() && !ctx.hub.any_agent_online() {
+        return Ok(());
+    }
+    let Some(conversation) = ctx.store.conversation(conversation_id).await? else {
+        return Ok(());
+    };
+    match agent_id {
+        None => {
+            if let Some(agent) = conversation.assigned_agent_id.as_deref() {
+                if ctx.hub.is_online(agent) {
+                    signals::deliver_customer_typing(ctx.hub, conversation_id, agent);
+                }
+            }
+        }
+        Some(agent_id) => {
+            if ctx.hub.hears(&crate::chat::audience(&conversation)) {
+                if let Some(agent) = ctx.store.agent(agent_id).await? {
+                    signals::deliver_agent_typing(ctx.hub, &conversation, &agent.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Another server's read signal, for the listeners here.
+async fn signal_read(
+    ctx: Ctx<'_>,
+    conversation_id: &str,
+    seq: i64,
+    by_agent: bool,
+) -> crate::store::StoreResult<()> {
+    if !by_agent && !ctx.hub.any_agent_online() {
+        return Ok(());
+    }
+    let Some(conversation) = ctx.store.conversation(conversation_id).await? else {
+        return Ok(());
+    };
+    if by_agent {
+        signals::deliver_agent_read(ctx.hub, &conversation, seq);
+    } else if let Some(agent) = conversation.assigned_agent_id.as_deref() {
+        signals::deliver_customer_read(ctx.hub, conversation_id, agent, seq);
+    }
+    Ok(())
 }
 
 /// Delivers the messages of `events` (all [`Event::Message`]) that

@@ -272,6 +272,12 @@ fn shard(event: &Event) -> usize {
         Event::AgentGone { agent_id } => agent_id,
         Event::Queue => "",
         Event::QueueChanged { app_id } => app_id,
+        Event::Typing {
+            conversation_id, ..
+        }
+        | Event::Read {
+            conversation_id, ..
+        } => conversation_id,
     };
     key.bytes().fold(0usize, |hash, byte| {
         hash.wrapping_mul(31).wrapping_add(usize::from(byte))

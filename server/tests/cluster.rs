@@ -389,3 +389,76 @@ async fn a_login_on_one_server_makes_the_next_message_on_another_trusted() {
     };
     login_reaches_an_open_socket(&a, &b).await;
 }
+
+#[tokio::test]
+async fn typing_and_read_signals_cross_servers() {
+    let Some((_db, a, b)) = two_servers("signals_across_servers").await else {
+        return;
+    };
+    b.add_agent("alice@support.example", "Alice Agent").await;
+    let alice = b.login("alice@support.example").await;
+    let mut console = b.console(&alice).await;
+    let (ada, _) = a
+        .customer(json!({"user": {"name": "Ada Lovelace", "email": "ada@example.com"}}))
+        .await;
+    let mut widget = a.widget(&ada).await;
+    let sent = widget.send_message("hello from A").await;
+    let conversation = sent["message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    console.next_of("message").await;
+
+    // The customer on A types and reads; the console on B hears both.
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let frame = |value: Value| WsMessage::Text(value.to_string().into());
+    widget
+        .0
+        .send(frame(json!({"type": "typing"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        console.next_of("typing").await,
+        json!({"type": "typing", "conversation_id": conversation, "author": "customer"})
+    );
+    b.post(
+        &alice,
+        &format!("/conversations/{conversation}/messages"),
+        json!({"body": "from B"}),
+    )
+    .await;
+    widget.agent_message().await;
+    widget
+        .0
+        .send(frame(json!({"type": "read", "seq": 2})))
+        .await
+        .unwrap();
+    assert_eq!(
+        console.next_of("read").await,
+        json!({"type": "read", "conversation_id": conversation, "seq": 2})
+    );
+
+    // The agent on B types and reads; the widget on A hears both.
+    console
+        .0
+        .send(frame(
+            json!({"type": "typing", "conversation_id": conversation}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        widget.next_of("typing").await,
+        json!({"type": "typing", "author": "agent", "name": "Alice Agent"})
+    );
+    b.post(
+        &alice,
+        &format!("/conversations/{conversation}/read"),
+        json!({"seq": 1}),
+    )
+    .await;
+    assert_eq!(
+        widget.next_of("read").await,
+        json!({"type": "read", "seq": 1})
+    );
+}

@@ -71,6 +71,24 @@ pub enum Event {
         /// The app.
         app_id: String,
     },
+    /// Someone is typing in a conversation: its agent (`agent_id` None:
+    /// the customer types) or its customer hears it.
+    Typing {
+        /// The conversation.
+        conversation_id: String,
+        /// The agent typing; `None`: the customer.
+        agent_id: Option<String>,
+    },
+    /// A read marker moved: the agent's (`by_agent`; the customer hears
+    /// it) or the customer's (the agent hears it).
+    Read {
+        /// The conversation.
+        conversation_id: String,
+        /// The marker.
+        seq: i64,
+        /// Whose marker.
+        by_agent: bool,
+    },
 }
 
 /// Where the domain publishes events for the other servers. Publishing
@@ -124,6 +142,11 @@ impl Event {
             Event::AgentGone { agent_id } => vec!["agent_gone", agent_id],
             Event::Queue => vec!["queue"],
             Event::QueueChanged { app_id } => vec!["queue_changed", app_id],
+            Event::Typing {
+                conversation_id,
+                agent_id,
+            } => vec!["typing", conversation_id, agent_id.as_deref().unwrap_or("")],
+            Event::Read { .. } => Vec::new(),
         };
         match self {
             Event::Message {
@@ -136,6 +159,14 @@ impl Event {
                 "{server_id} message {conversation_id} {seq} {customer_id} {} {}",
                 owner_session_id.as_deref().unwrap_or(""),
                 u8::from(*proven)
+            ),
+            Event::Read {
+                conversation_id,
+                seq,
+                by_agent,
+            } => format!(
+                "{server_id} read {conversation_id} {seq} {}",
+                u8::from(*by_agent)
             ),
             _ => format!("{server_id} {}", fields.join(" ")),
         }
@@ -182,6 +213,27 @@ impl Event {
             "agent_gone" => Event::AgentGone { agent_id: id()? },
             "queue" => Event::Queue,
             "queue_changed" => Event::QueueChanged { app_id: id()? },
+            "typing" => {
+                let conversation_id = id()?;
+                Event::Typing {
+                    conversation_id,
+                    agent_id: id(),
+                }
+            }
+            "read" => {
+                let conversation_id = id()?;
+                let seq = id()?.parse().ok()?;
+                let by_agent = match fields.next()? {
+                    "0" => false,
+                    "1" => true,
+                    _ => return None,
+                };
+                Event::Read {
+                    conversation_id,
+                    seq,
+                    by_agent,
+                }
+            }
             _ => return None,
         };
         Some((server, event))
@@ -232,6 +284,24 @@ mod tests {
             Event::Queue,
             Event::QueueChanged {
                 app_id: "demo".into(),
+            },
+            Event::Typing {
+                conversation_id: "c1".into(),
+                agent_id: Some("a1".into()),
+            },
+            Event::Typing {
+                conversation_id: "c1".into(),
+                agent_id: None,
+            },
+            Event::Read {
+                conversation_id: "c1".into(),
+                seq: 7,
+                by_agent: true,
+            },
+            Event::Read {
+                conversation_id: "c1".into(),
+                seq: 3,
+                by_agent: false,
             },
         ];
         for event in events {

@@ -20,7 +20,8 @@
 //! - `POST /conversations/{id}/assign` [`AssignConversation`] → 200
 //!   [`ConversationSummary`]: any open conversation (a queued one too) to
 //!   any agent; both agents hear of it.
-//! - `POST /conversations/{id}/read` [`MarkRead`] → 204.
+//! - `POST /conversations/{id}/read` [`MarkRead`] → 204; the customer's
+//!   sockets hear `read` when the caller is the conversation's agent.
 //! - `GET /customers/{id}` → [`CustomerProfile`].
 //! - `GET /queue` → [`ConversationList`]: the open conversations no agent
 //!   has, in routing order (high priority first, then oldest; held ones
@@ -65,6 +66,7 @@ use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
 use crate::hub::CloseReason;
 use crate::scope::{self, Scope};
+use crate::signals;
 use crate::state::AppState;
 use crate::store::{ConversationRecord, SavedReplyRecord, SearchQuery};
 
@@ -401,11 +403,19 @@ async fn read(
             field: Some("seq".into()),
         });
     }
-    in_scope(&state, &auth, &id).await?;
+    let conversation = in_scope(&state, &auth, &id).await?;
     state
         .store
         .mark_read(&auth.agent.id, &id, request.seq)
         .await?;
+    // The customer sees "Seen" when the conversation's own agent read it.
+    if conversation.assigned_agent_id.as_deref() == Some(auth.agent.id.as_str()) {
+        signals::agent_read(
+            state.ctx(),
+            &conversation,
+            request.seq.min(conversation.last_seq),
+        );
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

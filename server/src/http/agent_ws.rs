@@ -31,6 +31,7 @@ use crate::console;
 use crate::http::agent_auth::{cookie_token, AgentSession};
 use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
 use crate::scope::Scope;
+use crate::signals;
 use crate::state::AppState;
 
 /// The agent WebSocket route.
@@ -77,6 +78,7 @@ where
     }
     let mut keepalive = Keepalive::new(&state.config.limits);
     let mut scope = auth.scope.clone();
+    let mut typing = socket::TypingLimit::default();
     loop {
         tokio::select! {
             incoming = stream.next() => {
@@ -91,6 +93,13 @@ where
                     Ok(AgentClientFrame::Ping) => {
                         if !out.frame(&AgentServerFrame::Pong).await {
                             return;
+                        }
+                    }
+                    Ok(AgentClientFrame::Typing { conversation_id }) => {
+                        if typing.allows(&conversation_id) {
+                            if let Err(error) = signals::agent_typing(state.ctx(), &auth.agent, &scope, &conversation_id).await {
+                                tracing::error!(error = %crate::error::error_chain(&error), "typing signal failed");
+                            }
                         }
                     }
                     Err(_) => {
@@ -152,6 +161,8 @@ fn in_scope(scope: &Scope, frame: &AgentServerFrame) -> bool {
         AgentServerFrame::Message { conversation, .. }
         | AgentServerFrame::Conversation { conversation } => scope.allows(&conversation.app_id),
         AgentServerFrame::Queue { app_id } => scope.allows(app_id),
+        // Only for conversations routed to the agent, checked when sent.
+        AgentServerFrame::Typing { .. } | AgentServerFrame::Read { .. } => true,
         AgentServerFrame::Ready { .. } | AgentServerFrame::Pong => true,
     }
 }

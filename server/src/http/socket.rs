@@ -18,6 +18,7 @@
 //!   restarting 1012.
 
 use std::time::Duration;
+use trustchat_protocol::chat::TYPING_EVERY_SECS;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocketUpgrade};
 use futures_util::{Sink, SinkExt as _};
@@ -168,6 +169,38 @@ where
         return Inbound::End;
     }
     Inbound::Text(text)
+}
+
+/// At most one typing notice per [`TYPING_EVERY_SECS`] per conversation
+/// counts, per connection; the rest are dropped. (The customer socket
+/// keys them all under one conversation, its own.)
+#[derive(Debug, Default)]
+pub struct TypingLimit {
+    last: std::collections::HashMap<String, std::time::Instant>,
+}
+
+impl TypingLimit {
+    /// The most conversations remembered (an agent's open ones).
+    const KEYS: usize = 256;
+
+    /// Whether a typing notice in `conversation` counts now.
+    pub fn allows(&mut self, conversation: &str) -> bool {
+        let now = std::time::Instant::now();
+        let every = std::time::Duration::from_secs(TYPING_EVERY_SECS);
+        if let Some(last) = self.last.get(conversation) {
+            if now.duration_since(*last) < every {
+                return false;
+            }
+        }
+        if self.last.len() >= Self::KEYS {
+            self.last
+                .retain(|_, last| now.duration_since(*last) < every);
+        }
+        if self.last.len() < Self::KEYS {
+            self.last.insert(conversation.to_owned(), now);
+        }
+        true
+    }
 }
 
 /// The keep-alive of a connection: when to ping, and when it is idle.

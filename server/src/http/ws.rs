@@ -50,6 +50,7 @@ use crate::http::origin::check_origin;
 use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
 use crate::hub::Subscription;
 use crate::identity::{self, SESSION_TOKEN_PREFIX};
+use crate::signals;
 use crate::state::AppState;
 use crate::store::SessionRecord;
 
@@ -154,6 +155,7 @@ pub async fn serve<W, R>(
         session_changes: subscription.session_changes(),
         known: None,
         page,
+        typing: socket::TypingLimit::default(),
         out,
     };
     // Subscribed first, then read: a change of the session after the
@@ -299,6 +301,8 @@ struct Connection<'a, W> {
     known: Option<(u64, SessionRecord)>,
     /// The page the chat runs on, when the browser said.
     page: Option<String>,
+    /// Typing notices that count.
+    typing: socket::TypingLimit,
     /// The socket's sending half.
     out: Outbox<W>,
 }
@@ -379,6 +383,26 @@ where
         };
         let reply = match frame {
             ClientFrame::Ping => ServerFrame::Pong,
+            ClientFrame::Typing => {
+                if self.typing.allows("") {
+                    if let Some(session) = self.signalling().await {
+                        let signalled = signals::customer_typing(self.state.ctx(), &session).await;
+                        if let Err(error) = signalled {
+                            tracing::error!(error = %crate::error::error_chain(&error), "typing signal failed");
+                        }
+                    }
+                }
+                return true;
+            }
+            ClientFrame::Read { seq } => {
+                if let Some(session) = self.signalling().await {
+                    let signalled = signals::customer_read(self.state.ctx(), &session, seq).await;
+                    if let Err(error) = signalled {
+                        tracing::error!(error = %crate::error::error_chain(&error), "read signal failed");
+                    }
+                }
+                return true;
+            }
             ClientFrame::Auth { .. } => error_frame(
                 ErrorCode::InvalidRequest,
                 "this connection is authenticated already".into(),
@@ -396,6 +420,19 @@ where
             }
         };
         self.out.frame(&reply).await
+    }
+
+    /// The session for a typing or read signal: `None` once revoked (the
+    /// next send finds out and closes) or when it cannot be read (logged:
+    /// signals are best effort).
+    async fn signalling(&mut self) -> Option<SessionRecord> {
+        match self.session().await {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::error!(error = %crate::error::error_chain(&error), "reading the session for a signal failed");
+                None
+            }
+        }
     }
 
     /// A `send`: the same checks and storage as `POST /api/v1/messages`,
