@@ -16,6 +16,37 @@ pub struct AppInfo {
     /// Where the website's own login page is, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_url: Option<String>,
+    /// Whether someone can answer now.
+    #[serde(default)]
+    pub availability: Availability,
+    /// When closed: when support opens next, Unix milliseconds (absent
+    /// when no opening is scheduled within a year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_open_at: Option<i64>,
+}
+
+/// Whether an app's support can answer now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Within office hours, with an agent of the app online and available.
+    #[default]
+    Available,
+    /// Within office hours, nobody available right now.
+    Busy,
+    /// Outside office hours (or a holiday).
+    Closed,
+}
+
+impl Availability {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Available => "available",
+            Availability::Busy => "busy",
+            Availability::Closed => "closed",
+        }
+    }
 }
 
 /// `POST /api/v1/apps/{app_id}/sessions`, and `POST

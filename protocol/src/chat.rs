@@ -203,6 +203,14 @@ pub enum ServerFrame {
         /// The stored message.
         message: Message,
     },
+    /// The app's availability changed (also in `GET /api/v1/apps/{id}`).
+    Availability {
+        /// Now.
+        availability: crate::api::Availability,
+        /// When closed: when support opens next, Unix milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_open_at: Option<i64>,
+    },
     /// The agent of the conversation is typing.
     Typing {
         /// Always `agent`.

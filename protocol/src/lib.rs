@@ -29,8 +29,8 @@ pub use agent::{
     SavedReply, SavedReplyList, SavedReplySource, SetAgentStatus, Team,
 };
 pub use api::{
-    AppInfo, CreateSessionRequest, Customer, IdentityType, MintTokenRequest, MintTokenResponse,
-    SessionResponse, UserInput,
+    AppInfo, Availability, CreateSessionRequest, Customer, IdentityType, MintTokenRequest,
+    MintTokenResponse, SessionResponse, UserInput,
 };
 pub use chat::{
     Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, RateConversation,

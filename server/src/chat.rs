@@ -71,6 +71,10 @@ pub async fn send_customer_message(
     let client_id = canonical_client_id(client_id).map_err(SendError::Invalid)?;
     let body = validate::message_body(body).map_err(SendError::Invalid)?;
     let now_ms = clock::now_ms();
+    // What the app's rules decide for a conversation this message opens
+    // is stored with it, so the queue never holds it undecided.
+    let status = console::customer_status(session, now_ms / 1000);
+    let routing = console::opening_routing(ctx, &session.app_id, status, page, now_ms);
     let appended = ctx
         .store
         .append_customer_message(NewCustomerMessage {
@@ -83,6 +87,7 @@ pub async fn send_customer_message(
             body: body.to_owned(),
             trusted: identity::is_trusted(session, now_ms / 1000),
             now_ms,
+            routing: routing.clone(),
         })
         .await
         .map_err(|error| match error {
@@ -98,8 +103,7 @@ pub async fn send_customer_message(
         deliver_message(ctx.hub, &audience_of(&appended), &message, except);
         // A conversation it opened is routed to an agent first; then the
         // agent and the other servers hear of the message.
-        let status = console::customer_status(session, now_ms / 1000);
-        let held = console::customer_message(ctx, &appended, &message, status, page).await;
+        let held = console::customer_message(ctx, &appended, &message, &routing).await;
         if held.is_some() {
             ask_to_log_in_while_held(ctx, &appended).await;
         }

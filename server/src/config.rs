@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::hours::{Hours, HoursConfig};
 use crate::jwt::IdentityConfig;
 use crate::proxy::TrustedProxies;
 use crate::rules::{self, MessagesConfig, RuleConfig};
@@ -460,6 +461,13 @@ pub struct AppConfig {
     /// (`[[apps.rules]]`); see [`crate::rules`].
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// Office hours (`[apps.hours]`, see [`crate::hours`]); absent: always
+    /// open.
+    #[serde(default)]
+    pub hours: Option<HoursConfig>,
+    /// `hours`, checked when the config loads.
+    #[serde(skip)]
+    pub open_hours: Option<Hours>,
 }
 
 /// Why the configuration could not be used. Each message names the file,
@@ -793,6 +801,13 @@ impl Config {
                     ));
                 }
                 key.hash = format!("sha256:{}", hex.to_ascii_lowercase());
+            }
+            if let Some(hours) = &app.hours {
+                app.open_hours = Some(
+                    hours
+                        .parse()
+                        .map_err(|e| ConfigError::Invalid(format!("app {id}: hours: {e}")))?,
+                );
             }
         }
         self.validate_teams_and_rules()?;

@@ -169,8 +169,8 @@ pub async fn profile(store: &dyn Store, customer_id: &str) -> StoreResult<Option
 }
 
 /// After a customer's message is stored (and delivered to this server's
-/// customer sockets): a conversation it opened is routed by the app's
-/// rules for the customer's `status` and `page` (or held for a login),
+/// customer sockets): a conversation it opened is routed as the app's
+/// rules decided (`routing`, stored with it; or held for a login),
 /// then the assigned agent, here or on another server, hears of the
 /// message, and the other servers deliver it to their sockets. Returns
 /// the deadline when the conversation it opened is held for a login.
@@ -178,20 +178,11 @@ pub async fn customer_message(
     ctx: Ctx<'_>,
     appended: &Appended,
     message: &Message,
-    status: CustomerStatus,
-    page: Option<&str>,
+    routing: &RoutingFacts,
 ) -> Option<i64> {
     let mut held = None;
     if appended.opened {
-        match open_conversation(
-            ctx,
-            &message.conversation_id,
-            &appended.app_id,
-            status,
-            page,
-        )
-        .await
-        {
+        match open_conversation(ctx, &message.conversation_id, &appended.app_id, routing).await {
             Ok(until) => held = until,
             Err(error) => {
                 tracing::error!(error = %crate::error::error_chain(&error), "routing a new conversation failed");
@@ -253,22 +244,27 @@ enum Hold {
     Keep(Option<i64>),
 }
 
-/// Routes a conversation that just opened by the app's rules: stores what
-/// they decided, then routes it, unless a rule holds it for a login
-/// (returned: until when; routed when a login comes or it runs out).
+/// What the app's rules decide for a conversation that a customer of
+/// `status` on `page` opens at `now_ms` (stored with it).
+pub fn opening_routing(
+    ctx: Ctx<'_>,
+    app_id: &str,
+    status: CustomerStatus,
+    page: Option<&str>,
+    now_ms: i64,
+) -> RoutingFacts {
+    decide(ctx, app_id, status, page, Hold::Start(now_ms))
+}
+
+/// Routes a conversation that just opened (stored with what the rules
+/// decided, `facts`), unless a rule holds it for a login (returned:
+/// until when; routed when a login comes or it runs out).
 async fn open_conversation(
     ctx: Ctx<'_>,
     conversation_id: &str,
     app_id: &str,
-    status: CustomerStatus,
-    page: Option<&str>,
+    facts: &RoutingFacts,
 ) -> StoreResult<Option<i64>> {
-    let facts = decide(ctx, app_id, status, page, Hold::Start(clock::now_ms()));
-    if facts != RoutingFacts::default() {
-        ctx.store
-            .set_conversation_routing(conversation_id, &facts)
-            .await?;
-    }
     if let Some(until) = facts.held_until {
         tracing::debug!(conversation = conversation_id, rule = ?facts.rule, "held for a login");
         ctx.holds.add(until);

@@ -82,6 +82,8 @@ pub struct Listener {
     pub session_id: String,
     /// Its customer.
     pub customer_id: String,
+    /// Its app.
+    pub app_id: String,
     /// The end of its proof, Unix seconds; `None` when it is not trusted.
     pub trusted_until: Option<i64>,
 }
@@ -310,6 +312,34 @@ impl Hub {
         }
     }
 
+    /// Delivers `frame` to every customer connection of an app (its
+    /// availability changed). Never waits; drops subscribers that are
+    /// full.
+    pub fn publish_app(&self, app_id: &str, frame: ServerFrame) {
+        let frame = Arc::new(frame);
+        let mut inner = self.lock();
+        let mut dropped = Vec::new();
+        for (id, sub) in &inner.subs {
+            let (Sender::Customer(frames), Some(listener)) = (&sub.frames, &sub.keys.customer)
+            else {
+                continue;
+            };
+            if listener.app_id != app_id {
+                continue;
+            }
+            match frames.try_send(Arc::clone(&frame)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => dropped.push((*id, CloseReason::Lagged)),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    dropped.push((*id, CloseReason::Shutdown))
+                }
+            }
+        }
+        for (id, reason) in dropped {
+            inner.close(id, reason);
+        }
+    }
+
     /// The session's identity changed (a mid-chat identification or
     /// login): its connections now hear as `listener` says.
     pub fn update_session(&self, listener: &Listener) {
@@ -534,6 +564,7 @@ mod tests {
         Listener {
             session_id: session.into(),
             customer_id: customer.into(),
+            app_id: "demo".into(),
             trusted_until,
         }
     }

@@ -477,6 +477,7 @@ pub fn listener(session: &SessionRecord) -> Listener {
     Listener {
         session_id: session.id.clone(),
         customer_id: session.customer_id.clone(),
+        app_id: session.app_id.clone(),
         trusted_until: session
             .trusted
             .then(|| session.trusted_until.unwrap_or(i64::MAX)),

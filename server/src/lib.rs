@@ -42,6 +42,7 @@
 //! tokens.
 
 pub mod agents;
+pub mod availability;
 pub mod bus;
 pub mod chat;
 pub mod clock;
@@ -50,6 +51,7 @@ pub mod console;
 pub mod ctx;
 pub mod error;
 pub mod holds;
+pub mod hours;
 pub mod http;
 pub mod hub;
 pub mod identity;

@@ -101,6 +101,15 @@ async fn heartbeat(state: AppState) {
                         tracing::warn!(error = %crate::error::error_chain(&error), "handing out the queue failed");
                     }
                 }
+                // Office hours begin and end, agents come and go: the
+                // widgets of each app whose availability changed hear it.
+                if let Err(error) = state
+                    .availabilities
+                    .push_changes(state.ctx(), &state.config)
+                    .await
+                {
+                    tracing::warn!(error = %crate::error::error_chain(&error), "pushing availability failed");
+                }
             }
             Err(error) => {
                 tracing::warn!(error = %crate::error::error_chain(&error), "presence heartbeat failed");

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::availability::Availabilities;
 use crate::bus::postgres::{Incoming, PgBus};
 use crate::bus::{Bus, Event, LocalBus};
 use crate::config::{AppConfig, Config};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub limits: Arc<AddressLimits>,
     /// When conversations held for a login are due.
     pub holds: Arc<Holds>,
+    /// Every app's availability, as last computed and pushed.
+    pub availabilities: Arc<Availabilities>,
 }
 
 impl AppState {
@@ -117,6 +120,7 @@ impl AppState {
             login_limiter,
             limits,
             holds: Arc::default(),
+            availabilities: Arc::default(),
         };
         if let Some(incoming) = incoming {
             spawn_relay(state.clone(), incoming);

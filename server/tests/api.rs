@@ -48,13 +48,14 @@ async fn app_info() {
     assert_eq!(
         reply.json(),
         json!({"id": "demo", "name": "Demo Portal", "onboarding": true,
-               "login_url": "http://127.0.0.1:8080/login"})
+               "login_url": "http://127.0.0.1:8080/login", "availability": "busy"})
     );
     // The name defaults to the id, and an absent login_url is left out.
+    // No office hours and no agent online: busy.
     let reply = app.send(get("/api/v1/apps/other")).await;
     assert_eq!(
         reply.json(),
-        json!({"id": "other", "name": "other", "onboarding": false})
+        json!({"id": "other", "name": "other", "onboarding": false, "availability": "busy"})
     );
 }
 

@@ -74,6 +74,7 @@ async fn conversation(
                 body: "hello".into(),
                 trusted: *trusted,
                 now_ms: at(instant),
+                routing: Default::default(),
             })
             .await
             .unwrap();

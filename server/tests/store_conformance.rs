@@ -88,6 +88,7 @@ fn say(session: &SessionRecord, client_id: &str, body: &str, now_ms: i64) -> New
         body: body.into(),
         trusted: session.trusted,
         now_ms,
+        routing: Default::default(),
     }
 }
 
@@ -1016,6 +1017,55 @@ async fn only_a_closed_conversation_is_rated_and_rating_again_replaces() {
                 .rating,
             Some(rating(4, None))
         );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_message_that_opens_a_conversation_stores_its_routing_with_it() {
+    for db in databases::fresh("opening_routing").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let facts = RoutingFacts {
+            team_id: Some("verified".into()),
+            priority: Priority::High,
+            rule: Some("Verified customers".into()),
+            held_until: Some(5_000),
+        };
+        // Alone, and in a batch of openings (the writers' batch path).
+        let mut opened = Vec::new();
+        let mut sends = Vec::new();
+        for _ in 0..3 {
+            let customer = new_customer(store, None).await;
+            let session = new_session(store, &customer, false).await;
+            let mut first = say(&session, &id(), "hi", 1_000);
+            first.routing = facts.clone();
+            sends.push(store.append_customer_message(first));
+            opened.push(session);
+        }
+        let appended = futures_util::future::join_all(sends).await;
+        for result in appended {
+            let appended = result.unwrap();
+            assert!(appended.opened);
+            let record = store
+                .conversation(&appended.message.conversation_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(record.routing, facts);
+        }
+        // A message that joins it changes nothing of it.
+        let mut later = say(&opened[0], &id(), "again", 2_000);
+        later.routing = RoutingFacts::default();
+        let joined = store.append_customer_message(later).await.unwrap();
+        assert!(!joined.opened);
+        let record = store
+            .conversation(&joined.message.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.routing, facts);
         store.close().await;
     }
 }

@@ -223,6 +223,8 @@ async fn set_status(
     if request.status == AgentStatus::Available {
         console::drain_queue(state.ctx()).await?;
     }
+    // Availability may change: the heartbeat recomputes and pushes it now.
+    state.presence.local_changed();
     Ok(Json(agents::agent_view(
         &agent,
         state.presence.is_online(&agent.id),

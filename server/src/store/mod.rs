@@ -282,6 +282,11 @@ pub struct NewCustomerMessage {
     pub trusted: bool,
     /// Unix milliseconds.
     pub now_ms: i64,
+    /// What routing decided for the conversation this message opens,
+    /// stored with it (ignored when it joins one): no hand-out of the
+    /// queue ever sees a new conversation without its rule's team,
+    /// priority and hold.
+    pub routing: RoutingFacts,
 }
 
 /// An agent's message to store in an open conversation.

@@ -210,9 +210,29 @@ async fn many(
         .bind(column(|m| m.session_id.clone()))
         .bind(column(|m| m.customer_id.clone()));
     if statement == OPEN_MANY {
+        let teams: Vec<Option<String>> = indexes
+            .iter()
+            .map(|&i| jobs[i].0.routing.team_id.clone())
+            .collect();
+        let priorities: Vec<i64> = indexes
+            .iter()
+            .map(|&i| jobs[i].0.routing.priority.rank())
+            .collect();
+        let rules: Vec<Option<String>> = indexes
+            .iter()
+            .map(|&i| jobs[i].0.routing.rule.clone())
+            .collect();
+        let holds: Vec<Option<i64>> = indexes
+            .iter()
+            .map(|&i| jobs[i].0.routing.held_until)
+            .collect();
         query = query
             .bind(column(|_| uuid::Uuid::new_v4().to_string()))
-            .bind(column(|m| m.app_id.clone()));
+            .bind(column(|m| m.app_id.clone()))
+            .bind(teams)
+            .bind(priorities)
+            .bind(rules)
+            .bind(holds);
     }
     let rows = query.fetch_all(conn).await.map_err(db)?;
     rows.into_iter()
@@ -288,18 +308,20 @@ WITH input AS (
 SELECT n, conversation_id, seq, owner, proven FROM numbered";
 
 /// [`OPEN`] for many messages at once, at most one per session (`$10`
-/// the ids of the conversations to open, `$11` their apps).
+/// the ids of the conversations to open, `$11` their apps, `$12` to `$15`
+/// what routing decided for each).
 const OPEN_MANY: &str = "\
 WITH input AS (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[],
                          $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],
-                         $11::text[])
+                         $11::text[], $12::text[], $13::bigint[], $14::text[], $15::bigint[])
         AS i(n, id, author_name, body, trusted, now_ms, client_id, session_id, customer_id,
-             conversation_id, app_id)
+             conversation_id, app_id, team_id, priority, rule, held_until)
 ), opened AS (
     INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at,
-                               last_seq, last_activity_at)
-    SELECT conversation_id, app_id, customer_id, session_id, trusted, 'open', now_ms, 1, now_ms
+                               last_seq, last_activity_at, team_id, priority, rule, held_until)
+    SELECT conversation_id, app_id, customer_id, session_id, trusted, 'open', now_ms, 1, now_ms,
+           team_id, priority, rule, held_until
     FROM input i LEFT JOIN LATERAL (
         SELECT TRUE AS stored FROM messages m
         WHERE m.customer_id = i.customer_id AND m.client_id = i.client_id LIMIT 1
@@ -370,8 +392,8 @@ FROM inserted i JOIN bumped b ON b.id = i.conversation_id";
 const OPEN: &str = "\
 WITH opened AS (
     INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at,
-                               last_seq, last_activity_at)
-    SELECT $9, $10, $8, $7, $4, 'open', $5, 1, $5
+                               last_seq, last_activity_at, team_id, priority, rule, held_until)
+    SELECT $9, $10, $8, $7, $4, 'open', $5, 1, $5, $11, $12, $13, $14
     WHERE NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = $8 AND client_id = $6)
     ON CONFLICT DO NOTHING
     RETURNING id, session_id, proven
@@ -455,7 +477,13 @@ async fn insert(
         .bind(&new.session_id)
         .bind(&new.customer_id);
     let query = match open {
-        Some(conversation_id) => query.bind(conversation_id).bind(&new.app_id),
+        Some(conversation_id) => query
+            .bind(conversation_id)
+            .bind(&new.app_id)
+            .bind(&new.routing.team_id)
+            .bind(new.routing.priority.rank())
+            .bind(&new.routing.rule)
+            .bind(new.routing.held_until),
         None => query,
     };
     query.fetch_optional(conn).await.map_err(db)

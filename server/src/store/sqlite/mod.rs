@@ -1526,6 +1526,7 @@ mod tests {
             body: body.into(),
             trusted: false,
             now_ms: 1_000,
+            routing: Default::default(),
         }
     }
 

@@ -174,8 +174,8 @@ async fn append_customer(
     let conversation_id = uuid::Uuid::new_v4().to_string();
     let opened = sqlx::query(
         "INSERT INTO conversations (id, app_id, customer_id, session_id, proven, status, created_at, \
-         last_seq, last_activity_at) \
-         SELECT ?, ?, ?, ?, ?, 'open', ?, 0, ? \
+         last_seq, last_activity_at, team_id, priority, rule, held_until) \
+         SELECT ?, ?, ?, ?, ?, 'open', ?, 0, ?, ?, ?, ?, ? \
          WHERE NOT EXISTS (SELECT 1 FROM messages WHERE customer_id = ? AND client_id = ?)",
     )
     .bind(&conversation_id)
@@ -185,6 +185,10 @@ async fn append_customer(
     .bind(new.trusted)
     .bind(new.now_ms)
     .bind(new.now_ms)
+    .bind(&new.routing.team_id)
+    .bind(new.routing.priority.rank())
+    .bind(&new.routing.rule)
+    .bind(new.routing.held_until)
     .bind(&new.customer_id)
     .bind(&new.client_id)
     .execute(&mut *conn)
