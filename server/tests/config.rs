@@ -396,6 +396,15 @@ team = "verified"
         &after_catch_all,
         "rules[1] can never apply: rules[0] comes first",
     );
+    // Office hours are checked, naming the app.
+    check(
+        &TEAMS.replacen(
+            "[[apps]]\nid = \"bank\"",
+            "[apps.hours]\ntimezone = \"Europe/Paris\"\nmon = [\"18:00-09:00\"]\n\n[[apps]]\nid = \"bank\"",
+            1,
+        ),
+        "app shop: hours: mon range \"18:00-09:00\" must be HH:MM-HH:MM",
+    );
     // Rule names and saved replies are checked.
     check(
         &TEAMS.replacen(
