@@ -160,6 +160,11 @@ pub struct ConversationSummary {
     /// message at or before it).
     #[serde(default)]
     pub customer_read_seq: i64,
+    /// The page the customer is on now, as the site's widget reported it
+    /// (`TrustChat.navigate`). Customer-supplied: show it as text, and
+    /// link it only when it is `http(s)`.
+    #[serde(default)]
+    pub current_page: Option<String>,
 }
 
 /// A conversation's place in the queue: high first, then oldest.

@@ -171,6 +171,41 @@ pub enum ClientFrame {
         /// The highest `seq` on screen.
         seq: i64,
     },
+    /// The customer is on this page now (`TrustChat.navigate`), as
+    /// `POST /api/v1/sessions/current/page`. No answer, but an `error`
+    /// frame for a bad URL.
+    Page {
+        /// An absolute URL, at most [`MAX_PAGE_URL_CHARS`] characters.
+        url: String,
+    },
+}
+
+/// The longest page URL the server keeps, in characters.
+pub const MAX_PAGE_URL_CHARS: usize = 2048;
+
+/// `POST /api/v1/sessions/current/page`: the page the customer is on now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPage {
+    /// An absolute URL, at most [`MAX_PAGE_URL_CHARS`] characters.
+    pub url: String,
+}
+
+/// Whether `url` is a page URL the server keeps: absolute (a scheme of
+/// letters, digits, `+ - .` and a `:`), at most [`MAX_PAGE_URL_CHARS`]
+/// characters, no white space or control characters.
+pub fn valid_page_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && url.chars().count() <= MAX_PAGE_URL_CHARS
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Typing notices count at most once per this many seconds per sender.

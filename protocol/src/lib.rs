@@ -34,7 +34,7 @@ pub use api::{
 };
 pub use chat::{
     Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, RateConversation,
-    SendMessage, ServerFrame, MAX_BODY_CHARS,
+    SendMessage, ServerFrame, SetPage, MAX_BODY_CHARS,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use report::{AuthCounts, AuthDay, AuthReport};

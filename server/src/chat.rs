@@ -73,6 +73,8 @@ pub async fn send_customer_message(
     let now_ms = clock::now_ms();
     // What the app's rules decide for a conversation this message opens
     // is stored with it, so the queue never holds it undecided.
+    // The page the site last reported (`navigate`), else the request's.
+    let page = session.page_url.as_deref().or(page);
     let status = console::customer_status(session, now_ms / 1000);
     let routing = console::opening_routing(ctx, &session.app_id, status, page, now_ms);
     let appended = ctx
@@ -265,6 +267,36 @@ pub async fn identity_changed(ctx: Ctx<'_>, session: &SessionRecord, linked: &Li
     if let Some(closed) = &linked.closed {
         announce_status(ctx, closed).await;
     }
+}
+
+/// The customer is on `url` now (`TrustChat.navigate`): stored on the
+/// session (its sockets read it again, on every server), and its waiting
+/// conversation is routed again by the page-prefix rules, or its agent's
+/// console shows the page. `Err` for a URL the server does not keep.
+pub async fn navigate(ctx: Ctx<'_>, session: &SessionRecord, url: &str) -> Result<(), SendError> {
+    if !trustchat_protocol::chat::valid_page_url(url) {
+        return Err(SendError::Invalid(Invalid {
+            code: ErrorCode::InvalidRequest,
+            field: "url",
+            message:
+                "url must be an absolute URL (https://…) of at most 2048 characters, without spaces",
+        }));
+    }
+    if session.page_url.as_deref() == Some(url) {
+        return Ok(());
+    }
+    ctx.store
+        .set_session_page(&session.id, url)
+        .await
+        .map_err(SendError::Store)?;
+    let mut now = session.clone();
+    now.page_url = Some(url.to_owned());
+    ctx.hub.update_session(&identity::listener(&now));
+    ctx.bus.publish(Event::SessionChanged {
+        session_id: now.id.clone(),
+    });
+    console::session_changed(ctx, &now, Some(url)).await;
+    Ok(())
 }
 
 /// A conversation opened or closed: its customers and its agent hear of

@@ -409,6 +409,7 @@ pub async fn session_changed(ctx: Ctx<'_>, session: &SessionRecord, page: Option
         }
         Ok(Some(conversation)) if conversation.status == ConversationStatus::Open => {
             let status = customer_status(session, clock::now_secs());
+            let page = session.page_url.as_deref().or(page);
             if let Err(error) = reroute(ctx, &conversation, status, page).await {
                 tracing::error!(error = %crate::error::error_chain(&error), "routing a waiting conversation again failed");
             }
@@ -602,6 +603,7 @@ fn summary_view(view: ConversationView) -> ConversationSummary {
         rule: conversation.routing.rule,
         held_until: conversation.routing.held_until,
         customer_read_seq: conversation.customer_read_seq,
+        current_page: given.page_url,
         rating: conversation.rating.map(|r| Rating {
             rating: u8::try_from(r.rating).unwrap_or(0),
             comment: r.comment,

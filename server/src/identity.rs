@@ -195,6 +195,7 @@ pub async fn open_session(
         display_phone: None,
         created_at: now,
         revoked_at: None,
+        page_url: None,
     };
     identity.apply_to(&mut session);
     store.insert_session(&session).await?;

@@ -67,6 +67,7 @@ fn session_of(customer: &CustomerRecord, trusted: bool) -> SessionRecord {
         display_first_name: None,
         created_at: NOW,
         revoked_at: None,
+        page_url: None,
     }
 }
 
@@ -2293,7 +2294,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 7]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

@@ -5,13 +5,16 @@
 //! - `GET /api/v1/sessions/current` reads the bearer's session;
 //! - `POST /api/v1/sessions/current/identity` is the mid-chat login (or
 //!   identification): `{"jwt": "..."}` or `{"user": {...}}`;
+//! - `POST /api/v1/sessions/current/page` `{"url"}` → 204: the page the
+//!   customer is on now (`TrustChat.navigate`), for page-prefix rules and
+//!   the console; 422 for a URL that is not absolute (or too long);
 //! - `DELETE /api/v1/sessions/current` revokes it (`clearUser`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse};
+use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse, SetPage};
 
 use axum::http::header::REFERER;
 use axum::http::HeaderMap;
@@ -26,6 +29,7 @@ use crate::http::auth::CustomerSession;
 use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
 use crate::http::limits;
+use crate::http::messages::send_error;
 use crate::http::origin::KnownApp;
 use crate::hub::CloseReason;
 use crate::identity::{self, Identity, VerifiedIdentity};
@@ -39,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/apps/{app_id}/sessions", post(create))
         .route("/api/v1/sessions/current", get(current).delete(revoke))
         .route("/api/v1/sessions/current/identity", post(change_identity))
+        .route("/api/v1/sessions/current/page", post(set_page))
 }
 
 async fn create(
@@ -164,6 +169,17 @@ async fn current(
         clock::now_secs(),
         page(&headers),
     ))
+}
+
+async fn set_page(
+    State(state): State<AppState>,
+    auth: CustomerSession,
+    JsonBody(request): JsonBody<SetPage>,
+) -> Result<StatusCode, ApiError> {
+    chat::navigate(state.ctx(), &auth.session, &request.url)
+        .await
+        .map_err(send_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke(

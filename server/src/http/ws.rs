@@ -394,6 +394,15 @@ where
                 }
                 return true;
             }
+            ClientFrame::Page { url } => {
+                let Some(session) = self.signalling().await else {
+                    return true;
+                };
+                match chat::navigate(self.state.ctx(), &session, &url).await {
+                    Ok(()) => return true,
+                    Err(error) => api_error_frame(&logged(send_error(error)), None),
+                }
+            }
             ClientFrame::Read { seq } => {
                 if let Some(session) = self.signalling().await {
                     let signalled = signals::customer_read(self.state.ctx(), &session, seq).await;

@@ -78,6 +78,7 @@ const TABLES: &[Table] = &[
             ("sub", Text),
             ("display_email", Text),
             ("display_phone", Text),
+            ("page_url", Text),
         ],
     },
     Table {

@@ -89,6 +89,9 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// Unix seconds; set once the session was revoked.
     pub revoked_at: Option<i64>,
+    /// The page the customer is on now (`TrustChat.navigate`), for
+    /// page-prefix rules and the console.
+    pub page_url: Option<String>,
 }
 
 /// A conversation between a customer and the support team.
@@ -373,6 +376,8 @@ pub struct GivenIdentity {
     pub email: Option<String>,
     /// The phone given.
     pub phone: Option<String>,
+    /// The page the customer is on now (`TrustChat.navigate`).
+    pub page_url: Option<String>,
 }
 
 /// A support agent's account.
@@ -743,6 +748,9 @@ pub trait Store: Send + Sync + 'static {
         filter: ConversationFilter,
         now: i64,
     ) -> StoreResult<Vec<ConversationView>>;
+
+    /// Records the page a session's customer is on now.
+    async fn set_session_page(&self, session_id: &str, page_url: &str) -> StoreResult<()>;
 
     /// Moves the customer's read marker of a conversation up to `seq`
     /// (never back, never past its last message); the marker when it

@@ -203,7 +203,7 @@ impl Store for PostgresStore {
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         )))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -219,6 +219,7 @@ impl Store for PostgresStore {
         .bind(&session.display_phone)
         .bind(session.created_at)
         .bind(session.revoked_at)
+        .bind(&session.page_url)
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -898,7 +899,7 @@ impl Store for PostgresStore {
              cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
              cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
              o.display_name AS given_name, o.display_email AS given_email, \
-             o.display_phone AS given_phone, \
+             o.display_phone AS given_phone, o.page_url AS given_page, \
              (SELECT m.body FROM messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq) AS last_body, \
              (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author = 'customer' \
                 AND m.seq > COALESCE((SELECT r.seq FROM agent_reads r \
@@ -945,6 +946,7 @@ impl Store for PostgresStore {
                         name: get("given_name")?,
                         email: get("given_email")?,
                         phone: get("given_phone")?,
+                        page_url: get("given_page")?,
                     },
                     conversation,
                     last_body: get("last_body")?,
@@ -953,6 +955,16 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn set_session_page(&self, session_id: &str, page_url: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET page_url = $1 WHERE id = $2")
+            .bind(page_url)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn mark_customer_read(

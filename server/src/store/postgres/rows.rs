@@ -21,7 +21,7 @@ pub(super) const CUSTOMER_COLUMNS: &str =
 pub(super) const SESSION_COLUMNS: &str =
     "id, token_hash, app_id, customer_id, trusted, trusted_until, \
      identity_kind, sub, display_name, display_first_name, display_email, display_phone, \
-     created_at, revoked_at";
+     created_at, revoked_at, page_url";
 pub(super) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, author, author_name, kind, body, link, \
      trusted, created_at_ms, client_id, session_id";
@@ -144,6 +144,7 @@ pub(super) fn session_from_row(row: &PgRow) -> Result<SessionRecord, StoreError>
         display_phone: get(row, "display_phone")?,
         created_at: get(row, "created_at")?,
         revoked_at: get(row, "revoked_at")?,
+        page_url: get(row, "page_url")?,
     })
 }
 

@@ -99,7 +99,7 @@ const CONVERSATION_COLUMNS: &str =
 const CUSTOMER_COLUMNS: &str = "id, app_id, sub, name, email, phone, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, token_hash, app_id, customer_id, trusted, trusted_until, \
      identity_kind, sub, display_name, display_first_name, display_email, display_phone, created_at, \
-     revoked_at";
+     revoked_at, page_url";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author, author_name, kind, body, link, \
      trusted, created_at_ms, client_id, session_id";
 
@@ -370,7 +370,7 @@ impl Store for SqliteStore {
 
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -386,6 +386,7 @@ impl Store for SqliteStore {
         .bind(&session.display_phone)
         .bind(session.created_at)
         .bind(session.revoked_at)
+        .bind(&session.page_url)
         .execute(&self.writer)
         .await
         .map_err(db)?;
@@ -1114,7 +1115,7 @@ impl Store for SqliteStore {
              cu.app_id AS cu_app_id, cu.sub AS cu_sub, cu.name AS cu_name, cu.email AS cu_email, \
              cu.phone AS cu_phone, cu.created_at AS cu_created_at, cu.updated_at AS cu_updated_at, \
              o.display_name AS given_name, o.display_email AS given_email, \
-             o.display_phone AS given_phone, \
+             o.display_phone AS given_phone, o.page_url AS given_page, \
              (SELECT m.body FROM messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq) AS last_body, \
              (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author = 'customer' \
                 AND m.seq > COALESCE((SELECT r.seq FROM agent_reads r \
@@ -1159,6 +1160,7 @@ impl Store for SqliteStore {
                         name: row.try_get("given_name").map_err(db)?,
                         email: row.try_get("given_email").map_err(db)?,
                         phone: row.try_get("given_phone").map_err(db)?,
+                        page_url: row.try_get("given_page").map_err(db)?,
                     },
                     conversation,
                     last_body: row.try_get("last_body").map_err(db)?,
@@ -1167,6 +1169,16 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn set_session_page(&self, session_id: &str, page_url: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET page_url = ? WHERE id = ?")
+            .bind(page_url)
+            .bind(session_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn mark_customer_read(
@@ -1436,6 +1448,7 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         display_phone: row.try_get("display_phone").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
         revoked_at: row.try_get("revoked_at").map_err(db)?,
+        page_url: row.try_get("page_url").map_err(db)?,
     })
 }
 
