@@ -802,6 +802,20 @@ impl Config {
                 }
                 key.hash = format!("sha256:{}", hex.to_ascii_lowercase());
             }
+            for locale in app.messages.locales.keys() {
+                if !rules::valid_locale(locale) {
+                    return invalid(format!(
+                        "app {id}: [apps.messages.{locale}] is not a language tag (such as fr or pt-BR), or a misspelt greeting_trusted, greeting_identified or greeting_anonymous"
+                    ));
+                }
+            }
+            for (index, rule) in app.rules.iter().enumerate() {
+                if let Some(locale) = rule.greetings.keys().find(|l| !rules::valid_locale(l)) {
+                    return invalid(format!(
+                        "app {id}: rules[{index}].greetings: {locale:?} is not a language tag (such as fr or pt-BR)"
+                    ));
+                }
+            }
             if let Some(hours) = &app.hours {
                 app.open_hours = Some(
                     hours

@@ -24,6 +24,8 @@
 //!
 //! Pure: no IO, tested by data.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// Where a customer stands, as far as the first message cares.
@@ -38,9 +40,10 @@ pub enum CustomerStatus {
     Trusted,
 }
 
-/// The `[apps.messages]` table: the texts when no rule matches.
+/// The `[apps.messages]` table: the texts when no rule matches, and
+/// per locale (`[apps.messages.fr]`) the texts that override them for
+/// customers whose browser asks for that language.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MessagesConfig {
     /// For trusted customers; default `Hi {first_name}!`.
     #[serde(default)]
@@ -53,6 +56,85 @@ pub struct MessagesConfig {
     /// `Hi there! Log in for faster help: {login_url}`.
     #[serde(default)]
     pub greeting_anonymous: Option<String>,
+    /// `[apps.messages.LOCALE]`: texts by BCP 47 language tag (`fr`,
+    /// `pt-BR`); what one leaves out comes from the table above.
+    #[serde(flatten)]
+    pub locales: BTreeMap<String, LocaleMessages>,
+}
+
+/// One `[apps.messages.LOCALE]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleMessages {
+    /// For trusted customers.
+    #[serde(default)]
+    pub greeting_trusted: Option<String>,
+    /// For identified, untrusted customers.
+    #[serde(default)]
+    pub greeting_identified: Option<String>,
+    /// For anonymous customers.
+    #[serde(default)]
+    pub greeting_anonymous: Option<String>,
+}
+
+/// Whether `tag` looks like a BCP 47 language tag: a primary language of
+/// 2 or 3 letters, then subtags of 1 to 8 letters or digits.
+pub fn valid_locale(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The languages a request asks for, best first, from `Accept-Language`
+/// (`fr-CA,fr;q=0.9,en;q=0.5`); `*` and malformed entries are skipped,
+/// at most 10 kept.
+pub fn accepted_locales(header: &str) -> Vec<String> {
+    let mut weighted: Vec<(u16, usize, String)> = header
+        .split(',')
+        .enumerate()
+        .filter_map(|(order, entry)| {
+            let mut parts = entry.split(';');
+            let tag = parts.next()?.trim();
+            if !valid_locale(tag) {
+                return None;
+            }
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1000), |q| {
+                    q.trim()
+                        .parse::<f32>()
+                        .ok()
+                        .map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
+                })?;
+            (q > 0).then(|| (q, order, tag.to_owned()))
+        })
+        .collect();
+    weighted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    weighted
+        .into_iter()
+        .take(10)
+        .map(|(_, _, tag)| tag)
+        .collect()
+}
+
+/// The entry of `map` for the first of `wanted` it has: the exact tag
+/// (any case), else one of the same language (`fr-CA` finds `fr`, `pt`
+/// finds `pt-BR`).
+pub fn localized<'a, T>(map: &'a BTreeMap<String, T>, wanted: &[String]) -> Option<&'a T> {
+    let primary = |tag: &str| {
+        tag.split('-')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    wanted.iter().find_map(|want| {
+        map.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(want))
+            .or_else(|| map.iter().find(|(key, _)| primary(key) == primary(want)))
+            .map(|(_, value)| value)
+    })
 }
 
 /// One `[[apps.rules]]` table. The first rule that matches a customer
@@ -74,6 +156,10 @@ pub struct RuleConfig {
     /// text for the customer's status.
     #[serde(default)]
     pub greeting: Option<String>,
+    /// The first message by language (`greetings = { fr = "…" }`), over
+    /// `greeting` for customers who ask for one of them.
+    #[serde(default)]
+    pub greetings: BTreeMap<String, String>,
     /// The team its conversations are routed to (a `[[teams]]` id).
     #[serde(default)]
     pub team: Option<String>,
@@ -193,6 +279,39 @@ const ANONYMOUS: &str = "Hi there! Log in for faster help: {login_url}";
 const IDENTIFIED_NO_LINK: &str = "Hi {first_name}!";
 const ANONYMOUS_NO_LINK: &str = "Hi there! How can we help?";
 
+/// [`first_message`] in the first of `locales` (best first) the app has
+/// texts for: the matching rule's `greetings`, then
+/// `[apps.messages.LOCALE]`, each falling back to the unlocalized text.
+#[allow(clippy::too_many_arguments)]
+pub fn first_message_in(
+    rules: &[RuleConfig],
+    messages: &MessagesConfig,
+    login_url: Option<&str>,
+    status: CustomerStatus,
+    first_name: Option<&str>,
+    page: Option<&str>,
+    locales: &[String],
+) -> FirstMessage {
+    let rule = matching(rules, status, page);
+    let from_rule = rule.and_then(|rule| {
+        localized(&rule.greetings, locales)
+            .map(String::as_str)
+            .or(rule.greeting.as_deref())
+    });
+    let template = match from_rule {
+        Some(greeting) => greeting,
+        None => {
+            let local = localized(&messages.locales, locales).and_then(|texts| match status {
+                CustomerStatus::Trusted => texts.greeting_trusted.as_deref(),
+                CustomerStatus::Identified => texts.greeting_identified.as_deref(),
+                CustomerStatus::Anonymous => texts.greeting_anonymous.as_deref(),
+            });
+            local.unwrap_or_else(|| default_text(messages, login_url.is_some(), status))
+        }
+    };
+    fill(template, first_name, login_url)
+}
+
 /// The first message for a customer of `status` on `page` (the page URL,
 /// when known), in an app with these rules, messages and login URL.
 pub fn first_message(
@@ -230,7 +349,17 @@ pub fn texts<'a>(
 ) -> impl Iterator<Item = &'a str> {
     rules
         .iter()
-        .filter_map(|rule| rule.greeting.as_deref())
+        .flat_map(|rule| rule.greeting.iter().chain(rule.greetings.values()))
+        .map(String::as_str)
+        .chain(messages.locales.values().flat_map(|texts| {
+            [
+                &texts.greeting_trusted,
+                &texts.greeting_identified,
+                &texts.greeting_anonymous,
+            ]
+            .into_iter()
+            .filter_map(|text| text.as_deref())
+        }))
         .chain(
             [
                 &messages.greeting_trusted,
@@ -275,6 +404,7 @@ mod tests {
     fn rule(status: &[CustomerStatus], page_prefix: Option<&str>, greeting: &str) -> RuleConfig {
         RuleConfig {
             name: None,
+            greetings: BTreeMap::new(),
             status: status.to_vec(),
             page_prefix: page_prefix.map(str::to_owned),
             greeting: Some(greeting.to_owned()),
@@ -304,6 +434,68 @@ mod tests {
             },
             "{status:?} {first_name:?} {page:?}"
         );
+    }
+
+    #[test]
+    fn texts_follow_the_customers_language_with_fallbacks() {
+        let messages: MessagesConfig = toml::from_str(
+            r#"
+greeting_anonymous = "Hello! {login_url}"
+[fr]
+greeting_anonymous = "Bonjour ! {login_url}"
+[pt-BR]
+greeting_trusted = "Olá, {first_name}!"
+"#,
+        )
+        .unwrap();
+        let mut checkout = rule(&[Identified], None, "Checkout help");
+        checkout
+            .greetings
+            .insert("de".into(), "Hilfe beim Bezahlen".into());
+        let rules = [checkout];
+        let say = |status, locales: &[&str]| {
+            let locales: Vec<String> = locales.iter().map(|l| l.to_string()).collect();
+            first_message_in(
+                &rules,
+                &messages,
+                Some(LOGIN),
+                status,
+                Some("Ada"),
+                None,
+                &locales,
+            )
+            .text
+        };
+        assert_eq!(
+            say(Anonymous, &["fr-CA", "en"]),
+            "Bonjour ! https://shop.example/login"
+        );
+        assert_eq!(
+            say(Anonymous, &["ja", "FR"]),
+            "Bonjour ! https://shop.example/login"
+        );
+        assert_eq!(say(Anonymous, &["es"]), "Hello! https://shop.example/login");
+        assert_eq!(say(Anonymous, &[]), "Hello! https://shop.example/login");
+        assert_eq!(say(Trusted, &["pt"]), "Olá, Ada!");
+        // What a locale leaves out comes from the table above, then the
+        // built-in text.
+        assert_eq!(say(Trusted, &["fr"]), "Hi Ada!");
+        // A rule's own greeting by language, else its greeting.
+        assert_eq!(say(Identified, &["de-AT"]), "Hilfe beim Bezahlen");
+        assert_eq!(say(Identified, &["fr"]), "Checkout help");
+    }
+
+    #[test]
+    fn accept_language_is_read_best_first() {
+        assert_eq!(
+            accepted_locales("fr-CA,fr;q=0.9, en;q=0.8,*;q=0.1"),
+            ["fr-CA", "fr", "en"]
+        );
+        assert_eq!(accepted_locales("en;q=0.2, de"), ["de", "en"]);
+        assert_eq!(accepted_locales("es;q=0, pt-BR"), ["pt-BR"]);
+        assert!(accepted_locales("").is_empty());
+        assert!(accepted_locales("<script>, 12, x_y").is_empty());
+        assert!(valid_locale("pt-BR") && valid_locale("zh-Hant-TW") && !valid_locale("french"));
     }
 
     #[test]
@@ -378,6 +570,7 @@ mod tests {
             greeting_trusted: Some("Welcome back, {first_name}.".into()),
             greeting_identified: None,
             greeting_anonymous: Some("Hello! {login_url}".into()),
+            locales: BTreeMap::new(),
         };
         let rules = [
             rule(

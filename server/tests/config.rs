@@ -405,6 +405,23 @@ team = "verified"
         ),
         "app shop: hours: mon range \"18:00-09:00\" must be HH:MM-HH:MM",
     );
+    // Texts by language need language tags.
+    check(
+        &TEAMS.replacen(
+            "[[apps]]\nid = \"bank\"",
+            "[apps.messages.french]\ngreeting_anonymous = \"Bonjour\"\n\n[[apps]]\nid = \"bank\"",
+            1,
+        ),
+        "app shop: [apps.messages.french] is not a language tag",
+    );
+    check(
+        &TEAMS.replacen(
+            "priority = \"high\"",
+            "priority = \"high\"\ngreetings = { \"fr_FR\" = \"x\" }",
+            1,
+        ),
+        "app shop: rules[0].greetings: \"fr_FR\" is not a language tag",
+    );
     // Rule names and saved replies are checked.
     check(
         &TEAMS.replacen(

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse, SetPage};
 
-use axum::http::header::REFERER;
+use axum::http::header::{ACCEPT_LANGUAGE, REFERER};
 use axum::http::HeaderMap;
 
 use crate::bus::Event;
@@ -63,7 +63,13 @@ async fn create(
         // The customer is verified now: their proven conversation's agent sees it.
         console::session_changed(state.ctx(), &opened.session, page(&headers)).await;
     }
-    let mut response = session_response(&app, &opened.session, now, page(&headers));
+    let mut response = session_response(
+        &app,
+        &opened.session,
+        now,
+        page(&headers),
+        &locales(&headers),
+    );
     response.session_token = Some(opened.token);
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -100,7 +106,13 @@ async fn change_identity(
         chat::identity_changed(state.ctx(), &changed.session, &changed.linked).await;
     }
     console::session_changed(state.ctx(), &changed.session, page(&headers)).await;
-    let mut response = session_response(&auth.app, &changed.session, now, page(&headers));
+    let mut response = session_response(
+        &auth.app,
+        &changed.session,
+        now,
+        page(&headers),
+        &locales(&headers),
+    );
     response.session_token = changed.new_token;
     Ok(Json(response))
 }
@@ -168,6 +180,7 @@ async fn current(
         &auth.session,
         clock::now_secs(),
         page(&headers),
+        &locales(&headers),
     ))
 }
 
@@ -211,6 +224,7 @@ fn session_response(
     session: &SessionRecord,
     now: i64,
     page: Option<&str>,
+    locales: &[String],
 ) -> SessionResponse {
     let view = identity::customer_view(session);
     let trusted = identity::is_trusted(session, now);
@@ -221,13 +235,14 @@ fn session_response(
     } else {
         CustomerStatus::Anonymous
     };
-    let first = rules::first_message(
+    let first = rules::first_message_in(
         &app.rules,
         &app.messages,
         app.login_url.as_deref(),
         status,
         view.first_name.as_deref(),
         page,
+        locales,
     );
     SessionResponse {
         session_token: None,
@@ -243,4 +258,14 @@ fn session_response(
 /// the full URL on the same origin, often only the origin across origins).
 pub fn page(headers: &HeaderMap) -> Option<&str> {
     headers.get(REFERER).and_then(|value| value.to_str().ok())
+}
+
+/// The languages the customer asks for, best first (`Accept-Language`,
+/// which the widget sets to its locale).
+pub fn locales(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok())
+        .map(rules::accepted_locales)
+        .unwrap_or_default()
 }
