@@ -129,6 +129,8 @@ async fn outside_hours_an_app_is_closed_and_says_when_it_opens_next() {
         .timestamp()
         .as_millisecond();
     assert_eq!(info["next_open_at"], expected, "{info}");
-    // The app without hours is always within them.
-    assert_eq!(app(&live, "other").await["availability"], "available");
+    // The app without hours is always within them (available once the
+    // console's presence is written).
+    until_app_says(&live, "other", "available").await;
+    assert_eq!(app(&live, "demo").await["availability"], "closed");
 }
