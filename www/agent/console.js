@@ -7,7 +7,7 @@
 // makes text nodes and attributes: nothing here parses HTML.
 
 import * as api from "./api.js";
-import { append, dayTimeText, h, replaceChildren, srOnly, timeEl } from "./dom.js";
+import { append, dayTimeText, h, replaceChildren, safeHttpUrl, srOnly, timeEl } from "./dom.js";
 import { connectLive } from "./live.js";
 import { priorityPill, ratingBlock, statusPill, verificationPill } from "./pills.js";
 import { QueuePanel, holdTime, isHeld } from "./queue.js";
@@ -301,6 +301,12 @@ function onFrame(frame) {
       break;
     case "queue":
       break; // an app's queue changed: refetched above
+    case "typing":
+      if (frame.conversation_id === state.open?.id) typing.show();
+      break;
+    case "read":
+      if (frame.conversation_id === state.open?.id) timeline.setSeen(frame.seq);
+      break;
     default:
       break; // pong, and frames this version does not know
   }
@@ -309,6 +315,7 @@ function onFrame(frame) {
 function onMessage(message, conversation) {
   if (conversation) upsert(conversation);
   if (message && state.open?.id === message.conversation_id) {
+    if (message.author === "customer") typing.hide();
     if (!timeline.add(message)) refreshOpen();
     markRead();
   }
@@ -337,7 +344,7 @@ function upsert(conversation, { quiet = false } = {}) {
     const before = state.open.conversation;
     state.open.conversation = conversation;
     if ((before?.customer?.name ?? null) !== (conversation.customer?.name ?? null)) {
-      timeline.reset(timeline.messages, { state: conversation.status, customerName: conversation.customer?.name });
+      timeline.reset(timeline.messages, { state: conversation.status, customerName: conversation.customer?.name, seenSeq: conversation.customer_read_seq });
     } else {
       timeline.setState(conversation.status);
     }
@@ -448,6 +455,7 @@ function isReadOnly(conversation) {
 }
 
 async function openConversation(id) {
+  typing.hide();
   if (state.open?.id === id && state.open.conversation && timeline.messages.length) {
     return refreshOpen(); // already shown: bring it up to date without redrawing
   }
@@ -485,7 +493,7 @@ function showDetail(detail) {
   const c = detail.conversation;
   state.open = { id: c.id, conversation: c, loginUrl: detail.login_url ?? null };
   if (state.conversations.has(c.id)) state.conversations.set(c.id, c);
-  timeline.reset(detail.messages, { state: c.status, customerName: c.customer?.name });
+  timeline.reset(detail.messages, { state: c.status, customerName: c.customer?.name, seenSeq: c.customer_read_seq });
   renderConversation();
   renderList();
   markRead();
@@ -510,7 +518,7 @@ async function refreshOpen() {
       timeline.setState(c.status);
       for (const m of messages.slice(timeline.messages.length)) timeline.add(m);
     } else {
-      timeline.reset(messages, { state: c.status, customerName: c.customer?.name });
+      timeline.reset(messages, { state: c.status, customerName: c.customer?.name, seenSeq: c.customer_read_seq });
     }
     renderConversation();
     renderList();
@@ -556,6 +564,54 @@ function renderConversation() {
   renderProfile();
 }
 
+/**
+ * "Customer is typing…" under the timeline: shown on a typing frame of the
+ * open conversation, gone after 5 s or with the customer's next message.
+ */
+const typing = {
+  timer: null,
+  el: null,
+  show() {
+    if (!this.el) {
+      this.el = h("p", { class: "typing", "data-agent": "typing", role: "status" });
+      ui.timeline.after(this.el);
+    }
+    this.el.textContent = "Customer is typing…";
+    this.el.hidden = false;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.hide(), 5000);
+  },
+  hide() {
+    clearTimeout(this.timer);
+    if (this.el) {
+      this.el.hidden = true;
+      this.el.textContent = "";
+    }
+  },
+};
+
+/** Tells the customer the agent is typing: at most once each 2 s, only in an open conversation of theirs. */
+let lastTypingSent = 0;
+function sendTyping() {
+  const c = state.open?.conversation;
+  if (!c || c.status !== "open" || c.assigned_agent_id !== state.me?.id) return;
+  if (ui.reply.value.startsWith("/")) return; // choosing a saved reply
+  const now = Date.now();
+  if (now - lastTypingSent < 2000) return;
+  lastTypingSent = now;
+  state.live?.send({ type: "typing", conversation_id: c.id });
+}
+
+/** The page the customer is on: a link when it is http(s), text otherwise. */
+function currentPage(c) {
+  if (!c.current_page) return null;
+  const url = safeHttpUrl(c.current_page);
+  const target = url
+    ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", dir: "ltr" }, c.current_page)
+    : h("span", { dir: "ltr" }, c.current_page);
+  return h("p", { class: "conversation__page", "data-agent": "current-page" }, "Customer's page: ", target);
+}
+
 /** Team, priority, the routing rule, a hold for login, and the customer's rating. */
 function renderDetails(c) {
   const team = c.team_id ? teamName(c.team_id) : null;
@@ -569,7 +625,7 @@ function renderDetails(c) {
       ? h("span", { class: "tag tag--held", "data-agent": "conversation-held" }, `Waiting for the customer to log in until ${holdTime(c.held_until)}`)
       : null,
   ];
-  replaceChildren(ui.conversationDetails, h("p", { class: "conversation__facts" }, facts), ratingBlock(c.rating));
+  replaceChildren(ui.conversationDetails, h("p", { class: "conversation__facts" }, facts), currentPage(c), ratingBlock(c.rating));
   ui.conversationDetails.hidden = false;
 }
 
@@ -901,6 +957,7 @@ function wire() {
     sendReply();
   });
   ui.reply.addEventListener("keydown", onReplyKey);
+  ui.reply.addEventListener("input", sendTyping);
   ui.requestLogin.addEventListener("click", requestLogin);
   ui.close.addEventListener("click", closeConversation);
   ui.assign.addEventListener("submit", assign);

@@ -113,6 +113,11 @@ export function connectLive({ onFrame, onState, stillLoggedIn, onLoggedOut }) {
     socket = null;
   }
 
+  /** Sends a frame when connected; dropped otherwise (typing is best effort). */
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
   open();
-  return { stop };
+  return { stop, send };
 }

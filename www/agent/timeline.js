@@ -29,7 +29,8 @@ export class Timeline {
   }
 
   /** Replaces everything. */
-  reset(messages, { state, customerName }) {
+  reset(messages, { state, customerName, seenSeq = 0 }) {
+    this.seenSeq = 0;
     this.state = state;
     this.customerName = customerName || ANONYMOUS;
     this.messages = [];
@@ -37,6 +38,7 @@ export class Timeline {
     this.root.setAttribute("aria-busy", "true");
     this.root.replaceChildren();
     for (const message of [...messages].sort((a, b) => a.seq - b.seq)) this.#append(message);
+    this.setSeen(seenSeq);
     this.root.setAttribute("aria-busy", "false");
     this.scrollToEnd();
   }
@@ -78,6 +80,20 @@ export class Timeline {
 
   scrollToEnd() {
     this.root.scrollTop = this.root.scrollHeight;
+  }
+
+  /**
+   * "Seen" under the last agent message the customer has read (up to
+   * `seq`), and nowhere else.
+   */
+  setSeen(seq) {
+    this.seenSeq = Math.max(this.seenSeq ?? 0, seq || 0);
+    for (const old of this.root.querySelectorAll('[data-agent="seen"]')) old.remove();
+    const read = this.messages.filter((m) => m.author === "agent" && m.seq <= this.seenSeq);
+    const last = read[read.length - 1];
+    if (!last) return;
+    const el = this.root.querySelector(`[data-agent="message"][data-seq="${last.seq}"]`);
+    el?.append(h("p", { class: "message__seen", "data-agent": "seen" }, "Seen"));
   }
 
   #append(message) {
