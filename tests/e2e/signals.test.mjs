@@ -105,3 +105,72 @@ describe("typing, read state and the customer's page in the console", () => {
     assert.deepEqual(await axeViolations(agent), []);
   });
 });
+
+describe("the console tells the agent", () => {
+  test("asks for notifications only on the button; new conversations and hidden-tab messages notify, chime and count", async () => {
+    const context = await browser.newContext();
+    // Record what the page asks of the browser.
+    await context.addInitScript(() => {
+      window.__told = { asked: 0, notes: [], chimes: 0 };
+      let permission = "default";
+      class FakeNotification {
+        static get permission() {
+          return permission;
+        }
+        static async requestPermission() {
+          window.__told.asked += 1;
+          permission = "granted";
+          return permission;
+        }
+        constructor(title, options) {
+          window.__told.notes.push({ title, body: options?.body });
+        }
+      }
+      window.Notification = FakeNotification;
+      window.AudioContext = class {
+        constructor() {
+          this.currentTime = 0;
+          this.destination = {};
+        }
+        createOscillator() {
+          window.__told.chimes += 1;
+          return { frequency: {}, connect: (x) => x, start() {}, stop() {} };
+        }
+        createGain() {
+          return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (x) => x };
+        }
+      };
+    });
+    const agent = await context.newPage();
+    await agentLogIn(agent, stack.url, "sam@support.example", "sam-password-12");
+    const told = () => agent.evaluate(() => window.__told);
+    assert.equal((await told()).asked, 0, "never asked on load");
+    const enable = agent.locator("[data-agent=notify-enable]");
+    await enable.click();
+    assert.equal((await told()).asked, 1);
+    await enable.waitFor({ state: "hidden" });
+
+    // A new conversation: a chime at once (and a notification when hidden).
+    const tess = await freshPage();
+    await customer(tess);
+    await sendFrame(tess, { type: "send", client_id: crypto.randomUUID(), body: "New here" });
+    await agent.waitForFunction(() => window.__told.chimes > 0);
+
+    // The tab is hidden: a customer message notifies with its text and
+    // counts in the title.
+    await agent.evaluate(() => Object.defineProperty(document, "hidden", { value: true, configurable: true }));
+    await sendFrame(tess, { type: "send", client_id: crypto.randomUUID(), body: "Are you there?" });
+    await agent.waitForFunction(() => window.__told.notes.some((n) => n.body === "Are you there?"));
+    const note = (await told()).notes.find((n) => n.body === "Are you there?");
+    assert.equal(note.title, "New message from Tess Typer");
+    await agent.waitForFunction(() => /^\(\d+\) TrustChat agent console$/.test(document.title));
+
+    // The sound can be turned off, and stays off.
+    await agent.locator("[data-agent=sound-toggle]").uncheck();
+    const before = (await told()).chimes;
+    await sendFrame(tess, { type: "send", client_id: crypto.randomUUID(), body: "Hello?" });
+    await agent.waitForFunction(() => window.__told.notes.some((n) => n.body === "Hello?"));
+    assert.equal((await told()).chimes, before);
+    assert.equal(await agent.evaluate(() => localStorage.getItem("trustchat-agent:sound")), "off");
+  });
+});

@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import { append, dayTimeText, h, replaceChildren, safeHttpUrl, srOnly, timeEl } from "./dom.js";
 import { connectLive } from "./live.js";
+import { Notifier } from "./notify.js";
 import { priorityPill, ratingBlock, statusPill, verificationPill } from "./pills.js";
 import { QueuePanel, holdTime, isHeld } from "./queue.js";
 import { ReplyMenu, SavedReplies, SavedRepliesDialog } from "./saved-replies.js";
@@ -30,6 +31,7 @@ const ui = Object.fromEntries(
     "saved-replies-popup", "saved-replies-menu", "saved-replies-empty", "saved-replies-status",
     "saved-replies-open", "saved-replies-dialog", "saved-replies-close", "saved-replies-list",
     "saved-reply-form", "saved-reply-team", "saved-reply-title", "saved-reply-body", "saved-reply-error",
+    "notify-enable", "sound-toggle",
   ].map((hook) => [camel(hook), document.querySelector(`[data-agent="${hook}"]`)]),
 );
 
@@ -62,6 +64,8 @@ const state = {
 };
 
 const savedReplies = new SavedReplies();
+
+const notifier = new Notifier({ enable: ui.notifyEnable, sound: ui.soundToggle });
 
 const queue = new QueuePanel({
   list: ui.queueList,
@@ -313,7 +317,11 @@ function onFrame(frame) {
 }
 
 function onMessage(message, conversation) {
+  const known = conversation && state.conversations.has(conversation.id);
   if (conversation) upsert(conversation);
+  if (known && message?.author === "customer" && conversation.assigned_agent_id === state.me?.id) {
+    notifier.tell(`New message from ${conversation.customer?.name || ANONYMOUS}`, message.body);
+  }
   if (message && state.open?.id === message.conversation_id) {
     if (message.author === "customer") typing.hide();
     if (!timeline.add(message)) refreshOpen();
@@ -332,7 +340,10 @@ function upsert(conversation, { quiet = false } = {}) {
   const name = conversation.customer?.name || ANONYMOUS;
   if (mine) {
     state.conversations.set(conversation.id, conversation);
-    if (!known && conversation.status === "open" && !quiet) announce(`New conversation from ${name}.`);
+    if (!known && conversation.status === "open" && !quiet) {
+      announce(`New conversation from ${name}.`);
+      notifier.tell("New conversation", `${name}: ${conversation.last_message_preview ?? ""}`, { always: true });
+    }
   } else if (known) {
     state.conversations.delete(conversation.id);
     if (!quiet) announce(`The conversation with ${name} was reassigned.`);
