@@ -142,6 +142,10 @@ pub struct MessagesPage {
     /// `seq`.
     #[serde(default)]
     pub has_more: bool,
+    /// How far the conversation's agent has read it ("Seen" under the
+    /// customer's messages up to it); 0 before any.
+    #[serde(default)]
+    pub agent_read_seq: i64,
 }
 
 /// Frames a client sends on `/api/v1/ws`.

@@ -317,6 +317,7 @@ pub async fn history(store: &dyn Store, reader: &Reader, after: i64) -> StoreRes
             status: None,
             messages: Vec::new(),
             has_more: false,
+            agent_read_seq: 0,
         });
     };
     // One more than a page says whether another page follows.
@@ -325,11 +326,16 @@ pub async fn history(store: &dyn Store, reader: &Reader, after: i64) -> StoreRes
         .await?;
     let has_more = records.len() > PAGE_SIZE;
     records.truncate(PAGE_SIZE);
+    let agent_read_seq = match conversation.assigned_agent_id.as_deref() {
+        Some(agent) => store.agent_read_seq(agent, &conversation.id).await?,
+        None => 0,
+    };
     Ok(MessagesPage {
         conversation_id: Some(conversation.id),
         status: Some(conversation.status),
         messages: records.iter().map(views::message).collect(),
         has_more,
+        agent_read_seq,
     })
 }
 

@@ -178,6 +178,18 @@ async fn read_markers_move_forward_and_each_side_sees_seen() {
         past_status(&mut widget).await,
         json!({"type": "read", "seq": 1})
     );
+    // And a widget that reconnects reads it with the history.
+    let page: Value = live
+        .http
+        .get(live.url("/api/v1/messages?after=0"))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["agent_read_seq"], 1);
 
     // Two replies; the customer reads the first, then both (the marker
     // never passes the last message), then an old seq again (nothing).

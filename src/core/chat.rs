@@ -745,7 +745,11 @@ impl Chat {
                 };
                 out.push(Effect::Render);
             }
-            ServerFrame::Pong => {}
+            // Shown by the widget in issue 14's next steps.
+            ServerFrame::Pong
+            | ServerFrame::Availability { .. }
+            | ServerFrame::Typing { .. }
+            | ServerFrame::Read { .. } => {}
         }
     }
 

@@ -22,6 +22,8 @@ fn app(onboarding: bool) -> AppInfo {
         name: "Demo Shop".into(),
         onboarding,
         login_url: None,
+        availability: Default::default(),
+        next_open_at: None,
     }
 }
 

@@ -609,6 +609,8 @@ impl<P: Ports + 'static> Driver<P> {
             name: String::new(),
             onboarding: false,
             login_url: None,
+            availability: Default::default(),
+            next_open_at: None,
         });
         let session = self.restore(&config).await;
         let pending_key = config.pending_key();

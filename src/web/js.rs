@@ -239,6 +239,8 @@ pub fn page(value: &JsValue) -> Option<MessagesPage> {
         has_more: field(value, "has_more")
             .and_then(|v| v.as_bool())
             .unwrap_or(false),
+        // Read by the widget once it shows "Seen" (issue 14).
+        agent_read_seq: 0,
     })
 }
 
@@ -333,6 +335,8 @@ pub fn app(value: &JsValue) -> Option<AppInfo> {
         name: text_field(value, "name")?,
         onboarding: field(value, "onboarding")?.as_bool()?,
         login_url: text_field(value, "login_url"),
+        availability: Default::default(),
+        next_open_at: None,
     })
 }
 

@@ -758,6 +758,9 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_customer_read(&self, conversation_id: &str, seq: i64)
         -> StoreResult<Option<i64>>;
 
+    /// How far an agent has read a conversation (0 before any).
+    async fn agent_read_seq(&self, agent_id: &str, conversation_id: &str) -> StoreResult<i64>;
+
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()>;

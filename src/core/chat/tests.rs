@@ -201,6 +201,7 @@ fn page(conv: Option<&str>, messages: Vec<Message>, has_more: bool) -> MessagesP
         status: conv.map(|_| ConversationStatus::Open),
         messages,
         has_more,
+        agent_read_seq: 0,
     }
 }
 

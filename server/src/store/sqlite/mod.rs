@@ -1198,6 +1198,18 @@ impl Store for SqliteStore {
         .map_err(db)
     }
 
+    async fn agent_read_seq(&self, agent_id: &str, conversation_id: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT seq FROM agent_reads WHERE agent_id = ? AND conversation_id = ?",
+        )
+        .bind(agent_id)
+        .bind(conversation_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db)?
+        .unwrap_or(0))
+    }
+
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO agent_reads (agent_id, conversation_id, seq) VALUES (?, ?, ?) \
