@@ -46,6 +46,8 @@ pub struct AppState {
     pub limits: Arc<AddressLimits>,
     /// When conversations held for a login are due.
     pub holds: Arc<Holds>,
+    /// Wakes this server's email worker (see [`crate::email`]).
+    pub email_wake: Arc<crate::email::Wake>,
 }
 
 impl AppState {
@@ -117,6 +119,7 @@ impl AppState {
             login_limiter,
             limits,
             holds: Arc::default(),
+            email_wake: Arc::default(),
         };
         if let Some(incoming) = incoming {
             spawn_relay(state.clone(), incoming);
@@ -143,6 +146,7 @@ impl AppState {
             presence: &self.presence,
             config: &self.config,
             holds: &self.holds,
+            email: &self.email_wake,
         }
     }
 
