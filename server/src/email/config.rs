@@ -10,6 +10,7 @@
 //! password_env = "TRUSTCHAT_SMTP_PASSWORD"   # the NAME of the variable holding the password
 //! from = "Acme Support <support@acme.example>"
 //! timeout_secs = 30                 # each SMTP command
+//! retry_backoff_secs = [30, 120, 600, 1800, 3600]   # waits after the 1st, 2nd, ... failure; the last repeats
 //! allow_plaintext = false           # tls = "none" to a host that is not loopback
 //!
 //! [[apps]]
@@ -45,6 +46,8 @@ pub const MAX_UNREAD_DELAY_SECS: u64 = 86_400;
 pub const DEFAULT_SMTP_TIMEOUT_SECS: u64 = 30;
 /// The longest `timeout_secs`.
 pub const MAX_SMTP_TIMEOUT_SECS: u64 = 300;
+/// `retry_backoff_secs` when the config does not say.
+pub const DEFAULT_RETRY_BACKOFF_SECS: [u64; 5] = [30, 120, 600, 1_800, 3_600];
 
 /// The `[smtp]` table: the relay emails are sent through.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +77,10 @@ pub struct SmtpConfig {
     /// Allows `tls = "none"` to a host that is not loopback.
     #[serde(default)]
     pub allow_plaintext: bool,
+    /// The waits before trying a failed email again, in seconds: after the
+    /// first failure, the second, ...; the last repeats.
+    #[serde(default = "default_retry_backoff_secs")]
+    pub retry_backoff_secs: Vec<u64>,
     /// The password, read from `password_env` when the config loads.
     #[serde(skip)]
     pub password: Option<Secret>,
@@ -134,6 +141,10 @@ fn default_timeout_secs() -> u64 {
     DEFAULT_SMTP_TIMEOUT_SECS
 }
 
+fn default_retry_backoff_secs() -> Vec<u64> {
+    DEFAULT_RETRY_BACKOFF_SECS.to_vec()
+}
+
 impl SmtpConfig {
     /// The port to connect to: the configured one, else the usual one for
     /// the encryption.
@@ -148,6 +159,19 @@ impl SmtpConfig {
     /// How long each SMTP command may take.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+
+    /// The wait before trying again after `attempts` failures (at least
+    /// one).
+    pub fn backoff(&self, attempts: i64) -> Duration {
+        let index = usize::try_from(attempts.max(1) - 1).unwrap_or(usize::MAX);
+        let secs = self
+            .retry_backoff_secs
+            .get(index)
+            .or(self.retry_backoff_secs.last())
+            .copied()
+            .unwrap_or(DEFAULT_RETRY_BACKOFF_SECS[0]);
+        Duration::from_secs(secs)
     }
 
     /// The sender; [`SmtpConfig::validate`] checked that it parses.
@@ -221,6 +245,16 @@ impl SmtpConfig {
         if self.timeout_secs == 0 || self.timeout_secs > MAX_SMTP_TIMEOUT_SECS {
             return Err(format!(
                 "smtp.timeout_secs must be from 1 to {MAX_SMTP_TIMEOUT_SECS}"
+            ));
+        }
+        if self.retry_backoff_secs.is_empty()
+            || self
+                .retry_backoff_secs
+                .iter()
+                .any(|&secs| secs == 0 || secs > MAX_UNREAD_DELAY_SECS)
+        {
+            return Err(format!(
+                "smtp.retry_backoff_secs must list one or more waits from 1 to {MAX_UNREAD_DELAY_SECS} seconds, such as [30, 120, 600, 1800, 3600]"
             ));
         }
         Ok(())
@@ -360,6 +394,15 @@ mod tests {
         for host in ["localhost.example", "10.0.0.1", "smtp.example.com", "::2"] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn retries_back_off_as_configured_and_the_last_wait_repeats() {
+        let smtp: SmtpConfig =
+            toml::from_str("host = \"localhost\"\nfrom = \"a@b.example\"").unwrap();
+        let waits: Vec<u64> = (1..=7).map(|n| smtp.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [30, 120, 600, 1_800, 3_600, 3_600, 3_600]);
+        assert_eq!(smtp.backoff(0).as_secs(), 30);
     }
 
     #[test]

@@ -31,8 +31,8 @@
 //! email is sent again, once, with the same `Message-ID` (mail clients fold
 //! such duplicates): at-least-once, rather than losing a reply.
 //!
-//! Failures are retried after 30 s, 2 min, 10 min, 30 min, then hourly,
-//! [`MAX_ATTEMPTS`] times in all. Logs name the conversation and the
+//! Failures are retried after `[smtp] retry_backoff_secs` (30 s, 2 min,
+//! 10 min, 30 min, then hourly), [`MAX_ATTEMPTS`] times in all. Logs name the conversation and the
 //! error, never the message text, and the recipient's address is cut out
 //! of the relay's answers.
 
@@ -57,9 +57,6 @@ use crate::store::{ConversationRecord, EmailClaim, EmailDone, MessageRecord, Sto
 use compose::{Envelope, Reply};
 use config::{reopen_link, SmtpConfig, SmtpTls};
 
-/// The wait before the next try after the 1st, 2nd, ... failure, in
-/// seconds; the last repeats.
-const BACKOFF_SECS: [i64; 5] = [30, 120, 600, 1_800, 3_600];
 /// Failed attempts after which an email is given up (about 8 hours).
 pub const MAX_ATTEMPTS: i64 = 12;
 /// The worker looks for due emails at least this often (replies stored
@@ -72,15 +69,6 @@ const MIN_WAIT: Duration = Duration::from_millis(200);
 const MAX_MESSAGES: usize = 200;
 /// One send may take this many SMTP command timeouts.
 const COMMANDS_PER_SEND: u32 = 4;
-
-/// The wait before try `attempts + 1` after `attempts` failures, in
-/// milliseconds.
-pub fn backoff_ms(attempts: i64) -> i64 {
-    let index = usize::try_from(attempts.max(1) - 1)
-        .unwrap_or(0)
-        .min(BACKOFF_SECS.len() - 1);
-    BACKOFF_SECS[index] * 1000
-}
 
 /// Wakes this server's email worker: a reply scheduled an email, maybe
 /// sooner than the worker planned to look.
@@ -154,6 +142,8 @@ struct Mailer {
     from: Mailbox,
     /// The longest one send may take.
     deadline: Duration,
+    /// `[smtp]`, for the retry waits.
+    smtp: SmtpConfig,
 }
 
 impl Mailer {
@@ -172,6 +162,7 @@ impl Mailer {
             transport: builder.build(),
             from: smtp.from_mailbox().map_err(anyhow::Error::msg)?,
             deadline: smtp.timeout() * COMMANDS_PER_SEND,
+            smtp: smtp.clone(),
         })
     }
 
@@ -339,7 +330,8 @@ impl Worker {
                     tracing::warn!(conversation_id = %conversation.id, attempts, error = %error, "sending the email of unread replies failed; given up");
                     return self.finish(claim, seen, seen, None, 0).await;
                 }
-                let retry_ms = backoff_ms(attempts);
+                let retry_ms = i64::try_from(self.mailer.smtp.backoff(attempts).as_millis())
+                    .unwrap_or(i64::MAX);
                 tracing::warn!(conversation_id = %conversation.id, attempts, retry_in_secs = retry_ms / 1000, error = %error, "sending the email of unread replies failed; will retry");
                 self.finish(
                     claim,
@@ -534,12 +526,6 @@ mod tests {
         );
         // Nothing after what was handled or read.
         assert_eq!(decide(&[], 7, 500, 9_000), Decision::Nothing { seen: 7 });
-    }
-
-    #[test]
-    fn retries_back_off_up_to_an_hour() {
-        let waits: Vec<i64> = (1..=7).map(|n| backoff_ms(n) / 1000).collect();
-        assert_eq!(waits, [30, 120, 600, 1_800, 3_600, 3_600, 3_600]);
     }
 
     #[test]
