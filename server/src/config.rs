@@ -570,9 +570,6 @@ impl Config {
                     message,
                 })?;
         }
-        if let Some(smtp) = &mut self.smtp {
-            smtp.read_password(&var).map_err(ConfigError::Invalid)?;
-        }
         Ok(())
     }
 

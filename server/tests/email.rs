@@ -210,9 +210,43 @@ async fn customers_who_read_wrote_back_or_gave_no_email_get_none() {
     live.shutdown().await;
 }
 
+/// What the servers of this test binary log (`trustchat_server=debug`),
+/// from the first call on: a global subscriber, since a thread's own
+/// would miss the events of callsites another test's thread saw first.
+fn logs() -> String {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    let text = LOGS.get_or_init(|| {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = text.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trustchat_server=debug"))
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()))
+            .init();
+        text
+    });
+    String::from_utf8_lossy(&text.lock().unwrap()).into_owned()
+}
+
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn a_refused_email_is_tried_again_and_arrives_once() {
-    // The relay answers the first try with 451 (try again later).
+async fn a_refused_email_is_tried_again_and_arrives_once_and_the_log_names_no_one() {
+    logs();
+    // The relay answers the first try with 451 (try again later), quoting
+    // the recipient.
     let sink = SmtpSink::start_with(&["--refuse", "1"]);
     let live = start(&sink, "").await;
     let (bea, _console) = agent(&live).await;
@@ -228,6 +262,21 @@ async fn a_refused_email_is_tried_again_and_arrives_once() {
     assert!(text(&inbox[0], "text").contains("worth the wait"));
     assert_eq!(live.state.store.next_email_due().await.unwrap(), None);
     live.shutdown().await;
+    // The log tells the operator which conversation failed, why, and that
+    // it was sent; not what was written, nor to whom.
+    let log = logs();
+    assert!(log.contains("will retry"), "{log}");
+    assert!(log.contains("emailed unread replies"), "{log}");
+    assert!(log.contains(&conversation), "{log}");
+    assert!(log.contains("Try again later, <<recipient>>"), "{log}");
+    for secret in [
+        "ada@example.com",
+        "worth the wait",
+        "Ada Lovelace",
+        "hello?",
+    ] {
+        assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+    }
 }
 
 #[tokio::test]
@@ -240,8 +289,14 @@ async fn the_server_logs_in_with_the_password_from_the_environment() {
         "username = \"trustchat\"\npassword_env = \"EMAIL_TEST_SMTP_PASSWORD\"",
     ))
     .unwrap();
+    // As the server reads it from its environment when it starts.
     config
-        .apply_env(|name| (name == "EMAIL_TEST_SMTP_PASSWORD").then(|| "s3cret pass".to_owned()))
+        .smtp
+        .as_mut()
+        .unwrap()
+        .read_password(|name| {
+            (name == "EMAIL_TEST_SMTP_PASSWORD").then(|| "s3cret pass".to_owned())
+        })
         .unwrap();
     let live = Live::with_config(config, dir).await;
     let (bea, _console) = agent(&live).await;
@@ -254,4 +309,29 @@ async fn the_server_logs_in_with_the_password_from_the_environment() {
     let inbox = sink.wait_for(1).await;
     assert_eq!(inbox[0]["login"], "trustchat");
     live.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_without_its_smtp_password_in_the_environment_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(&config(
+        dir.path(),
+        2525,
+        "username = \"trustchat\"\npassword_env = \"TRUSTCHAT_TEST_UNSET_SMTP_PASSWORD\"",
+    ))
+    .unwrap();
+    let store = trustchat_server::store::connect(&config.server.database_url)
+        .await
+        .unwrap();
+    let state = trustchat_server::AppState::new(config, store)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let error = trustchat_server::server::serve(state, listener, std::future::pending())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "smtp.password_env names TRUSTCHAT_TEST_UNSET_SMTP_PASSWORD, which is not set or empty: set it to the SMTP password"
+    );
 }

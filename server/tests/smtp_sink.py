@@ -8,7 +8,8 @@ decoded text/plain and text/html parts, read with Python's own `email`
 package. It stops when its standard input closes.
 
   --refuse N          answer the first N messages (at DATA) with 451, a
-                      temporary failure; each refusal leaves refused-K
+                      temporary failure naming the recipient; each refusal
+                      leaves refused-K
   --user U --password P   require SMTP AUTH with these (no TLS: loopback)
 """
 
@@ -37,7 +38,8 @@ class Sink:
         if self.refused < self.refuse:
             self.refused += 1
             self.write(f"refused-{self.refused}", {"rcpt_tos": envelope.rcpt_tos})
-            return "451 4.3.0 Try again later"
+            # Relays quote the recipient; the server's log must not.
+            return f"451 4.3.0 Try again later, <{envelope.rcpt_tos[0]}>"
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         parts = {}

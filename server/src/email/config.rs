@@ -21,8 +21,9 @@
 //! unread_delay_secs = 120
 //! ```
 //!
-//! The password is read from the environment when the config loads and is
-//! never in the file, never logged: [`Secret`]'s `Debug` says `<redacted>`.
+//! The password is read from the environment when the server starts (not
+//! when a command such as `agent add` loads the config) and is never in
+//! the file, never logged: [`Secret`]'s `Debug` says `<redacted>`.
 //! `tls = "none"` sends the mail, and the password, in clear: it is allowed
 //! to a relay on this machine (`localhost`, `127.0.0.0/8`, `::1`), and to
 //! another host only with `allow_plaintext = true` (a relay on a private
@@ -81,7 +82,8 @@ pub struct SmtpConfig {
     /// first failure, the second, ...; the last repeats.
     #[serde(default = "default_retry_backoff_secs")]
     pub retry_backoff_secs: Vec<u64>,
-    /// The password, read from `password_env` when the config loads.
+    /// The password, read from `password_env` when the server starts
+    /// ([`SmtpConfig::read_password`]).
     #[serde(skip)]
     pub password: Option<Secret>,
 }

@@ -67,6 +67,8 @@ const POLL: Duration = Duration::from_secs(15);
 const MIN_WAIT: Duration = Duration::from_millis(200);
 /// The most messages read for one email; more make another email.
 const MAX_MESSAGES: usize = 200;
+/// How long a shutdown waits for an email in flight.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 /// One send may take this many SMTP command timeouts.
 const COMMANDS_PER_SEND: u32 = 4;
 
@@ -92,11 +94,18 @@ pub struct Running {
 
 impl Running {
     /// Stops the worker once the email it is sending (if any) is done and
-    /// recorded, and waits for it.
+    /// recorded, waiting at most [`STOP_GRACE`]; an email still in flight
+    /// then is sent again when its claim runs out.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        if let Err(error) = self.task.await {
-            tracing::error!(error = %error, "the email worker failed");
+        let mut task = self.task;
+        match tokio::time::timeout(STOP_GRACE, &mut task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(error = %error, "the email worker failed"),
+            Err(_) => {
+                task.abort();
+                tracing::warn!("an email was still being sent at shutdown; it is tried again when its claim runs out");
+            }
         }
     }
 }
@@ -110,7 +119,14 @@ pub fn start(
     let Some(smtp) = &config.smtp else {
         return Ok(None);
     };
-    let mailer = Mailer::new(smtp)?;
+    let mut smtp = smtp.clone();
+    if smtp.password.is_none() {
+        // Read here, when the server starts, not when any command loads
+        // the config: `agent add` needs no SMTP password.
+        smtp.read_password(|name| std::env::var(name).ok())
+            .map_err(anyhow::Error::msg)?;
+    }
+    let mailer = Mailer::new(&smtp).map_err(|e| anyhow::anyhow!("[smtp]: {e:#}"))?;
     let apps: Vec<&str> = config
         .apps
         .iter()
