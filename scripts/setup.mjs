@@ -1,21 +1,23 @@
 // Installs what this repo needs and a fresh machine lacks, and nothing that
 // is already there: npm packages, the wasm32 target, the wasm-bindgen CLI of
 // the exact version Cargo.lock pins, and (for tests) Debian's Chromium and
-// ChromeDriver and Debian's PostgreSQL (no system cluster: the tests start
-// their own, see postgres.mjs). Safe to run again and again.
+// ChromeDriver, Debian's PostgreSQL (no system cluster: the tests start
+// their own, see postgres.mjs) and Python's aiosmtpd (the SMTP receiver of
+// the email tests, server/tests/smtp_sink.py). Safe to run again and again.
 
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { ROOT, WIDGET_TOOLCHAIN, isRoot, lockedCrateVersion, output, run, step } from "./lib.mjs";
 import { ensurePostgres } from "./postgres.mjs";
 
-export function setup({ browser = false, postgres = false } = {}) {
+export function setup({ browser = false, postgres = false, smtp = false } = {}) {
   npmPackages();
   wasmTarget();
   widgetToolchain();
   wasmBindgenCli();
   if (browser) chromium();
   if (postgres) ensurePostgres();
+  if (smtp) smtpSink();
 }
 
 function npmPackages() {
@@ -71,6 +73,42 @@ function chromium() {
   });
 }
 
+/** The aiosmtpd version pip installs. */
+const AIOSMTPD = "1.4.6";
+
+// The email tests run a real SMTP receiver, Python's aiosmtpd. Returns the
+// Python that has it, also as TRUSTCHAT_TEST_PYTHON for the tests run from
+// this process: `python3` with aiosmtpd, else Debian's /usr/bin/python3
+// with it, else `python3` after `pip install aiosmtpd`, else (as root)
+// Debian's python3-aiosmtpd.
+export function smtpSink() {
+  const has = (python) => output(python, ["-c", "import aiosmtpd"]) !== null;
+  const found = ["python3", "/usr/bin/python3"].find(has);
+  if (found) return (process.env.TRUSTCHAT_TEST_PYTHON = found);
+  step(`installing Python's aiosmtpd ${AIOSMTPD} (the email tests' SMTP receiver)`);
+  try {
+    run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore", `aiosmtpd==${AIOSMTPD}`]);
+    if (has("python3")) return (process.env.TRUSTCHAT_TEST_PYTHON = "python3");
+  } catch (error) {
+    console.log(`pip could not install aiosmtpd (${error.message}); trying Debian's package`);
+  }
+  if (!isRoot()) {
+    throw new Error(
+      "Python's aiosmtpd is missing: run `python3 -m pip install aiosmtpd` (or `sudo apt-get install python3-aiosmtpd`) and try again",
+    );
+  }
+  run("apt-get", ["update", "-q"]);
+  run("apt-get", ["install", "-y", "-q", "python3-aiosmtpd"], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+  if (!has("/usr/bin/python3")) throw new Error("python3-aiosmtpd was installed but /usr/bin/python3 cannot import aiosmtpd");
+  return (process.env.TRUSTCHAT_TEST_PYTHON = "/usr/bin/python3");
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  setup({ browser: process.argv.includes("--browser"), postgres: process.argv.includes("--postgres") });
+  setup({
+    browser: process.argv.includes("--browser"),
+    postgres: process.argv.includes("--postgres"),
+    smtp: process.argv.includes("--smtp"),
+  });
 }

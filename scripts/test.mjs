@@ -3,7 +3,8 @@
 //
 //   1. native Rust tests (`cargo test --workspace`): protocol, widget core,
 //      server, the store conformance suite on SQLite and on a private
-//      PostgreSQL cluster started here (TRUSTCHAT_TEST_DATABASE_URL);
+//      PostgreSQL cluster started here (TRUSTCHAT_TEST_DATABASE_URL), the
+//      email tests against aiosmtpd (TRUSTCHAT_TEST_PYTHON);
 //   2. the widget's #[wasm_bindgen_test] tests in headless Chromium, against a
 //      real trustchat-server started here;
 //   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
@@ -55,7 +56,7 @@ function suite(name, cmd, args, env = {}) {
   });
 }
 
-setup({ browser: true, postgres: true });
+setup({ browser: true, postgres: true, smtp: true });
 await build({ releaseServer: false });
 
 // The widget's weight budgets (scripts/size-budget.mjs): the loader and

@@ -154,10 +154,9 @@ async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
     }
 }
 
-/// An agent's reply in an open conversation: stored with author `agent`,
-/// never trusted, and delivered to the customer's connections (every tab)
-/// and the assigned agent's consoles. `link` is for [`MessageKind::LoginRequest`]:
-/// the app's login URL, never anything a client sent.
+/// An automatic message from the support side in an open conversation
+/// (a held conversation's login request): stored and delivered as an
+/// agent's reply ([`post_agent_reply`]), but never emailed.
 pub async fn post_agent_message(
     ctx: Ctx<'_>,
     conversation_id: &str,
@@ -166,18 +165,60 @@ pub async fn post_agent_message(
     kind: MessageKind,
     link: Option<&str>,
 ) -> Result<Message, SendError> {
-    post_agent_reply(ctx, conversation_id, agent_name, body, kind, link, None)
-        .await
-        .map(|sent| sent.message)
+    post(
+        ctx,
+        conversation_id,
+        None,
+        agent_name,
+        body,
+        kind,
+        link,
+        None,
+    )
+    .await
+    .map(|sent| sent.message)
 }
 
-/// [`post_agent_message`] with the console's idempotency key: a reply
-/// whose `client_id` the conversation has already is not stored again;
-/// the stored one comes back with `created` false.
+/// An agent's reply in an open conversation: stored with author `agent`,
+/// never trusted, and delivered to the customer's connections (every tab)
+/// and the assigned agent's consoles; when the app sends emails, the
+/// customer is emailed if they have not read it within the app's
+/// `unread_delay_secs` (see [`crate::email`]). `link` is for
+/// [`MessageKind::LoginRequest`]: the app's login URL, never anything a
+/// client sent. With the console's idempotency key, a reply whose
+/// `client_id` the conversation has already is not stored again; the
+/// stored one comes back with `created` false.
 #[allow(clippy::too_many_arguments)]
 pub async fn post_agent_reply(
     ctx: Ctx<'_>,
+    conversation: &ConversationRecord,
+    agent_name: &str,
+    body: &str,
+    kind: MessageKind,
+    link: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<Sent, SendError> {
+    let email_delay = ctx.config.email_delay(&conversation.app_id);
+    post(
+        ctx,
+        &conversation.id,
+        email_delay,
+        agent_name,
+        body,
+        kind,
+        link,
+        client_id,
+    )
+    .await
+}
+
+/// Stores and delivers a message from the support side; with
+/// `email_delay`, schedules its email.
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    ctx: Ctx<'_>,
     conversation_id: &str,
+    email_delay: Option<std::time::Duration>,
     agent_name: &str,
     body: &str,
     kind: MessageKind,
@@ -201,6 +242,9 @@ pub async fn post_agent_reply(
             });
         }
     }
+    let now_ms = clock::now_ms();
+    let email_due_at = email_delay
+        .map(|delay| now_ms.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
     let appended = store
         .append_agent_message(NewAgentMessage {
             id: uuid::Uuid::new_v4().to_string(),
@@ -210,7 +254,8 @@ pub async fn post_agent_reply(
             body: body.to_owned(),
             link: link.map(str::to_owned),
             client_id: client_id.clone(),
-            now_ms: clock::now_ms(),
+            now_ms,
+            email_due_at,
         })
         .await;
     let appended = match (appended, &client_id) {
@@ -234,6 +279,9 @@ pub async fn post_agent_reply(
     deliver_message(ctx.hub, &audience_of(&appended), &message, None);
     console::deliver_message(store, ctx.hub, &message).await;
     ctx.bus.publish(Event::message(&appended));
+    if email_due_at.is_some() {
+        ctx.email.scheduled();
+    }
     Ok(Sent {
         message,
         created: true,

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::email::config::{self as email_config, AppEmailConfig, SmtpConfig};
 use crate::hours::{Hours, HoursConfig};
 use crate::jwt::IdentityConfig;
 use crate::proxy::TrustedProxies;
@@ -56,6 +57,10 @@ pub struct Config {
     /// The agent console's sessions and login limits.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// The SMTP relay that emails unread agent replies (see
+    /// [`crate::email`]); none: no email is sent.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
     /// The directory relative paths in the file (`jwks_file`) start from:
     /// the config file's own directory.
     #[serde(skip)]
@@ -445,6 +450,13 @@ pub struct AppConfig {
     /// The website's login page, offered to customers who should log in.
     #[serde(default)]
     pub login_url: Option<String>,
+    /// A page of the website that reopens the chat: emails of unread
+    /// replies link to it (with `?trustchat=open`).
+    #[serde(default)]
+    pub chat_url: Option<String>,
+    /// Unread agent replies by email (`[apps.email]`).
+    #[serde(default)]
+    pub email: AppEmailConfig,
     /// Whether anonymous customers are asked for name and email first.
     #[serde(default = "default_onboarding")]
     pub onboarding: bool,
@@ -748,6 +760,9 @@ impl Config {
         if limits.ws_idle_secs <= limits.ws_ping_secs {
             return invalid("limits.ws_idle_secs must be longer than limits.ws_ping_secs".into());
         }
+        if let Some(smtp) = &self.smtp {
+            smtp.validate().map_err(ConfigError::Invalid)?;
+        }
         let mut seen = HashSet::new();
         for (index, app) in self.apps.iter_mut().enumerate() {
             if app.id.is_empty() {
@@ -780,6 +795,13 @@ impl Config {
                     ));
                 }
             }
+            email_config::validate_app(
+                id,
+                app.chat_url.as_deref(),
+                &app.email,
+                self.smtp.is_some(),
+            )
+            .map_err(ConfigError::Invalid)?;
             if app.login_url.is_none()
                 && rules::texts(&app.rules, &app.messages).any(|t| t.contains(rules::LOGIN_URL))
             {
@@ -845,6 +867,15 @@ impl Config {
     /// The app with this id, if the config defines one.
     pub fn app(&self, id: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|app| app.id == id)
+    }
+
+    /// How long an agent reply in app `app_id` stays unread before it is
+    /// emailed; `None` when the app sends no email (no `[smtp]`, no
+    /// `chat_url`, or `[apps.email] enabled = false`).
+    pub fn email_delay(&self, app_id: &str) -> Option<std::time::Duration> {
+        let app = self.app(app_id)?;
+        email_config::enabled(app.chat_url.as_deref(), &app.email, self.smtp.is_some())
+            .then(|| std::time::Duration::from_secs(app.email.unread_delay_secs))
     }
 }
 

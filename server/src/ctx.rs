@@ -4,6 +4,7 @@
 
 use crate::bus::Bus;
 use crate::config::Config;
+use crate::email::Wake;
 use crate::holds::Holds;
 use crate::hub::Hub;
 use crate::presence::Presence;
@@ -24,4 +25,6 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// The deadlines of conversations held for a login.
     pub holds: &'a Holds,
+    /// Wakes the email worker when a reply schedules an email.
+    pub email: &'a Wake,
 }

@@ -24,6 +24,8 @@
 //!   sessions; [`console`] is what agents see and do, and routes
 //!   conversations with [`routing`]'s pure decision.
 //! - [`rules`] picks a customer's first message by status and page.
+//! - [`email`] emails the agent replies a customer has not read, through
+//!   the `[smtp]` relay, once each.
 //! - [`rate`] limits how many messages a session sends, how often an
 //!   agent login may be tried, and how much one client address may open;
 //!   every limiter's map is bounded. [`proxy`] says which address a
@@ -49,6 +51,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod ctx;
+pub mod email;
 pub mod error;
 pub mod holds;
 pub mod hours;

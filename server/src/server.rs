@@ -52,6 +52,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let address = listener.local_addr()?;
+    // Unread replies by email, with `[smtp]`; stopped after the requests
+    // in flight, once its email in flight (if any) is recorded.
+    let emails = crate::email::start(
+        state.config.clone(),
+        state.store.clone(),
+        state.email_wake.clone(),
+    )?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "trustchat-server listening on http://{address}")?;
@@ -79,6 +86,9 @@ pub async fn serve(
     // as `ConnectInfo` (resolved through trusted proxies by `http::client`).
     let limits = http::conn::ConnLimits::new(&state.config.server);
     let served = http::conn::serve(listener, http::app(state), limits, shutdown).await;
+    if let Some(emails) = emails {
+        emails.stop().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     served.map_err(Into::into)

@@ -49,6 +49,8 @@ pub struct AppState {
     pub holds: Arc<Holds>,
     /// Every app's availability, as last computed and pushed.
     pub availabilities: Arc<Availabilities>,
+    /// Wakes this server's email worker (see [`crate::email`]).
+    pub email_wake: Arc<crate::email::Wake>,
 }
 
 impl AppState {
@@ -121,6 +123,7 @@ impl AppState {
             limits,
             holds: Arc::default(),
             availabilities: Arc::default(),
+            email_wake: Arc::default(),
         };
         if let Some(incoming) = incoming {
             spawn_relay(state.clone(), incoming);
@@ -147,6 +150,7 @@ impl AppState {
             presence: &self.presence,
             config: &self.config,
             holds: &self.holds,
+            email: &self.email_wake,
         }
     }
 

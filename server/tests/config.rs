@@ -1,8 +1,10 @@
 //! Loading and validating `trustchat.toml`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use trustchat_server::config::ConfigError;
+use trustchat_server::email::config::SmtpTls;
 use trustchat_server::Config;
 
 const MINIMAL: &str = r#"
@@ -486,4 +488,178 @@ fn rules_decide_team_priority_name_and_hold_by_status_and_page() {
     let trusted = routing(&lenient, CustomerStatus::Trusted, orders);
     assert_eq!(trusted.hold_for_login_secs, None);
     assert_eq!(trusted.rule.as_deref(), Some("rule 1"));
+}
+
+/// An `[smtp]` table and an app `demo` with `chat_url`; `smtp` and
+/// `app` are added to them.
+fn with_email(smtp: &str, app: &str) -> String {
+    format!(
+        r#"
+[smtp]
+host = "smtp.example.com"
+from = "Acme Support <support@acme.example>"
+{smtp}
+
+[[apps]]
+id = "demo"
+allowed_origins = ["http://127.0.0.1:8080"]
+chat_url = "https://acme.example/help"
+{app}
+
+[[apps]]
+id = "plain"
+"#
+    )
+}
+
+#[test]
+fn email_replies_load_with_defaults_and_only_where_they_can_be_sent() {
+    let config = Config::from_toml(&with_email("", "")).unwrap();
+    let smtp = config.smtp.as_ref().unwrap();
+    assert_eq!((smtp.port(), smtp.tls), (587, SmtpTls::Starttls));
+    assert_eq!(smtp.timeout().as_secs(), 30);
+    // On where there is a chat_url to link to, after two minutes unread.
+    assert_eq!(config.email_delay("demo"), Some(Duration::from_secs(120)));
+    assert_eq!(config.email_delay("plain"), None, "no chat_url");
+
+    let config = Config::from_toml(&with_email(
+        "tls = \"tls\"",
+        "[apps.email]\nunread_delay_secs = 600",
+    ))
+    .unwrap();
+    assert_eq!(config.smtp.as_ref().unwrap().port(), 465);
+    assert_eq!(config.email_delay("demo"), Some(Duration::from_secs(600)));
+
+    let config = Config::from_toml(&with_email("", "[apps.email]\nenabled = false")).unwrap();
+    assert_eq!(config.email_delay("demo"), None, "turned off");
+
+    // Without [smtp], nothing is sent; chat_url alone is fine.
+    let config =
+        Config::from_toml("[[apps]]\nid = \"demo\"\nchat_url = \"https://acme.example/help\"")
+            .unwrap();
+    assert!(config.smtp.is_none());
+    assert_eq!(config.email_delay("demo"), None);
+
+    // Plain SMTP to a relay on this machine, or where the operator says.
+    for smtp in [
+        "host = \"localhost\"\ntls = \"none\"",
+        "host = \"127.0.0.1\"\ntls = \"none\"\nport = 2525",
+        "host = \"::1\"\ntls = \"none\"",
+        "host = \"relay.internal\"\ntls = \"none\"\nallow_plaintext = true",
+    ] {
+        let text = with_email("", "").replace("host = \"smtp.example.com\"", smtp);
+        let config = Config::from_toml(&text).unwrap_or_else(|e| panic!("{smtp}: {e}"));
+        assert_eq!(config.smtp.unwrap().tls, SmtpTls::None);
+    }
+}
+
+#[test]
+fn email_settings_that_cannot_work_are_refused_with_a_clear_message() {
+    let smtp = |extra: &str, expected: &str| check(&with_email(extra, ""), expected);
+    smtp(
+        "tls = \"none\"",
+        "smtp.tls = \"none\" sends mail and passwords unencrypted, so it is allowed only to a relay on this machine",
+    );
+    smtp("tls = \"ssl\"", "unknown variant `ssl`");
+    smtp("password = \"hunter2\"", "unknown field `password`");
+    smtp(
+        "username = \"trustchat\"",
+        "smtp.username is set but smtp.password_env is not",
+    );
+    smtp(
+        "password_env = \"SMTP_PASSWORD\"",
+        "smtp.password_env is set but smtp.username is not",
+    );
+    smtp(
+        "username = \"u\"\npassword_env = \"hunter2!\"",
+        "smtp.password_env \"hunter2!\" must be the NAME of an environment variable",
+    );
+    smtp("port = 0", "smtp.port must be from 1 to 65535");
+    smtp(
+        "timeout_secs = 0",
+        "smtp.timeout_secs must be from 1 to 300",
+    );
+    smtp(
+        "retry_backoff_secs = []",
+        "smtp.retry_backoff_secs must list one or more waits",
+    );
+    check(
+        &with_email("", "").replace("support@acme.example>", "support at acme>"),
+        "smtp.from \"Acme Support <support at acme>\" is not a mailbox",
+    );
+    check(
+        &with_email("", "").replace("\"smtp.example.com\"", "\"smtp://smtp.example.com\""),
+        "smtp.host \"smtp://smtp.example.com\" must be a host name or IP address",
+    );
+
+    let app = |extra: &str, expected: &str| check(&with_email("", extra), expected);
+    app(
+        "[apps.email]\nunread_delay_secs = 0",
+        "app demo: email.unread_delay_secs must be from 1 to 86400",
+    );
+    app(
+        "[apps.email]\nunread_delay_secs = 86401",
+        "app demo: email.unread_delay_secs must be from 1 to 86400",
+    );
+    app("[apps.email]\nsend = true", "unknown field `send`");
+    for (url, why) in [
+        ("javascript:alert(1)", "must be an http:// or https:// URL"),
+        (
+            "ftp://acme.example/help",
+            "must be an http:// or https:// URL",
+        ),
+        (
+            "https://acme.example/a b",
+            "must be an http:// or https:// URL",
+        ),
+        (
+            "https://user:pw@acme.example/",
+            "must not hold a user name or password",
+        ),
+    ] {
+        check(
+            &with_email("", "").replace("https://acme.example/help", url),
+            &format!("app demo: chat_url {url:?} {why}"),
+        );
+    }
+    check(
+        &with_email("", "").replace(
+            "[[apps]]\nid = \"plain\"",
+            "[[apps]]\nid = \"plain\"\n[apps.email]\nenabled = true",
+        ),
+        "app plain: email.enabled = true needs chat_url",
+    );
+    check(
+        "[[apps]]\nid = \"demo\"\nchat_url = \"https://acme.example/\"\n[apps.email]\nenabled = true",
+        "app demo: email.enabled = true, but the config has no [smtp] table",
+    );
+}
+
+#[test]
+fn the_smtp_password_comes_from_the_environment_and_never_shows() {
+    let text = with_email(
+        "username = \"trustchat\"\npassword_env = \"ACME_SMTP_PASSWORD\"",
+        "",
+    );
+    // Loading needs no password (`agent add` has none); the server reads
+    // it when it starts.
+    let mut config = Config::from_toml(&text).unwrap();
+    config.apply_env(|_| None).unwrap();
+    let smtp = config.smtp.as_mut().unwrap();
+    assert_eq!(smtp.password, None);
+    let error = smtp.read_password(|_| Some(String::new())).unwrap_err();
+    assert_eq!(
+        error,
+        "smtp.password_env names ACME_SMTP_PASSWORD, which is not set or empty: set it to the SMTP password"
+    );
+    smtp.read_password(|var| (var == "ACME_SMTP_PASSWORD").then(|| "correct horse 42".to_owned()))
+        .unwrap();
+    let smtp = config.smtp.as_ref().unwrap();
+    assert_eq!(
+        smtp.password.as_ref().map(|p| p.0.as_str()),
+        Some("correct horse 42")
+    );
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("correct horse"), "{shown}");
+    assert!(shown.contains("ACME_SMTP_PASSWORD"), "{shown}");
 }

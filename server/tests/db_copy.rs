@@ -112,8 +112,29 @@ async fn install(app: &TestApp) -> Installed {
         link: None,
         client_id: Some(uuid::Uuid::new_v4().to_string()),
         now_ms: 7_000_000,
+        email_due_at: Some(7_120_000),
     };
     store.append_agent_message(answer).await.unwrap().unwrap();
+    // An email of that reply failed once: a retry is pending.
+    let claim = store
+        .claim_due_email(7_120_000, 7_500_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_email(
+            &conversation_id,
+            claim.lease_until,
+            &store::EmailDone {
+                handled_seq: 2,
+                seen_seq: 3,
+                next_due_at: Some(8_000_000),
+                attempts: 1,
+            },
+            7_130_000,
+        )
+        .await
+        .unwrap();
     store
         .mark_read(&grace.id, &conversation_id, 2)
         .await
@@ -258,6 +279,25 @@ async fn check_copy(app: &TestApp, url: &str, installed: &Installed) {
         .await
         .unwrap();
     assert_eq!(view[0].unread, 0, "{url}: the read marker came along");
+    assert_eq!(
+        store.next_email_due().await.unwrap(),
+        Some(8_000_000),
+        "{url}: the pending email came along"
+    );
+    let claim = store
+        .claim_due_email(8_000_000, 8_500_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            claim.conversation.id.as_str(),
+            claim.emailed_seq,
+            claim.attempts
+        ),
+        (conversation_id.as_str(), 2, 1),
+        "{url}: what was emailed came along"
+    );
     let conversation = store.conversation(&conversation_id).await.unwrap().unwrap();
     assert_eq!(
         (conversation.last_seq, conversation.last_activity_at),

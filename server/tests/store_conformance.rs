@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind, Priority};
 use trustchat_server::store::{
-    AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, IdentityKind,
-    NewAgentMessage, NewCustomerMessage, RatingRecord, Reader, ReportDay, RoutingFacts,
-    SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
+    AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, EmailDone,
+    IdentityKind, NewAgentMessage, NewCustomerMessage, RatingRecord, Reader, ReportDay,
+    RoutingFacts, SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreError, StoreResult,
+    UniqueKey,
 };
 
 /// How long a wait for something that must happen may take.
@@ -108,6 +109,30 @@ fn reply(
         link: None,
         client_id: client_id.map(Into::into),
         now_ms,
+        email_due_at: None,
+    }
+}
+
+/// An agent's reply that asks for an email at `due` (Unix ms).
+fn emailed_reply(conversation_id: &str, body: &str, now_ms: i64, due: i64) -> NewAgentMessage {
+    NewAgentMessage {
+        email_due_at: Some(due),
+        ..reply(conversation_id, None, body, now_ms)
+    }
+}
+
+/// What the email worker records when it is done.
+fn email_done(
+    handled_seq: i64,
+    seen_seq: i64,
+    next_due_at: Option<i64>,
+    attempts: i64,
+) -> EmailDone {
+    EmailDone {
+        handled_seq,
+        seen_seq,
+        next_due_at,
+        attempts,
     }
 }
 
@@ -1118,6 +1143,185 @@ async fn the_customers_read_marker_moves_up_to_the_last_message_only() {
 }
 
 #[tokio::test]
+async fn an_agent_reply_schedules_its_email_and_a_burst_shares_one() {
+    for db in databases::fresh("email_schedule").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        let conversation = store
+            .append_customer_message(say(&session, &id(), "hi", 1_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        // Customers' messages and replies that ask for none schedule none.
+        store
+            .append_agent_message(reply(&conversation, None, "no email", 1_500))
+            .await
+            .unwrap();
+        assert_eq!(store.next_email_due().await.unwrap(), None);
+        store
+            .append_agent_message(emailed_reply(&conversation, "first", 2_000, 122_000))
+            .await
+            .unwrap();
+        store
+            .append_agent_message(emailed_reply(&conversation, "second", 3_000, 123_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.next_email_due().await.unwrap(),
+            Some(122_000),
+            "the burst keeps its first due time"
+        );
+        assert_eq!(store.claim_due_email(121_999, 500_000).await.unwrap(), None);
+        let claim = store
+            .claim_due_email(122_000, 422_000)
+            .await
+            .unwrap()
+            .expect("due");
+        assert_eq!(claim.conversation.id, conversation);
+        assert_eq!(claim.conversation.last_seq, 4);
+        assert_eq!(
+            (claim.emailed_seq, claim.attempts, claim.lease_until),
+            (0, 0, 422_000)
+        );
+        assert_eq!(
+            store.claim_due_email(300_000, 600_000).await.unwrap(),
+            None,
+            "claimed until its lease runs out"
+        );
+        assert_eq!(store.next_email_due().await.unwrap(), Some(422_000));
+        // The lease ran out (its server stopped mid-send): claimed again.
+        let again = store
+            .claim_due_email(422_000, 722_000)
+            .await
+            .unwrap()
+            .expect("due again");
+        assert_eq!(again.conversation.id, conversation);
+        // The first claim's end no longer decides the schedule, but what
+        // it sent stays sent.
+        store
+            .finish_email(&conversation, 422_000, &email_done(4, 4, None, 0), 430_000)
+            .await
+            .unwrap();
+        assert_eq!(store.next_email_due().await.unwrap(), Some(722_000));
+        // Never back.
+        store
+            .finish_email(&conversation, 722_000, &email_done(3, 4, None, 0), 730_000)
+            .await
+            .unwrap();
+        assert_eq!(store.next_email_due().await.unwrap(), None);
+        // The next reply starts a new burst; what was handled stays.
+        store
+            .append_agent_message(emailed_reply(&conversation, "third", 800_000, 920_000))
+            .await
+            .unwrap();
+        let claim = store
+            .claim_due_email(920_000, 1_220_000)
+            .await
+            .unwrap()
+            .expect("due");
+        assert_eq!((claim.emailed_seq, claim.conversation.last_seq), (4, 5));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_email_claim_ends_in_a_retry_a_later_look_or_a_look_at_what_came_meanwhile() {
+    for db in databases::fresh("email_finish").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+        let conversation = store
+            .append_customer_message(say(&session, &id(), "hi", 1_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        store
+            .append_agent_message(emailed_reply(&conversation, "answer", 2_000, 10_000))
+            .await
+            .unwrap();
+        // A failed send: retried later, with the attempt counted.
+        let claim = store
+            .claim_due_email(10_000, 99_000)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .finish_email(
+                &conversation,
+                claim.lease_until,
+                &email_done(0, 2, Some(40_000), 1),
+                11_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.next_email_due().await.unwrap(), Some(40_000));
+        assert_eq!(store.claim_due_email(39_999, 99_000).await.unwrap(), None);
+        let claim = store
+            .claim_due_email(40_000, 99_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((claim.emailed_seq, claim.attempts), (0, 1));
+        // A message came while the worker was busy: due again at once.
+        store
+            .append_customer_message(say(&session, &id(), "thanks!", 41_000))
+            .await
+            .unwrap();
+        store
+            .finish_email(
+                &conversation,
+                claim.lease_until,
+                &email_done(2, 2, None, 0),
+                42_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.next_email_due().await.unwrap(), Some(42_000));
+        // Nothing came: nothing is due until an agent replies again.
+        let claim = store
+            .claim_due_email(42_000, 99_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((claim.emailed_seq, claim.attempts), (2, 0));
+        store
+            .finish_email(
+                &conversation,
+                claim.lease_until,
+                &email_done(3, 3, None, 0),
+                43_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.next_email_due().await.unwrap(), None);
+        // A closed conversation's replies are emailed too.
+        store
+            .append_agent_message(emailed_reply(&conversation, "bye", 50_000, 60_000))
+            .await
+            .unwrap();
+        store
+            .close_conversation(&conversation, 50_001)
+            .await
+            .unwrap();
+        let claim = store
+            .claim_due_email(60_000, 99_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claim.conversation.status, ConversationStatus::Closed);
+        assert_eq!((claim.emailed_seq, claim.conversation.last_seq), (3, 4));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn saved_replies_belong_to_their_team() {
     for db in databases::fresh("saved_replies").await {
         eprintln!("on {}", db.backend);
@@ -2085,6 +2289,57 @@ async fn two_trusted_sessions_opening_at_once_share_one_proven_conversation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_claiming_emails_at_once_each_take_different_ones() {
+    for db in databases::fresh("email_claims").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        let store = servers[0].as_ref();
+        let mut conversations = BTreeSet::new();
+        for n in 0..20 {
+            let customer = new_customer(store, None).await;
+            let session = new_session(store, &customer, false).await;
+            let conversation = store
+                .append_customer_message(say(&session, &id(), "hi", 1_000))
+                .await
+                .unwrap()
+                .message
+                .conversation_id;
+            store
+                .append_agent_message(emailed_reply(&conversation, "answer", 2_000, 10_000 + n))
+                .await
+                .unwrap();
+            conversations.insert(conversation);
+        }
+        // Two workers per server, all at once, until nothing is due.
+        let start = Arc::new(tokio::sync::Barrier::new(4));
+        let workers: Vec<_> = (0..4)
+            .map(|n| {
+                let store = Arc::clone(&servers[n % 2]);
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let mut claimed = Vec::new();
+                    while let Some(claim) = store.claim_due_email(20_000, 999_000).await.unwrap() {
+                        claimed.push(claim.conversation.id);
+                    }
+                    claimed
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for worker in workers {
+            claimed.extend(worker.await.unwrap());
+        }
+        let unique: BTreeSet<String> = claimed.iter().cloned().collect();
+        assert_eq!(claimed.len(), unique.len(), "claimed twice: {claimed:?}");
+        assert_eq!(unique, conversations, "every due email claimed");
+        for server in servers {
+            server.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_single_use_token_id_is_new_to_exactly_one_of_many_servers() {
     for db in databases::fresh("single_use_concurrent").await {
         eprintln!("on {}", db.backend);
@@ -2294,7 +2549,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 7]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

@@ -289,10 +289,10 @@ async fn reply(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<AgentReply>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    assigned_to(&state, &auth, &id).await?;
+    let conversation = assigned_to(&state, &auth, &id).await?;
     let sent = chat::post_agent_reply(
         state.ctx(),
-        &id,
+        &conversation,
         &auth.agent.name,
         &request.body,
         MessageKind::Text,
@@ -325,17 +325,18 @@ async fn request_login(
             conversation.app_id
         )));
     };
-    let message = chat::post_agent_message(
+    let sent = chat::post_agent_reply(
         state.ctx(),
-        &id,
+        &conversation,
         &auth.agent.name,
         LOGIN_REQUEST_TEXT,
         MessageKind::LoginRequest,
         Some(&login_url),
+        None,
     )
     .await
     .map_err(send_error)?;
-    Ok((StatusCode::CREATED, Json(message)))
+    Ok((StatusCode::CREATED, Json(sent.message)))
 }
 
 async fn close(

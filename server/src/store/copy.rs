@@ -136,6 +136,9 @@ const TABLES: &[Table] = &[
             ("rating_comment", Text),
             ("rated_at", Int),
             ("customer_read_seq", Int),
+            ("emailed_seq", Int),
+            ("email_due_at", Int),
+            ("email_attempts", Int),
         ],
     },
     Table {

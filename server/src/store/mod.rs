@@ -311,6 +311,46 @@ pub struct NewAgentMessage {
     pub client_id: Option<String>,
     /// Unix milliseconds.
     pub now_ms: i64,
+    /// When the email worker should look at the conversation, unless it
+    /// has something pending already (Unix milliseconds): the reply's
+    /// time plus the app's `unread_delay_secs`. `None`: this reply asks
+    /// for no email (the app sends none, or it is an automatic message).
+    pub email_due_at: Option<i64>,
+}
+
+/// A conversation the email worker claimed ([`Store::claim_due_email`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailClaim {
+    /// The conversation as it was when claimed.
+    pub conversation: ConversationRecord,
+    /// Every agent message up to this `seq` is handled: emailed, or passed
+    /// over (read by then, no address, given up).
+    pub emailed_seq: i64,
+    /// How many attempts at the pending email failed.
+    pub attempts: i64,
+    /// The end of the claim (Unix milliseconds): the conversation is due
+    /// again then, should this worker never finish. It also names the
+    /// claim: [`Store::finish_email`] writes the next schedule only while
+    /// the conversation's is still this.
+    pub lease_until: i64,
+}
+
+/// What the email worker made of a claimed conversation
+/// ([`Store::finish_email`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailDone {
+    /// Agent messages up to this `seq` are handled: the conversation's
+    /// `emailed_seq` moves up to it (never back), whether or not the claim
+    /// still holds, since what was sent was sent.
+    pub handled_seq: i64,
+    /// The last `seq` the worker read: when messages came after it, the
+    /// conversation is due again at once (unless `next_due_at` says when).
+    pub seen_seq: i64,
+    /// When to look again (a retry, or an unread reply not due yet);
+    /// `None`: when an agent replies again.
+    pub next_due_at: Option<i64>,
+    /// Failed attempts of the email still pending (0: none pending).
+    pub attempts: i64,
 }
 
 /// What storing a message did.
@@ -580,8 +620,10 @@ pub trait Store: Send + Sync + 'static {
     async fn append_customer_message(&self, message: NewCustomerMessage) -> StoreResult<Appended>;
 
     /// Stores an agent's message with the next `seq` of an open
-    /// conversation, durably, in one transaction; `None` when the
-    /// conversation does not exist or is closed;
+    /// conversation, durably, in one transaction (which also sets the
+    /// conversation's email due time to [`NewAgentMessage::email_due_at`]
+    /// unless one is set); `None` when the conversation does not exist or
+    /// is closed;
     /// [`UniqueKey::AgentReplyClientId`] taken when an agent message of the
     /// conversation has its `client_id`.
     async fn append_agent_message(&self, message: NewAgentMessage)
@@ -760,6 +802,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// How far an agent has read a conversation (0 before any).
     async fn agent_read_seq(&self, agent_id: &str, conversation_id: &str) -> StoreResult<i64>;
+    /// Claims the conversation whose email is due first (`email_due_at`
+    /// at or before `now_ms`), moving it to `lease_until_ms`; `None` when
+    /// nothing is due. Of concurrent claims, on any servers, each gets a
+    /// different conversation (or none). Found by an index of the due
+    /// times, not by reading messages.
+    async fn claim_due_email(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreResult<Option<EmailClaim>>;
+
+    /// Records what the worker made of its claim on a conversation, in one
+    /// statement: `emailed_seq` moves up to `done.handled_seq`; and if the
+    /// claim still holds (the due time is still `lease_until`), the next
+    /// due time (`done.next_due_at`, else now when messages came after
+    /// `done.seen_seq`, else none) and the attempts are written.
+    async fn finish_email(
+        &self,
+        conversation_id: &str,
+        lease_until: i64,
+        done: &EmailDone,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// The earliest email due time of any conversation (Unix
+    /// milliseconds), claimed or not.
+    async fn next_email_due(&self) -> StoreResult<Option<i64>>;
 
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).

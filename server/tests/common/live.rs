@@ -120,6 +120,18 @@ impl Live {
         .await
     }
 
+    /// A server on `config`, whose files (its SQLite database) are in
+    /// `dir`: a test's own config, or another server (a restart) on the
+    /// database of [`Live::dir`].
+    pub async fn with_config(config: Config, dir: std::sync::Arc<tempfile::TempDir>) -> Live {
+        Live::serve(config, dir).await
+    }
+
+    /// The directory holding this server's database.
+    pub fn dir(&self) -> std::sync::Arc<tempfile::TempDir> {
+        self.dir.clone()
+    }
+
     async fn start_in(dir: std::sync::Arc<tempfile::TempDir>, extra: &str) -> Live {
         Live::serve(
             Config::from_toml(&config_text(dir.path(), extra)).unwrap(),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod live;
+pub mod smtp;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -410,7 +410,8 @@ FROM inserted i JOIN opened o ON o.id = i.conversation_id";
 /// as in [`JOIN`].
 const AGENT: &str = "\
 WITH bumped AS (
-    UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $6
+    UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $6,
+        email_due_at = COALESCE(email_due_at, $9::BIGINT)
     WHERE id = $8 AND status = 'open'
     RETURNING id, last_seq, app_id, customer_id, session_id, proven
 ), inserted AS (
@@ -560,6 +561,7 @@ pub(super) async fn agent(pool: &PgPool, new: &NewAgentMessage) -> StoreResult<O
         .bind(new.now_ms)
         .bind(&new.client_id)
         .bind(&new.conversation_id)
+        .bind(new.email_due_at)
         .fetch_optional(pool)
         .await
         .map_err(db)?;

@@ -78,8 +78,8 @@ mod writer;
 
 use super::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Among,
-    Appended, ConversationFilter, ConversationRecord, ConversationView, CustomerRecord,
-    GivenIdentity, IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage,
+    Appended, ConversationFilter, ConversationRecord, ConversationView, CustomerRecord, EmailClaim,
+    EmailDone, GivenIdentity, IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage,
     NewCustomerMessage, RatingRecord, Reader, ReportDay, ReportRow, RoutingFacts, RoutingGuard,
     SavedReplyRecord, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
     GAVE_NAME_AND_CONTACT,
@@ -1208,6 +1208,74 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?
         .unwrap_or(0))
+    }
+
+    async fn claim_due_email(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreResult<Option<EmailClaim>> {
+        // One writer: the claim and the lookup are one statement, so two
+        // workers never claim the same conversation.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET email_due_at = ?1 \
+             WHERE id = (SELECT id FROM conversations WHERE email_due_at <= ?2 \
+                         ORDER BY email_due_at LIMIT 1) \
+             AND email_due_at <= ?2 \
+             RETURNING {CONVERSATION_COLUMNS}, emailed_seq, email_attempts"
+        )))
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.map(|row| {
+            Ok(EmailClaim {
+                conversation: conversation_from_row(&row)?,
+                emailed_seq: row.try_get("emailed_seq").map_err(db)?,
+                attempts: row.try_get("email_attempts").map_err(db)?,
+                lease_until: lease_until_ms,
+            })
+        })
+        .transpose()
+    }
+
+    async fn finish_email(
+        &self,
+        conversation_id: &str,
+        lease_until: i64,
+        done: &EmailDone,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE conversations SET emailed_seq = MAX(emailed_seq, ?1), \
+             email_attempts = CASE WHEN email_due_at = ?2 THEN ?3 ELSE email_attempts END, \
+             email_due_at = CASE WHEN email_due_at = ?2 \
+                 THEN COALESCE(?4, CASE WHEN last_seq > ?5 THEN ?6 END) \
+                 ELSE email_due_at END \
+             WHERE id = ?7",
+        )
+        .bind(done.handled_seq)
+        .bind(lease_until)
+        .bind(done.attempts)
+        .bind(done.next_due_at)
+        .bind(done.seen_seq)
+        .bind(now_ms)
+        .bind(conversation_id)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn next_email_due(&self) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT email_due_at FROM conversations WHERE email_due_at IS NOT NULL \
+             ORDER BY email_due_at LIMIT 1",
+        )
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db)
     }
 
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {

@@ -332,6 +332,18 @@ async fn append_agent(
     .await
     .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
+    if let Some(due) = new.email_due_at {
+        // In the batch's transaction: the reply and its email come
+        // together or not at all.
+        sqlx::query(
+            "UPDATE conversations SET email_due_at = COALESCE(email_due_at, ?) WHERE id = ?",
+        )
+        .bind(due)
+        .bind(&new.conversation_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
     Ok(Some(Appended {
         message: MessageRecord {
             id: new.id.clone(),
