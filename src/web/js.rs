@@ -296,6 +296,11 @@ pub fn client_frame(frame: &ClientFrame) -> JsValue {
             ("body", body.into()),
         ]),
         ClientFrame::Ping => object_of(&[("type", "ping".into())]),
+        // This version's driver never sends these (issue 14's widget work
+        // will, and convert them here).
+        ClientFrame::Typing | ClientFrame::Read { .. } | ClientFrame::Page { .. } => {
+            JsValue::UNDEFINED
+        }
     }
 }
 
