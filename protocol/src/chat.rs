@@ -146,6 +146,10 @@ pub struct MessagesPage {
     /// customer's messages up to it); 0 before any.
     #[serde(default)]
     pub agent_read_seq: i64,
+    /// How far the customer has read it (their `read` frames, from any
+    /// tab): the widget counts the agent's messages after it as unread.
+    #[serde(default)]
+    pub customer_read_seq: i64,
 }
 
 /// Frames a client sends on `/api/v1/ws`.

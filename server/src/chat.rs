@@ -366,6 +366,7 @@ pub async fn history(store: &dyn Store, reader: &Reader, after: i64) -> StoreRes
             messages: Vec::new(),
             has_more: false,
             agent_read_seq: 0,
+            customer_read_seq: 0,
         });
     };
     // One more than a page says whether another page follows.
@@ -384,6 +385,7 @@ pub async fn history(store: &dyn Store, reader: &Reader, after: i64) -> StoreRes
         messages: records.iter().map(views::message).collect(),
         has_more,
         agent_read_seq,
+        customer_read_seq: conversation.customer_read_seq,
     })
 }
 

@@ -239,8 +239,8 @@ pub fn page(value: &JsValue) -> Option<MessagesPage> {
         has_more: field(value, "has_more")
             .and_then(|v| v.as_bool())
             .unwrap_or(false),
-        // Read by the widget once it shows "Seen" (issue 14).
-        agent_read_seq: 0,
+        agent_read_seq: int_field(value, "agent_read_seq").unwrap_or(0),
+        customer_read_seq: int_field(value, "customer_read_seq").unwrap_or(0),
     })
 }
 

@@ -202,6 +202,7 @@ fn page(conv: Option<&str>, messages: Vec<Message>, has_more: bool) -> MessagesP
         messages,
         has_more,
         agent_read_seq: 0,
+        customer_read_seq: 0,
     }
 }
 
