@@ -30,8 +30,8 @@ use trustchat_protocol::Customer;
 
 use crate::hub::Listener;
 use crate::store::{
-    Among, CustomerRecord, IdentityKind, LinkedConversations, Reader, SessionRecord, Store,
-    StoreError, StoreResult, UniqueKey,
+    Among, ConversationRecord, CustomerRecord, IdentityKind, LinkedConversations, Reader,
+    SessionRecord, Store, StoreError, StoreResult, UniqueKey, MAX_LOCALES_CHARS,
 };
 
 /// The prefix of every session token, so a leaked one is recognizable in a
@@ -163,11 +163,13 @@ pub struct OpenedSession {
 }
 
 /// Finds or creates the customer for `identity` in `app_id` and opens a
-/// session for them.
+/// session for them, remembering the languages the request asked for
+/// (`Accept-Language`, best first; see [`stored_locales`]).
 pub async fn open_session(
     store: &dyn Store,
     app_id: &str,
     identity: &Identity,
+    locales: &[String],
     now: i64,
 ) -> StoreResult<OpenedSession> {
     let customer = match identity {
@@ -196,6 +198,7 @@ pub async fn open_session(
         created_at: now,
         revoked_at: None,
         page_url: None,
+        locales: stored_locales(locales),
     };
     identity.apply_to(&mut session);
     store.insert_session(&session).await?;
@@ -233,16 +236,26 @@ pub struct ChangedSession {
 ///   nothing but the name greeted by;
 /// - any other identity is a different person: the session is revoked and a
 ///   new one opened for them, on their own profile.
+///
+/// The session in force remembers `locales`, the languages the request
+/// asked for, or keeps the ones it had when it asked for none (a new
+/// session takes the old one's: the same browser).
 pub async fn change_identity(
     store: &dyn Store,
     session: &SessionRecord,
     customer: &CustomerRecord,
     identity: &Identity,
+    locales: &[String],
     now: i64,
 ) -> StoreResult<ChangedSession> {
     if !same_person(session, identity) {
         store.revoke_session(&session.id, now).await?;
-        let opened = open_session(store, &session.app_id, identity, now).await?;
+        let locales = if locales.is_empty() {
+            &session.locales
+        } else {
+            locales
+        };
+        let opened = open_session(store, &session.app_id, identity, locales, now).await?;
         return Ok(ChangedSession {
             session: opened.session,
             customer: opened.customer,
@@ -280,6 +293,7 @@ pub async fn change_identity(
     session.customer_id = customer.id.clone();
     identity.apply_to(&mut session);
     store.update_session_identity(&session).await?;
+    remember_locales(store, &mut session, locales).await?;
     Ok(ChangedSession {
         session,
         customer,
@@ -459,6 +473,69 @@ pub fn customer_view(session: &SessionRecord) -> Customer {
         name,
         email: session.display_email.clone(),
         phone: session.display_phone.clone(),
+    }
+}
+
+/// The languages of a request to keep on its session: `locales` (valid
+/// language tags, best first, as [`crate::rules::accepted_locales`] reads
+/// them from `Accept-Language`), as many as fit in
+/// [`MAX_LOCALES_CHARS`] joined by commas.
+pub fn stored_locales(locales: &[String]) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut length = 0;
+    for tag in locales {
+        let with_comma = tag.len() + usize::from(!kept.is_empty());
+        if tag.is_empty() || length + with_comma > MAX_LOCALES_CHARS {
+            break;
+        }
+        length += with_comma;
+        kept.push(tag.clone());
+    }
+    kept
+}
+
+/// Records on `session` the languages a request of it asked for, when it
+/// asked for any and they are not the ones stored: the last non-empty
+/// list is kept, and a request without `Accept-Language` erases nothing.
+pub async fn remember_locales(
+    store: &dyn Store,
+    session: &mut SessionRecord,
+    locales: &[String],
+) -> StoreResult<()> {
+    let locales = stored_locales(locales);
+    if locales.is_empty() || locales == session.locales {
+        return Ok(());
+    }
+    store.set_session_locales(&session.id, &locales).await?;
+    session.locales = locales;
+    Ok(())
+}
+
+/// The languages of a conversation's customer, best first, for what the
+/// server writes to them outside a request (emails, automatic messages):
+/// for a conversation held under proof, those of the customer's latest
+/// proven session that recorded any; else, or when none did, those of the
+/// session that started it. An unproven claim on the same profile never
+/// chooses them.
+pub async fn conversation_locales(
+    store: &dyn Store,
+    conversation: &ConversationRecord,
+) -> StoreResult<Vec<String>> {
+    if conversation.proven {
+        let locales = store
+            .proven_customer_locales(&conversation.customer_id)
+            .await?;
+        if !locales.is_empty() {
+            return Ok(locales);
+        }
+    }
+    match &conversation.session_id {
+        Some(id) => Ok(store
+            .session(id)
+            .await?
+            .map(|session| session.locales)
+            .unwrap_or_default()),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -59,3 +59,91 @@ async fn greetings_follow_accept_language_and_fall_back() {
         format!("Hi Ada! Log in to verify it's you: {LOGIN_URL}")
     );
 }
+
+/// The languages stored on the session `customer.id` names.
+async fn stored(live: &Live, session_id: &str) -> Vec<String> {
+    live.state
+        .store
+        .session(session_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .locales
+}
+
+#[tokio::test]
+async fn a_session_keeps_the_last_languages_it_asked_for() {
+    let live = Live::start_full(TEXTS, "").await;
+    let opened = open(&live, Some("fr-CA,fr;q=0.9,*;q=0.1,x_y"), json!({})).await;
+    let token = opened["session_token"].as_str().unwrap().to_owned();
+    let id = opened["customer"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(stored(&live, &id).await, ["fr-CA", "fr"]);
+
+    let current = |language: Option<&'static str>| {
+        let mut request = live
+            .http
+            .get(live.url("/api/v1/sessions/current"))
+            .bearer_auth(&token);
+        if let Some(language) = language {
+            request = request.header("accept-language", language);
+        }
+        async move {
+            let reply = request.send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+        }
+    };
+    // A request without the header erases nothing.
+    current(None).await;
+    assert_eq!(stored(&live, &id).await, ["fr-CA", "fr"]);
+    current(Some("de-DE, de;q=0.8")).await;
+    assert_eq!(stored(&live, &id).await, ["de-DE", "de"]);
+
+    // An identification without the header keeps them; with it, replaces.
+    let identify = |language: Option<&'static str>, user: Value| {
+        let mut request = live
+            .http
+            .post(live.url("/api/v1/sessions/current/identity"))
+            .bearer_auth(&token)
+            .json(&json!({ "user": user }));
+        if let Some(language) = language {
+            request = request.header("accept-language", language);
+        }
+        async move {
+            let reply = request.send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+            reply.json::<Value>().await.unwrap()
+        }
+    };
+    identify(
+        None,
+        json!({"name": "Ada Lovelace", "email": "ada@example.com"}),
+    )
+    .await;
+    assert_eq!(stored(&live, &id).await, ["de-DE", "de"]);
+    identify(
+        Some("ja"),
+        json!({"name": "Ada Lovelace", "email": "ada@example.com"}),
+    )
+    .await;
+    assert_eq!(stored(&live, &id).await, ["ja"]);
+    // A different person gets a new session, in the same browser: it
+    // takes the languages along.
+    let other = identify(
+        None,
+        json!({"name": "Bob Smith", "email": "bob@example.com"}),
+    )
+    .await;
+    let new_id = other["customer"]["id"].as_str().unwrap();
+    assert_ne!(new_id, id);
+    assert_eq!(stored(&live, new_id).await, ["ja"]);
+
+    // Bounded: a header of many long tags keeps what fits in 255 chars.
+    let long = (0..10)
+        .map(|i| format!("zh-Hant-{i}aaaaaaa-bbbbbbbb-cccccccc"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let opened = open(&live, Some(&long), json!({})).await;
+    let kept = stored(&live, opened["customer"]["id"].as_str().unwrap()).await;
+    assert!(!kept.is_empty() && kept.len() < 10, "{kept:?}");
+    assert!(kept.join(",").len() <= 255, "{kept:?}");
+}

@@ -69,6 +69,7 @@ fn session_of(customer: &CustomerRecord, trusted: bool) -> SessionRecord {
         created_at: NOW,
         revoked_at: None,
         page_url: None,
+        locales: Vec::new(),
     }
 }
 
@@ -424,6 +425,75 @@ async fn sessions_are_stored_updated_and_revoked() {
             .unwrap()
             .unwrap();
         assert_eq!(revoked.revoked_at, Some(NOW + 1));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_sessions_languages_are_kept_and_a_proven_customers_latest_are_found() {
+    for db in databases::fresh("session_locales").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let tags = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let ada = new_customer(store, Some("u-1")).await;
+
+        // Stored with the session, read back as given.
+        let phone = SessionRecord {
+            locales: tags(&["fr-CA", "fr", "en"]),
+            ..session_of(&ada, true)
+        };
+        store.insert_session(&phone).await.unwrap();
+        assert_eq!(store.session(&phone.id).await.unwrap(), Some(phone.clone()));
+        // Replaced; an identity update leaves them alone.
+        store
+            .set_session_locales(&phone.id, &tags(&["de"]))
+            .await
+            .unwrap();
+        store.update_session_identity(&phone).await.unwrap();
+        let read = store.session(&phone.id).await.unwrap().unwrap();
+        assert_eq!(read.locales, tags(&["de"]));
+
+        // The proven customer's latest session that recorded some: a later
+        // proven one without any does not count, nor does a claim's (no
+        // sub), however recent.
+        let laptop = SessionRecord {
+            created_at: NOW + 10,
+            ..session_of(&ada, true)
+        };
+        store.insert_session(&laptop).await.unwrap();
+        let claim = SessionRecord {
+            created_at: NOW + 20,
+            locales: tags(&["ar"]),
+            ..session_of(&ada, false)
+        };
+        store.insert_session(&claim).await.unwrap();
+        assert_eq!(
+            store.proven_customer_locales(&ada.id).await.unwrap(),
+            tags(&["de"])
+        );
+        store
+            .set_session_locales(&laptop.id, &tags(&["ja", "en-US"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.proven_customer_locales(&ada.id).await.unwrap(),
+            tags(&["ja", "en-US"])
+        );
+        let nobody = new_customer(store, None).await;
+        assert!(store
+            .proven_customer_locales(&nobody.id)
+            .await
+            .unwrap()
+            .is_empty());
+        let anonymous = new_session(store, &nobody, false).await;
+        assert!(store
+            .session(&anonymous.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .locales
+            .is_empty());
         store.close().await;
     }
 }
@@ -2549,7 +2619,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7, 8]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

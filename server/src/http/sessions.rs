@@ -56,20 +56,16 @@ async fn create(
     limits::check_session(&state, client)?;
     let identity = requested_identity(&state, &app, request).await?;
     let now = clock::now_secs();
-    let opened = identity::open_session(state.store.as_ref(), &app.id, &identity, now).await?;
+    let locales = locales(&headers);
+    let opened =
+        identity::open_session(state.store.as_ref(), &app.id, &identity, &locales, now).await?;
     tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id,
         trusted = opened.session.trusted, "session opened");
     if opened.session.trusted {
         // The customer is verified now: their proven conversation's agent sees it.
         console::session_changed(state.ctx(), &opened.session, page(&headers)).await;
     }
-    let mut response = session_response(
-        &app,
-        &opened.session,
-        now,
-        page(&headers),
-        &locales(&headers),
-    );
+    let mut response = session_response(&app, &opened.session, now, page(&headers), &locales);
     response.session_token = Some(opened.token);
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -88,11 +84,13 @@ async fn change_identity(
     }
     let identity = requested_identity(&state, &auth.app, request).await?;
     let now = clock::now_secs();
+    let locales = locales(&headers);
     let changed = identity::change_identity(
         state.store.as_ref(),
         &auth.session,
         &auth.customer,
         &identity,
+        &locales,
         now,
     )
     .await?;
@@ -106,13 +104,7 @@ async fn change_identity(
         chat::identity_changed(state.ctx(), &changed.session, &changed.linked).await;
     }
     console::session_changed(state.ctx(), &changed.session, page(&headers)).await;
-    let mut response = session_response(
-        &auth.app,
-        &changed.session,
-        now,
-        page(&headers),
-        &locales(&headers),
-    );
+    let mut response = session_response(&auth.app, &changed.session, now, page(&headers), &locales);
     response.session_token = changed.new_token;
     Ok(Json(response))
 }
@@ -171,17 +163,20 @@ async fn identity_from_jwt(
 }
 
 async fn current(
-    State(_): State<AppState>,
+    State(state): State<AppState>,
     auth: CustomerSession,
     headers: HeaderMap,
-) -> Json<SessionResponse> {
-    Json(session_response(
+) -> Result<Json<SessionResponse>, ApiError> {
+    let locales = locales(&headers);
+    let mut session = auth.session;
+    identity::remember_locales(state.store.as_ref(), &mut session, &locales).await?;
+    Ok(Json(session_response(
         &auth.app,
-        &auth.session,
+        &session,
         clock::now_secs(),
         page(&headers),
-        &locales(&headers),
-    ))
+        &locales,
+    )))
 }
 
 async fn set_page(
@@ -261,7 +256,10 @@ pub fn page(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The languages the customer asks for, best first (`Accept-Language`,
-/// which the widget sets to its locale).
+/// which the widget sets to its locale). Opening a session, changing its
+/// identity and reading it keep them on the session
+/// ([`identity::remember_locales`]) for what the server writes to the
+/// customer later: emails, automatic messages.
 pub fn locales(headers: &HeaderMap) -> Vec<String> {
     headers
         .get(ACCEPT_LANGUAGE)

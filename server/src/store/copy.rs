@@ -79,6 +79,7 @@ const TABLES: &[Table] = &[
             ("display_email", Text),
             ("display_phone", Text),
             ("page_url", Text),
+            ("locales", Text),
         ],
     },
     Table {

@@ -92,6 +92,10 @@ pub struct SessionRecord {
     /// The page the customer is on now (`TrustChat.navigate`), for
     /// page-prefix rules and the console.
     pub page_url: Option<String>,
+    /// The languages the customer asks for (`Accept-Language`), best
+    /// first: the last non-empty list a request of the session sent
+    /// (see [`crate::identity::stored_locales`]); empty before any.
+    pub locales: Vec<String>,
 }
 
 /// A conversation between a customer and the support team.
@@ -794,6 +798,17 @@ pub trait Store: Send + Sync + 'static {
     /// Records the page a session's customer is on now.
     async fn set_session_page(&self, session_id: &str, page_url: &str) -> StoreResult<()>;
 
+    /// Records the languages a session's customer asks for, best first
+    /// (language tags, at most [`MAX_LOCALES_CHARS`] joined by commas),
+    /// replacing the ones before.
+    async fn set_session_locales(&self, session_id: &str, locales: &[String]) -> StoreResult<()>;
+
+    /// The languages of the customer's most recently opened session that
+    /// a token proved (`sub` set) and that recorded any; empty when none
+    /// did. A claim (`setUser`) may land on a proven profile, so only a
+    /// proven session speaks for its customer's language.
+    async fn proven_customer_locales(&self, customer_id: &str) -> StoreResult<Vec<String>>;
+
     /// Moves the customer's read marker of a conversation up to `seq`
     /// (never back, never past its last message); the marker when it
     /// moved, `None` when it did not (or there is no such conversation).
@@ -1003,4 +1018,24 @@ impl IdentityKind {
         .into_iter()
         .find(|kind| kind.as_str() == value)
     }
+}
+
+/// The longest stored list of a session's languages (`sessions.locales`),
+/// tags and commas.
+pub const MAX_LOCALES_CHARS: usize = 255;
+
+/// The stored form of a session's languages: the tags joined by commas;
+/// `None` for none.
+pub fn locales_str(locales: &[String]) -> Option<String> {
+    (!locales.is_empty()).then(|| locales.join(","))
+}
+
+/// A session's languages from their stored form.
+pub fn parse_locales(stored: Option<String>) -> Vec<String> {
+    stored
+        .unwrap_or_default()
+        .split(',')
+        .filter(|tag| !tag.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

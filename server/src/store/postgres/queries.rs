@@ -203,7 +203,7 @@ impl Store for PostgresStore {
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -220,6 +220,7 @@ impl Store for PostgresStore {
         .bind(session.created_at)
         .bind(session.revoked_at)
         .bind(&session.page_url)
+        .bind(crate::store::locales_str(&session.locales))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -965,6 +966,29 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn set_session_locales(&self, session_id: &str, locales: &[String]) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET locales = $1 WHERE id = $2")
+            .bind(crate::store::locales_str(locales))
+            .bind(session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn proven_customer_locales(&self, customer_id: &str) -> StoreResult<Vec<String>> {
+        let stored: Option<String> = sqlx::query_scalar(
+            "SELECT locales FROM sessions \
+             WHERE customer_id = $1 AND sub IS NOT NULL AND locales IS NOT NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(crate::store::parse_locales(stored))
     }
 
     async fn mark_customer_read(

@@ -21,7 +21,7 @@ pub(super) const CUSTOMER_COLUMNS: &str =
 pub(super) const SESSION_COLUMNS: &str =
     "id, token_hash, app_id, customer_id, trusted, trusted_until, \
      identity_kind, sub, display_name, display_first_name, display_email, display_phone, \
-     created_at, revoked_at, page_url";
+     created_at, revoked_at, page_url, locales";
 pub(super) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, author, author_name, kind, body, link, \
      trusted, created_at_ms, client_id, session_id";
@@ -145,6 +145,7 @@ pub(super) fn session_from_row(row: &PgRow) -> Result<SessionRecord, StoreError>
         created_at: get(row, "created_at")?,
         revoked_at: get(row, "revoked_at")?,
         page_url: get(row, "page_url")?,
+        locales: crate::store::parse_locales(get(row, "locales")?),
     })
 }
 

@@ -99,7 +99,7 @@ const CONVERSATION_COLUMNS: &str =
 const CUSTOMER_COLUMNS: &str = "id, app_id, sub, name, email, phone, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, token_hash, app_id, customer_id, trusted, trusted_until, \
      identity_kind, sub, display_name, display_first_name, display_email, display_phone, created_at, \
-     revoked_at, page_url";
+     revoked_at, page_url, locales";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, author, author_name, kind, body, link, \
      trusted, created_at_ms, client_id, session_id";
 
@@ -370,7 +370,7 @@ impl Store for SqliteStore {
 
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(&session.id)
         .bind(&session.token_hash)
@@ -387,6 +387,7 @@ impl Store for SqliteStore {
         .bind(session.created_at)
         .bind(session.revoked_at)
         .bind(&session.page_url)
+        .bind(super::locales_str(&session.locales))
         .execute(&self.writer)
         .await
         .map_err(db)?;
@@ -1181,6 +1182,29 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn set_session_locales(&self, session_id: &str, locales: &[String]) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET locales = ? WHERE id = ?")
+            .bind(super::locales_str(locales))
+            .bind(session_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn proven_customer_locales(&self, customer_id: &str) -> StoreResult<Vec<String>> {
+        let stored: Option<String> = sqlx::query_scalar(
+            "SELECT locales FROM sessions \
+             WHERE customer_id = ? AND sub IS NOT NULL AND locales IS NOT NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db)?;
+        Ok(super::parse_locales(stored))
+    }
+
     async fn mark_customer_read(
         &self,
         conversation_id: &str,
@@ -1529,6 +1553,7 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         created_at: row.try_get("created_at").map_err(db)?,
         revoked_at: row.try_get("revoked_at").map_err(db)?,
         page_url: row.try_get("page_url").map_err(db)?,
+        locales: super::parse_locales(row.try_get("locales").map_err(db)?),
     })
 }
 
