@@ -19,6 +19,18 @@ import { fileURLToPath } from "node:url";
 const root = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(root, "dist", "widget");
 
+/**
+ * Chunk file names: the glue `trustchat.[hash].js`, a catalog
+ * `trustchat.i18n-<locale>.[hash].js` (www/widget/i18n.js; the size budget
+ * counts the largest one, since a page loads one).
+ */
+function chunkFilename(ext) {
+  return ({ chunk }) => {
+    const catalog = /^i18n-(.+)-json$/.exec(chunk.name ?? "");
+    return catalog ? `trustchat.i18n-${catalog[1]}.[contenthash:12].${ext}` : `trustchat.[contenthash:12].${ext}`;
+  };
+}
+
 const common = {
   mode: "production",
   context: root,
@@ -45,7 +57,7 @@ export default [
     output: {
       path: out,
       filename: "trustchat.js",
-      chunkFilename: "trustchat.[contenthash:12].js",
+      chunkFilename: chunkFilename("js"),
       publicPath: "auto",
       iife: true,
       // The chunk registry is a global of the host page: one name of ours.
@@ -60,7 +72,7 @@ export default [
     output: {
       path: out,
       filename: "trustchat.mjs",
-      chunkFilename: "trustchat.[contenthash:12].mjs",
+      chunkFilename: chunkFilename("mjs"),
       publicPath: "auto",
       module: true,
       library: { type: "module" },

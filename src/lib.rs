@@ -40,11 +40,13 @@ mod api {
     use js_sys::Promise;
     use wasm_bindgen::prelude::*;
 
-    /// `init({appId, server?, onboarding?, locale?, fetchJwt?})`: loads the
-    /// app, draws the launcher, restores a stored session, emits `ready`.
+    /// `init({appId, server?, onboarding?, locale?, fetchJwt?}, translate)`:
+    /// loads the app, draws the launcher, restores a stored session, emits
+    /// `ready`. `translate(key, arg)` gives the texts in the customer's
+    /// language (www/widget/i18n.js); without it keys show as themselves.
     #[wasm_bindgen(js_name = init)]
-    pub fn init(config: JsValue) -> Promise {
-        crate::web::init(config)
+    pub fn init(config: JsValue, translate: JsValue) -> Promise {
+        crate::web::init(config, translate)
     }
 
     /// `setUser({name, email?, phone?} | {jwt})`: resolves with the user.
@@ -81,6 +83,26 @@ mod api {
     #[wasm_bindgen(js_name = getUser)]
     pub fn get_user() -> JsValue {
         crate::web::get_user()
+    }
+
+    /// `getUnreadCount()`: agent messages the customer has not seen.
+    #[wasm_bindgen(js_name = getUnreadCount)]
+    pub fn get_unread_count() -> u32 {
+        crate::web::unread()
+    }
+
+    /// `getAvailability()`: `"available"`, `"busy"`, `"closed"`, or `null`
+    /// before `init`.
+    #[wasm_bindgen(js_name = getAvailability)]
+    pub fn get_availability() -> JsValue {
+        crate::web::availability()
+    }
+
+    /// `navigate(url)`: the customer's current page (an absolute URL; the
+    /// JavaScript API resolves and checks it).
+    #[wasm_bindgen(js_name = navigate)]
+    pub fn navigate(url: String) {
+        crate::web::navigate(url)
     }
 
     /// `on(event, listener)`.

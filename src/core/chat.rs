@@ -39,6 +39,14 @@
 //!                ▲                 │ Rated Err: why, and the input stays
 //!                └─────────────────┘
 //! ```
+//!
+//! Signals: the agent's typing shows for [`TYPING_SHOWS_MS`] or until their
+//! next message; the customer's typing goes out at most once per
+//! [`TYPING_EVERY_MS`]. The agent's read marker ("Seen") only moves forward.
+//! The customer has seen the current conversation up to `seen`: everything
+//! while the panel is open and the page visible ([`ChatInput::Watching`]),
+//! else what the server says they read (from any tab). Agent messages past
+//! it are unread, and a `read` frame tells the server when `seen` grows.
 
 use trustchat_protocol::{
     Author, ClientFrame, ConversationStatus, Message, MessageKind, MessagesPage, RateConversation,
@@ -59,6 +67,10 @@ pub const PING_MS: i64 = 25_000;
 pub const ANSWER_MS: i64 = 10_000;
 /// How long a message waits for a socket before it is posted over HTTP.
 pub const FALLBACK_MS: i64 = 10_000;
+/// How long the agent's typing shows without another notice, in ms.
+pub const TYPING_SHOWS_MS: i64 = 5_000;
+/// The customer's typing goes out at most this often, in ms.
+pub const TYPING_EVERY_MS: i64 = 2_000;
 /// When a `rate_limited` error names no wait, in seconds.
 const DEFAULT_RETRY_S: u64 = 5;
 /// The close code of a revoked or unknown session (`protocol::chat::close`).
@@ -150,6 +162,10 @@ pub enum ChatInput {
         /// The comment; blank is none.
         comment: String,
     },
+    /// The customer typed in the composer.
+    Typed,
+    /// The customer is on this page now (`navigate`, checked).
+    Navigate(String),
     /// `POST /conversations/{id}/rating` answered.
     Rated {
         /// The conversation it rated.
@@ -219,6 +235,8 @@ pub struct Line {
     /// The login link of a `login_request`, only when it is the app's own
     /// `login_url`.
     pub login_link: Option<String>,
+    /// "Seen": the customer's last message the agent has read.
+    pub seen: bool,
 }
 
 /// Where the socket stands.
@@ -316,6 +334,21 @@ pub struct Chat {
     epoch: u32,
     /// The time the chat timer is armed for.
     armed: Option<i64>,
+    /// The agent typing: their name, and until when it shows.
+    typing: Option<(Option<String>, i64)>,
+    /// When the customer's last typing notice went out.
+    typed_at: i64,
+    /// How far the agent has read the current conversation.
+    agent_read: i64,
+    /// How far the customer has seen it.
+    seen: i64,
+    /// How far the server was told (`read` frames) or knows.
+    reported: i64,
+    /// Whether the customer can see the chat now.
+    watching: bool,
+    /// The page the customer is on (`navigate`), and whether this
+    /// session's server was told.
+    page: Option<(String, bool)>,
 }
 
 impl Default for Chat {
@@ -341,6 +374,13 @@ impl Default for Chat {
             synced: false,
             epoch: 0,
             armed: None,
+            typing: None,
+            typed_at: i64::MIN / 2,
+            agent_read: 0,
+            seen: 0,
+            reported: 0,
+            watching: false,
+            page: None,
         }
     }
 }
@@ -437,6 +477,17 @@ impl Chat {
             .chain(&self.log)
             .map(|m| line(m, login_url))
             .collect();
+        let seen = self
+            .log
+            .iter()
+            .rev()
+            .find(|m| m.author == Author::Customer && m.seq <= self.agent_read)
+            .map(|m| m.seq);
+        if let Some(line) = lines.iter_mut().rev().find(|l| {
+            l.seq == seen && l.author == Author::Customer && l.seq.is_some()
+        }) {
+            line.seen = true;
+        }
         lines.extend(
             self.outbox
                 .iter()
@@ -445,7 +496,7 @@ impl Chat {
                     key: o.client_id.clone(),
                     seq: None,
                     author: Author::Customer,
-                    who: "You".into(),
+                    who: String::new(),
                     body: o.body.clone(),
                     at: o.created_at,
                     state: match &o.stage {
@@ -454,15 +505,63 @@ impl Chat {
                     },
                     client_id: Some(o.client_id.clone()),
                     login_link: None,
+                    seen: false,
                 }),
         );
         lines
+    }
+
+    /// The agent typing now: `Some(name)` (the name when known).
+    pub fn typing(&self) -> Option<Option<&str>> {
+        self.typing.as_ref().map(|(name, _)| name.as_deref())
+    }
+
+    /// The agent messages of the current conversation the customer has not
+    /// seen.
+    pub fn unread(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|m| m.author == Author::Agent && m.seq > self.seen)
+            .count()
+    }
+
+    /// Whether the socket is ready (frames flow).
+    pub fn live(&self) -> bool {
+        self.link == Link::Ready
     }
 
     /// Applies one input at `now`; `random` in `[0, 1)` jitters a backoff.
     pub fn step(&mut self, now: i64, random: f64, input: ChatInput, out: &mut Vec<Effect>) {
         self.apply(now, random, input, out);
         self.flush(now, out);
+        self.mark_seen(out);
+    }
+
+    /// Whether the customer can see the chat now (the panel open, the page
+    /// visible).
+    pub fn watch(&mut self, watching: bool, out: &mut Vec<Effect>) {
+        self.watching = watching;
+        self.mark_seen(out);
+    }
+
+    /// While the customer watches, everything shown is seen; the server
+    /// hears of it over a ready socket.
+    fn mark_seen(&mut self, out: &mut Vec<Effect>) {
+        if self.watching && self.contiguous() > self.seen {
+            self.seen = self.contiguous();
+            out.push(Effect::Render);
+        }
+        if self.link != Link::Ready {
+            return;
+        }
+        if self.seen > self.reported {
+            self.reported = self.seen;
+            out.push(Effect::SendFrame(ClientFrame::Read { seq: self.seen }));
+        }
+        if let Some((url, told @ false)) = &mut self.page {
+            *told = true;
+            out.push(Effect::SendFrame(ClientFrame::Page { url: url.clone() }));
+        }
     }
 
     fn apply(&mut self, now: i64, random: f64, input: ChatInput, out: &mut Vec<Effect>) {
@@ -588,12 +687,23 @@ impl Chat {
                 self.survey = Some(match result {
                     Ok(()) => Survey::Thanks,
                     Err(error) => {
-                        self.survey_error =
-                            Some(["Your rating was not sent: ", &error.message].concat());
+                        // The UI says "Your rating was not sent: …".
+                        self.survey_error = Some(error.message);
                         Survey::Ask
                     }
                 });
                 out.push(Effect::Render);
+            }
+            ChatInput::Typed => {
+                if self.link == Link::Ready && now - self.typed_at >= TYPING_EVERY_MS {
+                    self.typed_at = now;
+                    out.push(Effect::SendFrame(ClientFrame::Typing));
+                }
+            }
+            ChatInput::Navigate(url) => {
+                if self.page.as_ref().map(|(u, _)| u) != Some(&url) {
+                    self.page = Some((url, false));
+                }
             }
             ChatInput::Wake => self.wake(now, random, out),
             ChatInput::Nudge => match self.link {
@@ -608,8 +718,8 @@ impl Chat {
     }
 
     /// Arms the chat timer for the earliest thing due, when that changed.
-    pub fn rearm(&mut self, out: &mut Vec<Effect>) {
-        let mut due: Vec<i64> = vec![];
+    pub fn rearm(&mut self, poll: Option<i64>, out: &mut Vec<Effect>) {
+        let mut due: Vec<i64> = poll.into_iter().collect();
         match self.link {
             Link::Off => {}
             Link::Waiting(at) => due.push(at),
@@ -619,6 +729,7 @@ impl Chat {
                 due.extend(self.deadline);
             }
         }
+        due.extend(self.typing.as_ref().map(|(_, until)| *until));
         // The first message that waits is the one that matters (`flush`).
         let fallback = self.link != Link::Ready && self.token.is_some();
         for o in &self.outbox {
@@ -641,6 +752,8 @@ impl Chat {
         *self = Chat {
             epoch: self.epoch.wrapping_add(1),
             armed: self.armed,
+            watching: self.watching,
+            page: self.page.take().map(|(url, _)| (url, false)),
             ..Chat::default()
         };
     }
@@ -706,7 +819,8 @@ impl Chat {
                 self.ping_at = now + PING_MS;
                 let changed = conversation_id.is_some() && conversation_id != self.conversation;
                 if let Some(id) = conversation_id.filter(|_| changed) {
-                    self.switch(id);
+                    let news = self.synced;
+                    self.switch(id, news, out);
                 }
                 if !self.synced || changed || last_seq > self.contiguous() {
                     self.fetch(out);
@@ -719,7 +833,7 @@ impl Chat {
                 status,
             } => {
                 if self.conversation.as_deref() == Some(&conversation_id) {
-                    self.set_status(status, true);
+                    self.set_status(status, true, out);
                     out.push(Effect::Render);
                 }
             }
@@ -745,15 +859,23 @@ impl Chat {
                 };
                 out.push(Effect::Render);
             }
-            // Shown by the widget in issue 14's next steps.
-            ServerFrame::Pong
-            | ServerFrame::Availability { .. }
-            | ServerFrame::Typing { .. }
-            | ServerFrame::Read { .. } => {}
+            ServerFrame::Typing { author, name } => {
+                if author == Author::Agent {
+                    self.typing = Some((name, now + TYPING_SHOWS_MS));
+                    out.push(Effect::Render);
+                }
+            }
+            ServerFrame::Read { seq } => self.agent_read_to(seq, out),
+            // The widget's own (`Widget::step`).
+            ServerFrame::Pong | ServerFrame::Availability { .. } => {}
         }
     }
 
     fn wake(&mut self, now: i64, random: f64, out: &mut Vec<Effect>) {
+        if self.typing.as_ref().is_some_and(|(_, until)| *until <= now) {
+            self.typing = None;
+            out.push(Effect::Render);
+        }
         match self.link {
             Link::Waiting(at) if at <= now => self.connect(out),
             Link::Connecting | Link::Ready if self.deadline.is_some_and(|d| d <= now) => {
@@ -825,8 +947,20 @@ impl Chat {
         });
     }
 
-    /// A conversation the widget has not seen is the current one now.
-    fn switch(&mut self, id: String) {
+    /// The agent has read up to `seq` (only forward).
+    fn agent_read_to(&mut self, seq: i64, out: &mut Vec<Effect>) {
+        if seq > self.agent_read {
+            self.agent_read = seq;
+            out.push(Effect::Render);
+        }
+    }
+
+    /// A conversation the widget has not seen is the current one now;
+    /// `news` when it started while the widget watched (not history).
+    fn switch(&mut self, id: String, news: bool, out: &mut Vec<Effect>) {
+        if news {
+            out.push(Effect::Emit(Event::ConversationStarted(id.clone())));
+        }
         if let Some(old) = self.conversation.replace(id) {
             self.earlier.append(&mut self.log);
             self.earlier_ids.push(old);
@@ -836,14 +970,22 @@ impl Chat {
         self.closed = false;
         self.survey = None;
         self.survey_error = None;
+        self.typing = None;
+        self.agent_read = 0;
+        self.seen = 0;
+        self.reported = 0;
     }
 
     /// The current conversation's status; a close the widget sees happen
-    /// (`seen`: it knew the conversation open) asks for a rating.
-    fn set_status(&mut self, status: ConversationStatus, seen: bool) {
+    /// (`seen`: it knew the conversation open) asks for a rating and tells
+    /// the page.
+    fn set_status(&mut self, status: ConversationStatus, seen: bool, out: &mut Vec<Effect>) {
         let closed = status == ConversationStatus::Closed;
         if closed && !self.closed && seen {
             self.survey = Some(Survey::Ask);
+            if let Some(id) = &self.conversation {
+                out.push(Effect::Emit(Event::ConversationEnded(id.clone())));
+            }
         }
         self.closed = closed;
     }
@@ -858,11 +1000,17 @@ impl Chat {
         // Seen open before: this page is news of it, not its history.
         let seen = self.synced && self.conversation.as_ref() == Some(&id);
         if self.conversation.as_ref() != Some(&id) {
-            self.switch(id);
+            let news = self.synced;
+            self.switch(id, news, out);
         }
         if let Some(status) = page.status {
-            self.set_status(status, seen);
+            self.set_status(status, seen, out);
         }
+        self.agent_read_to(page.agent_read_seq, out);
+        if page.customer_read_seq > self.seen {
+            self.seen = page.customer_read_seq;
+        }
+        self.reported = self.reported.max(page.customer_read_seq);
         // Held back while the page merges: its messages are contiguous.
         self.fetching = true;
         for message in page.messages {
@@ -913,9 +1061,13 @@ impl Chat {
                 out.push(Effect::Render);
                 return;
             }
-            self.switch(message.conversation_id.clone());
+            let news = source == Source::Live || self.synced;
+            self.switch(message.conversation_id.clone(), news, out);
         }
         let seq = message.seq;
+        if message.author == Author::Agent && source == Source::Live {
+            self.typing = None;
+        }
         if seq <= self.contiguous() || self.ahead.iter().any(|m| m.seq == seq) {
             self.prune();
             return;
@@ -970,9 +1122,10 @@ fn line(m: &Message, login_url: Option<&str>) -> Line {
         key: m.client_id.clone().unwrap_or_else(|| m.id.clone()),
         seq: Some(m.seq),
         author: m.author,
+        // The UI says "You", and "Support" for an agent without a name.
         who: match m.author {
-            Author::Customer => "You".into(),
-            Author::Agent => m.author_name.clone().unwrap_or_else(|| "Support".into()),
+            Author::Customer => String::new(),
+            Author::Agent => m.author_name.clone().unwrap_or_default(),
         },
         body: m.body.clone(),
         at: m.created_at,
@@ -982,6 +1135,7 @@ fn line(m: &Message, login_url: Option<&str>) -> Line {
             .link
             .clone()
             .filter(|link| m.kind == MessageKind::LoginRequest && Some(link.as_str()) == login_url),
+        seen: false,
     }
 }
 

@@ -4,7 +4,7 @@
 //! (`chat.rs`), answer with these; neither knows the other's internals
 //! through them.
 
-use trustchat_protocol::{ClientFrame, Message, RateConversation, SessionResponse};
+use trustchat_protocol::{Availability, ClientFrame, Message, RateConversation, SessionResponse};
 
 use super::error::Error;
 use super::trust::Deadline;
@@ -64,6 +64,9 @@ pub enum Effect {
     /// The server no longer knows the session with this token: wipe it
     /// locally, as `clearUser` does (it is revoked already).
     SessionGone(String),
+    /// `GET /apps/{id}` again, for the availability (no socket is ready),
+    /// answered by `Input::AppLoaded`.
+    Poll,
 }
 
 /// The events of `TrustChat.on`, with their detail.
@@ -90,6 +93,15 @@ pub enum Event {
     /// `message:received`: a new message this tab did not send (an
     /// agent's, or the customer's from another tab).
     MessageReceived(Message),
+    /// `unread:change`: the agent messages the customer has not seen.
+    Unread(usize),
+    /// `availability:change`: now, and when support opens next.
+    Availability(Availability, Option<i64>),
+    /// `conversation:started`: this conversation began while the widget
+    /// watched.
+    ConversationStarted(String),
+    /// `conversation:ended`: an agent closed this conversation.
+    ConversationEnded(String),
 }
 
 impl Event {
@@ -106,12 +118,16 @@ impl Event {
             Event::Error(_) => "error",
             Event::MessageSent(_) => "message:sent",
             Event::MessageReceived(_) => "message:received",
+            Event::Unread(_) => "unread:change",
+            Event::Availability(..) => "availability:change",
+            Event::ConversationStarted(_) => "conversation:started",
+            Event::ConversationEnded(_) => "conversation:ended",
         }
     }
 }
 
 /// Every event name `TrustChat.on` accepts, including those later steps emit.
-pub const EVENT_NAMES: [&str; 10] = [
+pub const EVENT_NAMES: [&str; 14] = [
     "ready",
     "user:identified",
     "user:trusted",
@@ -122,6 +138,10 @@ pub const EVENT_NAMES: [&str; 10] = [
     "message:sent",
     "message:received",
     "token:expired",
+    "unread:change",
+    "availability:change",
+    "conversation:started",
+    "conversation:ended",
 ];
 
 /// Where keyboard focus goes.

@@ -50,6 +50,9 @@ pub struct Error {
     pub code: Code,
     /// What to do about it, for a person.
     pub message: String,
+    /// The request field the server refused (`name`, `email`, `phone`),
+    /// for the onboarding form.
+    pub field: Option<String>,
 }
 
 impl Error {
@@ -58,6 +61,7 @@ impl Error {
         Error {
             code,
             message: message.into(),
+            field: None,
         }
     }
 
@@ -114,7 +118,10 @@ impl Error {
             | "malformed_json" | "payload_too_large" => Code::InvalidArgument,
             _ => Code::ServerError,
         };
-        Error::new(code, error.message)
+        Error {
+            field: error.field,
+            ..Error::new(code, error.message)
+        }
     }
 }
 

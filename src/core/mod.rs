@@ -14,7 +14,7 @@ pub use chat::{backoff, ChatInput, Line, LineState, PendingRecord, Posted, Surve
 pub use config::{Config, STORAGE_PREFIX};
 pub use effect::{Effect, Event, Focus, User, EVENT_NAMES};
 pub use error::{Code, Error};
-pub use state::{validate_form, FieldErrors, GreetingLink, Input, Panel, Phase, View, Widget};
+pub use state::{check_user, FieldErrors, GreetingLink, Input, Panel, Phase, View, Widget};
 pub use trust::Deadline;
 
 #[cfg(test)]

@@ -26,9 +26,13 @@
 //!    └─────────────────▶ Lapsing ──TimerFired (at the end)──▶ not trusted
 //! ```
 
-use trustchat_protocol::{AppInfo, SessionResponse};
+use trustchat_protocol::{AppInfo, Availability, ServerFrame, SessionResponse, UserInput};
 
 use super::chat::{Chat, ChatInput, Line, PendingRecord, Survey};
+
+/// While no socket is ready, the app's availability is asked again this
+/// often, in milliseconds.
+pub const POLL_MS: i64 = 60_000;
 use super::config::Config;
 use super::effect::{Effect, Event, Focus, User};
 use super::error::{Code, Error};
@@ -74,6 +78,8 @@ pub enum Input {
     Show,
     /// The panel is closed (`close()`, the close button or Escape).
     Close,
+    /// The page became visible (`true`) or hidden.
+    Visible(bool),
     /// A session was created, reused or changed identity; it replaces any
     /// other.
     SessionStarted(SessionResponse),
@@ -105,27 +111,28 @@ pub enum Input {
     },
 }
 
-/// The onboarding form's faults, one message per field.
+/// The onboarding form's faults, one message per field (the protocol's
+/// English sentence: the UI shows it in the customer's language).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors {
     /// Under the name field.
-    pub name: Option<&'static str>,
+    pub name: Option<String>,
     /// Under the email field; also "give an email or a phone".
-    pub email: Option<&'static str>,
+    pub email: Option<String>,
     /// Under the phone field.
-    pub phone: Option<&'static str>,
+    pub phone: Option<String>,
 }
 
 impl FieldErrors {
     /// The first field with a fault, in form order.
     pub fn first(&self) -> Option<&'static str> {
         [
-            ("name", self.name),
-            ("email", self.email),
-            ("phone", self.phone),
+            ("name", &self.name),
+            ("email", &self.email),
+            ("phone", &self.phone),
         ]
         .into_iter()
-        .find_map(|(field, message)| message.map(|_| field))
+        .find_map(|(field, message)| message.as_ref().map(|_| field))
     }
 }
 
@@ -187,10 +194,22 @@ pub struct View {
     pub title: String,
     /// The panel's content.
     pub panel: Panel,
-    /// A failure to show at the top of the panel.
+    /// A failure to show at the top of the panel: the catalog key of its
+    /// code (`error_network`).
     pub alert: Option<String>,
-    /// The header badge while trusted: `Verified as Ada`.
+    /// The header badge while trusted: the first name (empty when none),
+    /// for `Verified as Ada`.
     pub verified: Option<String>,
+    /// Whether the customer is trusted now.
+    pub trusted: bool,
+    /// Agent messages the customer has not seen.
+    pub unread: usize,
+    /// The agent typing: their name (empty when none).
+    pub typing: Option<String>,
+    /// Whether someone can answer now.
+    pub availability: Availability,
+    /// When support opens next, Unix milliseconds.
+    pub next_open_at: Option<i64>,
     /// Whether to say that the chat is no longer verified (trust lapsed).
     pub unverified: bool,
     /// Bumped by `clearUser`: the DOM layer rebuilds the panel from scratch,
@@ -231,6 +250,13 @@ pub struct Widget {
     unverified: bool,
     /// The conversation and the link to the server.
     chat: Chat,
+    /// Whether the page is hidden (`visibilitychange`).
+    hidden: bool,
+    /// The unread count the page was last told of.
+    unread: usize,
+    /// When to ask for the app's availability again while no socket is
+    /// ready.
+    poll_at: Option<i64>,
 }
 
 /// A trusted session's way to the end of its trust.
@@ -262,8 +288,46 @@ impl Widget {
     /// Applies one input and answers what to do.
     pub fn step(&mut self, input: Input) -> Vec<Effect> {
         let mut effects = self.apply(input);
-        self.chat.rearm(&mut effects);
+        let watching = self.open && !self.hidden && self.config.is_some();
+        self.chat.watch(watching, &mut effects);
+        let unread = self.chat.unread();
+        if unread != self.unread {
+            self.unread = unread;
+            if !effects.iter().any(|e| matches!(e, Effect::Render)) {
+                effects.insert(0, Effect::Render);
+            }
+            effects.push(Effect::Emit(Event::Unread(unread)));
+        }
+        let poll = self.poll_at.filter(|_| !self.chat.live());
+        self.chat.rearm(poll, &mut effects);
         effects
+    }
+
+    /// The app's availability now (`app` fresh from the server, or a
+    /// frame): the page hears of a change.
+    fn available(&mut self, availability: Availability, next: Option<i64>) -> Vec<Effect> {
+        let Some(app) = self.app.as_mut() else {
+            return vec![];
+        };
+        if (app.availability, app.next_open_at) == (availability, next) {
+            return vec![];
+        }
+        app.availability = availability;
+        app.next_open_at = next;
+        vec![
+            Effect::Render,
+            Effect::Emit(Event::Availability(availability, next)),
+        ]
+    }
+
+    /// `getAvailability()`: `None` before `init`.
+    pub fn availability(&self) -> Option<Availability> {
+        self.app.as_ref().map(|app| app.availability)
+    }
+
+    /// `getUnreadCount()`.
+    pub fn unread(&self) -> usize {
+        self.unread
     }
 
     fn apply(&mut self, input: Input) -> Vec<Effect> {
@@ -288,6 +352,7 @@ impl Widget {
                 self.config = Some(config);
                 self.app = Some(app);
                 self.session = session;
+                self.poll_at = Some(now + POLL_MS);
                 let mut effects = vec![Render];
                 if self.open {
                     effects.push(Focus(self::Focus::Panel));
@@ -306,8 +371,14 @@ impl Widget {
                 vec![]
             }
             Input::AppLoaded(app) => {
+                let mut effects = self.available(app.availability, app.next_open_at);
                 self.app = Some(app);
-                vec![Render]
+                effects.insert(0, Render);
+                effects
+            }
+            Input::Visible(visible) => {
+                self.hidden = !visible;
+                vec![]
             }
             Input::Show if self.open => vec![],
             Input::Show => {
@@ -411,11 +482,25 @@ impl Widget {
             }
             Input::Failed(error) => {
                 self.busy = false;
-                self.alert = Some(error.message.clone());
+                // The customer reads it in their language: a catalog key.
+                self.alert = Some(["error_", error.code.as_str()].concat());
                 vec![Render, Emit(Event::Error(error))]
             }
             Input::Chat { now, random, input } => {
                 let mut effects = vec![];
+                match &input {
+                    ChatInput::Frame(ServerFrame::Availability {
+                        availability,
+                        next_open_at,
+                    }) => effects = self.available(*availability, *next_open_at),
+                    ChatInput::Wake => {
+                        if self.poll_at.is_some_and(|at| at <= now) && !self.chat.live() {
+                            self.poll_at = Some(now + POLL_MS);
+                            effects.push(Poll);
+                        }
+                    }
+                    _ => {}
+                }
                 self.chat.step(now, random, input, &mut effects);
                 // One redraw, first, of the state after the whole step, so
                 // that listeners of the events see it; one storage write.
@@ -523,10 +608,12 @@ impl Widget {
             verified: self
                 .user()
                 .filter(|u| u.trusted)
-                .map(|u| match u.first_name {
-                    Some(first) => ["Verified as ", &first].concat(),
-                    None => "Verified".into(),
-                }),
+                .map(|u| u.first_name.unwrap_or_default()),
+            trusted: self.user().is_some_and(|u| u.trusted),
+            unread: self.unread,
+            typing: self.chat.typing().map(|name| name.unwrap_or_default().to_owned()),
+            availability: self.availability().unwrap_or_default(),
+            next_open_at: self.app.as_ref().and_then(|a| a.next_open_at),
             unverified: self.unverified,
             epoch: self.epoch,
             messages: self
@@ -609,47 +696,30 @@ impl Widget {
     }
 }
 
-/// Validates the onboarding form field by field, with the very rules (and
-/// messages) of `trustchat_protocol::validate`; blank email and phone
-/// together fault the email field.
-pub fn validate_form(
-    input: &trustchat_protocol::UserInput,
-) -> Result<trustchat_protocol::validate::ValidUser, FieldErrors> {
-    use trustchat_protocol::validate;
+/// The checks the widget makes itself, before any request: a name, and an
+/// email or a phone, in `trustchat_protocol::validate`'s words. The rest
+/// (an email's form, a phone's digits, lengths) is the server's to say, in
+/// the same words, by field: the widget does not carry those rules (their
+/// weight in the wasm is better spent on the product).
+pub fn check_user(input: &UserInput) -> Result<(), FieldErrors> {
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
-    let mut errors = FieldErrors {
-        name: validate::name(&input.name).err().map(|e| e.message),
-        ..FieldErrors::default()
+    let errors = FieldErrors {
+        name: input
+            .name
+            .trim()
+            .is_empty()
+            .then(|| NAME_MISSING.to_owned()),
+        email: (blank(&input.email) && blank(&input.phone)).then(|| CONTACT_MISSING.to_owned()),
+        phone: None,
     };
-    if !blank(&input.email) {
-        errors.email = input
-            .email
-            .as_deref()
-            .and_then(|e| validate::email(e).err())
-            .map(|e| e.message);
+    if errors == FieldErrors::default() {
+        Ok(())
+    } else {
+        Err(errors)
     }
-    if !blank(&input.phone) {
-        errors.phone = input
-            .phone
-            .as_deref()
-            .and_then(|p| validate::phone(p).err())
-            .map(|e| e.message);
-    }
-    if blank(&input.email) && blank(&input.phone) {
-        // The "email or phone" rule, in `validate::user`'s words (asked with
-        // a stand-in name, so that a bad name cannot answer first).
-        let contact_only = trustchat_protocol::UserInput {
-            name: "-".into(),
-            email: None,
-            phone: None,
-        };
-        errors.email = validate::user(&contact_only).err().map(|e| e.message);
-    }
-    if errors != FieldErrors::default() {
-        return Err(errors);
-    }
-    validate::user(input).map_err(|invalid| FieldErrors {
-        email: Some(invalid.message),
-        ..FieldErrors::default()
-    })
 }
+
+/// `validate::name`'s words for a blank name.
+pub const NAME_MISSING: &str = "please enter a name";
+/// `validate::user`'s words for neither email nor phone.
+pub const CONTACT_MISSING: &str = "please give an email address or a phone number";

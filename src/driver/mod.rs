@@ -27,13 +27,13 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-use trustchat_protocol::validate::{self, ValidUser};
+use trustchat_protocol::validate;
 use trustchat_protocol::{
     AppInfo, CreateSessionRequest, RateConversation, SendMessage, SessionResponse, UserInput,
 };
 
 use crate::core::{
-    validate_form, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
+    check_user, FieldErrors, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
     User, Widget, STORAGE_PREFIX,
 };
 use crate::platform::{Method, Ports, Request, Response, SocketEvent};
@@ -92,17 +92,21 @@ impl<P: Ports + 'static> Driver<P> {
         }
     }
 
-    /// `setUser({name, email?, phone?})`: validated before anything else.
+    /// `setUser({name, email?, phone?})`: a blank name, or neither email
+    /// nor phone, is refused before anything else; the server checks the
+    /// rest.
     pub fn set_user(
         self: &Rc<Self>,
         input: UserInput,
     ) -> impl Future<Output = Result<User, Error>> + 'static {
-        let valid = validate::user(&input);
+        let checked = check_user(&input).map_err(|errors| {
+            Error::invalid(errors.name.or(errors.email).unwrap_or_default())
+        });
         let (this, ticket) = (self.clone(), self.queue.ticket());
         async move {
-            let valid = valid?;
+            checked?;
             ticket.wait().await;
-            this.identify(valid).await
+            this.identify(input).await
         }
     }
 
@@ -164,14 +168,32 @@ impl<P: Ports + 'static> Driver<P> {
             if this.phase() == Phase::Identified || this.phase() == Phase::NotInitialized {
                 return;
             }
-            match validate_form(&input) {
-                Err(errors) => this.apply(Input::FormInvalid(errors)),
-                Ok(valid) => {
-                    this.apply(Input::FormSubmitted);
-                    if let Err(error) = this.identify(valid).await {
-                        this.apply(Input::Failed(error));
-                    }
-                }
+            if let Err(errors) = check_user(&input) {
+                return this.apply(Input::FormInvalid(errors));
+            }
+            this.apply(Input::FormSubmitted);
+            match this.identify(input).await {
+                // The server's word on a field shows under it.
+                Err(Error {
+                    code: Code::InvalidArgument,
+                    message,
+                    field: Some(field),
+                }) => this.apply(Input::FormInvalid(match field.as_str() {
+                    "name" => FieldErrors {
+                        name: Some(message),
+                        ..FieldErrors::default()
+                    },
+                    "phone" => FieldErrors {
+                        phone: Some(message),
+                        ..FieldErrors::default()
+                    },
+                    _ => FieldErrors {
+                        email: Some(message),
+                        ..FieldErrors::default()
+                    },
+                })),
+                Err(error) => this.apply(Input::Failed(error)),
+                Ok(_) => {}
             }
         }
     }
@@ -321,6 +343,7 @@ impl<P: Ports + 'static> Driver<P> {
                 } => self
                     .ports
                     .spawn(Box::pin(self.post_rating(conversation_id, rating))),
+                Effect::Poll => self.ports.spawn(Box::pin(self.load_app(false))),
             }
         }
     }
@@ -355,7 +378,7 @@ impl<P: Ports + 'static> Driver<P> {
             SocketEvent::Frame(text) => match self.ports.decode_frame(&text) {
                 Some(frame) => {
                     if self.app_missing.get() {
-                        self.ports.spawn(Box::pin(self.load_app()));
+                        self.ports.spawn(Box::pin(self.load_app(true)));
                     }
                     ChatInput::Frame(frame)
                 }
@@ -365,9 +388,12 @@ impl<P: Ports + 'static> Driver<P> {
         self.chat(input);
     }
 
-    /// The app's description `init` went on without.
-    fn load_app(self: &Rc<Self>) -> impl Future<Output = ()> + 'static {
-        self.app_missing.set(false);
+    /// The app's description again: the one `init` went on without
+    /// (`missing`), or a poll of its availability.
+    fn load_app(self: &Rc<Self>, missing: bool) -> impl Future<Output = ()> + 'static {
+        if missing {
+            self.app_missing.set(false);
+        }
         let this = self.clone();
         async move {
             let Ok(config) = this.config() else { return };
@@ -382,8 +408,8 @@ impl<P: Ports + 'static> Driver<P> {
             };
             match app {
                 Some(app) => this.apply(Input::AppLoaded(app)),
-                // Next frame, next try.
-                None => this.app_missing.set(true),
+                // Next frame (or poll), next try.
+                None => this.app_missing.set(missing),
             }
         }
     }
@@ -392,6 +418,32 @@ impl<P: Ports + 'static> Driver<P> {
     /// the comment as typed.
     pub fn rate(self: &Rc<Self>, rating: u8, comment: String) {
         self.chat(ChatInput::Rate { rating, comment });
+    }
+
+    /// The customer typed in the composer.
+    pub fn typed(self: &Rc<Self>) {
+        self.chat(ChatInput::Typed);
+    }
+
+    /// The page became visible or hidden.
+    pub fn visible(self: &Rc<Self>, visible: bool) {
+        self.apply(Input::Visible(visible));
+    }
+
+    /// `navigate(url)`, the URL checked: the server hears of it once the
+    /// session's socket is ready.
+    pub fn navigate(self: &Rc<Self>, url: String) {
+        self.chat(ChatInput::Navigate(url));
+    }
+
+    /// `getUnreadCount()`.
+    pub fn unread(&self) -> usize {
+        self.state.borrow().unread()
+    }
+
+    /// `getAvailability()`.
+    pub fn availability(&self) -> Option<trustchat_protocol::Availability> {
+        self.state.borrow().availability()
     }
 
     /// The chat timer fired.
@@ -688,18 +740,22 @@ impl<P: Ports + 'static> Driver<P> {
     /// The customer of `valid`: the current session when it is theirs
     /// (same email, else same phone), else the current session's identity
     /// changed (an anonymous customer keeps their chat), else a new one.
-    async fn identify(self: &Rc<Self>, valid: ValidUser) -> Result<User, Error> {
+    async fn identify(self: &Rc<Self>, input: UserInput) -> Result<User, Error> {
         let config = self.config()?;
         let current = self.state.borrow().session().cloned();
-        if let Some(current) = current.filter(|s| same_identity(s, &valid)) {
+        if let Some(current) = current.filter(|s| same_identity(s, &input)) {
             if let Some(user) = User::of(&current) {
                 self.apply(Input::SessionStarted(current));
                 return Ok(user);
             }
         }
-        let ValidUser { name, email, phone } = valid;
+        let present = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let request = CreateSessionRequest {
-            user: Some(UserInput { name, email, phone }),
+            user: Some(UserInput {
+                name: input.name,
+                email: present(input.email),
+                phone: present(input.phone),
+            }),
             jwt: None,
         };
         let session = self.establish(&config, &request, false).await?;
@@ -862,11 +918,21 @@ enum Changed {
     Gone,
 }
 
-fn same_identity(session: &SessionResponse, valid: &ValidUser) -> bool {
+/// Whether `input` names the session's customer: the same email (as the
+/// server keeps it: trimmed, lowercase), else the same phone. When unsure
+/// the server decides (an identity change to the same person keeps the
+/// session).
+fn same_identity(session: &SessionResponse, input: &UserInput) -> bool {
     let customer = &session.customer;
-    match (&valid.email, &valid.phone) {
-        (Some(email), _) => customer.email.as_ref() == Some(email),
-        (None, Some(phone)) => customer.phone.as_ref() == Some(phone),
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    match (given(&input.email), given(&input.phone)) {
+        (Some(email), _) => customer
+            .email
+            .as_deref()
+            .is_some_and(|known| known.eq_ignore_ascii_case(email)),
+        (None, Some(phone)) => customer.phone.as_deref() == Some(phone),
         (None, None) => false,
     }
 }

@@ -1,7 +1,13 @@
 //! The widget's DOM, by hand: a `<div id="trustchat-root">` at the end of
 //! the body with an open shadow root holding the styles, the launcher and
 //! the panel. The script-tag loader draws the host and the launcher before
-//! the wasm arrives; [`Ui::mount`] adopts them. Customer and server text is only ever set as `textContent`.
+//! the wasm arrives; [`Ui::mount`] adopts them. Customer and server text is
+//! only ever set as `textContent`.
+//!
+//! The static parts (the panel's frame, the onboarding form, the chat's
+//! frame, the survey) are markup of our own, never data, set whole with
+//! `innerHTML`: far fewer bytes of wasm than an element at a time. Their
+//! texts come from the customer's catalog ([`text`]).
 //!
 //! [`Ui`] owns every element and [`dom::Listener`] it creates; dropping it
 //! removes them all. The panel's content is rebuilt whenever what it shows
@@ -15,22 +21,26 @@
 //! The satisfaction survey ("How did we do?") shows above the composer
 //! (which stays usable) once an agent closes the conversation: native radio
 //! buttons in a fieldset (one Tab stop, arrow keys choose, Enter sends), a
-//! comment and a "Send rating" button. Its markup is static and our own
-//! (`survey.html`), set whole when it appears, so each survey starts blank.
+//! comment and a "Send rating" button, each survey starting blank.
+//!
+//! The host page's `<html>` element carries `trustchat-open`,
+//! `trustchat-unread` and `trustchat-trusted`, for sites that draw their
+//! own launcher.
 
 pub mod dom;
+pub mod text;
 
 use wasm_bindgen::JsCast;
 use web_sys::{
     Document, Element, Event, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent,
-    ShadowRootInit, ShadowRootMode,
 };
 
-use crate::core::number::{decimal, thousands};
+use crate::core::number::decimal;
 use crate::core::{FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View};
-use dom::{child, find, text, toggle, Listener};
+use dom::{child, find, text as show, toggle, Listener};
+use text::{localize, n, t};
 use trustchat_protocol::validate::message_body;
-use trustchat_protocol::{Author, ErrorCode, UserInput, MAX_BODY_CHARS};
+use trustchat_protocol::{Author, Availability, ErrorCode, UserInput, MAX_BODY_CHARS};
 
 /// What the customer asked for through the DOM.
 pub enum Action {
@@ -42,6 +52,8 @@ pub enum Action {
     Submit(UserInput),
     /// The composer sent a message (checked with `validate::message_body`).
     Send(String),
+    /// The customer typed in the composer.
+    Typed,
     /// "Retry" on a failed message, by `client_id`.
     Retry(String),
     /// "Delete" on a failed message, by `client_id`.
@@ -57,35 +69,31 @@ pub type Dispatch = fn(Action);
 /// The panel's styles; the launcher's are in `launcher.css`, which the
 /// loader (www/widget/launcher.js) draws the launcher with too.
 const CSS: &str = include_str!("style.css");
-const LAUNCHER_CSS: &str = include_str!("launcher.css");
-/// The launcher's icon: markup of our own, never data. The loader draws the
-/// same file.
-const ICON: &str = include_str!("launcher.svg");
-/// What the survey's holder shows: nothing, the survey (static markup of
-/// our own, never data), or the thanks.
+/// The panel's frame.
+const PANEL: &str = include_str!("panel.html");
+/// The onboarding form.
+const FORM: &str = include_str!("form.html");
+/// The chat's frame.
+const CHAT: &str = include_str!("chat.html");
+/// What the survey's holder shows: nothing, the survey, or the thanks.
 const SURVEY: [&str; 3] = [
     "",
     include_str!("survey.html"),
-    r#"<p class="greet" data-tc="survey-thanks" role="status" tabindex="-1">Thanks for your feedback!</p>"#,
+    r#"<p class="greet" data-tc="survey-thanks" role="status" tabindex="-1" data-t="thanks"></p>"#,
 ];
-/// What the panel says once the identity's trust has lapsed.
-const UNVERIFIED: &str =
-    "Your identity is no longer verified. Messages you send now are not marked as verified.";
-/// The onboarding fields: key, label, input type, autocomplete.
-const FIELDS: [(&str, &str, &str, &str); 3] = [
-    ("name", "Name", "text", "name"),
-    ("email", "Email", "email", "email"),
-    ("phone", "Phone", "tel", "tel"),
-];
+/// The onboarding fields, in the form's order.
+const FIELDS: [&str; 3] = ["name", "email", "phone"];
+/// The `<html>` classes: open, unread, trusted.
+const CLASSES: [&str; 3] = ["trustchat-open", "trustchat-unread", "trustchat-trusted"];
 
 /// The mounted widget.
 pub struct Ui {
-    /// The document, to create elements.
-    document: Document,
     /// `#trustchat-root`, removed on drop.
     host: Element,
     /// The launcher button.
     launcher: HtmlElement,
+    /// The unread count on the launcher, `data-tc="unread"`.
+    badge: Element,
     /// The panel (`role="dialog"`).
     panel: HtmlElement,
     /// The panel's title (the app name).
@@ -96,6 +104,8 @@ pub struct Ui {
     alert: Element,
     /// Says the chat is no longer verified, `data-tc="unverified"`.
     unverified: Element,
+    /// Says when support is away, `data-tc="availability"`.
+    away: Element,
     /// Holds the content.
     body: Element,
     /// What the panel shows now.
@@ -108,8 +118,6 @@ pub struct Ui {
     _listeners: [Listener; 3],
 }
 
-/// What the panel says once an agent closed the conversation.
-const CLOSED: &str = "This conversation was closed. Write a message to start a new one.";
 /// The counter shows from this many characters on.
 const COUNT_FROM: usize = MAX_BODY_CHARS - 500;
 
@@ -119,7 +127,7 @@ enum Content {
     Chat(Box<Chat>),
     /// The onboarding form.
     Form {
-        /// The `<form>`.
+        /// Holds the `<form>`.
         root: Element,
         /// Each field's input and its error paragraph, in [`FIELDS`] order.
         fields: Vec<(HtmlInputElement, Element)>,
@@ -144,6 +152,8 @@ struct Chat {
     lines: Vec<(Line, Element)>,
     /// `data-tc="closed"`.
     closed: Element,
+    /// `data-tc="typing"`.
+    typing: Element,
     /// `data-tc="composer"`.
     composer: HtmlTextAreaElement,
     /// Holds "How did we do?" or the thanks, when shown.
@@ -155,85 +165,42 @@ struct Chat {
     _listeners: [Listener; 4],
 }
 
+/// Sets `markup` (our own, never data) as the content of a new `<div>` in
+/// `parent`, with its texts filled in.
+fn markup(document: &Document, parent: &Element, markup: &str) -> Option<Element> {
+    let holder = child(document, parent, "div", &[])?;
+    holder.set_inner_html(markup);
+    localize(&holder);
+    Some(holder)
+}
+
+/// The element of `root` with `data-tc="{name}"`.
+fn part(root: &Element, name: &str) -> Option<Element> {
+    find(root, &["[data-tc=", name, "]"].concat())
+}
+
 impl Ui {
-    /// Adopts the host element, shadow root and launcher the script-tag
-    /// loader drew (so the launcher neither flickers nor loses focus), or
-    /// creates them when there are none (the ES module build, the tests);
-    /// then adds the panel.
+    /// Adopts the host element, shadow root and launcher the JavaScript
+    /// API drew (www/widget/launcher.js: so the launcher neither flickers
+    /// nor loses focus, and the wasm does not carry it twice); then adds
+    /// the panel.
     pub fn mount(dispatch: Dispatch) -> Option<Ui> {
         let document = web_sys::window()?.document()?;
         let (host, root, launcher) = match adopt(&document) {
             Some(found) => found,
-            None => draw_launcher(&document)?,
+            None => return None,
         };
         child(&document, &root, "style", &[])?.set_text_content(Some(CSS));
-        let panel = child(
+        let frame = markup(&document, &root, PANEL)?;
+        let panel = part(&frame, "panel")?;
+        toggle(&panel, "lang", Some(&t("@lang")));
+        toggle(&panel, "dir", Some(&t("@dir")));
+        let close = part(&frame, "close")?;
+        let badge = child(
             &document,
-            &root,
-            "section",
-            &[
-                ("id", "trustchat-panel"),
-                ("class", "panel"),
-                ("data-tc", "panel"),
-                ("role", "dialog"),
-                ("aria-modal", "false"),
-                ("aria-labelledby", "trustchat-title"),
-                ("tabindex", "-1"),
-                ("hidden", ""),
-            ],
-        )?;
-        let head = child(&document, &panel, "div", &[("class", "head")])?;
-        let title = child(
-            &document,
-            &head,
-            "h2",
-            &[("id", "trustchat-title"), ("data-tc", "title")],
-        )?;
-        let verified = child(
-            &document,
-            &head,
+            &launcher,
             "span",
-            &[("class", "badge"), ("data-tc", "verified"), ("hidden", "")],
-        )?;
-        let close = child(
-            &document,
-            &head,
-            "button",
-            &[
-                ("type", "button"),
-                ("class", "x"),
-                ("data-tc", "close"),
-                ("aria-label", "Close chat"),
-            ],
-        )?;
-        close.set_text_content(Some("\u{00d7}"));
-        let content = child(
-            &document,
-            &panel,
-            "div",
-            &[("class", "body"), ("aria-live", "polite")],
-        )?;
-        let alert = child(
-            &document,
-            &content,
-            "p",
-            &[
-                ("class", "alert"),
-                ("data-tc", "alert"),
-                ("role", "alert"),
-                ("hidden", ""),
-            ],
-        )?;
-        let unverified = child(
-            &document,
-            &content,
-            "p",
-            &[
-                ("class", "note"),
-                ("data-tc", "unverified"),
-                ("role", "status"),
-                ("hidden", ""),
-            ],
+            &[("class", "unread"), ("data-tc", "unread"), ("hidden", "")],
         )?;
         launcher
             .set_attribute("aria-controls", "trustchat-panel")
@@ -252,15 +219,16 @@ impl Ui {
             }),
         ];
         Some(Ui {
-            document,
             host,
             launcher: launcher.dyn_into().ok()?,
+            badge,
+            title: part(&frame, "title")?,
+            verified: part(&frame, "verified")?,
+            alert: part(&frame, "alert")?,
+            unverified: part(&frame, "unverified")?,
+            away: part(&frame, "availability")?,
+            body: find(&frame, ".body")?,
             panel: panel.dyn_into().ok()?,
-            title,
-            verified,
-            alert,
-            unverified,
-            body: content,
             content: None,
             epoch: 0,
             dispatch,
@@ -272,15 +240,46 @@ impl Ui {
     pub fn render(&mut self, view: &View) {
         let launcher: &Element = &self.launcher;
         let _ = launcher.set_attribute("aria-expanded", if view.open { "true" } else { "false" });
-        let _ = launcher.set_attribute(
-            "aria-label",
-            if view.open { "Close chat" } else { "Open chat" },
+        let _ = launcher.set_attribute("aria-label", &t(if view.open { "close" } else { "open" }));
+        let unread = view.unread as f64;
+        show(
+            &self.badge,
+            (view.unread > 0)
+                .then(|| if view.unread > 9 { "9+".into() } else { decimal(view.unread as i64) })
+                .as_deref(),
         );
+        toggle(&self.badge, "aria-label", Some(&n("unread", unread)));
+        if let Some(html) = self
+            .host
+            .owner_document()
+            .and_then(|d| d.document_element())
+        {
+            for (class, on) in CLASSES.into_iter().zip([view.open, view.unread > 0, view.trusted]) {
+                let _ = html.class_list().toggle_with_force(class, on);
+            }
+        }
         self.panel.set_hidden(!view.open);
         self.title.set_text_content(Some(&view.title));
-        text(&self.verified, view.verified.as_deref());
-        text(&self.alert, view.alert.as_deref());
-        text(&self.unverified, view.unverified.then_some(UNVERIFIED));
+        show(
+            &self.verified,
+            view.verified
+                .as_ref()
+                .map(|first| match first.as_str() {
+                    "" => t("verified"),
+                    first => text::with("verified_as", &first.into()),
+                })
+                .as_deref(),
+        );
+        show(&self.alert, view.alert.as_deref().map(t).as_deref());
+        toggle(&self.unverified, "hidden", (!view.unverified).then_some(""));
+        let away = match (view.availability, view.next_open_at) {
+            (Availability::Available, _) => None,
+            (Availability::Busy, _) => Some(("busy", t("busy"))),
+            (Availability::Closed, Some(at)) => Some(("closed", n("@back", at as f64))),
+            (Availability::Closed, None) => Some(("closed", t("closed_now"))),
+        };
+        toggle(&self.away, "data-availability", away.as_ref().map(|a| a.0));
+        show(&self.away, away.as_ref().map(|a| a.1.as_str()));
         let fits = matches!(
             (&self.content, &view.panel),
             (Some(Content::Chat(_)), Panel::Chat { .. })
@@ -303,12 +302,22 @@ impl Ui {
             ) => {
                 let shown = (greeting.clone(), greeting_link.clone());
                 if chat.shown_greeting != shown {
-                    draw_greeting(&self.document, &chat.greeting, &shown.0, &shown.1);
+                    draw_greeting(&chat.greeting, &shown.0, &shown.1);
                     chat.shown_greeting = shown;
                 }
-                text(&chat.closed, view.closed.then_some(CLOSED));
+                toggle(&chat.closed, "hidden", (!view.closed).then_some(""));
+                show(
+                    &chat.typing,
+                    view.typing
+                        .as_ref()
+                        .map(|name| {
+                            let name = if name.is_empty() { t("support") } else { name.clone() };
+                            text::with("typing", &name.into())
+                        })
+                        .as_deref(),
+                );
                 draw_survey(chat, view);
-                if draw_lines(&self.document, chat, &view.messages) {
+                if draw_lines(chat, &view.messages) {
                     // New lines: show the latest.
                     self.body.set_scroll_top(self.body.scroll_height());
                 }
@@ -334,7 +343,7 @@ impl Ui {
             (Focus::Field(name), Some(Content::Form { fields, .. })) => FIELDS
                 .iter()
                 .zip(fields)
-                .find(|((key, ..), _)| *key == name)
+                .find(|(key, _)| **key == name)
                 .map(|(_, (input, _))| input.clone().into()),
             (Focus::Field(_), _) => None,
         };
@@ -344,74 +353,19 @@ impl Ui {
     }
 
     fn build(&self, panel: &Panel) -> Option<Content> {
-        let document = &self.document;
+        let document = self.host.owner_document()?;
         match panel {
-            Panel::Chat { .. } => build_chat(document, &self.body, self.dispatch)
-                .map(|chat| Content::Chat(Box::new(chat))),
+            Panel::Chat { .. } => {
+                build_chat(&document, &self.body, self.dispatch).map(|chat| Content::Chat(Box::new(chat)))
+            }
             Panel::Onboarding { .. } => {
-                let root = child(
-                    document,
-                    &self.body,
-                    "form",
-                    &[
-                        ("data-tc", "onboarding"),
-                        ("aria-label", "Start a chat"),
-                        ("novalidate", ""),
-                    ],
-                )?;
+                let root = markup(&document, &self.body, FORM)?;
                 let mut fields = Vec::with_capacity(FIELDS.len());
-                for (key, label, kind, autocomplete) in FIELDS {
-                    let id = ["tc-", key].concat();
-                    let error_id = ["tc-error-", key].concat();
-                    let described = if key == "phone" {
-                        ["tc-phone-hint ", &error_id].concat()
-                    } else {
-                        error_id.clone()
-                    };
-                    child(document, &root, "label", &[("for", &id)])?.set_text_content(Some(label));
-                    let input = child(
-                        document,
-                        &root,
-                        "input",
-                        &[
-                            ("id", &id),
-                            ("name", key),
-                            ("type", kind),
-                            ("autocomplete", autocomplete),
-                            ("data-tc", key),
-                            ("aria-describedby", &described),
-                        ],
-                    )?;
-                    if key == "phone" {
-                        child(
-                            document,
-                            &root,
-                            "p",
-                            &[("id", "tc-phone-hint"), ("class", "hint")],
-                        )?
-                        .set_text_content(Some("international format, e.g. +14155550100"));
-                    }
-                    let error = child(
-                        document,
-                        &root,
-                        "p",
-                        &[
-                            ("id", &error_id),
-                            ("class", "err"),
-                            ("data-tc", &["error-", key].concat()),
-                            ("role", "alert"),
-                            ("hidden", ""),
-                        ],
-                    )?;
-                    fields.push((input.dyn_into::<HtmlInputElement>().ok()?, error));
+                for key in FIELDS {
+                    let input = part(&root, key)?.dyn_into::<HtmlInputElement>().ok()?;
+                    fields.push((input, part(&root, &["error-", key].concat())?));
                 }
-                let submit = child(
-                    document,
-                    &root,
-                    "button",
-                    &[("type", "submit"), ("class", "send"), ("data-tc", "submit")],
-                )?;
-                submit.set_text_content(Some("Start chat"));
+                let submit = part(&root, "submit")?;
                 let dispatch = self.dispatch;
                 let inputs: Vec<HtmlInputElement> =
                     fields.iter().map(|(input, _)| input.clone()).collect();
@@ -446,10 +400,10 @@ fn adopt(document: &Document) -> Option<(Element, Element, Element)> {
     let host = document.get_element_by_id("trustchat-root")?;
     let found = host.shadow_root().and_then(|shadow| {
         let root = shadow.get_element_by_id("tc-root")?;
-        let launcher = root.query_selector("[data-tc=launcher]").ok()??;
+        let launcher = part(&root, "launcher")?;
         // A panel means a widget already drew here (one still tearing
         // down, or a second copy of the script): not the loader's.
-        let fresh = root.query_selector("[data-tc=panel]").ok()?.is_none();
+        let fresh = part(&root, "panel").is_none();
         fresh.then_some((root, launcher))
     });
     match found {
@@ -461,40 +415,10 @@ fn adopt(document: &Document) -> Option<(Element, Element, Element)> {
     }
 }
 
-/// Draws what the loader draws: `<div id="trustchat-root">` at the end of
-/// the body, an open shadow root, the launcher's styles and the launcher.
-fn draw_launcher(document: &Document) -> Option<(Element, Element, Element)> {
-    let body = document.body()?;
-    let host = document.create_element("div").ok()?;
-    host.set_id("trustchat-root");
-    let shadow = host
-        .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
-        .ok()?;
-    let root = document.create_element("div").ok()?;
-    root.set_id("tc-root");
-    shadow.append_child(&root).ok()?;
-    child(document, &root, "style", &[])?.set_text_content(Some(LAUNCHER_CSS));
-    let launcher = child(
-        document,
-        &root,
-        "button",
-        &[
-            ("type", "button"),
-            ("class", "launcher"),
-            ("data-tc", "launcher"),
-            ("aria-label", "Open chat"),
-            ("aria-expanded", "false"),
-        ],
-    )?;
-    launcher.set_inner_html(ICON);
-    body.append_child(&host).ok()?;
-    Some((host, root, launcher))
-}
-
 fn show_errors(fields: &[(HtmlInputElement, Element)], errors: &FieldErrors) {
-    for ((input, error), message) in fields.iter().zip([errors.name, errors.email, errors.phone]) {
-        text(error, message);
-        toggle(input, "aria-invalid", message.map(|_| "true"));
+    for ((input, error), message) in fields.iter().zip([&errors.name, &errors.email, &errors.phone]) {
+        show(error, message.as_deref().map(t).as_deref());
+        toggle(input, "aria-invalid", message.as_ref().map(|_| "true"));
     }
 }
 
@@ -508,113 +432,14 @@ impl Content {
 }
 
 fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option<Chat> {
-    let root = child(
-        document,
-        body,
-        "div",
-        &[("class", "chat"), ("data-tc", "chat")],
-    )?;
-    let greeting = child(
-        document,
-        &root,
-        "p",
-        &[
-            ("class", "greet"),
-            ("data-tc", "greeting"),
-            ("role", "status"),
-            ("hidden", ""),
-        ],
-    )?;
-    let log = child(
-        document,
-        &root,
-        "div",
-        &[
-            ("class", "log"),
-            ("data-tc", "messages"),
-            ("role", "log"),
-            ("aria-live", "polite"),
-            ("aria-label", "Messages"),
-        ],
-    )?;
-    let closed = child(
-        document,
-        &root,
-        "p",
-        &[
-            ("class", "note"),
-            ("data-tc", "closed"),
-            ("role", "status"),
-            ("hidden", ""),
-        ],
-    )?;
-    let survey = child(document, &root, "div", &[("hidden", "")])?;
-    let form = child(
-        document,
-        &root,
-        "form",
-        &[
-            ("class", "composer"),
-            ("data-tc", "composer-form"),
-            ("novalidate", ""),
-        ],
-    )?;
-    child(
-        document,
-        &form,
-        "label",
-        &[("for", "tc-composer"), ("class", "sr")],
-    )?
-    .set_text_content(Some("Message"));
-    let composer: HtmlTextAreaElement = child(
-        document,
-        &form,
-        "textarea",
-        &[
-            ("id", "tc-composer"),
-            ("name", "message"),
-            ("rows", "2"),
-            ("data-tc", "composer"),
-            ("aria-describedby", "tc-counter tc-composer-error"),
-        ],
-    )?
-    .dyn_into()
-    .ok()?;
-    let counter = child(
-        document,
-        &form,
-        "p",
-        &[
-            ("id", "tc-counter"),
-            ("class", "hint"),
-            ("data-tc", "counter"),
-            ("aria-live", "polite"),
-            ("hidden", ""),
-        ],
-    )?;
-    let error = child(
-        document,
-        &form,
-        "p",
-        &[
-            ("id", "tc-composer-error"),
-            ("class", "err"),
-            ("data-tc", "composer-error"),
-            ("role", "alert"),
-            ("hidden", ""),
-        ],
-    )?;
-    child(
-        document,
-        &form,
-        "button",
-        &[("type", "submit"), ("class", "send"), ("data-tc", "send")],
-    )?
-    .set_text_content(Some("Send"));
+    let root = markup(document, body, CHAT)?;
+    let log = part(&root, "messages")?;
+    let composer: HtmlTextAreaElement = part(&root, "composer")?.dyn_into().ok()?;
+    let survey = part(&root, "survey-holder")?;
     let composer_ = Composer {
         input: composer.clone(),
-        counter,
-        error,
+        counter: part(&root, "counter")?,
+        error: part(&root, "composer-error")?,
     };
     let (on_key, on_input) = (composer_.clone(), composer_.clone());
     let focus = composer.clone();
@@ -641,7 +466,10 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
                 on_key.send(dispatch);
             }
         }),
-        Listener::new(&composer, "input", move |_| on_input.typed()),
+        Listener::new(&composer, "input", move |_| {
+            on_input.typed();
+            dispatch(Action::Typed);
+        }),
         Listener::new(&log, "click", move |event: Event| {
             let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
             let Some(button) = target.and_then(|t| t.closest("button[data-action]").ok().flatten())
@@ -666,12 +494,13 @@ fn build_chat(document: &Document, body: &Element, dispatch: Dispatch) -> Option
         }),
     ];
     Some(Chat {
+        greeting: part(&root, "greeting")?,
+        closed: part(&root, "closed")?,
+        typing: part(&root, "typing")?,
         root,
-        greeting,
         shown_greeting: (None, None),
         log,
         lines: vec![],
-        closed,
         composer,
         survey,
         survey_shown: 0,
@@ -705,6 +534,7 @@ fn draw_survey(chat: &mut Chat, view: &View) {
         // rather than `matches(":focus-within")`: each import weighs.)
         let focused = find(holder, ":focus").is_some();
         holder.set_inner_html(SURVEY[shown]);
+        localize(holder);
         toggle(holder, "hidden", (shown == 0).then_some(""));
         // Only the thanks has a tabindex.
         if let Some(thanks) = find(holder, "[tabindex]").filter(|_| focused) {
@@ -715,8 +545,14 @@ fn draw_survey(chat: &mut Chat, view: &View) {
     if shown == 1 {
         let busy = view.survey == Some(Survey::Sending);
         toggle(holder, "aria-busy", busy.then_some("true"));
-        if let Some(why) = find(holder, "[data-tc=survey-error]") {
-            text(&why, view.survey_error.as_deref());
+        if let Some(why) = part(holder, "survey-error") {
+            show(
+                &why,
+                view.survey_error
+                    .as_deref()
+                    .map(|e| text::with("rating_failed", &t(e).into()))
+                    .as_deref(),
+            );
         }
     }
 }
@@ -744,13 +580,8 @@ impl Composer {
                 dispatch(Action::Send(value));
             }
             Err(invalid) if invalid.code == ErrorCode::MessageTooLong => {
-                let message = [
-                    "This message has ",
-                    &thousands(value.chars().count()),
-                    " characters; shorten it to 4,000 or fewer to send it.",
-                ]
-                .concat();
-                text(&self.error, Some(&message));
+                let message = n("too_long", value.chars().count() as f64);
+                show(&self.error, Some(&message));
                 toggle(&self.input, "aria-invalid", Some("true"));
             }
             Err(_) => {}
@@ -760,8 +591,8 @@ impl Composer {
     /// The text changed: the counter follows, a past complaint goes.
     fn typed(&self) {
         let count = self.input.value().chars().count();
-        let shown = (count >= COUNT_FROM).then(|| [&thousands(count), " / 4,000"].concat());
-        text(&self.counter, shown.as_deref());
+        let shown = (count >= COUNT_FROM).then(|| n("count", count as f64));
+        show(&self.counter, shown.as_deref());
         toggle(
             &self.counter,
             "class",
@@ -772,7 +603,7 @@ impl Composer {
             }),
         );
         if count <= MAX_BODY_CHARS {
-            text(&self.error, None);
+            show(&self.error, None);
             toggle(&self.input, "aria-invalid", None);
         }
     }
@@ -780,13 +611,8 @@ impl Composer {
 
 /// Shows the greeting as text, with the app's login URL in it (when
 /// `link` says where) as a "Log in" link; hidden when there is none yet.
-fn draw_greeting(
-    document: &Document,
-    element: &Element,
-    greeting: &Option<String>,
-    link: &Option<GreetingLink>,
-) {
-    text(element, greeting.as_deref());
+fn draw_greeting(element: &Element, greeting: &Option<String>, link: &Option<GreetingLink>) {
+    show(element, greeting.as_deref());
     let (Some(greeting), Some(link)) = (greeting, link) else {
         return;
     };
@@ -794,26 +620,35 @@ fn draw_greeting(
     let (Some(before), Some(after)) = (greeting.get(..link.at), greeting.get(end..)) else {
         return;
     };
-    element.set_text_content(None);
-    let _ = element.append_with_str_1(before);
-    if let Some(a) = child(
-        document,
-        element,
-        "a",
-        &[
-            ("href", &link.url),
-            ("rel", "noopener noreferrer"),
-            ("class", "login"),
-            ("data-tc", "greeting-link"),
-        ],
-    ) {
-        a.set_text_content(Some("Log in"));
-    }
+    element.set_text_content(Some(before));
+    login_link(element, &link.url, "greeting-link");
     let _ = element.append_with_str_1(after);
 }
 
+/// A "Log in" link to `url` (the app's own `login_url`) at the end of
+/// `parent`.
+fn login_link(parent: &Element, url: &str, name: &str) -> Option<Element> {
+    let document = parent.owner_document()?;
+    let a = child(
+        &document,
+        parent,
+        "a",
+        &[
+            ("href", url),
+            ("rel", "noopener noreferrer"),
+            ("class", "login"),
+            ("data-tc", name),
+        ],
+    )?;
+    a.set_text_content(Some(&t("log_in")));
+    Some(a)
+}
+
 /// Brings the log in line with `lines`, by key; whether lines were added.
-fn draw_lines(document: &Document, chat: &mut Chat, lines: &[Line]) -> bool {
+fn draw_lines(chat: &mut Chat, lines: &[Line]) -> bool {
+    let Some(document) = chat.log.owner_document() else {
+        return false;
+    };
     let mut added = false;
     for (i, line) in lines.iter().enumerate() {
         let found = chat.lines[i..]
@@ -829,7 +664,7 @@ fn draw_lines(document: &Document, chat: &mut Chat, lines: &[Line]) -> bool {
                 }
                 let (drawn, item) = &mut chat.lines[i];
                 if drawn != line {
-                    draw_line(document, item, line);
+                    draw_line(item, line);
                     *drawn = line.clone();
                 }
             }
@@ -837,7 +672,7 @@ fn draw_lines(document: &Document, chat: &mut Chat, lines: &[Line]) -> bool {
                 let Ok(item) = document.create_element("div") else {
                     continue;
                 };
-                draw_line(document, &item, line);
+                draw_line(&item, line);
                 let next = chat.lines.get(i).map(|(_, e)| e);
                 let _ = chat.log.insert_before(&item, next.map(|e| e.as_ref()));
                 chat.lines.insert(i, (line.clone(), item));
@@ -852,11 +687,11 @@ fn draw_lines(document: &Document, chat: &mut Chat, lines: &[Line]) -> bool {
 }
 
 /// Draws one message (as text, never as HTML) into `item`.
-fn draw_line(document: &Document, item: &Element, line: &Line) {
+fn draw_line(item: &Element, line: &Line) {
     let (state, note) = match &line.state {
-        LineState::Pending => ("pending", Some("Sending\u{2026}")),
+        LineState::Pending => ("pending", Some("sending")),
         LineState::Sent => ("sent", None),
-        LineState::Failed(_) => ("failed", Some("Not sent")),
+        LineState::Failed(_) => ("failed", Some("not_sent")),
     };
     let customer = line.author == Author::Customer;
     let seq = line.seq.map(decimal);
@@ -873,82 +708,69 @@ fn draw_line(document: &Document, item: &Element, line: &Line) {
     ] {
         toggle(item, name, value);
     }
-    item.set_text_content(None);
-    let Some(meta) = child(document, item, "p", &[("class", "meta")]) else {
-        return;
+    item.set_inner_html(
+        r#"<p class="meta"><span></span> · <time></time></p><p class="text"></p>"#,
+    );
+    let who = if customer {
+        t("you")
+    } else if line.who.is_empty() {
+        t("support")
+    } else {
+        line.who.clone()
     };
-    let _ = meta.append_with_str_1(&line.who);
-    let _ = meta.append_with_str_1(" \u{00b7} ");
-    match note {
-        Some(note) => {
-            let _ = meta.append_with_str_1(note);
-        }
-        None => {
-            let date = js_sys::Date::new(&(line.at as f64).into());
-            let iso = date.to_iso_string().as_string().unwrap_or_default();
-            if let Some(time) = child(document, &meta, "time", &[("datetime", &iso)]) {
-                let mut hh_mm = String::with_capacity(5);
-                for (i, n) in [date.get_hours(), date.get_minutes()]
-                    .into_iter()
-                    .enumerate()
-                {
-                    if i == 1 {
-                        hh_mm.push(':');
-                    }
-                    hh_mm.push(char::from(b'0' + (n / 10 % 10) as u8));
-                    hh_mm.push(char::from(b'0' + (n % 10) as u8));
-                }
-                time.set_text_content(Some(&hh_mm));
+    if let Some(span) = find(item, "span") {
+        span.set_text_content(Some(&who));
+    }
+    if let Some(time) = find(item, "time") {
+        match note {
+            Some(note) => time.set_text_content(Some(&t(note))),
+            None => {
+                let date = js_sys::Date::new(&(line.at as f64).into());
+                toggle(
+                    &time,
+                    "datetime",
+                    date.to_iso_string().as_string().as_deref(),
+                );
+                time.set_text_content(Some(&n("@time", line.at as f64)));
             }
         }
     }
-    if let Some(body) = child(document, item, "p", &[("class", "text")]) {
+    if let Some(body) = find(item, ".text") {
         body.set_text_content(Some(&line.body));
     }
     if let Some(link) = &line.login_link {
-        if let Some(a) = child(
-            document,
-            item,
-            "a",
-            &[
-                ("href", link),
-                ("rel", "noopener noreferrer"),
-                ("class", "login"),
-                ("data-tc", "login-link"),
-            ],
-        ) {
-            a.set_text_content(Some("Log in"));
-        }
+        login_link(item, link, "login-link");
+    }
+    if line.seen {
+        let _ = item.insert_adjacent_html(
+            "beforeend",
+            r#"<p class="seen" data-tc="seen" data-t="seen"></p>"#,
+        );
+        localize(item);
     }
     if let LineState::Failed(reason) = &line.state {
-        if let Some(why) = child(
-            document,
-            item,
-            "p",
-            &[("class", "err"), ("data-tc", "failed-reason")],
-        ) {
-            why.set_text_content(Some(reason));
+        let _ = item.insert_adjacent_html(
+            "beforeend",
+            r#"<p class="err" data-tc="failed-reason"></p><button type="button" class="act" data-action="retry" data-tc="retry" data-t="retry"></button><button type="button" class="act" data-action="delete" data-tc="delete" data-t="delete"></button>"#,
+        );
+        if let Some(why) = part(item, "failed-reason") {
+            why.set_text_content(Some(&t(reason)));
         }
-        for (action, label) in [("retry", "Retry"), ("delete", "Delete")] {
-            if let Some(button) = child(
-                document,
-                item,
-                "button",
-                &[
-                    ("type", "button"),
-                    ("class", "act"),
-                    ("data-action", action),
-                    ("data-tc", action),
-                ],
-            ) {
-                button.set_text_content(Some(label));
-            }
-        }
+        localize(item);
     }
 }
 
 impl Drop for Ui {
     fn drop(&mut self) {
+        if let Some(html) = self
+            .host
+            .owner_document()
+            .and_then(|d| d.document_element())
+        {
+            for class in CLASSES {
+                let _ = html.class_list().remove_1(class);
+            }
+        }
         self.host.remove();
     }
 }

@@ -21,6 +21,13 @@ impl Transport for Browser {
                 .set("Authorization", &["Bearer ", token].concat())
                 .map_err(|_| NetworkError)?;
         }
+        // The server's own texts (greetings, rule texts) in the customer's
+        // language.
+        if let Some(lang) = crate::ui::text::lang() {
+            headers
+                .set("Accept-Language", &lang)
+                .map_err(|_| NetworkError)?;
+        }
         if let Some(body) = &request.body {
             headers
                 .set("Content-Type", "application/json")

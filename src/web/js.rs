@@ -3,7 +3,7 @@
 
 use js_sys::{Array, Function, Object, Reflect};
 use trustchat_protocol::{
-    AppInfo, Author, ClientFrame, ConversationStatus, CreateSessionRequest, Customer, ErrorBody,
+    AppInfo, Author, Availability, ClientFrame, ConversationStatus, CreateSessionRequest, Customer, ErrorBody,
     ErrorDetail, Message, MessageKind, MessagesPage, RateConversation, SendMessage, ServerFrame,
     SessionResponse, UserInput,
 };
@@ -44,7 +44,7 @@ pub fn config(value: &JsValue) -> Result<(Config, Option<Function>), Error> {
     }
     let app_id = string(value, "appId", "appId")?;
     let server = string(value, "server", "server")?;
-    // Only English for now; any other locale falls back to it.
+    // Resolved, and its catalog loaded, by the JavaScript API (i18n.js).
     string(value, "locale", "locale")?;
     let onboarding = match get(value, "onboarding") {
         v if v.is_undefined() || v.is_null() => None,
@@ -270,12 +270,36 @@ pub fn frame(frame: &JsValue) -> Option<ServerFrame> {
             retry_after: int_field(frame, "retry_after").map(|s| s.max(0) as u64),
         },
         "pong" => ServerFrame::Pong,
+        "typing" => ServerFrame::Typing {
+            author: match text_field(frame, "author")?.as_str() {
+                "agent" => Author::Agent,
+                _ => Author::Customer,
+            },
+            name: text_field(frame, "name"),
+        },
+        "read" => ServerFrame::Read {
+            seq: int_field(frame, "seq")?,
+        },
+        "availability" => ServerFrame::Availability {
+            availability: availability(frame)?,
+            next_open_at: int_field(frame, "next_open_at"),
+        },
         _ => return None,
     })
 }
 
+/// The `availability` field of an app or a frame.
+fn availability(value: &JsValue) -> Option<Availability> {
+    Some(match text_field(value, "availability").as_deref() {
+        None | Some("available") => Availability::Available,
+        Some("busy") => Availability::Busy,
+        Some("closed") => Availability::Closed,
+        Some(_) => return None,
+    })
+}
+
 /// An object of `pairs`.
-fn object_of(pairs: &[(&str, JsValue)]) -> JsValue {
+pub fn object_of(pairs: &[(&str, JsValue)]) -> JsValue {
     let object = Object::new();
     for (key, value) in pairs {
         let _ = Reflect::set(&object, &(*key).into(), value);
@@ -296,11 +320,11 @@ pub fn client_frame(frame: &ClientFrame) -> JsValue {
             ("body", body.into()),
         ]),
         ClientFrame::Ping => object_of(&[("type", "ping".into())]),
-        // This version's driver never sends these (issue 14's widget work
-        // will, and convert them here).
-        ClientFrame::Typing | ClientFrame::Read { .. } | ClientFrame::Page { .. } => {
-            JsValue::UNDEFINED
+        ClientFrame::Typing => object_of(&[("type", "typing".into())]),
+        ClientFrame::Read { seq } => {
+            object_of(&[("type", "read".into()), ("seq", (*seq as f64).into())])
         }
+        ClientFrame::Page { url } => object_of(&[("type", "page".into()), ("url", url.into())]),
     }
 }
 
@@ -340,8 +364,8 @@ pub fn app(value: &JsValue) -> Option<AppInfo> {
         name: text_field(value, "name")?,
         onboarding: field(value, "onboarding")?.as_bool()?,
         login_url: text_field(value, "login_url"),
-        availability: Default::default(),
-        next_open_at: None,
+        availability: availability(value)?,
+        next_open_at: int_field(value, "next_open_at"),
     })
 }
 

@@ -145,6 +145,17 @@ impl Host for Browser {
             Event::MessageSent(message) | Event::MessageReceived(message) => {
                 js::message_value(message)
             }
+            Event::Unread(count) => js::object_of(&[("count", (*count as f64).into())]),
+            Event::Availability(availability, next) => js::object_of(&[
+                ("availability", availability.as_str().into()),
+                (
+                    "nextOpenAt",
+                    next.map_or(JsValue::NULL, |at| (at as f64).into()),
+                ),
+            ]),
+            Event::ConversationStarted(id) | Event::ConversationEnded(id) => {
+                js::object_of(&[("conversationId", id.into())])
+            }
             Event::Cleared | Event::TokenExpired | Event::Open | Event::Close => JsValue::UNDEFINED,
         };
         self.events.emit(event.name(), &detail);
@@ -216,6 +227,7 @@ pub fn dispatch_action(action: Action) {
         Action::Close => drop(driver.close()),
         Action::Submit(input) => spawn_local(driver.submit_form(input)),
         Action::Send(body) => driver.send_message(body),
+        Action::Typed => driver.typed(),
         Action::Retry(client_id) => driver.retry(client_id),
         Action::Discard(client_id) => driver.discard(client_id),
         Action::Rate(rating, comment) => driver.rate(rating, comment),
@@ -233,10 +245,13 @@ fn listen_to_page(browser: &Browser) -> Option<()> {
     let window = web_sys::window()?;
     let document = window.document()?;
     let visible = document.clone();
+    driver().visible(!document.hidden());
     *page = vec![
         Listener::new(&window, "online", |_| driver().nudge()),
         Listener::new(&document, "visibilitychange", move |_| {
-            if !visible.hidden() {
+            let shown = !visible.hidden();
+            driver().visible(shown);
+            if shown {
                 driver().nudge();
             }
         }),
@@ -254,8 +269,9 @@ fn reject(error: Error) -> Promise {
     Promise::reject(&js::error(&error))
 }
 
-/// `init(config)`.
-pub fn init(config: JsValue) -> Promise {
+/// `init(config, translate)`.
+pub fn init(config: JsValue, translate: JsValue) -> Promise {
+    crate::ui::text::install(translate.dyn_into().ok());
     let (config, fetch_jwt) = match js::config(&config) {
         Ok(parsed) => parsed,
         Err(error) => return reject(error),
@@ -325,6 +341,23 @@ pub fn close() -> Result<(), JsValue> {
 /// `getUser()`.
 pub fn get_user() -> JsValue {
     js::user(driver().user().as_ref())
+}
+
+/// `getUnreadCount()`.
+pub fn unread() -> u32 {
+    driver().unread() as u32
+}
+
+/// `getAvailability()`.
+pub fn availability() -> JsValue {
+    driver()
+        .availability()
+        .map_or(JsValue::NULL, |a| a.as_str().into())
+}
+
+/// `navigate(url)`.
+pub fn navigate(url: String) {
+    driver().navigate(url);
 }
 
 /// `on(event, handler)`.

@@ -18,6 +18,7 @@
 // previous one to settle, so `init(); setUser()` without an `await` in
 // between still identifies the customer after init.
 
+import { catalog, pick } from "./i18n.js";
 import { drawLauncher, removeLauncher } from "./launcher.js";
 
 // Webpack turns this into the content-hashed URL of the emitted .wasm file,
@@ -38,17 +39,42 @@ let deferredInit = null;
 let chain = Promise.resolve();
 let prefetched = false;
 const earlyListeners = [];
+/** The catalogs asked for, by locale: each a promise of `[locale, texts]`. */
+const catalogs = {};
+/** `init`'s `locale` (null: none given), once init was called. */
+let wanted;
+/** The availability init's check found, until the wasm knows better. */
+let availability = null;
+/** The page `navigate` last named. */
+let page = null;
+
+/** The locale `locale` picks and its catalog: loaded once. */
+function texts(locale) {
+  const picked = pick(locale);
+  return (catalogs[picked] ??= catalog(picked).then((texts) => [picked, texts]));
+}
+
+/** The wasm's init, with the translator of the customer's language. */
+async function start(glue, config) {
+  const [locale, catalog] = await texts(config && config.locale);
+  return glue.init(config, glue.translator(locale, catalog));
+}
 
 /** Loads and starts the wasm (once); its exports. */
 function load() {
-  loading ??= Promise.all([import(/* webpackChunkName: "glue" */ "trustchat-wasm"), fetch(WASM_URL)])
+  // The catalog loads beside the glue and the wasm: the wasm needs it to start.
+  if (wanted !== undefined) texts(wanted).catch(() => {});
+  loading ??= Promise.all([import(/* webpackChunkName: "glue" */ "./wasm.js"), fetch(WASM_URL)])
     .then(async ([glue, response]) => {
       await glue.default({ module_or_path: response });
+      // The page the customer is on: the wasm tells the server once the
+      // socket is ready (page rules, and the agent's view).
+      glue.navigate(page ?? location.href);
       const config = deferredInit;
       if (config) {
         // `ready` was emitted from here when init resolved: listeners
         // join after the wasm's own init, so they do not hear it twice.
-        await glue.init(config);
+        await start(glue, config);
         deferredInit = null;
       }
       wasm = glue;
@@ -118,16 +144,41 @@ function stored(appId) {
   }
 }
 
-/** Emits `ready` (no user yet) to the listeners registered so far. */
-function emitReady() {
+/** Emits `name` to the listeners registered so far (the wasm is not here). */
+function emitEarly(name, detail) {
   for (const [event, handler] of earlyListeners.slice()) {
-    if (event !== "ready") continue;
+    if (event !== name) continue;
     try {
-      handler(null);
+      handler(detail);
     } catch (error) {
-      console.error(`trustchat: a listener of "ready" threw`, error);
+      console.error(`trustchat: a listener of "${name}" threw`, error);
     }
   }
+}
+
+/** The availability in `app` (`GET /apps/{id}`'s answer); the page hears of a change. */
+function available(app) {
+  const now = { availability: app.availability ?? "available", nextOpenAt: app.next_open_at ?? null };
+  const changed = availability && (availability.availability !== now.availability || availability.nextOpenAt !== now.nextOpenAt);
+  availability = now;
+  if (changed) emitEarly("availability:change", now);
+}
+
+/**
+ * Until the wasm runs, the availability is asked again once a minute (the
+ * wasm then polls itself while its socket is down, and hears the rest on it).
+ */
+function poll(url) {
+  setTimeout(async () => {
+    if (loading) return;
+    try {
+      const response = await fetch(url, { mode: "cors", credentials: "omit" });
+      if (response.ok && !loading) available(await response.json());
+    } catch {
+      // Next minute, next try.
+    }
+    poll(url);
+  }, 60_000);
 }
 
 /**
@@ -145,13 +196,15 @@ async function initHere(config) {
   if (config.locale !== undefined && typeof config.locale !== "string") return false;
   if (!/^https?:\/\/[^?#\s]+$/.test(server) || stored(config.appId) || deferredInit || loading) return false;
   prefetch();
+  const url = `${server.replace(/\/+$/, "")}/api/v1/apps/${config.appId}`;
   try {
-    const base = server.replace(/\/+$/, "");
-    const response = await fetch(`${base}/api/v1/apps/${config.appId}`, { mode: "cors", credentials: "omit" });
+    const response = await fetch(url, { mode: "cors", credentials: "omit" });
     if (!response.ok) return false;
+    available(await response.json());
   } catch {
     return false;
   }
+  poll(url);
   // A call that needs the wasm started it meanwhile: it runs init itself.
   if (loading) return false;
   deferredInit = { ...config, server };
@@ -162,15 +215,16 @@ async function initHere(config) {
 export function init(config) {
   const object = config && typeof config === "object" && !Array.isArray(config);
   if (object) {
+    wanted = typeof config.locale === "string" ? config.locale : null;
     drawLauncher(show);
   }
   const result = serial(async () => {
     if (object && (await initHere(config))) {
-      emitReady();
+      emitEarly("ready", null);
       return undefined;
     }
     const exports = await load();
-    return exports.init(object && config.server == null ? { ...config, server: WASM_URL.origin } : config);
+    return start(exports, object && config.server == null ? { ...config, server: WASM_URL.origin } : config);
   });
   result.catch(removeLauncher);
   return result;
@@ -204,6 +258,33 @@ export function close() {
 /** @type {import("./index").getUser} */
 export function getUser() {
   return wasm ? wasm.getUser() : null;
+}
+
+/** @type {import("./index").getUnreadCount} */
+export function getUnreadCount() {
+  return wasm ? wasm.getUnreadCount() : 0;
+}
+
+/** @type {import("./index").getAvailability} */
+export function getAvailability() {
+  return wasm ? wasm.getAvailability() : (availability?.availability ?? null);
+}
+
+/** @type {import("./index").navigate} */
+export function navigate(url) {
+  let href = null;
+  try {
+    href = new URL(url ?? location.href, location.href).href;
+  } catch {
+    // Reported below.
+  }
+  if (!href || !/^https?:$/.test(new URL(href).protocol) || href.length > 2048) {
+    const error = new Error("navigate needs the page's URL (http or https, at most 2048 characters), or nothing for the current page");
+    error.code = "invalid_argument";
+    throw error;
+  }
+  page = href;
+  if (wasm) wasm.navigate(href);
 }
 
 /** @type {import("./index").on} */

@@ -12,6 +12,9 @@ const TrustChat = Object.freeze({
   show: api.show,
   close: api.close,
   getUser: api.getUser,
+  getUnreadCount: api.getUnreadCount,
+  getAvailability: api.getAvailability,
+  navigate: api.navigate,
   on: api.on,
   off: api.off,
 });

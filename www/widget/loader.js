@@ -3,15 +3,17 @@
 // your server's /widget/trustchat.js. It defines window.TrustChat at once:
 // calls made before the widget arrives are queued and replayed in order,
 // and the promises they return settle when the real calls do. getUser()
-// answers null until then. If trustchat.js arrived first (it is async), the
-// real TrustChat is already there and the snippet leaves it alone.
+// and getAvailability() answer null until then, getUnreadCount() 0. If
+// trustchat.js arrived first (it is async), the real TrustChat is already
+// there and the snippet leaves it alone.
 window.TrustChat || (function (w) {
   var q = [], T = (w.TrustChat = { q: q });
-  "init setUser setJwt clearUser show close on off".split(" ").forEach(function (m) {
+  "init setUser setJwt clearUser show close navigate on off".split(" ").forEach(function (m) {
     T[m] = function () {
       var a = [].slice.call(arguments);
       return new Promise(function (res, rej) { q.push([m, a, res, rej]); });
     };
   });
-  T.getUser = function () { return null; };
+  T.getUser = T.getAvailability = function () { return null; };
+  T.getUnreadCount = function () { return 0; };
 })(window);
