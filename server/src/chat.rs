@@ -25,6 +25,7 @@ use crate::store::{
     Appended, ConversationRecord, LinkedConversations, NewAgentMessage, NewCustomerMessage, Reader,
     SessionRecord, Store, StoreError, StoreResult, UniqueKey,
 };
+use crate::texts::{BuiltIn, Text};
 use crate::views;
 
 /// The most messages one page of history holds.
@@ -107,7 +108,7 @@ pub async fn send_customer_message(
         // agent and the other servers hear of the message.
         let held = console::customer_message(ctx, &appended, &message, &routing).await;
         if held.is_some() {
-            ask_to_log_in_while_held(ctx, &appended).await;
+            ask_to_log_in_while_held(ctx, &appended, &session.locales).await;
         }
     }
     Ok(Sent {
@@ -126,25 +127,26 @@ pub fn may_read(session: &SessionRecord, conversation: &ConversationRecord, now:
             && conversation.customer_id == session.customer_id)
 }
 
-/// The text of the message a conversation held for a login opens with;
-/// its link is the app's `login_url`.
-pub const HELD_FOR_LOGIN_TEXT: &str =
-    "Please log in so we can verify it's you: an agent joins as soon as you do.";
-
 /// A conversation a rule holds for a login: the customer is shown the
-/// app's login link at once (a login request, from the app's support).
-async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
+/// app's login link at once (a login request, from the app's support), in
+/// their language (`held_for_login` of `[apps.messages]`, see
+/// [`crate::texts`]; `locales`: the ones their session recorded).
+async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended, locales: &[String]) {
     let Some(app) = ctx.config.apps.iter().find(|app| app.id == appended.app_id) else {
         return;
     };
     let Some(login_url) = app.login_url.as_deref() else {
         return; // The config refuses a hold without one.
     };
+    let text = app
+        .messages
+        .localize(locales, BuiltIn::Translated)
+        .text(Text::HeldForLogin);
     if let Err(error) = post_agent_message(
         ctx,
         &appended.message.conversation_id,
         &app.name,
-        HELD_FOR_LOGIN_TEXT,
+        text,
         MessageKind::LoginRequest,
         Some(login_url),
     )

@@ -20,6 +20,7 @@ use crate::hours::{Hours, HoursConfig};
 use crate::jwt::IdentityConfig;
 use crate::proxy::TrustedProxies;
 use crate::rules::{self, MessagesConfig, RuleConfig};
+use crate::texts;
 
 /// Environment variable overriding `server.listen`.
 pub const ENV_LISTEN: &str = "TRUSTCHAT_LISTEN";
@@ -466,7 +467,8 @@ pub struct AppConfig {
     /// Keys for server-to-server calls (minting identity tokens).
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
-    /// The first messages by customer status (`[apps.messages]`).
+    /// The server's texts (`[apps.messages]`, see [`crate::texts`]): first
+    /// messages, login requests, emails; per locale too.
     #[serde(default)]
     pub messages: MessagesConfig,
     /// First-message rules by status and page, first match wins
@@ -824,15 +826,11 @@ impl Config {
                 }
                 key.hash = format!("sha256:{}", hex.to_ascii_lowercase());
             }
-            for locale in app.messages.locales.keys() {
-                if !rules::valid_locale(locale) {
-                    return invalid(format!(
-                        "app {id}: [apps.messages.{locale}] is not a language tag (such as fr or pt-BR), or a misspelt greeting_trusted, greeting_identified or greeting_anonymous"
-                    ));
-                }
-            }
+            app.messages
+                .check()
+                .map_err(|why| ConfigError::Invalid(format!("app {id}: {why}")))?;
             for (index, rule) in app.rules.iter().enumerate() {
-                if let Some(locale) = rule.greetings.keys().find(|l| !rules::valid_locale(l)) {
+                if let Some(locale) = rule.greetings.keys().find(|l| !texts::valid_locale(l)) {
                     return invalid(format!(
                         "app {id}: rules[{index}].greetings: {locale:?} is not a language tag (such as fr or pt-BR)"
                     ));

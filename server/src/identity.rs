@@ -477,7 +477,7 @@ pub fn customer_view(session: &SessionRecord) -> Customer {
 }
 
 /// The languages of a request to keep on its session: `locales` (valid
-/// language tags, best first, as [`crate::rules::accepted_locales`] reads
+/// language tags, best first, as [`crate::texts::accepted_locales`] reads
 /// them from `Accept-Language`), as many as fit in
 /// [`MAX_LOCALES_CHARS`] joined by commas.
 pub fn stored_locales(locales: &[String]) -> Vec<String> {

@@ -72,6 +72,7 @@ pub mod server;
 pub mod signals;
 pub mod state;
 pub mod store;
+pub mod texts;
 pub mod views;
 
 pub use config::Config;

@@ -28,6 +28,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use crate::texts::MessagesConfig;
+use crate::texts::{self, localized, BuiltIn, Text};
+
 /// Where a customer stands, as far as the first message cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,103 +41,6 @@ pub enum CustomerStatus {
     Identified,
     /// Proven by a verified, unexpired identity token.
     Trusted,
-}
-
-/// The `[apps.messages]` table: the texts when no rule matches, and
-/// per locale (`[apps.messages.fr]`) the texts that override them for
-/// customers whose browser asks for that language.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct MessagesConfig {
-    /// For trusted customers; default `Hi {first_name}!`.
-    #[serde(default)]
-    pub greeting_trusted: Option<String>,
-    /// For identified, untrusted customers; default
-    /// `Hi {first_name}! Log in to verify it's you: {login_url}`.
-    #[serde(default)]
-    pub greeting_identified: Option<String>,
-    /// For anonymous customers; default
-    /// `Hi there! Log in for faster help: {login_url}`.
-    #[serde(default)]
-    pub greeting_anonymous: Option<String>,
-    /// `[apps.messages.LOCALE]`: texts by BCP 47 language tag (`fr`,
-    /// `pt-BR`); what one leaves out comes from the table above.
-    #[serde(flatten)]
-    pub locales: BTreeMap<String, LocaleMessages>,
-}
-
-/// One `[apps.messages.LOCALE]` table.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocaleMessages {
-    /// For trusted customers.
-    #[serde(default)]
-    pub greeting_trusted: Option<String>,
-    /// For identified, untrusted customers.
-    #[serde(default)]
-    pub greeting_identified: Option<String>,
-    /// For anonymous customers.
-    #[serde(default)]
-    pub greeting_anonymous: Option<String>,
-}
-
-/// Whether `tag` looks like a BCP 47 language tag: a primary language of
-/// 2 or 3 letters, then subtags of 1 to 8 letters or digits.
-pub fn valid_locale(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let primary = parts.next().unwrap_or_default();
-    (2..=3).contains(&primary.len())
-        && primary.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-/// The languages a request asks for, best first, from `Accept-Language`
-/// (`fr-CA,fr;q=0.9,en;q=0.5`); `*` and malformed entries are skipped,
-/// at most 10 kept.
-pub fn accepted_locales(header: &str) -> Vec<String> {
-    let mut weighted: Vec<(u16, usize, String)> = header
-        .split(',')
-        .enumerate()
-        .filter_map(|(order, entry)| {
-            let mut parts = entry.split(';');
-            let tag = parts.next()?.trim();
-            if !valid_locale(tag) {
-                return None;
-            }
-            let q = parts
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .map_or(Some(1000), |q| {
-                    q.trim()
-                        .parse::<f32>()
-                        .ok()
-                        .map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
-                })?;
-            (q > 0).then(|| (q, order, tag.to_owned()))
-        })
-        .collect();
-    weighted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    weighted
-        .into_iter()
-        .take(10)
-        .map(|(_, _, tag)| tag)
-        .collect()
-}
-
-/// The entry of `map` for the first of `wanted` it has: the exact tag
-/// (any case), else one of the same language (`fr-CA` finds `fr`, `pt`
-/// finds `pt-BR`).
-pub fn localized<'a, T>(map: &'a BTreeMap<String, T>, wanted: &[String]) -> Option<&'a T> {
-    let primary = |tag: &str| {
-        tag.split('-')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-    };
-    wanted.iter().find_map(|want| {
-        map.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(want))
-            .or_else(|| map.iter().find(|(key, _)| primary(key) == primary(want)))
-            .map(|(_, value)| value)
-    })
 }
 
 /// One `[[apps.rules]]` table. The first rule that matches a customer
@@ -300,14 +206,10 @@ pub fn first_message_in(
     });
     let template = match from_rule {
         Some(greeting) => greeting,
-        None => {
-            let local = localized(&messages.locales, locales).and_then(|texts| match status {
-                CustomerStatus::Trusted => texts.greeting_trusted.as_deref(),
-                CustomerStatus::Identified => texts.greeting_identified.as_deref(),
-                CustomerStatus::Anonymous => texts.greeting_anonymous.as_deref(),
-            });
-            local.unwrap_or_else(|| default_text(messages, login_url.is_some(), status))
-        }
+        None => messages
+            .localize(locales, BuiltIn::English)
+            .configured(greeting_text(status))
+            .unwrap_or_else(|| default_text(login_url.is_some(), status)),
     };
     fill(template, first_name, login_url)
 }
@@ -322,27 +224,25 @@ pub fn first_message(
     first_name: Option<&str>,
     page: Option<&str>,
 ) -> FirstMessage {
-    let template = match matching(rules, status, page).and_then(|rule| rule.greeting.as_deref()) {
-        Some(greeting) => greeting,
-        None => default_text(messages, login_url.is_some(), status),
-    };
-    fill(template, first_name, login_url)
+    first_message_in(rules, messages, login_url, status, first_name, page, &[])
 }
 
 /// Fills the placeholders of `template`.
 pub fn fill(template: &str, first_name: Option<&str>, login_url: Option<&str>) -> FirstMessage {
-    let mut text = template.replace(FIRST_NAME, first_name.unwrap_or("there"));
+    let first_name = first_name.unwrap_or("there");
+    let mut values = vec![(texts::FIRST_NAME, first_name)];
     let mut link = None;
-    if text.contains(LOGIN_URL) {
-        if let Some(url) = login_url {
-            text = text.replace(LOGIN_URL, url);
-            link = Some(url.to_owned());
-        }
+    if let Some(url) = login_url.filter(|_| template.contains(LOGIN_URL)) {
+        values.push(("login_url", url));
+        link = Some(url.to_owned());
     }
-    FirstMessage { text, link }
+    FirstMessage {
+        text: texts::fill(template, &values),
+        link,
+    }
 }
 
-/// Every configured text of an app, for validation at load.
+/// Every configured first message of an app, for validation at load.
 pub fn texts<'a>(
     rules: &'a [RuleConfig],
     messages: &'a MessagesConfig,
@@ -351,47 +251,27 @@ pub fn texts<'a>(
         .iter()
         .flat_map(|rule| rule.greeting.iter().chain(rule.greetings.values()))
         .map(String::as_str)
-        .chain(messages.locales.values().flat_map(|texts| {
-            [
-                &texts.greeting_trusted,
-                &texts.greeting_identified,
-                &texts.greeting_anonymous,
-            ]
-            .into_iter()
-            .filter_map(|text| text.as_deref())
-        }))
-        .chain(
-            [
-                &messages.greeting_trusted,
-                &messages.greeting_identified,
-                &messages.greeting_anonymous,
-            ]
-            .into_iter()
-            .filter_map(|text| text.as_deref()),
-        )
+        .chain(messages.greetings())
 }
 
-fn default_text(messages: &MessagesConfig, has_login_url: bool, status: CustomerStatus) -> &str {
-    let (configured, default) = match status {
-        CustomerStatus::Trusted => (&messages.greeting_trusted, TRUSTED),
-        CustomerStatus::Identified => (
-            &messages.greeting_identified,
-            if has_login_url {
-                IDENTIFIED
-            } else {
-                IDENTIFIED_NO_LINK
-            },
-        ),
-        CustomerStatus::Anonymous => (
-            &messages.greeting_anonymous,
-            if has_login_url {
-                ANONYMOUS
-            } else {
-                ANONYMOUS_NO_LINK
-            },
-        ),
-    };
-    configured.as_deref().unwrap_or(default)
+/// The text of `[apps.messages]` that greets a customer of `status`.
+fn greeting_text(status: CustomerStatus) -> Text {
+    match status {
+        CustomerStatus::Trusted => Text::GreetingTrusted,
+        CustomerStatus::Identified => Text::GreetingIdentified,
+        CustomerStatus::Anonymous => Text::GreetingAnonymous,
+    }
+}
+
+/// The built-in first message of a customer of `status`.
+fn default_text(has_login_url: bool, status: CustomerStatus) -> &'static str {
+    match (status, has_login_url) {
+        (CustomerStatus::Trusted, _) => TRUSTED,
+        (CustomerStatus::Identified, true) => IDENTIFIED,
+        (CustomerStatus::Identified, false) => IDENTIFIED_NO_LINK,
+        (CustomerStatus::Anonymous, true) => ANONYMOUS,
+        (CustomerStatus::Anonymous, false) => ANONYMOUS_NO_LINK,
+    }
 }
 
 #[cfg(test)]
@@ -486,19 +366,6 @@ greeting_trusted = "Olá, {first_name}!"
     }
 
     #[test]
-    fn accept_language_is_read_best_first() {
-        assert_eq!(
-            accepted_locales("fr-CA,fr;q=0.9, en;q=0.8,*;q=0.1"),
-            ["fr-CA", "fr", "en"]
-        );
-        assert_eq!(accepted_locales("en;q=0.2, de"), ["de", "en"]);
-        assert_eq!(accepted_locales("es;q=0, pt-BR"), ["pt-BR"]);
-        assert!(accepted_locales("").is_empty());
-        assert!(accepted_locales("<script>, 12, x_y").is_empty());
-        assert!(valid_locale("pt-BR") && valid_locale("zh-Hant-TW") && !valid_locale("french"));
-    }
-
-    #[test]
     fn defaults_by_status() {
         let none = MessagesConfig::default();
         check(
@@ -566,12 +433,10 @@ greeting_trusted = "Olá, {first_name}!"
 
     #[test]
     fn configured_texts_and_rules_first_match_wins() {
-        let messages = MessagesConfig {
-            greeting_trusted: Some("Welcome back, {first_name}.".into()),
-            greeting_identified: None,
-            greeting_anonymous: Some("Hello! {login_url}".into()),
-            locales: BTreeMap::new(),
-        };
+        let messages: MessagesConfig = toml::from_str(
+            "greeting_trusted = \"Welcome back, {first_name}.\"\ngreeting_anonymous = \"Hello! {login_url}\"",
+        )
+        .unwrap();
         let rules = [
             rule(
                 &[Anonymous, Identified],

@@ -416,6 +416,32 @@ team = "verified"
         ),
         "app shop: [apps.messages.french] is not a language tag",
     );
+    // Unknown keys, in a locale's table or the table itself, and
+    // placeholders a text does not have.
+    check(
+        &TEAMS.replacen(
+            "[[apps]]\nid = \"bank\"",
+            "[apps.messages.fr]\nemail_subjct = \"Nouveau\"\n\n[[apps]]\nid = \"bank\"",
+            1,
+        ),
+        "app shop: [apps.messages.fr] has an unknown key \"email_subjct\"; the keys are greeting_trusted, greeting_identified, greeting_anonymous, held_for_login, login_request, email_subject,",
+    );
+    check(
+        &TEAMS.replacen(
+            "[[apps]]\nid = \"bank\"",
+            "[apps.messages]\nemail_footr = \"x\"\n\n[[apps]]\nid = \"bank\"",
+            1,
+        ),
+        "app shop: [apps.messages] has an unknown key \"email_footr\"",
+    );
+    check(
+        &TEAMS.replacen(
+            "[[apps]]\nid = \"bank\"",
+            "[apps.messages.de]\nemail_subject = \"Neu von {agnet}\"\n\n[[apps]]\nid = \"bank\"",
+            1,
+        ),
+        "app shop: [apps.messages.de] email_subject: {agnet} is not a placeholder of this text; it may use {agent}, {app}",
+    );
     check(
         &TEAMS.replacen(
             "priority = \"high\"",

@@ -147,3 +147,83 @@ async fn a_session_keeps_the_last_languages_it_asked_for() {
     assert!(!kept.is_empty() && kept.len() < 10, "{kept:?}");
     assert!(kept.join(",").len() <= 255, "{kept:?}");
 }
+
+/// The bodies of a conversation's messages, in order.
+async fn bodies(live: &Live, conversation: &str) -> Vec<String> {
+    live.state
+        .store
+        .messages_after(conversation, 0, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn login_requests_are_in_the_customers_language() {
+    let live = Live::start_full(
+        r#"
+[apps.messages.de]
+held_for_login = "Bitte melden Sie sich an, dann geht es weiter."
+[[apps.rules]]
+status = ["anonymous"]
+hold_for_login_secs = 30
+"#,
+        "",
+    )
+    .await;
+    // Held for a login: the automatic request, built in French, the
+    // config's German, else English.
+    let held = |language: Option<&'static str>| {
+        let live = &live;
+        async move {
+            let opened = open(live, language, json!({})).await;
+            let token = opened["session_token"].as_str().unwrap();
+            let said = live.say(token, "bonjour").await;
+            let conversation = said["conversation_id"].as_str().unwrap().to_owned();
+            bodies(live, &conversation).await
+        }
+    };
+    assert_eq!(
+        held(Some("fr-FR,fr;q=0.9")).await,
+        [
+            "bonjour",
+            "Veuillez vous connecter pour que nous puissions vérifier qu'il s'agit bien de vous\u{a0}: un conseiller vous rejoint dès que c'est fait."
+        ]
+    );
+    assert_eq!(
+        held(Some("de")).await[1],
+        "Bitte melden Sie sich an, dann geht es weiter."
+    );
+    assert_eq!(
+        held(None).await[1],
+        "Please log in so we can verify it's you: an agent joins as soon as you do."
+    );
+
+    // An agent's "Ask to log in", in the language the customer's session
+    // recorded.
+    live.add_agent("bea@support.example", "Bea").await;
+    let bea = live.login("bea@support.example").await;
+    let _console = live.console(&bea).await;
+    let opened = open(
+        &live,
+        Some("ja-JP"),
+        json!({"user": {"name": "Aiko Sato", "email": "aiko@example.com"}}),
+    )
+    .await;
+    let said = live
+        .say(opened["session_token"].as_str().unwrap(), "hello")
+        .await;
+    let conversation = said["conversation_id"].as_str().unwrap();
+    let (status, ask) = live
+        .post(
+            &bea,
+            &format!("/conversations/{conversation}/request-login"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ask}");
+    assert_eq!(ask["body"], "ご本人確認のため、ログインしてください。");
+    assert_eq!(ask["kind"], "login_request");
+}

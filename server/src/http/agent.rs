@@ -14,7 +14,8 @@
 //! - `POST /conversations/{id}/messages` [`AgentReply`] → 201 [`Message`]
 //!   (200 with the stored one for a repeated `client_id`);
 //!   `/request-login` `{}` → 201 a `login_request` message with the app's
-//!   `login_url` (422 `not_configured` without one); `/close` → 200
+//!   `login_url`, in the customer's language (422 `not_configured` without
+//!   one); `/close` → 200
 //!   [`ConversationSummary`]. All three: 403 `not_assigned` unless the
 //!   conversation is open and routed to the caller.
 //! - `POST /conversations/{id}/assign` [`AssignConversation`] → 200
@@ -65,14 +66,12 @@ use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
 use crate::hub::CloseReason;
+use crate::identity;
 use crate::scope::{self, Scope};
 use crate::signals;
 use crate::state::AppState;
 use crate::store::{ConversationRecord, SavedReplyRecord, SearchQuery};
-
-/// The text of the message "ask to log in" sends; the link is the app's
-/// `login_url`.
-pub const LOGIN_REQUEST_TEXT: &str = "Please log in so we can verify it's you.";
+use crate::texts::{BuiltIn, Text};
 
 /// The most conversations a search returns.
 pub const SEARCH_LIMIT: i64 = 50;
@@ -316,22 +315,29 @@ async fn request_login(
     JsonBody(_): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let conversation = assigned_to(&state, &auth, &id).await?;
-    let Some(login_url) = state
-        .app(&conversation.app_id)
-        .and_then(|app| app.login_url.clone())
+    let app = state.app(&conversation.app_id);
+    let Some((app, login_url)) = app
+        .as_ref()
+        .and_then(|app| Some((app, app.login_url.as_deref()?)))
     else {
         return Err(ApiError::NotConfigured(format!(
             "app {} has no login_url; set one in the server's config to ask customers to log in",
             conversation.app_id
         )));
     };
+    // In the customer's language (`login_request`, see `crate::texts`).
+    let locales = identity::conversation_locales(state.store.as_ref(), &conversation).await?;
+    let text = app
+        .messages
+        .localize(&locales, BuiltIn::Translated)
+        .text(Text::LoginRequest);
     let sent = chat::post_agent_reply(
         state.ctx(),
         &conversation,
         &auth.agent.name,
-        LOGIN_REQUEST_TEXT,
+        text,
         MessageKind::LoginRequest,
-        Some(&login_url),
+        Some(login_url),
         None,
     )
     .await

@@ -36,6 +36,7 @@ use crate::identity::{self, Identity, VerifiedIdentity};
 use crate::rules::{self, CustomerStatus};
 use crate::state::{AppRef, AppState};
 use crate::store::{IdentityKind, SessionRecord};
+use crate::texts;
 
 /// The session routes.
 pub fn router() -> Router<AppState> {
@@ -264,6 +265,6 @@ pub fn locales(headers: &HeaderMap) -> Vec<String> {
     headers
         .get(ACCEPT_LANGUAGE)
         .and_then(|value| value.to_str().ok())
-        .map(rules::accepted_locales)
+        .map(texts::accepted_locales)
         .unwrap_or_default()
 }
