@@ -187,7 +187,7 @@ async fn a_first_message_opens_a_conversation_later_ones_join_and_closing_starts
     let empty = app.page(&token, "0").await.json();
     assert_eq!(
         empty,
-        json!({"conversation_id": null, "messages": [], "has_more": false, "agent_read_seq": 0})
+        json!({"conversation_id": null, "messages": [], "has_more": false, "agent_read_seq": 0, "customer_read_seq": 0})
     );
 
     let first = app.say(&token, "hello").await;

@@ -230,7 +230,7 @@ async fn an_email_alone_reads_hears_and_writes_nothing_of_its_owner() {
     let page = history(live, &eve.token).await;
     assert_eq!(
         page,
-        json!({"conversation_id": null, "messages": [], "has_more": false, "agent_read_seq": 0})
+        json!({"conversation_id": null, "messages": [], "has_more": false, "agent_read_seq": 0, "customer_read_seq": 0})
     );
     let (mut eve_socket, ready) = live.widget_ready(&eve.token).await;
     assert_eq!(ready["conversation_id"], Value::Null);
