@@ -56,8 +56,10 @@ pub enum Text {
     EmailGreeting,
     /// An email's first line, to a customer without a known first name.
     EmailGreetingAnonymous,
-    /// The line that introduces the replies.
+    /// The line that introduces the replies of one agent.
     EmailIntro,
+    /// The line that introduces the replies of several agents.
+    EmailIntroMany,
     /// How the last of several agents' names joins the others.
     EmailNames,
     /// A login request's link in an email.
@@ -70,7 +72,7 @@ pub enum Text {
 
 impl Text {
     /// Every text, in the order the keys are listed in messages.
-    pub const ALL: [Text; 14] = [
+    pub const ALL: [Text; 15] = [
         Text::GreetingTrusted,
         Text::GreetingIdentified,
         Text::GreetingAnonymous,
@@ -81,6 +83,7 @@ impl Text {
         Text::EmailGreeting,
         Text::EmailGreetingAnonymous,
         Text::EmailIntro,
+        Text::EmailIntroMany,
         Text::EmailNames,
         Text::EmailLogin,
         Text::EmailLink,
@@ -100,6 +103,7 @@ impl Text {
             Text::EmailGreeting => "email_greeting",
             Text::EmailGreetingAnonymous => "email_greeting_anonymous",
             Text::EmailIntro => "email_intro",
+            Text::EmailIntroMany => "email_intro_many",
             Text::EmailNames => "email_names",
             Text::EmailLogin => "email_login",
             Text::EmailLink => "email_link",
@@ -129,7 +133,7 @@ impl Text {
                 return None
             }
             Text::HeldForLogin | Text::LoginRequest => (&[], &[]),
-            Text::EmailSubject | Text::EmailIntro => (&[AGENT, APP], &[]),
+            Text::EmailSubject | Text::EmailIntro | Text::EmailIntroMany => (&[AGENT, APP], &[]),
             Text::EmailSubjectMany => (&[COUNT, AGENT, APP], &[]),
             Text::EmailGreeting => (&[FIRST_NAME, APP], &[]),
             Text::EmailNames => (&[NAMES, LAST], &[NAMES, LAST]),
@@ -542,6 +546,7 @@ pub struct Translation {
     email_greeting: &'static str,
     email_greeting_anonymous: &'static str,
     email_intro: &'static str,
+    email_intro_many: &'static str,
     email_names: &'static str,
     email_login: &'static str,
     email_link: &'static str,
@@ -561,6 +566,7 @@ impl Translation {
             Text::EmailGreeting => self.email_greeting,
             Text::EmailGreetingAnonymous => self.email_greeting_anonymous,
             Text::EmailIntro => self.email_intro,
+            Text::EmailIntroMany => self.email_intro_many,
             Text::EmailNames => self.email_names,
             Text::EmailLogin => self.email_login,
             Text::EmailLink => self.email_link,
@@ -590,6 +596,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "Hi {first_name},",
         email_greeting_anonymous: "Hello,",
         email_intro: "{agent} replied to your chat with {app}:",
+        email_intro_many: "{agent} replied to your chat with {app}:",
         email_names: "{names} and {last}",
         email_login: "Log in",
         email_link: "Continue the chat",
@@ -604,6 +611,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "Hola, {first_name}:",
         email_greeting_anonymous: "Hola:",
         email_intro: "{agent} respondió a tu chat con {app}:",
+        email_intro_many: "{agent} respondieron a tu chat con {app}:",
         email_names: "{names} y {last}",
         email_login: "Iniciar sesión",
         email_link: "Continuar el chat",
@@ -618,6 +626,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "Bonjour {first_name},",
         email_greeting_anonymous: "Bonjour,",
         email_intro: "{agent} a répondu à votre conversation avec {app}\u{a0}:",
+        email_intro_many: "{agent} ont répondu à votre conversation avec {app}\u{a0}:",
         email_names: "{names} et {last}",
         email_login: "Se connecter",
         email_link: "Reprendre la conversation",
@@ -632,6 +641,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "Hallo {first_name},",
         email_greeting_anonymous: "Hallo,",
         email_intro: "{agent} hat auf Ihren Chat mit {app} geantwortet:",
+        email_intro_many: "{agent} haben auf Ihren Chat mit {app} geantwortet:",
         email_names: "{names} und {last}",
         email_login: "Anmelden",
         email_link: "Chat fortsetzen",
@@ -646,6 +656,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "Olá, {first_name},",
         email_greeting_anonymous: "Olá,",
         email_intro: "{agent} respondeu à sua conversa com {app}:",
+        email_intro_many: "{agent} responderam à sua conversa com {app}:",
         email_names: "{names} e {last}",
         email_login: "Entrar",
         email_link: "Continuar a conversa",
@@ -660,6 +671,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "{first_name}様",
         email_greeting_anonymous: "こんにちは。",
         email_intro: "{app}とのチャットに{agent}が返信しました：",
+        email_intro_many: "{app}とのチャットに{agent}が返信しました：",
         email_names: "{names}、{last}",
         email_login: "ログイン",
         email_link: "チャットを続ける",
@@ -674,6 +686,7 @@ static TRANSLATIONS: [Translation; 7] = [
         email_greeting: "مرحبًا {first_name}،",
         email_greeting_anonymous: "مرحبًا،",
         email_intro: "ردّ {agent} على محادثتك مع {app}:",
+        email_intro_many: "ردّ {agent} على محادثتك مع {app}:",
         email_names: "{names} و{last}",
         email_login: "تسجيل الدخول",
         email_link: "متابعة المحادثة",

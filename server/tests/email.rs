@@ -9,7 +9,7 @@ mod common;
 
 use serde_json::{json, Value};
 
-use common::live::{AgentLogin, Live, LOGIN_URL, SECRET};
+use common::live::{jwt, AgentLogin, Live, LOGIN_URL, SECRET};
 use common::smtp::SmtpSink;
 use trustchat_server::Config;
 
@@ -25,6 +25,12 @@ const DELAY_SECS: u64 = 3;
 /// unread for [`DELAY_SECS`] through the receiver on `port`; `smtp_extra`
 /// goes in `[smtp]`.
 fn config(dir: &std::path::Path, port: u16, smtp_extra: &str) -> String {
+    config_with(dir, port, smtp_extra, "")
+}
+
+/// [`config`] with `app_extra` at the end of app `demo` (its
+/// `[apps.messages]`).
+fn config_with(dir: &std::path::Path, port: u16, smtp_extra: &str, app_extra: &str) -> String {
     use base64::Engine as _;
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
     format!(
@@ -52,6 +58,7 @@ chat_url = "{CHAT_URL}"
 unread_delay_secs = {DELAY_SECS}
 [apps.identity]
 keys = [ {{ kty = "oct", kid = "k1", alg = "HS256", k = "{k}" }} ]
+{app_extra}
 "#,
         db = dir.join("t.db").display(),
     )
@@ -356,4 +363,171 @@ async fn a_server_without_its_smtp_password_in_the_environment_does_not_start() 
         error.to_string(),
         "smtp.password_env names TRUSTCHAT_TEST_UNSET_SMTP_PASSWORD, which is not set or empty: set it to the SMTP password"
     );
+}
+
+/// A customer who opens their session with `Accept-Language: language`
+/// (none: no header) as `body` and says hello; their token and
+/// conversation id.
+async fn customer_speaking(live: &Live, language: Option<&str>, body: Value) -> (String, String) {
+    let mut request = live
+        .http
+        .post(live.url("/api/v1/apps/demo/sessions"))
+        .json(&body);
+    if let Some(language) = language {
+        request = request.header("accept-language", language);
+    }
+    let opened: Value = request.send().await.unwrap().json().await.unwrap();
+    let token = opened["session_token"].as_str().unwrap().to_owned();
+    let said = live.say(&token, "hello?").await;
+    let conversation = said["conversation_id"].as_str().unwrap().to_owned();
+    (token, conversation)
+}
+
+/// The email received for `address`.
+fn email_to<'a>(inbox: &'a [Value], address: &str) -> &'a Value {
+    inbox
+        .iter()
+        .find(|email| email["rcpt_tos"] == json!([address]))
+        .unwrap_or_else(|| panic!("no email to {address}: {inbox:#?}"))
+}
+
+#[tokio::test]
+async fn each_customer_is_emailed_in_their_language_and_the_config_wins() {
+    let sink = SmtpSink::start();
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let texts = r#"
+[apps.messages]
+email_footer = "Sent by {app}."
+[apps.messages.de]
+email_subject = "Neu von {agent} ({app})"
+"#;
+    let config = Config::from_toml(&config_with(dir.path(), sink.port, "", texts)).unwrap();
+    let live = Live::with_config(config, dir).await;
+    let (bea, _console) = agent(&live).await;
+    let user = |name: &str, email: &str| json!({"user": {"name": name, "email": email}});
+
+    // French, built in.
+    let (_, french) = customer_speaking(
+        &live,
+        Some("fr-CA,fr;q=0.9,en;q=0.5"),
+        user("Ada Lovelace", "ada@example.com"),
+    )
+    .await;
+    // German, with the config's subject.
+    let (_, german) =
+        customer_speaking(&live, Some("de-DE"), user("Max Muster", "max@example.com")).await;
+    // A language the server has no texts in: [apps.messages], then English.
+    let (_, swedish) = customer_speaking(
+        &live,
+        Some("sv-SE"),
+        user("Sven Svensson", "sven@example.com"),
+    )
+    .await;
+    // French at first; later requests without Accept-Language keep it.
+    let (keeper, kept) = customer_speaking(&live, Some("fr"), json!({})).await;
+    let current = live
+        .http
+        .get(live.url("/api/v1/sessions/current"))
+        .bearer_auth(&keeper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), 200);
+    let identified = live
+        .http
+        .post(live.url("/api/v1/sessions/current/identity"))
+        .bearer_auth(&keeper)
+        .json(&user("Claire Dubois", "claire@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(identified.status(), 200);
+    // A proven customer in Japanese; a later claim of their email, in
+    // Arabic, lands on their profile but chooses nothing.
+    let (_, proven) = customer_speaking(
+        &live,
+        Some("ja"),
+        json!({"jwt": jwt("kenji@example.com", "Kenji Sato")}),
+    )
+    .await;
+    customer_speaking(&live, Some("ar"), user("Kenji Sato", "kenji@example.com")).await;
+
+    for conversation in [&french, &german, &swedish, &kept, &proven] {
+        reply(&live, &bea, conversation, "<b>On it</b>").await;
+    }
+    let inbox = sink.wait_for(5).await;
+
+    let fr = email_to(&inbox, "ada@example.com");
+    assert_eq!(
+        fr["subject"],
+        format!("Nouvelle réponse de {AGENT} — Acme Support")
+    );
+    assert_eq!(fr["content_language"], "fr");
+    let plain = text(fr, "text");
+    assert!(plain.starts_with("Bonjour Ada,\n\n"), "{plain}");
+    assert!(
+        plain.contains(&format!("Reprendre la conversation: {CHAT_LINK}")),
+        "{plain}"
+    );
+    // What [apps.messages] sets wins over the built-in French.
+    assert!(plain.ends_with("-- \nSent by Acme Support.\n"), "{plain}");
+    let html = text(fr, "html");
+    assert!(html.contains("<html lang=\"fr\"><head>"), "{html}");
+    assert!(html.contains("&lt;b&gt;On it&lt;/b&gt;"), "{html}");
+    assert!(
+        html.contains("Bea O&#39;Neil &lt;B&amp;B&gt; a répondu"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>"), "{html}");
+
+    let de = email_to(&inbox, "max@example.com");
+    assert_eq!(de["subject"], format!("Neu von {AGENT} (Acme Support)"));
+    assert_eq!(de["content_language"], "de");
+    assert!(text(de, "text").starts_with("Hallo Max,"));
+    assert!(text(de, "text").contains("Chat fortsetzen: "));
+
+    let sv = email_to(&inbox, "sven@example.com");
+    assert_eq!(
+        sv["subject"],
+        format!("New reply from {AGENT} — Acme Support")
+    );
+    assert_eq!(sv["content_language"], "en");
+    assert!(text(sv, "text").starts_with("Hi Sven,"));
+    assert!(text(sv, "text").ends_with("-- \nSent by Acme Support.\n"));
+    assert!(text(sv, "html").contains("<html lang=\"en\"><head>"));
+
+    let still_french = email_to(&inbox, "claire@example.com");
+    assert_eq!(still_french["content_language"], "fr");
+    assert!(text(still_french, "text").starts_with("Bonjour Claire,"));
+
+    let ja = email_to(&inbox, "kenji@example.com");
+    assert_eq!(ja["content_language"], "ja");
+    assert_eq!(
+        ja["subject"],
+        format!("{AGENT}から新しい返信があります — Acme Support")
+    );
+    assert_eq!(inbox.len(), 5, "{inbox:#?}");
+    settled(&live).await;
+    live.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_arabic_email_is_right_to_left() {
+    let sink = SmtpSink::start();
+    let live = start(&sink, "").await;
+    let (bea, _console) = agent(&live).await;
+    let (_, conversation) = customer_speaking(
+        &live,
+        Some("ar-EG,ar;q=0.9"),
+        json!({"user": {"name": "Layla Hassan", "email": "layla@example.com"}}),
+    )
+    .await;
+    reply(&live, &bea, &conversation, "مرحبًا").await;
+    let inbox = sink.wait_for(1).await;
+    assert_eq!(inbox[0]["content_language"], "ar");
+    let html = text(&inbox[0], "html");
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
+    assert!(text(&inbox[0], "text").starts_with("مرحبًا Layla،"));
+    settled(&live).await;
+    live.shutdown().await;
 }

@@ -60,6 +60,7 @@ class Sink:
                 "to": str(message["to"]),
                 "message_id": str(message["message-id"]),
                 "auto_submitted": str(message["auto-submitted"]),
+                "content_language": str(message["content-language"]),
                 "content_type": message.get_content_type(),
                 "text": parts.get("text/plain"),
                 "html": parts.get("text/html"),

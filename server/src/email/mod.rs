@@ -18,7 +18,9 @@
 //!   ([`compose`]), to the address the customer gave in the session that
 //!   opened the conversation, or, for a proven conversation, their
 //!   profile's (an unproven claim never reaches an address it did not
-//!   type).
+//!   type); in their language ([`identity::conversation_locales`]: the
+//!   languages the session recorded, for a proven conversation their
+//!   latest proven session's; the texts: [`crate::texts`]).
 //!
 //! **Nothing is sent twice.** The claim moves the due time to the end of a
 //! lease (longer than a send may take): that is the record of the attempt,
@@ -53,7 +55,9 @@ use trustchat_protocol::Author;
 use crate::clock;
 use crate::config::Config;
 use crate::error::error_chain;
+use crate::identity;
 use crate::store::{ConversationRecord, EmailClaim, EmailDone, MessageRecord, Store, StoreResult};
+use crate::texts::BuiltIn;
 use compose::{Envelope, Reply};
 use config::{reopen_link, SmtpConfig, SmtpTls};
 
@@ -327,7 +331,8 @@ impl Worker {
             // Nobody to write to: these replies are passed over.
             return self.finish(claim, seen, seen, None, 0).await;
         };
-        let message = match self.message(conversation, &recipient, &replies) {
+        let locales = identity::conversation_locales(self.store.as_ref(), conversation).await?;
+        let message = match self.message(conversation, &recipient, &locales, &replies) {
             Ok(message) => message,
             Err(why) => {
                 tracing::warn!(conversation_id = %conversation.id, reason = %why, "the unread replies cannot be emailed; passed over");
@@ -412,11 +417,13 @@ impl Worker {
         Ok(None)
     }
 
-    /// The email of `replies` to `recipient`.
+    /// The email of `replies` to `recipient`, in the first of `locales`
+    /// (theirs, best first) the app or the server has texts in.
     fn message(
         &self,
         conversation: &ConversationRecord,
         recipient: &Recipient,
+        locales: &[String],
         replies: &[&MessageRecord],
     ) -> Result<Message, String> {
         let app = self
@@ -449,6 +456,7 @@ impl Worker {
                 app_name: &app.name,
                 first_name: recipient.first_name.as_deref(),
                 chat_link: &chat_link,
+                texts: app.messages.localize(locales, BuiltIn::Translated),
             },
             &replies,
         );
@@ -465,6 +473,11 @@ impl Worker {
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
                 "auto-generated".into(),
+            ))
+            // A language tag: ASCII letters, digits and hyphens.
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Content-Language"),
+                letter.language,
             ))
             .multipart(MultiPart::alternative_plain_html(letter.text, letter.html))
             .map_err(|e| format!("the email could not be built: {e}"))
