@@ -20,7 +20,8 @@
 //! known) and `{login_url}` the app's `login_url`; a text that uses
 //! `{login_url}` in an app without one is refused when the config loads.
 //! Without a `login_url`, the defaults of identified and anonymous
-//! customers drop the link.
+//! customers drop the link. The `[apps.messages]` table, its languages and
+//! the other server texts are [`crate::texts`]'.
 //!
 //! Pure: no IO, tested by data.
 
@@ -185,9 +186,12 @@ const ANONYMOUS: &str = "Hi there! Log in for faster help: {login_url}";
 const IDENTIFIED_NO_LINK: &str = "Hi {first_name}!";
 const ANONYMOUS_NO_LINK: &str = "Hi there! How can we help?";
 
-/// [`first_message`] in the first of `locales` (best first) the app has
-/// texts for: the matching rule's `greetings`, then
-/// `[apps.messages.LOCALE]`, each falling back to the unlocalized text.
+/// [`first_message`] for a customer who asks for `locales` (best first):
+/// the matching rule's `greetings` in the first of them it has, else its
+/// `greeting`; else `[apps.messages]` in the customer's language (see
+/// [`crate::texts`]: greetings are built in English only, so the first of
+/// `locales` that is English or has an `[apps.messages.LOCALE]` table),
+/// falling back to the unlocalized text, then the built-in one.
 #[allow(clippy::too_many_arguments)]
 pub fn first_message_in(
     rules: &[RuleConfig],
