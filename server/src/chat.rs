@@ -108,7 +108,7 @@ pub async fn send_customer_message(
         // agent and the other servers hear of the message.
         let held = console::customer_message(ctx, &appended, &message, &routing).await;
         if held.is_some() {
-            ask_to_log_in_while_held(ctx, &appended, &session.locales).await;
+            ask_to_log_in_while_held(ctx, &appended).await;
         }
     }
     Ok(Sent {
@@ -130,17 +130,29 @@ pub fn may_read(session: &SessionRecord, conversation: &ConversationRecord, now:
 /// A conversation a rule holds for a login: the customer is shown the
 /// app's login link at once (a login request, from the app's support), in
 /// their language (`held_for_login` of `[apps.messages]`, see
-/// [`crate::texts`]; `locales`: the ones their session recorded).
-async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended, locales: &[String]) {
+/// [`crate::texts`]), by the languages the session that opened it
+/// recorded, read afresh (a socket's copy of the session may predate
+/// them).
+async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
     let Some(app) = ctx.config.apps.iter().find(|app| app.id == appended.app_id) else {
         return;
     };
     let Some(login_url) = app.login_url.as_deref() else {
         return; // The config refuses a hold without one.
     };
+    let locales = match &appended.owner_session_id {
+        Some(id) => match ctx.store.session(id).await {
+            Ok(session) => session.map(|session| session.locales).unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(error = %error, "reading the held conversation's session failed; asking in English");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     let text = app
         .messages
-        .localize(locales, BuiltIn::Translated)
+        .localize(&locales, BuiltIn::Translated)
         .text(Text::HeldForLogin);
     if let Err(error) = post_agent_message(
         ctx,

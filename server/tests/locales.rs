@@ -200,6 +200,24 @@ hold_for_login_secs = 30
         held(None).await[1],
         "Please log in so we can verify it's you: an agent joins as soon as you do."
     );
+    // Over the WebSocket, with the languages recorded after it connected.
+    let opened = open(&live, None, json!({})).await;
+    let token = opened["session_token"].as_str().unwrap();
+    let mut widget = live.widget(token).await;
+    let current = live
+        .http
+        .get(live.url("/api/v1/sessions/current"))
+        .bearer_auth(token)
+        .header("accept-language", "es")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), 200);
+    widget.send_message("hola").await;
+    assert_eq!(
+        widget.agent_message().await["message"]["body"],
+        "Inicia sesión para que podamos verificar que eres tú: un agente se unirá en cuanto lo hagas."
+    );
 
     // An agent's "Ask to log in", in the language the customer's session
     // recorded.
