@@ -167,17 +167,22 @@ async fn current(
     State(state): State<AppState>,
     auth: CustomerSession,
     headers: HeaderMap,
-) -> Result<Json<SessionResponse>, ApiError> {
+) -> Json<SessionResponse> {
     let locales = locales(&headers);
     let mut session = auth.session;
-    identity::remember_locales(state.store.as_ref(), &mut session, &locales).await?;
-    Ok(Json(session_response(
+    // Best effort: a read of the session does not fail for them.
+    if let Err(error) =
+        identity::remember_locales(state.store.as_ref(), &mut session, &locales).await
+    {
+        tracing::warn!(session = %session.id, error = %error, "recording the session's languages failed");
+    }
+    Json(session_response(
         &auth.app,
         &session,
         clock::now_secs(),
         page(&headers),
         &locales,
-    )))
+    ))
 }
 
 async fn set_page(
