@@ -13,23 +13,25 @@
 // Everything but the two entry files is content-hashed, so a server may
 // cache it for a year (`Cache-Control: public, max-age=31536000, immutable`).
 
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import webpack from "webpack";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(root, "dist", "widget");
 
 /**
- * Chunk file names: the glue `trustchat.[hash].js`, a catalog
- * `trustchat.i18n-<locale>.[hash].js` (www/widget/i18n.js; the size budget
- * counts the largest one, since a page loads one).
+ * The catalogs (www/widget/i18n/*.json), one file each in dist/widget,
+ * fetched one at a time (www/widget/i18n.js): `trustchat.i18n-<locale>.
+ * <hash>.json`, with one hash of them all, so the loader builds any name
+ * from the locale (scripts/build.mjs writes them, minified).
  */
-function chunkFilename(ext) {
-  return ({ chunk }) => {
-    const catalog = /^i18n-(.+)-json$/.exec(chunk.name ?? "");
-    return catalog ? `trustchat.i18n-${catalog[1]}.[contenthash:12].${ext}` : `trustchat.[contenthash:12].${ext}`;
-  };
-}
+export const CATALOG_DIR = path.join(root, "www", "widget", "i18n");
+const catalogHash = createHash("sha256");
+for (const file of readdirSync(CATALOG_DIR).sort()) catalogHash.update(file).update(readFileSync(path.join(CATALOG_DIR, file)));
+export const CATALOG_HASH = catalogHash.digest("hex").slice(0, 12);
 
 const common = {
   mode: "production",
@@ -42,11 +44,12 @@ const common = {
   module: {
     rules: [
       { test: /\.wasm$/, type: "asset/resource", generator: { filename: "[name].[contenthash:12][ext]" } },
-      // The launcher's styles and icon, shared with the Rust UI (src/ui/).
+      // The launcher's styles and icon (src/ui/).
       { test: /\.(css|svg)$/, type: "asset/source" },
     ],
   },
   resolve: { alias: { "trustchat-wasm": path.join(root, "pkg", "trustchat.js") } },
+  plugins: [new webpack.DefinePlugin({ __TRUSTCHAT_CATALOGS__: JSON.stringify(CATALOG_HASH) })],
 };
 
 export default [
@@ -57,7 +60,7 @@ export default [
     output: {
       path: out,
       filename: "trustchat.js",
-      chunkFilename: chunkFilename("js"),
+      chunkFilename: "trustchat.[contenthash:12].js",
       publicPath: "auto",
       iife: true,
       // The chunk registry is a global of the host page: one name of ours.
@@ -72,7 +75,7 @@ export default [
     output: {
       path: out,
       filename: "trustchat.mjs",
-      chunkFilename: chunkFilename("mjs"),
+      chunkFilename: "trustchat.[contenthash:12].mjs",
       publicPath: "auto",
       module: true,
       library: { type: "module" },

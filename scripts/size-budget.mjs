@@ -51,7 +51,7 @@ function sizes(file) {
  * the totals, and the budgets' verdicts.
  */
 export function measure(dir = path.join(ROOT, "dist", "widget"), budgets = BUDGETS) {
-  const names = readdirSync(dir).filter((f) => /\.(js|mjs|wasm|css)$/.test(f));
+  const names = readdirSync(dir).filter((f) => /\.(js|mjs|wasm|css|json)$/.test(f));
   const files = names.map((file) => {
     // The entry is the one stable name; chunks and the wasm are content-hashed.
     const role =
@@ -59,7 +59,7 @@ export function measure(dir = path.join(ROOT, "dist", "widget"), budgets = BUDGE
         ? "loader"
         : /^trustchat\.[0-9a-f]{8,}\.js$/.test(file) || /\.(wasm|css)$/.test(file)
           ? "on demand"
-          : /^trustchat\.i18n-[\w-]+\.[0-9a-f]{8,}\.js$/.test(file)
+          : /^trustchat\.i18n-[\w-]+\.[0-9a-f]{8,}\.json$/.test(file)
             ? "catalog"
             : file === "loader.js"
               ? "snippet (inline)"
@@ -76,7 +76,7 @@ export function measure(dir = path.join(ROOT, "dist", "widget"), budgets = BUDGE
   const largest = catalogs.reduce((big, f) => (big && big.gzip >= f.gzip ? big : f), null);
   const widget = sum(files.filter((f) => f.role === "loader" || f.role === "on demand" || f === largest));
   if (!files.some((f) => f.role === "loader")) throw new Error(`no trustchat.js in ${dir}: build the widget first`);
-  if (!largest) throw new Error(`no catalog (trustchat.i18n-*.js) in ${dir}: build the widget first`);
+  if (!largest) throw new Error(`no catalog (trustchat.i18n-*.json) in ${dir}: build the widget first`);
   const failures = [];
   if (loader.gzip > budgets.loader) failures.push(`the loader and launcher weigh ${kb(loader.gzip)} gzipped, over the ${kb(budgets.loader)} budget`);
   if (widget.gzip > budgets.widget) failures.push(`the whole widget weighs ${kb(widget.gzip)} gzipped, over the ${kb(budgets.widget)} budget`);

@@ -40,13 +40,15 @@ mod api {
     use js_sys::Promise;
     use wasm_bindgen::prelude::*;
 
-    /// `init({appId, server?, onboarding?, locale?, fetchJwt?}, translate)`:
-    /// loads the app, draws the launcher, restores a stored session, emits
-    /// `ready`. `translate(key, arg)` gives the texts in the customer's
-    /// language (www/widget/i18n.js); without it keys show as themselves.
+    /// `init({appId, server?, onboarding?, locale?, fetchJwt?}, translate,
+    /// emit)`: loads the app, draws the launcher, restores a stored
+    /// session, emits `ready`. `translate(key, arg)` gives the texts in the
+    /// customer's language (www/widget/translate.js; without it keys show
+    /// as themselves); `emit(event, detail)` calls the page's listeners,
+    /// which the JavaScript API keeps (`on`/`off`, www/widget/api.js).
     #[wasm_bindgen(js_name = init)]
-    pub fn init(config: JsValue, translate: JsValue) -> Promise {
-        crate::web::init(config, translate)
+    pub fn init(config: JsValue, translate: JsValue, emit: JsValue) -> Promise {
+        crate::web::init(config, translate, emit)
     }
 
     /// `setUser({name, email?, phone?} | {jwt})`: resolves with the user.
@@ -103,18 +105,6 @@ mod api {
     #[wasm_bindgen(js_name = navigate)]
     pub fn navigate(url: String) {
         crate::web::navigate(url)
-    }
-
-    /// `on(event, listener)`.
-    #[wasm_bindgen(js_name = on)]
-    pub fn on(event: JsValue, listener: JsValue) -> Result<(), JsValue> {
-        crate::web::on(event, listener)
-    }
-
-    /// `off(event, listener)`.
-    #[wasm_bindgen(js_name = off)]
-    pub fn off(event: JsValue, listener: JsValue) -> Result<(), JsValue> {
-        crate::web::off(event, listener)
     }
 }
 

@@ -94,6 +94,19 @@ pub fn backoff(attempt: u32, random: f64) -> u32 {
     (f64::from(ceiling) * random.clamp(0.0, 1.0)) as u32
 }
 
+/// Whether `body` can be sent: not blank, and at most
+/// [`MAX_BODY_CHARS`](trustchat_protocol::MAX_BODY_CHARS) characters, as
+/// `trustchat_protocol::validate::message_body` rules (checked here without
+/// its messages: the composer says why in the customer's language).
+pub fn sendable(body: &str) -> bool {
+    !body.trim().is_empty() && !too_long(body)
+}
+
+/// Whether `body` is longer than the server takes.
+pub fn too_long(body: &str) -> bool {
+    body.chars().count() > trustchat_protocol::MAX_BODY_CHARS
+}
+
 /// One unacknowledged message, as `sessionStorage` keeps it under
 /// `trustchat:{appId}:pending`: a JSON list of `{client_id, body,
 /// created_at}`, written and read by the `Json` port.
@@ -191,7 +204,7 @@ pub enum Survey {
 pub enum Posted {
     /// Stored (201), or stored before (200).
     Stored(Message),
-    /// Refused for good (422), with the server's reason.
+    /// Refused for good (422), with the server's error code.
     Refused(String),
     /// Too many messages: try again after this many seconds.
     RateLimited(u64),
@@ -208,7 +221,7 @@ pub enum LineState {
     Pending,
     /// Stored by the server.
     Sent,
-    /// Refused by the server, with its reason.
+    /// Refused by the server, with its error code.
     Failed(String),
 }
 
@@ -839,7 +852,7 @@ impl Chat {
             }
             ServerFrame::Error {
                 code,
-                message,
+                message: _,
                 client_id,
                 retry_after,
             } => {
@@ -855,7 +868,8 @@ impl Chat {
                 o.stage = if code == "rate_limited" {
                     Stage::Held(now + ms(retry_after.unwrap_or(DEFAULT_RETRY_S)))
                 } else {
-                    Stage::Failed(message)
+                    // The UI says why in the customer's language, by code.
+                    Stage::Failed(code)
                 };
                 out.push(Effect::Render);
             }

@@ -111,8 +111,8 @@ pub enum Input {
     },
 }
 
-/// The onboarding form's faults, one message per field (the protocol's
-/// English sentence: the UI shows it in the customer's language).
+/// The onboarding form's faults, one per field: catalog keys (`no_name`,
+/// `no_contact`, `bad_email`, …), shown in the customer's language.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors {
     /// Under the name field.
@@ -697,19 +697,15 @@ impl Widget {
 }
 
 /// The checks the widget makes itself, before any request: a name, and an
-/// email or a phone, in `trustchat_protocol::validate`'s words. The rest
-/// (an email's form, a phone's digits, lengths) is the server's to say, in
-/// the same words, by field: the widget does not carry those rules (their
-/// weight in the wasm is better spent on the product).
+/// email or a phone. The rest (an email's form, a phone's digits, lengths)
+/// is the server's to say, by field: the widget does not carry those rules
+/// (their weight in the wasm is better spent on the product). The faults
+/// are catalog keys.
 pub fn check_user(input: &UserInput) -> Result<(), FieldErrors> {
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
     let errors = FieldErrors {
-        name: input
-            .name
-            .trim()
-            .is_empty()
-            .then(|| NAME_MISSING.to_owned()),
-        email: (blank(&input.email) && blank(&input.phone)).then(|| CONTACT_MISSING.to_owned()),
+        name: input.name.trim().is_empty().then(|| "no_name".to_owned()),
+        email: (blank(&input.email) && blank(&input.phone)).then(|| "no_contact".to_owned()),
         phone: None,
     };
     if errors == FieldErrors::default() {

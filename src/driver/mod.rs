@@ -27,13 +27,12 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-use trustchat_protocol::validate;
 use trustchat_protocol::{
     AppInfo, CreateSessionRequest, RateConversation, SendMessage, SessionResponse, UserInput,
 };
 
 use crate::core::{
-    check_user, FieldErrors, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
+    check_user, FieldErrors, CONTACT_MISSING, NAME_MISSING, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
     User, Widget, STORAGE_PREFIX,
 };
 use crate::platform::{Method, Ports, Request, Response, SocketEvent};
@@ -100,7 +99,11 @@ impl<P: Ports + 'static> Driver<P> {
         input: UserInput,
     ) -> impl Future<Output = Result<User, Error>> + 'static {
         let checked = check_user(&input).map_err(|errors| {
-            Error::invalid(errors.name.or(errors.email).unwrap_or_default())
+            Error::invalid(if errors.name.is_some() {
+                NAME_MISSING
+            } else {
+                CONTACT_MISSING
+            })
         });
         let (this, ticket) = (self.clone(), self.queue.ticket());
         async move {
@@ -176,22 +179,25 @@ impl<P: Ports + 'static> Driver<P> {
                 // The server's word on a field shows under it.
                 Err(Error {
                     code: Code::InvalidArgument,
-                    message,
                     field: Some(field),
-                }) => this.apply(Input::FormInvalid(match field.as_str() {
-                    "name" => FieldErrors {
-                        name: Some(message),
-                        ..FieldErrors::default()
-                    },
-                    "phone" => FieldErrors {
-                        phone: Some(message),
-                        ..FieldErrors::default()
-                    },
-                    _ => FieldErrors {
-                        email: Some(message),
-                        ..FieldErrors::default()
-                    },
-                })),
+                    ..
+                }) => {
+                    let fault = Some(["bad_", &field].concat());
+                    this.apply(Input::FormInvalid(match field.as_str() {
+                        "name" => FieldErrors {
+                            name: fault,
+                            ..FieldErrors::default()
+                        },
+                        "phone" => FieldErrors {
+                            phone: fault,
+                            ..FieldErrors::default()
+                        },
+                        _ => FieldErrors {
+                            email: fault,
+                            ..FieldErrors::default()
+                        },
+                    }))
+                }
                 Err(error) => this.apply(Input::Failed(error)),
                 Ok(_) => {}
             }
@@ -349,10 +355,10 @@ impl<P: Ports + 'static> Driver<P> {
     }
 
     /// The customer pressed send: the message shows as pending at once and
-    /// goes out as soon as it can. A body `validate::message_body` refuses
+    /// goes out as soon as it can. A body `validate::message_body` would refuse
     /// is dropped (the composer says why before it gets here).
     pub fn send_message(self: &Rc<Self>, body: String) {
-        if self.phase() == Phase::NotInitialized || validate::message_body(&body).is_err() {
+        if self.phase() == Phase::NotInitialized || !crate::core::sendable(&body) {
             return;
         }
         let client_id = self.ports.uuid();
@@ -554,8 +560,8 @@ impl<P: Ports + 'static> Driver<P> {
                     match error {
                         Some(e) if status == 429 => Posted::RateLimited(e.retry_after.unwrap_or(5)),
                         None if status == 429 => Posted::RateLimited(5),
-                        Some(e) => Posted::Refused(e.message),
-                        None => Posted::Refused("the server refused this message".into()),
+                        Some(e) => Posted::Refused(e.code),
+                        None => Posted::Refused("server_error".into()),
                     }
                 }
                 _ => Posted::Failed,

@@ -36,11 +36,10 @@ use web_sys::{
 };
 
 use crate::core::number::decimal;
-use crate::core::{FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View};
+use crate::core::{sendable, too_long, FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View};
 use dom::{child, find, text as show, toggle, Listener};
 use text::{localize, n, t};
-use trustchat_protocol::validate::message_body;
-use trustchat_protocol::{Author, Availability, ErrorCode, UserInput, MAX_BODY_CHARS};
+use trustchat_protocol::{Author, Availability, UserInput, MAX_BODY_CHARS};
 
 /// What the customer asked for through the DOM.
 pub enum Action {
@@ -50,7 +49,7 @@ pub enum Action {
     Close,
     /// The onboarding form was submitted.
     Submit(UserInput),
-    /// The composer sent a message (checked with `validate::message_body`).
+    /// The composer sent a message (`sendable`).
     Send(String),
     /// The customer typed in the composer.
     Typed,
@@ -90,6 +89,8 @@ const CLASSES: [&str; 3] = ["trustchat-open", "trustchat-unread", "trustchat-tru
 pub struct Ui {
     /// `#trustchat-root`, removed on drop.
     host: Element,
+    /// The page's `<html>`, for its classes.
+    html: Element,
     /// The launcher button.
     launcher: HtmlElement,
     /// The unread count on the launcher, `data-tc="unread"`.
@@ -196,11 +197,21 @@ impl Ui {
         toggle(&panel, "lang", Some(&t("@lang")));
         toggle(&panel, "dir", Some(&t("@dir")));
         let close = part(&frame, "close")?;
+        // The count is seen on the badge and heard as the launcher's
+        // description ("Open chat", "3 unread messages"): the badge itself
+        // is hidden from assistive technology, so that the button's name
+        // stays what it shows.
         let badge = child(
             &document,
             &launcher,
             "span",
-            &[("class", "unread"), ("data-tc", "unread"), ("hidden", "")],
+            &[
+                ("id", "tc-unread"),
+                ("class", "unread"),
+                ("data-tc", "unread"),
+                ("aria-hidden", "true"),
+                ("hidden", ""),
+            ],
         )?;
         launcher
             .set_attribute("aria-controls", "trustchat-panel")
@@ -219,6 +230,7 @@ impl Ui {
             }),
         ];
         Some(Ui {
+            html: document.document_element()?,
             host,
             launcher: launcher.dyn_into().ok()?,
             badge,
@@ -241,22 +253,19 @@ impl Ui {
         let launcher: &Element = &self.launcher;
         let _ = launcher.set_attribute("aria-expanded", if view.open { "true" } else { "false" });
         let _ = launcher.set_attribute("aria-label", &t(if view.open { "close" } else { "open" }));
-        let unread = view.unread as f64;
+        let unread = (view.unread > 0).then(|| n("unread", view.unread as f64));
         show(
             &self.badge,
-            (view.unread > 0)
-                .then(|| if view.unread > 9 { "9+".into() } else { decimal(view.unread as i64) })
+            unread
+                .as_ref()
+                .map(|_| if view.unread > 9 { "9+".into() } else { decimal(view.unread as i64) })
                 .as_deref(),
         );
-        toggle(&self.badge, "aria-label", Some(&n("unread", unread)));
-        if let Some(html) = self
-            .host
-            .owner_document()
-            .and_then(|d| d.document_element())
-        {
-            for (class, on) in CLASSES.into_iter().zip([view.open, view.unread > 0, view.trusted]) {
-                let _ = html.class_list().toggle_with_force(class, on);
-            }
+        toggle(&self.badge, "aria-label", unread.as_deref());
+        toggle(launcher, "aria-describedby", unread.as_ref().map(|_| "tc-unread"));
+        let classes = self.html.class_list();
+        for (class, on) in CLASSES.into_iter().zip([view.open, view.unread > 0, view.trusted]) {
+            let _ = classes.toggle_with_force(class, on);
         }
         self.panel.set_hidden(!view.open);
         self.title.set_text_content(Some(&view.title));
@@ -573,18 +582,14 @@ impl Composer {
     /// or blank text is not sent, and needs no words.
     fn send(&self, dispatch: Dispatch) {
         let value = self.input.value();
-        match message_body(&value) {
-            Ok(_) => {
-                self.input.set_value("");
-                self.typed();
-                dispatch(Action::Send(value));
-            }
-            Err(invalid) if invalid.code == ErrorCode::MessageTooLong => {
-                let message = n("too_long", value.chars().count() as f64);
-                show(&self.error, Some(&message));
-                toggle(&self.input, "aria-invalid", Some("true"));
-            }
-            Err(_) => {}
+        if sendable(&value) {
+            self.input.set_value("");
+            self.typed();
+            dispatch(Action::Send(value));
+        } else if too_long(&value) {
+            let message = n("too_long", value.chars().count() as f64);
+            show(&self.error, Some(&message));
+            toggle(&self.input, "aria-invalid", Some("true"));
         }
     }
 
@@ -754,7 +759,7 @@ fn draw_line(item: &Element, line: &Line) {
             r#"<p class="err" data-tc="failed-reason"></p><button type="button" class="act" data-action="retry" data-tc="retry" data-t="retry"></button><button type="button" class="act" data-action="delete" data-tc="delete" data-t="delete"></button>"#,
         );
         if let Some(why) = part(item, "failed-reason") {
-            why.set_text_content(Some(&t(reason)));
+            why.set_text_content(Some(&t(&["error_", reason].concat())));
         }
         localize(item);
     }
@@ -762,14 +767,9 @@ fn draw_line(item: &Element, line: &Line) {
 
 impl Drop for Ui {
     fn drop(&mut self) {
-        if let Some(html) = self
-            .host
-            .owner_document()
-            .and_then(|d| d.document_element())
-        {
-            for class in CLASSES {
-                let _ = html.class_list().remove_1(class);
-            }
+        let classes = self.html.class_list();
+        for class in CLASSES {
+            let _ = classes.toggle_with_force(class, false);
         }
         self.host.remove();
     }

@@ -9,7 +9,7 @@ use trustchat_protocol::{
 };
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::{Config, Error, PendingRecord, User, EVENT_NAMES};
+use crate::core::{Config, Error, PendingRecord, User};
 
 /// What `setUser` was given.
 pub enum Identity {
@@ -88,20 +88,6 @@ pub fn user_input(value: &JsValue) -> Result<Identity, Error> {
         email: string(value, "email", "email")?,
         phone: string(value, "phone", "phone")?,
     }))
-}
-
-/// `on`/`off`'s arguments.
-pub fn listener(event: &JsValue, handler: JsValue) -> Result<(&'static str, Function), Error> {
-    let name = event.as_string().unwrap_or_default();
-    let Some(name) = EVENT_NAMES.into_iter().find(|known| *known == name) else {
-        return Err(Error::invalid(
-            ["unknown event; use one of: ", &EVENT_NAMES.join(", ")].concat(),
-        ));
-    };
-    let handler = handler
-        .dyn_into::<Function>()
-        .map_err(|_| Error::invalid("the listener must be a function"))?;
-    Ok((name, handler))
 }
 
 /// `getUser()`'s answer: `null`, or the customer with camelCase fields and
@@ -270,11 +256,9 @@ pub fn frame(frame: &JsValue) -> Option<ServerFrame> {
             retry_after: int_field(frame, "retry_after").map(|s| s.max(0) as u64),
         },
         "pong" => ServerFrame::Pong,
+        // Customers hear only their agent typing.
         "typing" => ServerFrame::Typing {
-            author: match text_field(frame, "author")?.as_str() {
-                "agent" => Author::Agent,
-                _ => Author::Customer,
-            },
+            author: Author::Agent,
             name: text_field(frame, "name"),
         },
         "read" => ServerFrame::Read {

@@ -4,7 +4,6 @@
 //! the WebSocket and randomness), the one driver of the page, and the
 //! bodies of the exported JavaScript API that `lib.rs` delegates to.
 
-mod events;
 mod fetch;
 mod js;
 mod socket;
@@ -28,13 +27,13 @@ use crate::platform::{Host, Json, Task};
 use crate::ui::dom::Listener;
 use crate::ui::{Action, Ui};
 
-pub use events::Emitter;
 
 /// The browser's ports, plus the DOM and the listeners they drive.
 #[derive(Default)]
 pub struct Browser {
-    /// The page's event listeners.
-    events: Emitter,
+    /// `emit(event, detail)`: the page's listeners, kept by the JavaScript
+    /// API.
+    events: RefCell<Option<Function>>,
     /// The DOM, mounted on the first render; dropping it removes it all.
     ui: RefCell<Option<Ui>>,
     /// `init`'s `fetchJwt`, called when the identity token is about to
@@ -158,7 +157,9 @@ impl Host for Browser {
             }
             Event::Cleared | Event::TokenExpired | Event::Open | Event::Close => JsValue::UNDEFINED,
         };
-        self.events.emit(event.name(), &detail);
+        if let Some(emit) = self.events.borrow().as_ref() {
+            let _ = emit.call2(&JsValue::UNDEFINED, &event.name().into(), &detail);
+        }
     }
 
     fn spawn(&self, task: Task) {
@@ -269,14 +270,17 @@ fn reject(error: Error) -> Promise {
     Promise::reject(&js::error(&error))
 }
 
-/// `init(config, translate)`.
-pub fn init(config: JsValue, translate: JsValue) -> Promise {
+/// `init(config, translate, emit)`.
+pub fn init(config: JsValue, translate: JsValue, emit: JsValue) -> Promise {
     crate::ui::text::install(translate.dyn_into().ok());
     let (config, fetch_jwt) = match js::config(&config) {
         Ok(parsed) => parsed,
         Err(error) => return reject(error),
     };
     let driver = driver();
+    if let Ok(emit) = emit.dyn_into() {
+        *driver.ports().events.borrow_mut() = Some(emit);
+    }
     if fetch_jwt.is_some() {
         *driver.ports().fetch_jwt.borrow_mut() = fetch_jwt;
     }
@@ -358,18 +362,4 @@ pub fn availability() -> JsValue {
 /// `navigate(url)`.
 pub fn navigate(url: String) {
     driver().navigate(url);
-}
-
-/// `on(event, handler)`.
-pub fn on(event: JsValue, handler: JsValue) -> Result<(), JsValue> {
-    let (name, handler) = js::listener(&event, handler).map_err(|e| js::error(&e))?;
-    driver().ports().events.on(name, handler);
-    Ok(())
-}
-
-/// `off(event, handler)`.
-pub fn off(event: JsValue, handler: JsValue) -> Result<(), JsValue> {
-    let (name, handler) = js::listener(&event, handler).map_err(|e| js::error(&e))?;
-    driver().ports().events.off(name, &handler);
-    Ok(())
 }

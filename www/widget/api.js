@@ -38,7 +38,27 @@ let loading = null;
 let deferredInit = null;
 let chain = Promise.resolve();
 let prefetched = false;
-const earlyListeners = [];
+/** The events `on` accepts. */
+const EVENTS = [
+  "ready",
+  "user:identified",
+  "user:trusted",
+  "user:cleared",
+  "open",
+  "close",
+  "error",
+  "message:sent",
+  "message:received",
+  "token:expired",
+  "unread:change",
+  "availability:change",
+  "conversation:started",
+  "conversation:ended",
+];
+/** The page's listeners, `[event, handler]`, in the order added. */
+const listeners = [];
+/** The wasm's `ready` after an init that resolved from here is not news. */
+let quietReady = false;
 /** The catalogs asked for, by locale: each a promise of `[locale, texts]`. */
 const catalogs = {};
 /** `init`'s `locale` (null: none given), once init was called. */
@@ -57,7 +77,7 @@ function texts(locale) {
 /** The wasm's init, with the translator of the customer's language. */
 async function start(glue, config) {
   const [locale, catalog] = await texts(config && config.locale);
-  return glue.init(config, glue.translator(locale, catalog));
+  return glue.init(config, glue.translator(locale, catalog), emit);
 }
 
 /** Loads and starts the wasm (once); its exports. */
@@ -72,13 +92,13 @@ function load() {
       glue.navigate(page ?? location.href);
       const config = deferredInit;
       if (config) {
-        // `ready` was emitted from here when init resolved: listeners
-        // join after the wasm's own init, so they do not hear it twice.
+        // `ready` was emitted from here when init resolved: listeners do
+        // not hear it twice.
+        quietReady = true;
         await start(glue, config);
         deferredInit = null;
       }
       wasm = glue;
-      for (const [event, handler] of earlyListeners.splice(0)) wasm.on(event, handler);
       return wasm;
     })
     .catch((cause) => {
@@ -144,9 +164,18 @@ function stored(appId) {
   }
 }
 
-/** Emits `name` to the listeners registered so far (the wasm is not here). */
-function emitEarly(name, detail) {
-  for (const [event, handler] of earlyListeners.slice()) {
+/**
+ * Calls every listener of `name` with `detail` (the wasm emits through
+ * this too). A listener that throws is logged, and the others still run:
+ * the page cannot break the widget.
+ */
+function emit(name, detail) {
+  if (name === "ready" && quietReady) {
+    quietReady = false;
+    return;
+  }
+  // Copied first: a listener may call `on` or `off`.
+  for (const [event, handler] of listeners.slice()) {
     if (event !== name) continue;
     try {
       handler(detail);
@@ -161,7 +190,7 @@ function available(app) {
   const now = { availability: app.availability ?? "available", nextOpenAt: app.next_open_at ?? null };
   const changed = availability && (availability.availability !== now.availability || availability.nextOpenAt !== now.nextOpenAt);
   availability = now;
-  if (changed) emitEarly("availability:change", now);
+  if (changed) emit("availability:change", now);
 }
 
 /**
@@ -220,7 +249,7 @@ export function init(config) {
   }
   const result = serial(async () => {
     if (object && (await initHere(config))) {
-      emitEarly("ready", null);
+      emit("ready", null);
       return undefined;
     }
     const exports = await load();
@@ -279,23 +308,33 @@ export function navigate(url) {
     // Reported below.
   }
   if (!href || !/^https?:$/.test(new URL(href).protocol) || href.length > 2048) {
-    const error = new Error("navigate needs the page's URL (http or https, at most 2048 characters), or nothing for the current page");
-    error.code = "invalid_argument";
-    throw error;
+    throw invalid("navigate needs the page's URL (http or https, at most 2048 characters), or nothing for the current page");
   }
   page = href;
   if (wasm) wasm.navigate(href);
 }
 
+/** An `invalid_argument` error. */
+function invalid(message) {
+  const error = new Error(message);
+  error.code = "invalid_argument";
+  return error;
+}
+
+/** Where `handler` is listening to `event`; throws for a bad pair. */
+function find(event, handler) {
+  if (!EVENTS.includes(event)) throw invalid(`unknown event; use one of: ${EVENTS.join(", ")}`);
+  if (typeof handler !== "function") throw invalid("the listener must be a function");
+  return listeners.findIndex(([e, h]) => e === event && h === handler);
+}
+
 /** @type {import("./index").on} */
 export function on(event, handler) {
-  if (wasm) wasm.on(event, handler);
-  else earlyListeners.push([event, handler]);
+  if (find(event, handler) < 0) listeners.push([event, handler]);
 }
 
 /** @type {import("./index").off} */
 export function off(event, handler) {
-  if (wasm) return wasm.off(event, handler);
-  const at = earlyListeners.findIndex(([e, h]) => e === event && h === handler);
-  if (at >= 0) earlyListeners.splice(at, 1);
+  const at = find(event, handler);
+  if (at >= 0) listeners.splice(at, 1);
 }
