@@ -325,7 +325,7 @@ pub struct Chat {
     closed: bool,
     /// The survey of the current conversation, once it was seen closing.
     survey: Option<Survey>,
-    /// Why the last rating was not sent.
+    /// Why the last rating was not sent: a catalog key (`error_network`).
     survey_error: Option<String>,
     /// The current conversation's messages, `seq` 1 to `log.len()`.
     log: Vec<Message>,
@@ -700,8 +700,9 @@ impl Chat {
                 self.survey = Some(match result {
                     Ok(()) => Survey::Thanks,
                     Err(error) => {
-                        // The UI says "Your rating was not sent: …".
-                        self.survey_error = Some(error.message);
+                        // The UI says "Your rating was not sent: …" and why,
+                        // in the customer's language: a catalog key.
+                        self.survey_error = Some(["error_", error.code.as_str()].concat());
                         Survey::Ask
                     }
                 });
@@ -1052,11 +1053,12 @@ impl Chat {
             Some(o) => {
                 o.stage = Stage::Stored;
                 out.push(Effect::StorePending);
-                out.push(Effect::Emit(Event::MessageSent(message.clone())));
                 true
             }
             None => false,
         };
+        // `message:sent` after `conversation:started`, when it started one.
+        let sent = own.then(|| Effect::Emit(Event::MessageSent(message.clone())));
         if self.conversation.as_ref() != Some(&message.conversation_id) {
             let known = self.earlier_ids.contains(&message.conversation_id);
             // A conversation starts with its seq 1 (the customer's first
@@ -1066,6 +1068,7 @@ impl Chat {
             // says which conversation is current.
             let new = !known && (message.seq == 1 || own || self.conversation.is_none());
             if !new {
+                out.extend(sent);
                 let id = message.client_id.as_ref();
                 self.outbox
                     .retain(|o| !(o.stage == Stage::Stored && id == Some(&o.client_id)));
@@ -1078,6 +1081,7 @@ impl Chat {
             let news = source == Source::Live || self.synced;
             self.switch(message.conversation_id.clone(), news, out);
         }
+        out.extend(sent);
         let seq = message.seq;
         if message.author == Author::Agent && source == Source::Live {
             self.typing = None;

@@ -14,7 +14,7 @@ pub use chat::{backoff, sendable, too_long, ChatInput, Line, LineState, PendingR
 pub use config::{Config, STORAGE_PREFIX};
 pub use effect::{Effect, Event, Focus, User, EVENT_NAMES};
 pub use error::{Code, Error};
-pub use state::{check_user, FieldErrors, CONTACT_MISSING, NAME_MISSING, GreetingLink, Input, Panel, Phase, View, Widget};
+pub use state::{check_user, FieldErrors, CONTACT_MISSING, NAME_MISSING, POLL_MS, GreetingLink, Input, Panel, Phase, View, Widget};
 pub use trust::Deadline;
 
 #[cfg(test)]

@@ -88,11 +88,24 @@ impl Memory {
         std::mem::take(&mut *self.socket.borrow_mut())
     }
 
-    /// Takes the names of the events emitted so far.
+    /// Takes the names of the events emitted so far, but `unread:change`
+    /// (the tests of the unread count look at it with [`Memory::take_unread`]).
     pub fn take_events(&self) -> Vec<&'static str> {
+        self.events
+            .borrow_mut()
+            .extract_if(.., |e| !matches!(e, Event::Unread(_)))
+            .map(|e| e.name())
+            .collect()
+    }
+
+    /// Takes the counts `unread:change` said so far (and the other events).
+    pub fn take_unread(&self) -> Vec<usize> {
         std::mem::take(&mut *self.events.borrow_mut())
-            .iter()
-            .map(Event::name)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Unread(count) => Some(count),
+                _ => None,
+            })
             .collect()
     }
 }

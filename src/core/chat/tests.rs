@@ -59,7 +59,7 @@ fn check_from(chat: &mut Chat, script: Vec<S>) {
             S::Do(input, expected) => {
                 let what = format!("{input:?}");
                 chat.step(now, random, input, &mut out);
-                chat.rearm(&mut out);
+                chat.rearm(None, &mut out);
                 assert_eq!(short(&out), expected, "step {i}: {what}");
                 continue;
             }
@@ -82,7 +82,7 @@ fn check_from(chat: &mut Chat, script: Vec<S>) {
                 continue;
             }
         };
-        chat.rearm(&mut out);
+        chat.rearm(None, &mut out);
         assert_eq!(short(&out), expected, "step {i}");
     }
 }
@@ -109,6 +109,11 @@ fn short(effects: &[Effect]) -> Vec<String> {
             Effect::Emit(Event::MessageSent(m)) => format!("sent {}", m.seq),
             Effect::Emit(Event::MessageReceived(m)) => format!("received {}", m.seq),
             Effect::Emit(Event::Error(e)) => format!("error {}", e.message),
+            Effect::Emit(Event::ConversationStarted(id)) => format!("started {id}"),
+            Effect::Emit(Event::ConversationEnded(id)) => format!("ended {id}"),
+            Effect::SendFrame(ClientFrame::Typing) => "typing".into(),
+            Effect::SendFrame(ClientFrame::Read { seq }) => format!("read {seq}"),
+            Effect::SendFrame(ClientFrame::Page { url }) => format!("page {url}"),
             Effect::Rate {
                 conversation_id,
                 rating,
@@ -132,8 +137,14 @@ fn shown(line: &Line) -> String {
         LineState::Sent => "sent".to_owned(),
         LineState::Failed(why) => format!("failed: {why}"),
     };
+    // As the UI says it: "You", and "Support" for an agent without a name.
+    let who = match (line.author, line.who.as_str()) {
+        (Author::Customer, _) => "You",
+        (Author::Agent, "") => "Support",
+        (Author::Agent, name) => name,
+    };
     let head = match line.seq {
-        Some(seq) => format!("{seq} {}", line.who),
+        Some(seq) => format!("{seq} {who}"),
         None => line.key.clone(),
     };
     let link = if line.login_link.is_some() {
@@ -141,7 +152,8 @@ fn shown(line: &Line) -> String {
     } else {
         ""
     };
-    format!("{head} {state}{link}")
+    let seen = if line.seen { " seen" } else { "" };
+    format!("{head} {state}{link}{seen}")
 }
 
 /// A message of conversation `conv`: an agent's (`client` None) or the
@@ -423,11 +435,14 @@ fn a_new_conversation_follows_a_closed_one() {
                     conversation_id: "c1".into(),
                     status: ConversationStatus::Closed,
                 }),
-                &[],
+                &["ended c1"],
             ),
             S::Do(send("cid-1"), &["send cid-1", "store"]),
             // The server opened `c2`, whose seq starts at 1 again.
-            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Do(
+                ack(msg("c2", 1, Some("cid-1"))),
+                &["started c2", "sent 1", "store"],
+            ),
             S::Do(push(msg("c2", 2, None)), &["received 2"]),
             S::Shows(&["1 Grace sent", "2 You sent", "1 You sent", "2 Grace sent"]),
             // Late news of `c1` is ignored.
@@ -438,7 +453,7 @@ fn a_new_conversation_follows_a_closed_one() {
             S::At(250),
             S::Do(ChatInput::Wake, &["connect", "wake off"]),
             S::Do(ChatInput::Opened, &["auth tok", "wake 10250"]),
-            S::Do(ready(Some("c3"), 2), &["fetch 0", "wake 25250"]),
+            S::Do(ready(Some("c3"), 2), &["started c3", "fetch 0", "wake 25250"]),
             S::Do(
                 fetched(
                     0,
@@ -605,12 +620,12 @@ fn refused_messages_fail_in_place_until_retried_or_deleted() {
             S::Do(error("cid-1", "message_too_long", None), &[]),
             S::Do(error("cid-2", "empty_message", None), &[]),
             S::Shows(&[
-                "cid-1 failed: refused: message_too_long",
-                "cid-2 failed: refused: empty_message",
+                "cid-1 failed: message_too_long",
+                "cid-2 failed: empty_message",
             ]),
             S::Stored(&["cid-1", "cid-2"]),
             S::Do(ChatInput::Retry("cid-1".into()), &["send cid-1"]),
-            S::Shows(&["cid-1 pending", "cid-2 failed: refused: empty_message"]),
+            S::Shows(&["cid-1 pending", "cid-2 failed: empty_message"]),
             S::Do(ChatInput::Discard("cid-2".into()), &["store"]),
             S::Shows(&["cid-1 pending"]),
             S::Stored(&["cid-1"]),
@@ -638,7 +653,7 @@ fn without_a_socket_messages_are_posted_after_a_while() {
                 client_id: "cid-1".into(),
                 outcome: Posted::Stored(msg("c1", 1, Some("cid-1"))),
             },
-            &["sent 1", "store"],
+            &["started c1", "sent 1", "store"],
         ),
         S::Shows(&["1 You sent"]),
         // A repeat of the answer, and the ack of a later socket: nothing.
@@ -846,7 +861,7 @@ fn messages_go_out_in_the_order_they_were_written() {
                 client_id: "cid-1".into(),
                 outcome: Posted::Stored(msg("c1", 1, Some("cid-1"))),
             },
-            &["sent 1", "post cid-2", "store"],
+            &["started c1", "sent 1", "post cid-2", "store"],
         ),
         // The socket comes back while cid-2 is being posted: cid-3 waits
         // for it.
@@ -878,7 +893,7 @@ fn news_of_another_conversation_does_not_take_the_chat_over() {
             S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent"]),
             // The customer's own message opens a new one, whatever its seq.
             S::Do(send("cid-1"), &["send cid-1", "store"]),
-            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["started c2", "sent 1", "store"]),
             S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent", "1 You sent"]),
         ],
     ));
@@ -919,7 +934,7 @@ fn a_close_asks_how_did_we_do_and_thanks_for_the_rating() {
             S::Asks(None, None),
             // Nothing to send before the close.
             S::Do(rate(4, "early"), &[]),
-            S::Do(closed("c1"), &[]),
+            S::Do(closed("c1"), &["ended c1"]),
             S::Asks(ASK, None),
             // The comment goes trimmed; one request at a time.
             S::Do(
@@ -946,7 +961,7 @@ fn a_failed_rating_keeps_the_survey_and_says_why() {
     check(then(
         connected(vec![msg("c1", 1, None)]),
         vec![
-            S::Do(closed("c1"), &[]),
+            S::Do(closed("c1"), &["ended c1"]),
             // No choice (the form lets none through): nothing sent.
             S::Do(rate(0, "no stars"), &[]),
             S::Do(rate(6, "six stars"), &[]),
@@ -965,7 +980,7 @@ fn a_failed_rating_keeps_the_survey_and_says_why() {
             ),
             S::Asks(
                 ASK,
-                Some("Your rating was not sent: the conversation is still open"),
+                Some("error_server_error"),
             ),
             S::Do(rate(5, ""), &["rate c1 5 None"]),
             S::Asks(SENDING, None),
@@ -980,18 +995,18 @@ fn a_message_after_the_close_opens_a_new_conversation_and_the_survey_goes() {
     check(then(
         connected(vec![msg("c1", 1, None)]),
         vec![
-            S::Do(closed("c1"), &[]),
+            S::Do(closed("c1"), &["ended c1"]),
             S::Do(rate(3, "ok"), &[r#"rate c1 3 Some("ok")"#]),
             // The composer is not held up by the survey.
             S::Do(send("cid-1"), &["send cid-1", "store"]),
-            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["sent 1", "store"]),
+            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["started c2", "sent 1", "store"]),
             S::Asks(None, None),
             S::Shows(&["1 Grace sent", "1 You sent"]),
             // The old conversation's answer comes late: ignored.
             S::Do(rated("c1", Ok(())), &[]),
             S::Asks(None, None),
             // The new conversation closes: asked afresh, about it.
-            S::Do(closed("c2"), &[]),
+            S::Do(closed("c2"), &["ended c2"]),
             S::Asks(ASK, None),
             S::Do(rate(5, ""), &["rate c2 5 None"]),
         ],
@@ -1015,7 +1030,7 @@ fn a_close_learned_on_reconnect_asks_but_history_does_not() {
             S::Do(ready(Some("c1"), 2), &["fetch 1", "wake 25250"]),
             S::Do(
                 fetched(0, closed_page(vec![msg("c1", 2, None)])),
-                &["received 2"],
+                &["ended c1", "received 2"],
             ),
             S::Asks(ASK, None),
         ],
@@ -1037,9 +1052,198 @@ fn the_survey_goes_with_the_session() {
         &mut chat,
         then(
             connected(vec![msg("c1", 1, None)]),
-            vec![S::Do(closed("c1"), &[]), S::Asks(ASK, None)],
+            vec![S::Do(closed("c1"), &["ended c1"]), S::Asks(ASK, None)],
         ),
     );
     chat.stop(&mut vec![]);
     assert_eq!(chat.survey(), None);
+}
+
+// ---- typing, read, unread, the page ---------------------------------------
+
+/// A chat on a ready socket, its history loaded, at `T0`.
+fn live(history: Vec<Message>) -> Chat {
+    let mut chat = Chat::default();
+    check_from(&mut chat, connected(history));
+    chat
+}
+
+/// One step at `T0 + ms`; the effects in short.
+fn at(chat: &mut Chat, ms: i64, input: ChatInput) -> Vec<String> {
+    let mut out = vec![];
+    chat.step(T0 + ms, 0.5, input, &mut out);
+    short(&out)
+}
+
+fn typing(name: Option<&str>) -> ChatInput {
+    frame(ServerFrame::Typing {
+        author: Author::Agent,
+        name: name.map(Into::into),
+    })
+}
+
+#[test]
+fn the_agent_typing_shows_for_five_seconds_or_until_their_message() {
+    let mut chat = live(vec![msg("c1", 1, Some("a"))]);
+    assert_eq!(chat.typing(), None);
+    at(&mut chat, 0, typing(Some("Bea")));
+    assert_eq!(chat.typing(), Some(Some("Bea")));
+    // The chat timer wakes when it is due to go.
+    let mut out = vec![];
+    chat.rearm(None, &mut out);
+    assert_eq!(short(&out), ["wake 5000"]);
+    // Another notice keeps it up; its end moves.
+    at(&mut chat, 3_000, typing(Some("Bea")));
+    at(&mut chat, 5_000, ChatInput::Wake);
+    assert_eq!(chat.typing(), Some(Some("Bea")), "still within 5 s of the last");
+    at(&mut chat, 8_000, ChatInput::Wake);
+    assert_eq!(chat.typing(), None, "5 s after the last notice");
+    // Their message ends it at once.
+    at(&mut chat, 9_000, typing(None));
+    assert_eq!(chat.typing(), Some(None), "an agent without a name");
+    at(&mut chat, 9_500, push(msg("c1", 2, None)));
+    assert_eq!(chat.typing(), None);
+}
+
+#[test]
+fn the_customer_typing_goes_out_at_most_every_two_seconds_on_a_ready_socket() {
+    let mut chat = live(vec![]);
+    assert_eq!(at(&mut chat, 0, ChatInput::Typed), ["typing"]);
+    assert!(at(&mut chat, 1_999, ChatInput::Typed).is_empty());
+    assert_eq!(at(&mut chat, 2_000, ChatInput::Typed), ["typing"]);
+    // No socket: nothing (typing is not worth a request).
+    at(&mut chat, 2_100, ChatInput::Closed(1006));
+    assert!(at(&mut chat, 9_000, ChatInput::Typed).is_empty());
+}
+
+#[test]
+fn seen_marks_the_last_customer_message_the_agent_read_and_only_moves_forward() {
+    let history = vec![
+        msg("c1", 1, Some("a")),
+        msg("c1", 2, None),
+        msg("c1", 3, Some("b")),
+        msg("c1", 4, Some("c")),
+    ];
+    let mut chat = Chat::default();
+    let mut loaded = page(Some("c1"), history, false);
+    loaded.agent_read_seq = 3;
+    check_from(
+        &mut chat,
+        vec![
+            S::Start("tok", "cust", &["connect"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+            S::Do(ready(Some("c1"), 4), &["fetch 0", "wake 25000"]),
+            S::Do(fetched(0, loaded), &[]),
+            S::Shows(&["1 You sent", "2 Grace sent", "3 You sent seen", "4 You sent"]),
+            S::Do(frame(ServerFrame::Read { seq: 4 }), &[]),
+            S::Shows(&["1 You sent", "2 Grace sent", "3 You sent", "4 You sent seen"]),
+            // An older marker (another agent's, late) changes nothing.
+            S::Do(frame(ServerFrame::Read { seq: 2 }), &[]),
+            S::Shows(&["1 You sent", "2 Grace sent", "3 You sent", "4 You sent seen"]),
+        ],
+    );
+}
+
+#[test]
+fn agent_messages_are_unread_until_the_customer_watches_and_the_server_hears_it() {
+    let mut chat = live(vec![msg("c1", 1, Some("a"))]);
+    assert_eq!(chat.unread(), 0, "their own message is not unread");
+    at(&mut chat, 0, push(msg("c1", 2, None)));
+    at(&mut chat, 1, push(msg("c1", 3, None)));
+    assert_eq!(chat.unread(), 2, "not watching: the panel is closed");
+    // Watching: all seen, and said over the socket once.
+    let mut out = vec![];
+    chat.watch(true, &mut out);
+    assert_eq!(short(&out), ["read 3"]);
+    assert_eq!(chat.unread(), 0);
+    let mut out = vec![];
+    chat.watch(true, &mut out);
+    assert!(short(&out).is_empty(), "nothing new, nothing said");
+    // While watching, a new message is read as it comes.
+    assert_eq!(at(&mut chat, 2, push(msg("c1", 4, None))), ["received 4", "read 4"]);
+    assert_eq!(chat.unread(), 0);
+    // Not watching (the page hidden): unread again, nothing said.
+    chat.watch(false, &mut vec![]);
+    assert_eq!(at(&mut chat, 3, push(msg("c1", 5, None))), ["received 5"]);
+    assert_eq!(chat.unread(), 1);
+}
+
+#[test]
+fn what_the_customer_read_in_another_tab_or_before_a_reload_is_not_unread() {
+    let mut chat = Chat::default();
+    let mut loaded = page(
+        Some("c1"),
+        vec![msg("c1", 1, Some("a")), msg("c1", 2, None), msg("c1", 3, None)],
+        false,
+    );
+    loaded.customer_read_seq = 2;
+    check_from(
+        &mut chat,
+        vec![
+            S::Start("tok", "cust", &["connect"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+            S::Do(ready(Some("c1"), 3), &["fetch 0", "wake 25000"]),
+            S::Do(fetched(0, loaded), &[]),
+        ],
+    );
+    assert_eq!(chat.unread(), 1);
+    // Watching tells the server of 3 only: it knew of 2.
+    let mut out = vec![];
+    chat.watch(true, &mut out);
+    assert_eq!(short(&out), ["read 3"]);
+}
+
+#[test]
+fn read_waits_for_a_ready_socket() {
+    let mut chat = live(vec![msg("c1", 1, None)]);
+    at(&mut chat, 0, ChatInput::Closed(1006));
+    let mut out = vec![];
+    chat.watch(true, &mut out);
+    assert!(!short(&out).iter().any(|e| e.starts_with("read")));
+    assert_eq!(chat.unread(), 0, "seen on screen, even offline");
+    at(&mut chat, 1_000, ChatInput::Wake);
+    at(&mut chat, 1_001, ChatInput::Opened);
+    let said = at(&mut chat, 1_002, ready(Some("c1"), 1));
+    assert!(said.contains(&"read 1".to_owned()), "{said:?}");
+}
+
+#[test]
+fn the_page_goes_out_once_per_session_on_a_ready_socket() {
+    let mut chat = Chat::default();
+    let mut out = vec![];
+    chat.step(T0, 0.5, ChatInput::Navigate("https://shop.example/cart".into()), &mut out);
+    assert!(short(&out).is_empty(), "no socket yet: remembered");
+    check_from(
+        &mut chat,
+        vec![
+            S::Start("tok", "cust", &["connect"]),
+            S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+            S::Do(
+                ready(None, 0),
+                &["fetch 0", "page https://shop.example/cart", "wake 25000"],
+            ),
+        ],
+    );
+    assert_eq!(
+        at(&mut chat, 1, ChatInput::Navigate("https://shop.example/cart".into())),
+        Vec::<String>::new(),
+        "the same page again: nothing"
+    );
+    assert_eq!(
+        at(&mut chat, 2, ChatInput::Navigate("https://shop.example/pay".into())),
+        ["page https://shop.example/pay"]
+    );
+    // A new session (another customer) is told where the page is.
+    chat.stop(&mut vec![]);
+    check_from(
+        &mut chat,
+        vec![
+            S::Start("tok2", "cust2", &["connect", "wake off"]),
+            S::Do(ChatInput::Opened, &["auth tok2", "wake 10000"]),
+            S::Do(
+                ready(None, 0),
+                &["fetch 0", "page https://shop.example/pay", "wake 25000"],
+            ),
+        ],
+    );
 }
