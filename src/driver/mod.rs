@@ -182,8 +182,10 @@ impl<P: Ports + 'static> Driver<P> {
                     field: Some(field),
                     ..
                 }) => {
-                    let fault = Some(["bad_", &field].concat());
-                    this.apply(Input::FormInvalid(match field.as_str() {
+                    // `user.email` in a session request.
+                    let field = field.rsplit('.').next().unwrap_or_default();
+                    let fault = Some(["bad_", field].concat());
+                    this.apply(Input::FormInvalid(match field {
                         "name" => FieldErrors {
                             name: fault,
                             ..FieldErrors::default()

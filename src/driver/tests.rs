@@ -272,7 +272,7 @@ fn the_server_judges_an_emails_form_and_the_form_shows_it_under_the_field() {
         Ok(()),
         &["ready"],
     );
-    let refused = r#"{"error":{"code":"invalid_email","message":"email address must look like name@example.com","field":"email"}}"#;
+    let refused = r#"{"error":{"code":"invalid_email","message":"email address must look like name@example.com","field":"user.email"}}"#;
     let sent = [r#"POST http://s/api/v1/apps/demo/sessions {"user":{"name":"Ada","email":"nope"}}"#];
     check(
         &d,
