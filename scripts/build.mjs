@@ -68,6 +68,46 @@ function buildWasm() {
     ...WASM_FEATURES, bindgenOut, "-o", bindgenOut,
   ]);
   minifyNames(bindgenOut, path.join(ROOT, "pkg", "trustchat.js"));
+  trimGlue(path.join(ROOT, "pkg", "trustchat.js"));
+}
+
+/**
+ * wasm-bindgen's glue starts the wasm from anything (a URL, bytes, a
+ * module; `initSync`), with warnings for old call styles and for a server
+ * that does not send `application/wasm`. The widget's loader always hands
+ * over the wasm's fetch `Response`, from our server, which sends
+ * `application/wasm`: that path alone stays (with the non-streaming
+ * fallback), about 0.4 KB gzipped less. The build fails if the glue is not
+ * the one this expects (the wasm-bindgen CLI is pinned).
+ */
+function trimGlue(gluePath) {
+  const glue = readFileSync(gluePath, "utf8");
+  const start = glue.indexOf("async function __wbg_load(module, imports) {");
+  const end = "export { initSync, __wbg_init as default };";
+  if (start < 0 || !glue.trimEnd().endsWith(end)) throw new Error("trimming the glue: wasm-bindgen's init code is not where expected");
+  const lean = `let __wbg_init_promise;
+/** Starts the wasm from its fetch Response (trimmed by scripts/build.mjs). */
+function __wbg_init({ module_or_path }) {
+    if (wasm !== undefined) return wasm;
+    __wbg_init_promise ??= (async () => {
+        const imports = __wbg_get_imports();
+        const response = await module_or_path;
+        if (!response.ok) throw new Error(\`failed to fetch Wasm: \${response.status} fetching '\${response.url}'\`);
+        let started;
+        try {
+            started = await WebAssembly.instantiateStreaming(response, imports);
+        } catch {
+            started = await WebAssembly.instantiate(await response.arrayBuffer(), imports);
+        }
+        return __wbg_finalize_init(started.instance, started.module);
+    })();
+    __wbg_init_promise.catch(() => { __wbg_init_promise = undefined; });
+    return __wbg_init_promise;
+}
+
+export { __wbg_init as default };
+`;
+  writeFileSync(gluePath, glue.slice(0, start) + lean);
 }
 
 const WASM_OPT = path.join(ROOT, "node_modules", ".bin", "wasm-opt");

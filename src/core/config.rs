@@ -42,7 +42,7 @@ impl Config {
             .any(|scheme| server.len() > scheme.len() && server.starts_with(scheme));
         if !scheme_ok || server.contains(['?', '#', ' ']) {
             return Err(Error::invalid(
-                "server must be an http:// or https:// base URL, e.g. https://chat.example.com",
+                "server must be an http(s) base URL, like https://chat.example.com",
             ));
         }
         Ok(Config {

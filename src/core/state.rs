@@ -671,7 +671,7 @@ impl Widget {
             Stage::Waiting => {
                 trust.stage = Stage::Lapsing(Error::new(
                     Code::TokenExpired,
-                    "the identity token expired and init was given no fetchJwt to get a fresh one: call TrustChat.setJwt with a new token",
+                    "the identity token expired and init has no fetchJwt: call TrustChat.setJwt with a fresh token",
                 ));
                 vec![
                     Effect::Emit(Event::TokenExpired),
@@ -697,16 +697,24 @@ impl Widget {
 }
 
 /// The checks the widget makes itself, before any request: a name, and an
-/// email or a phone. The rest (an email's form, a phone's digits, lengths)
-/// is the server's to say, by field: the widget does not carry those rules
-/// (their weight in the wasm is better spent on the product). The faults
-/// are catalog keys.
-pub fn check_user(input: &UserInput) -> Result<(), FieldErrors> {
+/// email or a phone; `misshapen` says whether the email and the phone are
+/// misshapen, as the browser judges them (the onboarding form's `type=email`
+/// and `pattern` checks; `setUser`'s JavaScript checks the same shapes).
+/// The full rules (`trustchat_protocol::validate`) are the server's, which
+/// says the rest by field: the widget does not carry them (about 3 KB
+/// gzipped). The faults are catalog keys.
+#[inline(never)]
+pub fn check_user(input: &UserInput, misshapen: [bool; 2]) -> Result<(), FieldErrors> {
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let key = |bad: bool, key: &str| bad.then(|| key.to_owned());
     let errors = FieldErrors {
-        name: input.name.trim().is_empty().then(|| "no_name".to_owned()),
-        email: (blank(&input.email) && blank(&input.phone)).then(|| "no_contact".to_owned()),
-        phone: None,
+        name: key(input.name.trim().is_empty(), "no_name"),
+        email: if blank(&input.email) && blank(&input.phone) {
+            key(true, "no_contact")
+        } else {
+            key(misshapen[0], "bad_email")
+        },
+        phone: key(misshapen[1], "bad_phone"),
     };
     if errors == FieldErrors::default() {
         Ok(())
@@ -719,3 +727,4 @@ pub fn check_user(input: &UserInput) -> Result<(), FieldErrors> {
 pub const NAME_MISSING: &str = "please enter a name";
 /// `validate::user`'s words for neither email nor phone.
 pub const CONTACT_MISSING: &str = "please give an email address or a phone number";
+

@@ -762,20 +762,20 @@ fn onboarding_form() {
 }
 
 #[test]
-fn the_widget_checks_only_what_needs_no_rules() {
+fn the_widget_checks_a_name_a_contact_and_the_shapes_the_browser_judged() {
     let input = |name: &str, email: &str, phone: &str| UserInput {
         name: name.into(),
         email: Some(email.into()),
         phone: Some(phone.into()),
     };
     let key = |k: &str| Some(k.to_owned());
+    let fine = [false, false];
     let cases = [
-        (input("Ada", "ada@example.com", ""), FieldErrors::default()),
-        (input("Ada", "", "+14155550100"), FieldErrors::default()),
-        // The form of an email or a phone is the server's to judge.
-        (input("Ada", "nope", "0155"), FieldErrors::default()),
+        (input("Ada", "ada@example.com", ""), fine, FieldErrors::default()),
+        (input("Ada", "", "+14155550100"), fine, FieldErrors::default()),
         (
             input("", "ada@example.com", ""),
+            fine,
             FieldErrors {
                 name: key("no_name"),
                 ..Default::default()
@@ -783,6 +783,7 @@ fn the_widget_checks_only_what_needs_no_rules() {
         ),
         (
             input("", "", ""),
+            fine,
             FieldErrors {
                 name: key("no_name"),
                 email: key("no_contact"),
@@ -791,14 +792,25 @@ fn the_widget_checks_only_what_needs_no_rules() {
         ),
         (
             input("Ada", " ", "\t"),
+            fine,
             FieldErrors {
                 email: key("no_contact"),
                 ..Default::default()
             },
         ),
+        // The browser's `type=email` and `pattern` judged the shapes.
+        (
+            input(" ", "nope", "0155"),
+            [true, true],
+            FieldErrors {
+                name: key("no_name"),
+                email: key("bad_email"),
+                phone: key("bad_phone"),
+            },
+        ),
     ];
-    for (input, expected) in cases {
-        let got = check_user(&input).err().unwrap_or_default();
-        assert_eq!(got, expected, "{input:?}");
+    for (input, misshapen, expected) in cases {
+        let got = check_user(&input, misshapen).err().unwrap_or_default();
+        assert_eq!(got, expected, "{input:?} {misshapen:?}");
     }
 }

@@ -98,7 +98,8 @@ impl<P: Ports + 'static> Driver<P> {
         self: &Rc<Self>,
         input: UserInput,
     ) -> impl Future<Output = Result<User, Error>> + 'static {
-        let checked = check_user(&input).map_err(|errors| {
+        // The JavaScript API checked the email's and the phone's shapes.
+        let checked = check_user(&input, [false; 2]).map_err(|errors| {
             Error::invalid(if errors.name.is_some() {
                 NAME_MISSING
             } else {
@@ -162,16 +163,21 @@ impl<P: Ports + 'static> Driver<P> {
         }
     }
 
-    /// The onboarding form was submitted: faults show in place; a valid
-    /// customer takes the very path of `setUser`.
-    pub fn submit_form(self: &Rc<Self>, input: UserInput) -> impl Future<Output = ()> + 'static {
+    /// The onboarding form was submitted (`misshapen`: whether the browser
+    /// found the email and the phone misshapen): faults show in place; a
+    /// valid customer takes the very path of `setUser`.
+    pub fn submit_form(
+        self: &Rc<Self>,
+        input: UserInput,
+        misshapen: [bool; 2],
+    ) -> impl Future<Output = ()> + 'static {
         let (this, ticket) = (self.clone(), self.queue.ticket());
         async move {
             ticket.wait().await;
             if this.phase() == Phase::Identified || this.phase() == Phase::NotInitialized {
                 return;
             }
-            if let Err(errors) = check_user(&input) {
+            if let Err(errors) = check_user(&input, misshapen) {
                 return this.apply(Input::FormInvalid(errors));
             }
             this.apply(Input::FormSubmitted);

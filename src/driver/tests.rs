@@ -105,7 +105,7 @@ fn check(
         Call::SetJwt(token) => block_on(d.set_jwt(token.into())).map(drop),
         Call::Clear => block_on(d.clear_user()),
         Call::Submit(name, email, phone) => {
-            block_on(d.submit_form(user_input(name, Some(email), Some(phone))));
+            block_on(d.submit_form(user_input(name, Some(email), Some(phone)), [false; 2]));
             Ok(())
         }
         Call::Show => d.show(),

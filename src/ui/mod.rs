@@ -47,8 +47,9 @@ pub enum Action {
     Toggle,
     /// The close button or Escape.
     Close,
-    /// The onboarding form was submitted.
-    Submit(UserInput),
+    /// The onboarding form was submitted, with whether the browser finds
+    /// the email and the phone misshapen (`type=email`, `pattern`).
+    Submit(UserInput, [bool; 2]),
     /// The composer sent a message (`sendable`).
     Send(String),
     /// The customer typed in the composer.
@@ -197,22 +198,16 @@ impl Ui {
         toggle(&panel, "lang", Some(&t("@lang")));
         toggle(&panel, "dir", Some(&t("@dir")));
         let close = part(&frame, "close")?;
-        // The count is seen on the badge and heard as the launcher's
-        // description ("Open chat", "3 unread messages"): the badge itself
-        // is hidden from assistive technology, so that the button's name
-        // stays what it shows.
-        let badge = child(
-            &document,
-            &launcher,
-            "span",
-            &[
-                ("id", "tc-unread"),
-                ("class", "unread"),
-                ("data-tc", "unread"),
-                ("aria-hidden", "true"),
-                ("hidden", ""),
-            ],
-        )?;
+        // The count is seen on the badge and heard in the launcher's name
+        // ("Open chat, 3 unread messages"): the badge itself is hidden
+        // from assistive technology, and the name holds what it shows.
+        launcher
+            .insert_adjacent_html(
+                "beforeend",
+                r#"<span class="unread" data-tc="unread" aria-hidden="true" hidden></span>"#,
+            )
+            .ok()?;
+        let badge = part(&launcher, "unread")?;
         launcher
             .set_attribute("aria-controls", "trustchat-panel")
             .ok()?;
@@ -252,17 +247,20 @@ impl Ui {
     pub fn render(&mut self, view: &View) {
         let launcher: &Element = &self.launcher;
         let _ = launcher.set_attribute("aria-expanded", if view.open { "true" } else { "false" });
-        let _ = launcher.set_attribute("aria-label", &t(if view.open { "close" } else { "open" }));
         let unread = (view.unread > 0).then(|| n("unread", view.unread as f64));
+        let label = t(if view.open { "close" } else { "open" });
+        let _ = launcher.set_attribute(
+            "aria-label",
+            &match &unread {
+                Some(unread) => [&label, ", ", unread].concat(),
+                None => label,
+            },
+        );
         show(
             &self.badge,
-            unread
-                .as_ref()
-                .map(|_| if view.unread > 9 { "9+".into() } else { decimal(view.unread as i64) })
-                .as_deref(),
+            unread.as_ref().map(|_| decimal(view.unread as i64)).as_deref(),
         );
         toggle(&self.badge, "aria-label", unread.as_deref());
-        toggle(launcher, "aria-describedby", unread.as_ref().map(|_| "tc-unread"));
         let classes = self.html.class_list();
         for (class, on) in CLASSES.into_iter().zip([view.open, view.unread > 0, view.trusted]) {
             let _ = classes.toggle_with_force(class, on);
@@ -386,11 +384,15 @@ impl Ui {
                             .map(HtmlInputElement::value)
                             .unwrap_or_default()
                     };
-                    dispatch(Action::Submit(UserInput {
-                        name: value(0),
-                        email: Some(value(1)),
-                        phone: Some(value(2)),
-                    }));
+                    let misshapen = |i: usize| inputs.get(i).is_some_and(|input| !input.check_validity());
+                    dispatch(Action::Submit(
+                        UserInput {
+                            name: value(0),
+                            email: Some(value(1)),
+                            phone: Some(value(2)),
+                        },
+                        [misshapen(1), misshapen(2)],
+                    ));
                 });
                 Some(Content::Form {
                     root,

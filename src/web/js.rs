@@ -77,7 +77,7 @@ pub fn config(value: &JsValue) -> Result<(Config, Option<Function>), Error> {
 pub fn user_input(value: &JsValue) -> Result<Identity, Error> {
     if !value.is_object() {
         return Err(Error::invalid(
-            "setUser needs { name, email } or { name, phone } or { jwt }, e.g. setUser({ name: \"Ada\", email: \"ada@example.com\" })",
+            "setUser needs { name, email }, { name, phone } or { jwt }",
         ));
     }
     if let Some(jwt) = string(value, "jwt", "jwt")? {
@@ -251,7 +251,8 @@ pub fn frame(frame: &JsValue) -> Option<ServerFrame> {
         },
         "error" => ServerFrame::Error {
             code: text_field(frame, "code")?,
-            message: text_field(frame, "message").unwrap_or_default(),
+            // Not shown: the customer reads why by `code`, in their language.
+            message: String::new(),
             client_id: text_field(frame, "client_id"),
             retry_after: int_field(frame, "retry_after").map(|s| s.max(0) as u64),
         },

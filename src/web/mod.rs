@@ -226,7 +226,7 @@ pub fn dispatch_action(action: Action) {
         Action::Toggle if driver.is_open() => drop(driver.close()),
         Action::Toggle => drop(driver.show()),
         Action::Close => drop(driver.close()),
-        Action::Submit(input) => spawn_local(driver.submit_form(input)),
+        Action::Submit(input, misshapen) => spawn_local(driver.submit_form(input, misshapen)),
         Action::Send(body) => driver.send_message(body),
         Action::Typed => driver.typed(),
         Action::Retry(client_id) => driver.retry(client_id),

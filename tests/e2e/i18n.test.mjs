@@ -47,9 +47,9 @@ function catalog(locale) {
   return JSON.parse(readFileSync(path.join(ROOT, "www", "widget", "i18n", `${locale}.json`), "utf8"));
 }
 
-/** The locale of a catalog chunk's URL (`/widget/trustchat.i18n-<locale>.<hash>.js`), or null. */
+/** The locale of a catalog chunk's URL (`/widget/trustchat.i18n-<locale>.<hash>.json`), or null. */
 function chunkLocale(url) {
-  return new URL(url).pathname.match(/\/trustchat\.i18n-([A-Za-z]+(?:-[A-Za-z0-9]+)*)\.[^/]+\.js$/)?.[1] ?? null;
+  return new URL(url).pathname.match(/\/trustchat\.i18n-([A-Za-z]+(?:-[A-Za-z0-9]+)*)\.[^/]+\.json$/)?.[1] ?? null;
 }
 
 /**

@@ -398,6 +398,9 @@ describe("unread messages", () => {
       await badge.filter({ hasText: text }).waitFor({ state: "visible" });
       assert.equal((await badge.textContent()).trim(), text);
       assert.equal(await badge.getAttribute("aria-label"), label);
+      // Heard in the launcher's name, which holds what the badge shows.
+      const name = await page.locator("[data-tc=launcher]").getAttribute("aria-label");
+      assert.ok(name.includes(text) && name.endsWith(label), name);
     };
 
     await agentSays(agent, "Let me check");
@@ -421,9 +424,9 @@ describe("unread messages", () => {
     await page.evaluate(() => window.TrustChat.close());
     await page.locator("[data-tc=panel]").waitFor({ state: "hidden" });
 
-    // Ten more while closed: "9+", and the whole number for screen readers.
+    // Ten more while closed: the whole number, seen and heard.
     for (let i = 1; i <= 10; i += 1) await agentSays(agent, `Update #${String(i).padStart(2, "0")}`);
-    await badgeIs("9+", "10 unread messages");
+    await badgeIs("10", "10 unread messages");
     assert.equal(await unreadCount(page), 10);
     assert.deepEqual(await htmlClasses(page), ["trustchat-unread"]);
 
@@ -432,7 +435,7 @@ describe("unread messages", () => {
     await addWidget(page);
     await listen(page, ["unread:change"]);
     await init(page);
-    await badgeIs("9+", "10 unread messages");
+    await badgeIs("10", "10 unread messages");
     await page.waitForFunction(() => window.TrustChat.getUnreadCount() === 10);
     assert.deepEqual(await htmlClasses(page), ["trustchat-unread"]);
     await openChat(page);

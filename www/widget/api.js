@@ -39,22 +39,10 @@ let deferredInit = null;
 let chain = Promise.resolve();
 let prefetched = false;
 /** The events `on` accepts. */
-const EVENTS = [
-  "ready",
-  "user:identified",
-  "user:trusted",
-  "user:cleared",
-  "open",
-  "close",
-  "error",
-  "message:sent",
-  "message:received",
-  "token:expired",
-  "unread:change",
-  "availability:change",
-  "conversation:started",
-  "conversation:ended",
-];
+const EVENTS = (
+  "ready user:identified user:trusted user:cleared open close error message:sent message:received " +
+  "token:expired unread:change availability:change conversation:started conversation:ended"
+).split(" ");
 /** The page's listeners, `[event, handler]`, in the order added. */
 const listeners = [];
 /** The wasm's `ready` after an init that resolved from here is not news. */
@@ -307,8 +295,8 @@ export function navigate(url) {
   } catch {
     // Reported below.
   }
-  if (!href || !/^https?:$/.test(new URL(href).protocol) || href.length > 2048) {
-    throw invalid("navigate needs the page's URL (http or https, at most 2048 characters), or nothing for the current page");
+  if (!/^https?:/.test(href) || href.length > 2048) {
+    throw invalid("navigate needs an http(s) URL of at most 2048 characters, or nothing (the current page)");
   }
   page = href;
   if (wasm) wasm.navigate(href);

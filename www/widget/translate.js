@@ -13,8 +13,6 @@
 // sentences are their own keys), except `error_*`, which falls back to
 // `error_other`.
 
-const RTL = ["ar"];
-
 /** The translator the wasm calls. */
 export function translator(locale, texts) {
   const plural = new Intl.PluralRules(locale);
@@ -40,7 +38,7 @@ export function translator(locale, texts) {
   }
   return (key, arg) => {
     if (key === "@lang") return locale;
-    if (key === "@dir") return RTL.includes(locale) ? "rtl" : "ltr";
+    if (key === "@dir") return locale === "ar" ? "rtl" : "ltr";
     if (key === "@time") return clock.format(arg);
     if (key === "@back") return back(arg);
     if (typeof arg === "number") {
