@@ -79,11 +79,15 @@ function init(page, config) {
   return page.evaluate((config) => window.TrustChat.init(config), { appId: "demo", ...config });
 }
 
-/** The catalog chunks the page has requested, by locale. */
+/**
+ * The catalogs the page has requested, by locale, each once: the loader's
+ * prefetch and the fetch that the prefetch then serves from the HTTP cache
+ * are one download.
+ */
 async function chunksRequested(page) {
   // Whatever the page would still fetch has been asked for by now.
   await page.waitForLoadState("networkidle");
-  return page.requests.map((r) => chunkLocale(r.url())).filter(Boolean);
+  return [...new Set(page.requests.map((r) => chunkLocale(r.url())).filter(Boolean))];
 }
 
 /** The panel's lang and dir, and the direction it is laid out in. */

@@ -18,7 +18,7 @@
 // previous one to settle, so `init(); setUser()` without an `await` in
 // between still identifies the customer after init.
 
-import { catalog, pick } from "./i18n.js";
+import { catalog, catalogUrl, pick } from "./i18n.js";
 import { drawLauncher, removeLauncher } from "./launcher.js";
 
 // Webpack turns this into the content-hashed URL of the emitted .wasm file,
@@ -100,9 +100,9 @@ function load() {
 }
 
 /**
- * Asks the browser to prefetch the wasm and the glue chunk (webpack names
- * it "glue": webpack.config.js sets named chunk ids) with `<link
- * rel="prefetch">`: the browser fetches them into its HTTP cache at its
+ * Asks the browser to prefetch the wasm, the glue chunk (webpack names it
+ * "glue": webpack.config.js sets named chunk ids) and the customer's
+ * catalog with `<link rel="prefetch">`: the browser fetches them into its HTTP cache at its
  * lowest priority, behind everything the page itself loads, without
  * delaying the page's load event; neither is compiled or run. Asked in the
  * same task as init's check, because every task that starts requests costs
@@ -117,12 +117,16 @@ function prefetch() {
   glue.href = __webpack_public_path__ + __webpack_get_script_filename__("glue");
   // `fetch(WASM_URL)` later is a CORS request without credentials: the
   // prefetch must be the same kind for the browser to reuse it.
-  const wasmLink = document.createElement("link");
-  wasmLink.rel = "prefetch";
-  wasmLink.as = "fetch";
-  wasmLink.crossOrigin = "anonymous";
-  wasmLink.href = WASM_URL;
-  document.head.append(glue, wasmLink);
+  // So must the catalog's, which `texts` fetches the same way.
+  const fetched = (href) => {
+    const link = document.createElement("link");
+    link.rel = "prefetch";
+    link.as = "fetch";
+    link.crossOrigin = "anonymous";
+    link.href = href;
+    return link;
+  };
+  document.head.append(glue, fetched(WASM_URL), fetched(catalogUrl(pick(wanted))));
 }
 
 function serial(task) {

@@ -19,12 +19,18 @@ export function pick(wanted) {
   return "en";
 }
 
+/**
+ * Where the catalog of `locale` (one `pick` gave) is: `trustchat.i18n-
+ * <locale>.<hash>.json` beside this script, one hash for them all
+ * (webpack.config.js).
+ */
+export function catalogUrl(locale) {
+  return `${__webpack_public_path__}trustchat.i18n-${locale}.${__TRUSTCHAT_CATALOGS__}.json`;
+}
+
 /** The catalog of `locale` (one `pick` gave). */
 export function catalog(locale) {
-  // `trustchat.i18n-<locale>.<hash>.json` beside this script, one hash for
-  // them all (webpack.config.js).
-  const url = `${__webpack_public_path__}trustchat.i18n-${locale}.${__TRUSTCHAT_CATALOGS__}.json`;
-  return fetch(url, { mode: "cors", credentials: "omit" }).then((response) => {
+  return fetch(catalogUrl(locale), { mode: "cors", credentials: "omit" }).then((response) => {
     if (!response.ok) throw new Error(`status ${response.status}`);
     return response.json();
   });
