@@ -14,7 +14,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, freePort, startServer } from "./lib.mjs";
 
-const RUNS = 11;
+const RUNS = 21;
 /** How long each page is watched after its load event, before the chat opens. */
 const WATCH_MS = 2500;
 // The widget page embeds it as README says: the async script tag, then the

@@ -15,33 +15,35 @@
 
 /** The translator the wasm calls. */
 export function translator(locale, texts) {
-  const plural = new Intl.PluralRules(locale);
-  const number = new Intl.NumberFormat(locale);
-  const clock = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" });
+  // Made when first needed: each costs the page a few ms to make.
+  let plural, number, clock;
+  const time = (at) => (clock ??= new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" })).format(at);
   const fill = (text, value) => text.replace("{}", value);
-  const day = (time) => new Date(time).setHours(0, 0, 0, 0);
+  const day = (at) => new Date(at).setHours(0, 0, 0, 0);
   function back(at) {
     const days = Math.round((day(at) - day(Date.now())) / 864e5);
-    const time = clock.format(at);
+    const hour = time(at);
     const when =
       days < 1
-        ? fill(texts.today, time)
+        ? fill(texts.today, hour)
         : days < 2
-          ? fill(texts.tomorrow, time)
+          ? fill(texts.tomorrow, hour)
           : texts.day_at
               .replace(
                 "{day}",
                 new Intl.DateTimeFormat(locale, days < 7 ? { weekday: "long" } : { month: "long", day: "numeric" }).format(at),
               )
-              .replace("{time}", time);
+              .replace("{time}", hour);
     return fill(texts.back, when);
   }
   return (key, arg) => {
     if (key === "@lang") return locale;
     if (key === "@dir") return locale === "ar" ? "rtl" : "ltr";
-    if (key === "@time") return clock.format(arg);
+    if (key === "@time") return time(arg);
     if (key === "@back") return back(arg);
     if (typeof arg === "number") {
+      plural ??= new Intl.PluralRules(locale);
+      number ??= new Intl.NumberFormat(locale);
       const text = texts[`${key}_${plural.select(arg)}`] ?? texts[`${key}_other`] ?? texts[key] ?? key;
       return fill(text, number.format(arg));
     }
