@@ -18,7 +18,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, freePort, startServer, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
@@ -148,9 +148,41 @@ onboarding = false
   }
 }
 
+const e2eLogs = path.join(tmp, "e2e-logs");
 await suite("end-to-end tests in headless Chromium", process.execPath, ["--test", "--test-concurrency=1", "tests/e2e/"], {
   TRUSTCHAT_SERVER_BIN: serverBinary,
+  E2E_LOG_DIR: e2eLogs,
 });
+
+// Every e2e server logged at debug level into e2eLogs: no session token,
+// API key, identity token or agent password may be there (message text is
+// checked word for word by server/tests/logs.rs).
+step("secrets in the end-to-end servers' logs");
+{
+  const SECRETS = [
+    ["a session token", /tcs_[A-Za-z0-9_-]{16,}/],
+    ["an API key", /tck_[A-Za-z0-9_-]{16,}/],
+    ["an identity token", /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}/],
+    ["an agent's password", /[a-z]+-password-\d+/],
+  ];
+  const files = existsSync(e2eLogs) ? readdirSync(e2eLogs) : [];
+  let lines = 0;
+  const found = [];
+  for (const file of files) {
+    const text = readFileSync(path.join(e2eLogs, file), "utf8");
+    lines += text.split("\n").length;
+    for (const [what, pattern] of SECRETS) if (pattern.test(text)) found.push(`${what} in ${file}`);
+  }
+  console.log(`${files.length} server logs, ${lines} lines`);
+  if (files.length === 0) found.push("no log was written");
+  if (found.length) {
+    console.log(`secrets logged: ${found.join("; ")}`);
+    failures.push("secrets in the logs");
+    totals.failed += 1;
+  } else {
+    totals.passed += 1;
+  }
+}
 
 step("stopping the PostgreSQL cluster");
 await postgres.stop();

@@ -389,6 +389,18 @@ fn default_max_tracked_addresses() -> usize {
     100_000
 }
 
+/// How the log is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Lines for people, with colors on a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, with the request's span (and its
+    /// `request_id`) on every line of a request.
+    Json,
+}
+
 /// The `[server]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -411,6 +423,10 @@ pub struct ServerConfig {
     /// The `tracing` filter for the log on stderr.
     #[serde(default = "default_log")]
     pub log: String,
+    /// How the log is written: `pretty` (for people) or `json` (one
+    /// object per line, for collectors).
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// Reverse proxies (IP addresses or CIDR ranges) whose
     /// `X-Forwarded-For` names the client; from any other peer the header
     /// is ignored. Empty: the socket's peer is the client.
@@ -898,6 +914,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
+            log_format: LogFormat::default(),
             database_url: default_database_url(),
             database_max_connections: default_database_max_connections(),
             static_dir: default_static_dir(),

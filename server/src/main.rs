@@ -303,7 +303,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Argon2's 19 MiB blocks go back to the OS after each login check.
     server::return_large_allocations();
     let config = Config::load(&args.config)?;
-    init_tracing(&config.server.log)?;
+    init_tracing(&config.server.log, config.server.log_format)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -538,15 +538,25 @@ fn agent_password() -> anyhow::Result<(String, bool)> {
     Ok((password, false))
 }
 
-/// Logs to stderr, filtered by `server.log` / `TRUSTCHAT_LOG`.
-fn init_tracing(filter: &str) -> anyhow::Result<()> {
+/// Logs to stderr, filtered by `server.log` / `TRUSTCHAT_LOG`, as
+/// `server.log_format` says.
+fn init_tracing(filter: &str, format: trustchat_server::config::LogFormat) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
         anyhow::anyhow!("invalid log filter {filter:?} (server.log or TRUSTCHAT_LOG): {e}")
     })?;
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        trustchat_server::config::LogFormat::Pretty => log.init(),
+        // Every line of a request carries its span: the request id, the
+        // method and the route.
+        trustchat_server::config::LogFormat::Json => log
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     Ok(())
 }
 

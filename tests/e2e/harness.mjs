@@ -5,7 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -68,7 +68,22 @@ password = "hopper"
 name = "Grace Hopper"
 `,
   );
-  const server = await startServer({ binary: SERVER_BIN, config, log: process.env.E2E_SERVER_LOG ? "inherit" : "ignore" });
+  // With E2E_LOG_DIR (npm test sets it), each server's log goes to a file
+  // there, at debug level, and `scripts/test.mjs` greps them all for
+  // secrets once the suite is done.
+  const logDir = process.env.E2E_LOG_DIR;
+  let logFile = null;
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true });
+    logFile = openSync(path.join(logDir, `${path.basename(dir)}.log`), "a");
+  }
+  const server = await startServer({
+    binary: SERVER_BIN,
+    config,
+    env: logDir ? { TRUSTCHAT_LOG: "debug" } : {},
+    log: logFile ?? (process.env.E2E_SERVER_LOG ? "inherit" : "ignore"),
+  });
+  if (logFile !== null) closeSync(logFile);
   return {
     url: server.url,
     origin,

@@ -23,6 +23,8 @@
 //!   login guard.
 //! - [`conn`]: the accept loop, with the connection cap and the header,
 //!   body and keep-alive timeouts.
+//! - [`request_id`]: `X-Request-Id` on every request, its log lines and
+//!   its response.
 //!
 //! Only this module and [`crate::error`] know axum.
 
@@ -57,6 +59,7 @@ pub mod mint;
 pub mod origin;
 pub mod ratings;
 pub mod reports;
+pub mod request_id;
 pub mod sessions;
 pub mod socket;
 pub mod ws;
@@ -84,10 +87,18 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // The path only: a query string could hold something a careless
-            // client put there, and headers are never logged.
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            // client put there, and headers are never logged (but the
+            // request id, which `request_id::assign` checked).
+            tracing::info_span!(
+                "request",
+                request_id = %request_id::of(request),
+                method = %request.method(),
+                path = %request.uri().path()
+            )
         }))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outermost: even a panic's answer carries the id.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 
