@@ -78,6 +78,7 @@ pub async fn send_customer_message(
     let page = session.page_url.as_deref().or(page);
     let status = console::customer_status(session, now_ms / 1000);
     let routing = console::opening_routing(ctx, &session.app_id, status, page, now_ms);
+    let started = std::time::Instant::now();
     let appended = ctx
         .store
         .append_customer_message(NewCustomerMessage {
@@ -101,8 +102,10 @@ pub async fn send_customer_message(
             }),
             error => SendError::Store(error),
         })?;
+    crate::metrics::store_operation("append_customer_message", started);
     let message = views::message(&appended.message);
     if appended.created {
+        crate::metrics::message_stored("customer");
         deliver_message(ctx.hub, &audience_of(&appended), &message, except);
         // A conversation it opened is routed to an agent first; then the
         // agent and the other servers hear of the message.
@@ -259,6 +262,7 @@ async fn post(
     let now_ms = clock::now_ms();
     let email_due_at = email_delay
         .map(|delay| now_ms.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
+    let started = std::time::Instant::now();
     let appended = store
         .append_agent_message(NewAgentMessage {
             id: uuid::Uuid::new_v4().to_string(),
@@ -289,6 +293,8 @@ async fn post(
         }
         (appended, _) => appended?.ok_or(SendError::NoOpenConversation)?,
     };
+    crate::metrics::store_operation("append_agent_message", started);
+    crate::metrics::message_stored("agent");
     let message = views::message(&appended.message);
     deliver_message(ctx.hub, &audience_of(&appended), &message, None);
     console::deliver_message(store, ctx.hub, &message).await;

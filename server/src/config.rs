@@ -427,6 +427,10 @@ pub struct ServerConfig {
     /// object per line, for collectors).
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Where Prometheus scrapes `GET /metrics` (its own listener, never
+    /// the public one); off unless set.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Reverse proxies (IP addresses or CIDR ranges) whose
     /// `X-Forwarded-For` names the client; from any other peer the header
     /// is ignored. Empty: the socket's peer is the client.
@@ -915,6 +919,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: default_listen(),
             log_format: LogFormat::default(),
+            metrics_listen: None,
             database_url: default_database_url(),
             database_max_connections: default_database_max_connections(),
             static_dir: default_static_dir(),

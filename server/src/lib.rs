@@ -60,6 +60,7 @@ pub mod hub;
 pub mod identity;
 pub mod jwt;
 pub mod loadtest;
+pub mod metrics;
 pub mod presence;
 pub mod proxy;
 pub mod rate;

@@ -59,6 +59,17 @@ pub async fn serve(
         state.store.clone(),
         state.email_wake.clone(),
     )?;
+    // Prometheus's own listener, when configured.
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = match state.config.server.metrics_listen {
+        Some(metrics_address) => {
+            let listener = crate::metrics::bind(metrics_address).await?;
+            Some(tokio::spawn(crate::metrics::serve(state.clone(), listener, async {
+                let _ = metrics_stopped.await;
+            })))
+        }
+        None => None,
+    };
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "trustchat-server listening on http://{address}")?;
@@ -86,6 +97,10 @@ pub async fn serve(
     // as `ConnectInfo` (resolved through trusted proxies by `http::client`).
     let limits = http::conn::ConnLimits::new(&state.config.server);
     let served = http::conn::serve(listener, http::app(state), limits, shutdown).await;
+    let _ = stop_metrics.send(());
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     if let Some(emails) = emails {
         emails.stop().await;
     }

@@ -1232,6 +1232,7 @@ async fn an_agent_reply_schedules_its_email_and_a_burst_shares_one() {
             .await
             .unwrap();
         assert_eq!(store.next_email_due().await.unwrap(), None);
+        assert_eq!(store.emails_pending().await.unwrap(), 0);
         store
             .append_agent_message(emailed_reply(&conversation, "first", 2_000, 122_000))
             .await
@@ -1245,6 +1246,7 @@ async fn an_agent_reply_schedules_its_email_and_a_burst_shares_one() {
             Some(122_000),
             "the burst keeps its first due time"
         );
+        assert_eq!(store.emails_pending().await.unwrap(), 1, "one conversation");
         assert_eq!(store.claim_due_email(121_999, 500_000).await.unwrap(), None);
         let claim = store
             .claim_due_email(122_000, 422_000)
@@ -1263,6 +1265,7 @@ async fn an_agent_reply_schedules_its_email_and_a_burst_shares_one() {
             "claimed until its lease runs out"
         );
         assert_eq!(store.next_email_due().await.unwrap(), Some(422_000));
+        assert_eq!(store.emails_pending().await.unwrap(), 1, "claimed is still pending");
         // The lease ran out (its server stopped mid-send): claimed again.
         let again = store
             .claim_due_email(422_000, 722_000)
@@ -1283,6 +1286,7 @@ async fn an_agent_reply_schedules_its_email_and_a_burst_shares_one() {
             .await
             .unwrap();
         assert_eq!(store.next_email_due().await.unwrap(), None);
+        assert_eq!(store.emails_pending().await.unwrap(), 0);
         // The next reply starts a new burst; what was handled stays.
         store
             .append_agent_message(emailed_reply(&conversation, "third", 800_000, 920_000))

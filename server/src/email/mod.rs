@@ -342,18 +342,21 @@ impl Worker {
         match self.mailer.send(message).await {
             Ok(()) => {
                 tracing::info!(conversation_id = %conversation.id, replies = replies.len(), "emailed unread replies");
+                crate::metrics::email("sent");
                 self.finish(claim, seen, seen, None, 0).await
             }
             Err(error) => {
                 let error = redact(&error, &recipient.email);
                 let attempts = claim.attempts + 1;
                 if attempts >= MAX_ATTEMPTS {
+                    crate::metrics::email("given_up");
                     tracing::warn!(conversation_id = %conversation.id, attempts, error = %error, "sending the email of unread replies failed; given up");
                     return self.finish(claim, seen, seen, None, 0).await;
                 }
                 let retry_ms = i64::try_from(self.mailer.smtp.backoff(attempts).as_millis())
                     .unwrap_or(i64::MAX);
                 tracing::warn!(conversation_id = %conversation.id, attempts, retry_in_secs = retry_ms / 1000, error = %error, "sending the email of unread replies failed; will retry");
+                crate::metrics::email("failed");
                 self.finish(
                     claim,
                     claim.emailed_seq,

@@ -58,6 +58,7 @@ where
     W: Sink<WsMessage> + Unpin,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
+    let _open = crate::metrics::OpenSocket::new("agent");
     let agent_id = auth.agent.id.clone();
     // Online on this server from here to the end of the connection; the
     // other servers learn it at once through the presence heartbeat.

@@ -80,6 +80,8 @@ pub fn app(state: AppState) -> Router {
         .merge(demo::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the routes' layers, where the route's template is known.
+        .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::cors))
         // First of all: who is asking, for every limiter after it.

@@ -140,6 +140,7 @@ async fn identity_from_jwt(
 ) -> Result<Identity, ApiError> {
     let Some(verifier) = state.verifier(&app.id) else {
         tracing::debug!(app = %app.id, "refused a JWT: no identity keys configured");
+        crate::metrics::token_checked(Some("not_configured"));
         return Err(ApiError::InvalidToken {
             reason: "not_configured".into(),
             message: format!(
@@ -150,10 +151,14 @@ async fn identity_from_jwt(
     };
     let now = clock::now_unix();
     match verifier.verify_once(jwt, now, state.replay.as_ref()).await {
-        Ok(verified) => Ok(Identity::Verified(VerifiedIdentity::from(
-            &verified.identity,
-        ))),
+        Ok(verified) => {
+            crate::metrics::token_checked(None);
+            Ok(Identity::Verified(VerifiedIdentity::from(
+                &verified.identity,
+            )))
+        }
         Err(refusal) => {
+            crate::metrics::token_checked(Some(refusal.reason.code()));
             tracing::debug!(app = %app.id, reason = refusal.reason.code(), "refused a JWT");
             Err(ApiError::InvalidToken {
                 reason: refusal.reason.code().into(),

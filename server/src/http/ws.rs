@@ -125,6 +125,7 @@ pub async fn serve<W, R>(
     W: Sink<WsMessage> + Unpin,
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
+    let _open = crate::metrics::OpenSocket::new("customer");
     let mut out = Outbox::new(sink);
     let Some(session) = authenticate(&state, origin.as_ref(), &mut out, &mut stream).await else {
         return;

@@ -845,6 +845,10 @@ pub trait Store: Send + Sync + 'static {
     /// milliseconds), claimed or not.
     async fn next_email_due(&self) -> StoreResult<Option<i64>>;
 
+    /// How many conversations have an email of unread replies due, now or
+    /// later (the metrics' `trustchat_emails_pending`).
+    async fn emails_pending(&self) -> StoreResult<i64>;
+
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()>;

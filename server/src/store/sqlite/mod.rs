@@ -1302,6 +1302,13 @@ impl Store for SqliteStore {
         .map_err(db)
     }
 
+    async fn emails_pending(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE email_due_at IS NOT NULL")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(db)
+    }
+
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO agent_reads (agent_id, conversation_id, seq) VALUES (?, ?, ?) \
