@@ -273,15 +273,18 @@ impl PostgresStore {
     ) -> StoreResult<Erased> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let (condition, value) = matching_condition(matching);
-        // Locked: no session or conversation can be added to them now.
-        let customer_ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM customers WHERE app_id = $1 AND {condition} ORDER BY id FOR UPDATE"
+        // Locked (in id order): no session or conversation can be added
+        // to them now. Reported oldest first, as SQLite does.
+        let mut customers: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, rowid FROM customers WHERE app_id = $1 AND {condition} ORDER BY id FOR UPDATE"
         )))
         .bind(app_id)
         .bind(value)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
+        customers.sort_by_key(|(_, rowid)| *rowid);
+        let customer_ids: Vec<String> = customers.into_iter().map(|(id, _)| id).collect();
         if customer_ids.is_empty() {
             return Ok(Erased {
                 wal_cleared: true,
@@ -297,7 +300,7 @@ impl PostgresStore {
         .map_err(db)?;
         // In id order, as the writers lock them: no message joins them now.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, rating IS NOT NULL, email_due_at IS NOT NULL FROM conversations \
+            "SELECT id, rating IS NOT NULL, email_due_at IS NOT NULL, created_at FROM conversations \
              WHERE {CONVERSATIONS_OF} ORDER BY id FOR UPDATE"
         )))
         .bind(app_id)
@@ -312,6 +315,14 @@ impl PostgresStore {
             wal_cleared: true,
             ..Erased::default()
         };
+        // Reported oldest first, as SQLite does.
+        let mut rows = rows;
+        rows.sort_by_key(|row| {
+            (
+                row.try_get::<i64, _>(3).unwrap_or_default(),
+                row.try_get::<String, _>(0).unwrap_or_default(),
+            )
+        });
         for row in &rows {
             erased.conversation_ids.push(row.try_get(0).map_err(db)?);
             erased.ratings += u64::from(row.try_get::<bool, _>(1).map_err(db)?);
