@@ -4,7 +4,8 @@
 //!
 //! A request names the customer by exactly one of `email`, `phone` or
 //! `id`. An email or a phone names every profile of the app that has it
-//! (a proven profile and one a claim created may share an email).
+//! (a proven profile and one a claim created may share an email), or one
+//! of whose sessions gave it.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +16,12 @@ use crate::chat::{Author, ConversationStatus, MessageKind};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerSelector {
-    /// Every profile of the app with this email.
+    /// Every profile of the app with this email, or whose sessions gave
+    /// it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Every profile of the app with this E.164 phone number.
+    /// Every profile of the app with this E.164 phone number, or whose
+    /// sessions gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// The profile with this id (the `customer.id` sessions answer with).

@@ -533,9 +533,8 @@ fn customer_match(who: CustomerArgs) -> anyhow::Result<trustchat_server::store::
     })
 }
 
-/// Writes `text` to a new file readable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
+/// A new file readable by its owner only; an existing one is refused.
+fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -543,16 +542,13 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| {
+    options.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             anyhow::anyhow!("{} exists; choose a new file name", path.display())
         } else {
             anyhow::anyhow!("cannot create {}: {e}", path.display())
         }
-    })?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+    })
 }
 
 /// `customer export|erase|audit`, against the config's database.
@@ -589,15 +585,29 @@ fn customer(command: CustomerCommand) -> anyhow::Result<()> {
                 CustomerCommand::Export { app, who, out, .. } => {
                     let matching = customer_match(who)?;
                     let by = privacy::matched_by(&matching);
-                    let Some(export) =
-                        privacy::export(store.as_ref(), &app, &matching, &actor).await?
-                    else {
-                        anyhow::bail!("no customer of app {app} has this {by}");
+                    // The file first: an export that cannot be written is
+                    // not read (nor audit-logged).
+                    let file = out
+                        .as_ref()
+                        .map(|path| create_private(path).map(|file| (path, file)))
+                        .transpose()?;
+                    let exported = privacy::export(store.as_ref(), &app, &matching, &actor).await;
+                    let export = match exported {
+                        Ok(Some(export)) => export,
+                        failed => {
+                            if let Some((path, _)) = &file {
+                                let _ = std::fs::remove_file(path);
+                            }
+                            failed?;
+                            anyhow::bail!("no customer of app {app} has this {by}");
+                        }
                     };
                     let json = serde_json::to_string_pretty(&export)? + "\n";
-                    match out {
-                        Some(path) => {
-                            write_private(&path, &json)?;
+                    match file {
+                        Some((path, mut file)) => {
+                            use std::io::Write as _;
+                            file.write_all(json.as_bytes())?;
+                            file.sync_all()?;
                             eprintln!(
                                 "exported {} profile(s) of app {app} to {}",
                                 export.profiles.len(),

@@ -11,3 +11,10 @@ CREATE TABLE privacy_audit (
     detail       TEXT NOT NULL
 );
 CREATE INDEX privacy_audit_app ON privacy_audit (app_id, at_ms);
+
+-- A privacy request by email or phone also finds the profiles whose
+-- sessions gave it (a phone given beside an email stays with the session).
+CREATE INDEX sessions_app_display_email ON sessions (app_id, display_email)
+    WHERE display_email IS NOT NULL;
+CREATE INDEX sessions_app_display_phone ON sessions (app_id, display_phone)
+    WHERE display_phone IS NOT NULL;

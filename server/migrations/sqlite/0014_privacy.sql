@@ -24,3 +24,10 @@ CREATE INDEX privacy_audit_app ON privacy_audit (app_id, at_ms);
 -- leaves in its page and the pages freed.
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
 INSERT INTO customers_fts (customers_fts, rank) VALUES ('secure-delete', 1);
+
+-- A privacy request by email or phone also finds the profiles whose
+-- sessions gave it (a phone given beside an email stays with the session).
+CREATE INDEX sessions_app_display_email ON sessions (app_id, display_email)
+    WHERE display_email IS NOT NULL;
+CREATE INDEX sessions_app_display_phone ON sessions (app_id, display_phone)
+    WHERE display_phone IS NOT NULL;

@@ -13,9 +13,11 @@ pub enum CustomerMatch {
     /// The profile with this id.
     Id(String),
     /// Every profile with this (normalized, lowercase) email, proven or
-    /// not.
+    /// not, and every profile one of whose sessions gave it.
     Email(String),
-    /// Every profile with this E.164 phone number, proven or not.
+    /// Every profile with this E.164 phone number, proven or not, and
+    /// every profile one of whose sessions gave it (a phone given beside
+    /// an email is kept by the session, not the profile).
     Phone(String),
 }
 

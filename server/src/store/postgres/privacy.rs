@@ -26,12 +26,21 @@ use crate::store::{
 /// customer between its statements or a deadlock cut it.
 const ERASE_ATTEMPTS: usize = 3;
 
-/// The `WHERE` condition on `customers` of a match (its value is `$2`).
+/// The `WHERE` condition on `customers` of a match (the app is `$1`, its
+/// value `$2`). An email or a phone also finds the profiles one of whose
+/// sessions gave it (a phone given beside an email stays with the
+/// session, not the profile).
 fn matching_condition(matching: &CustomerMatch) -> (&'static str, &str) {
     match matching {
         CustomerMatch::Id(id) => ("id = $2", id),
-        CustomerMatch::Email(email) => ("email = $2", email),
-        CustomerMatch::Phone(phone) => ("phone = $2", phone),
+        CustomerMatch::Email(email) => (
+            "(email = $2 OR id IN (SELECT customer_id FROM sessions WHERE app_id = $1 AND display_email = $2))",
+            email,
+        ),
+        CustomerMatch::Phone(phone) => (
+            "(phone = $2 OR id IN (SELECT customer_id FROM sessions WHERE app_id = $1 AND display_phone = $2))",
+            phone,
+        ),
     }
 }
 

@@ -36,12 +36,24 @@ fn json_ids(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// The `WHERE` condition on `customers` of a match, with its one value.
-fn matching_condition(matching: &CustomerMatch) -> (&'static str, &str) {
+/// The `WHERE` condition on `customers` of a match in app `app_id`, and
+/// the values it binds after the app's. An email or a phone also finds
+/// the profiles one of whose sessions gave it (a phone given beside an
+/// email stays with the session, not the profile).
+fn matching_condition<'a>(
+    matching: &'a CustomerMatch,
+    app_id: &'a str,
+) -> (&'static str, Vec<&'a str>) {
     match matching {
-        CustomerMatch::Id(id) => ("id = ?", id),
-        CustomerMatch::Email(email) => ("email = ?", email),
-        CustomerMatch::Phone(phone) => ("phone = ?", phone),
+        CustomerMatch::Id(id) => ("id = ?", vec![id]),
+        CustomerMatch::Email(email) => (
+            "(email = ? OR id IN (SELECT customer_id FROM sessions WHERE app_id = ? AND display_email = ?))",
+            vec![email, app_id, email],
+        ),
+        CustomerMatch::Phone(phone) => (
+            "(phone = ? OR id IN (SELECT customer_id FROM sessions WHERE app_id = ? AND display_phone = ?))",
+            vec![phone, app_id, phone],
+        ),
     }
 }
 
@@ -179,18 +191,21 @@ impl SqliteStore {
     ) -> StoreResult<CustomerData> {
         // One read transaction: one snapshot from its first read on.
         let mut tx = self.readers.begin().await.map_err(db)?;
-        let (condition, value) = matching_condition(matching);
-        let customers = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let (condition, values) = matching_condition(matching, app_id);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE app_id = ? AND {condition} ORDER BY rowid"
         )))
-        .bind(app_id)
-        .bind(value)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(customer_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
+        .bind(app_id);
+        for value in values {
+            query = query.bind(value);
+        }
+        let customers = query
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(customer_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         if customers.is_empty() {
             return Ok(CustomerData::default());
         }
@@ -296,15 +311,15 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        let (condition, value) = matching_condition(matching);
-        let customer_ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let (condition, values) = matching_condition(matching, app_id);
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM customers WHERE app_id = ? AND {condition} ORDER BY rowid"
         )))
-        .bind(app_id)
-        .bind(value)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+        .bind(app_id);
+        for value in values {
+            query = query.bind(value);
+        }
+        let customer_ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
         if customer_ids.is_empty() {
             return Ok(Erased {
                 wal_cleared: true,
