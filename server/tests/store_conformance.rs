@@ -2152,12 +2152,17 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
         for customer in [&proven, &claimed, &grace, &elsewhere] {
             store.insert_customer(customer).await.unwrap();
         }
-        let trusted = new_session(store, &proven, true).await;
+        // A phone given beside an email stays with the session.
+        let mut trusted = session_of(&proven, true);
+        trusted.display_phone = Some("+14155550188".into());
+        store.insert_session(&trusted).await.unwrap();
         let mut claiming = session_of(&claimed, false);
         claiming.page_url = Some("https://shop.example/orders".into());
         claiming.locales = vec!["fr".into(), "en".into()];
         store.insert_session(&claiming).await.unwrap();
-        let grace_session = new_session(store, &grace, false).await;
+        let mut grace_session = session_of(&grace, false);
+        grace_session.display_email = grace.email.clone();
+        store.insert_session(&grace_session).await.unwrap();
         let mut other_session = session_of(&elsewhere, false);
         other_session.app_id = "other".into();
         store.insert_session(&other_session).await.unwrap();
@@ -2255,6 +2260,11 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
             .unwrap();
         assert_eq!(by_phone.customers.len(), 1);
         assert_eq!(by_phone.conversations.len(), 1);
+        let by_session_phone = store
+            .customer_data("demo", &CustomerMatch::Phone("+14155550188".into()))
+            .await
+            .unwrap();
+        assert_eq!(by_session_phone.customers, [proven.clone()]);
         let by_id = store
             .customer_data("demo", &CustomerMatch::Id(grace.id.clone()))
             .await
