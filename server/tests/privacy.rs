@@ -5,6 +5,7 @@
 //! leaves in the database files: nothing.
 
 mod common;
+mod databases;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -937,4 +938,66 @@ fn retention_days_are_checked_when_the_config_loads() {
         let error = Config::from_toml(&with(table)).unwrap_err().to_string();
         assert!(error.contains(says), "{table:?}: {error}");
     }
+}
+
+#[tokio::test]
+async fn on_postgres_an_erasure_by_the_command_line_reaches_the_running_server() {
+    let Some(db) = databases::postgres("privacy_cli").await else {
+        eprintln!("{} is not set: skipped, it needs Postgres", databases::ENV);
+        return;
+    };
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let (demo, other) = keys();
+    let config_text = config_full(&db.url, &demo, &other);
+    let config_path = dir.path().join("trustchat.toml");
+    std::fs::write(&config_path, &config_text).unwrap();
+    let live = Live::with_config(
+        trustchat_server::Config::from_toml(&config_text).unwrap(),
+        dir,
+    )
+    .await;
+    let token = zoe(&live).await;
+    kim(&live).await;
+    let mut socket = live.widget(&token).await;
+    let (status, exported) = export(&live, json!({"phone": "+14155550199"})).await;
+    assert_eq!(status, 200, "{exported}");
+    assert_eq!(
+        exported["profiles"][0]["conversations"][0]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        26
+    );
+
+    let erased = cli(args(
+        &[
+            "customer",
+            "erase",
+            "--app",
+            "demo",
+            "--email",
+            "zoe.quixotic@erasure.example",
+            "--yes",
+        ],
+        &config_path,
+    ))
+    .await;
+    assert!(erased.status.success(), "{}", text(&erased));
+    assert!(text(&erased).contains("27 message(s)"), "{}", text(&erased));
+    // The server heard it: Zoe's chat closes, her token is refused.
+    socket.closed_with(4001).await;
+    assert_eq!(session_status(&live, &token).await, 401);
+    let (status, _) = export(&live, json!({"phone": "+14155550199"})).await;
+    assert_eq!(status, 404);
+    let log = live.state.store.audit_log(Some("demo"), 10).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|e| (e.action, e.actor.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (AuditAction::Erase, "cli:ops"),
+            (AuditAction::Export, "api-key:backend")
+        ]
+    );
+    live.shutdown().await;
 }
