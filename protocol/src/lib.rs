@@ -10,6 +10,7 @@
 //! - [`agent`]: the agent console's API and WebSocket frames.
 //! - [`chat`]: conversations and messages over HTTP and the WebSocket.
 //! - [`error`]: the stable error codes and the JSON error envelope.
+//! - [`privacy`]: customer data exports and erasures.
 //! - [`validate`]: names, first names, emails and E.164 phone numbers.
 //!
 //! Types here are a compatibility promise: renaming a field or a code is a
@@ -19,6 +20,7 @@ pub mod agent;
 pub mod api;
 pub mod chat;
 pub mod error;
+pub mod privacy;
 pub mod report;
 pub mod validate;
 

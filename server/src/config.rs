@@ -502,7 +502,24 @@ pub struct AppConfig {
     /// `hours`, checked when the config loads.
     #[serde(skip)]
     pub open_hours: Option<Hours>,
+    /// How long data is kept (`[apps.retention]`, see [`crate::privacy`]);
+    /// absent: kept until erased.
+    #[serde(default)]
+    pub retention: Option<RetentionConfig>,
 }
+
+/// `[apps.retention]`: what the server deletes by itself, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Closed conversations (their messages, ratings, pending emails)
+    /// are deleted this many days after they closed; at least 1.
+    pub closed_conversation_days: u64,
+}
+
+/// The most days [`RetentionConfig::closed_conversation_days`] may say
+/// (100 years).
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
 
 /// Why the configuration could not be used. Each message names the file,
 /// variable or field at fault.
@@ -853,6 +870,14 @@ impl Config {
                 if let Some(locale) = rule.greetings.keys().find(|l| !texts::valid_locale(l)) {
                     return invalid(format!(
                         "app {id}: rules[{index}].greetings: {locale:?} is not a language tag (such as fr or pt-BR)"
+                    ));
+                }
+            }
+            if let Some(retention) = &app.retention {
+                let days = retention.closed_conversation_days;
+                if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+                    return invalid(format!(
+                        "app {id}: retention.closed_conversation_days must be 1 to {MAX_RETENTION_DAYS} (days after a conversation closed), not {days}"
                     ));
                 }
             }

@@ -139,6 +139,9 @@ pub enum ApiError {
     /// 404: no such resource (conversation, customer, agent).
     #[error("no {0} has this id")]
     NoSuch(&'static str),
+    /// 404: a privacy request named no customer of the app.
+    #[error("no customer of this app has this {0}")]
+    NoCustomer(&'static str),
     /// 409: rating a conversation that is still open.
     #[error("the conversation is still open; rate it once it is closed")]
     ConversationOpen,
@@ -165,7 +168,9 @@ impl ApiError {
             ApiError::InvalidToken { .. } => ErrorCode::InvalidToken,
             ApiError::NotConfigured(_) => ErrorCode::NotConfigured,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
-            ApiError::NotFound | ApiError::NoSuch(_) => ErrorCode::NotFound,
+            ApiError::NotFound | ApiError::NoSuch(_) | ApiError::NoCustomer(_) => {
+                ErrorCode::NotFound
+            }
             ApiError::AgentUnauthorized => ErrorCode::Unauthorized,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::CsrfFailed => ErrorCode::CsrfFailed,

@@ -26,6 +26,8 @@
 //! - [`rules`] picks a customer's first message by status and page.
 //! - [`email`] emails the agent replies a customer has not read, through
 //!   the `[smtp]` relay, once each.
+//! - [`privacy`] exports and erases a customer's data (audit-logged), and
+//!   deletes old closed conversations (`[apps.retention]`).
 //! - [`rate`] limits how many messages a session sends, how often an
 //!   agent login may be tried, and how much one client address may open;
 //!   every limiter's map is bounded. [`proxy`] says which address a
@@ -62,6 +64,7 @@ pub mod jwt;
 pub mod loadtest;
 pub mod metrics;
 pub mod presence;
+pub mod privacy;
 pub mod proxy;
 pub mod rate;
 pub mod relay;

@@ -47,6 +47,95 @@ enum Command {
     /// Database tools.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Privacy requests: a customer's data exported or erased, and the
+    /// audit log of both.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+}
+
+/// Who a `customer` subcommand is about: exactly one of these.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct CustomerArgs {
+    /// Every profile of the app with this email.
+    #[arg(long)]
+    email: Option<String>,
+    /// Every profile of the app with this E.164 phone number.
+    #[arg(long)]
+    phone: Option<String>,
+    /// The profile with this id.
+    #[arg(long)]
+    id: Option<String>,
+}
+
+/// `customer export|erase|audit`.
+#[derive(Debug, Subcommand)]
+enum CustomerCommand {
+    /// Write everything held about a customer of an app as JSON (profile,
+    /// sessions without their tokens, conversations, messages, ratings,
+    /// read markers, pending emails). Works while the server runs.
+    Export {
+        /// The server's configuration file (for the database).
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
+        config: PathBuf,
+        /// The app.
+        #[arg(long, value_name = "ID")]
+        app: String,
+        #[command(flatten)]
+        who: CustomerArgs,
+        /// Write the JSON to this new file (readable by its owner only)
+        /// instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Delete a customer of an app for good: profiles, sessions,
+    /// conversations, messages, ratings, pending emails and webhooks; on
+    /// SQLite no copy stays in the database files. Works while the server
+    /// runs; without --yes, only says what would go.
+    Erase {
+        /// The server's configuration file (for the database).
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
+        config: PathBuf,
+        /// The app.
+        #[arg(long, value_name = "ID")]
+        app: String,
+        #[command(flatten)]
+        who: CustomerArgs,
+        /// Erase; without it, nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show the audit log of exports, erasures and retention purges, newest
+    /// first (ids and counts only).
+    Audit {
+        /// The server's configuration file (for the database).
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
+        config: PathBuf,
+        /// Only this app's entries.
+        #[arg(long, value_name = "ID")]
+        app: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 /// Options of `migrate`.
@@ -78,6 +167,26 @@ enum DbCommand {
         /// The database to fill, e.g. postgres://user@host/trustchat.
         #[arg(long, value_name = "URL")]
         to: String,
+    },
+    /// Copy the configured SQLite database into a new file, consistently,
+    /// while the server runs (VACUUM INTO); checks the copy. On
+    /// PostgreSQL, says how to use pg_dump instead.
+    Backup {
+        /// The server's configuration file (for `server.database_url`).
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
+        config: PathBuf,
+        /// The backup file to write; refused if it exists, unless --force.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -289,6 +398,8 @@ fn main() -> ExitCode {
         Command::Agent(command) => agent(command),
         Command::Migrate(args) => migrate(args),
         Command::Db(DbCommand::Copy { from, to }) => db_copy(&from, &to),
+        Command::Db(DbCommand::Backup { config, to, force }) => db_backup(&config, &to, force),
+        Command::Customer(command) => customer(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -372,6 +483,216 @@ fn db_copy(from: &str, to: &str) -> anyhow::Result<()> {
         trustchat_server::store::postgres::redact(to)
     );
     Ok(())
+}
+
+/// `db backup --to FILE`.
+fn db_backup(config: &std::path::Path, to: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(trustchat_server::store::backup::backup(
+        &config.server.database_url,
+        to,
+        force,
+    ))?;
+    let rows: Vec<String> = report
+        .rows
+        .iter()
+        .map(|(table, count)| format!("{table}: {count}"))
+        .collect();
+    println!(
+        "backed up {} to {} ({} bytes; integrity ok; {})",
+        trustchat_server::store::postgres::redact(&config.server.database_url),
+        report.path.display(),
+        report.bytes,
+        rows.join(", ")
+    );
+    Ok(())
+}
+
+/// Who runs a `customer` command, for the audit log: `cli`, with the
+/// login name when the environment says it.
+fn cli_actor() -> String {
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(user) if !user.trim().is_empty() && user.len() <= 64 => format!("cli:{}", user.trim()),
+        _ => "cli".to_owned(),
+    }
+}
+
+/// The store's match for `--email|--phone|--id`.
+fn customer_match(who: CustomerArgs) -> anyhow::Result<trustchat_server::store::CustomerMatch> {
+    let selector = trustchat_protocol::privacy::CustomerSelector {
+        email: who.email,
+        phone: who.phone,
+        id: who.id,
+    };
+    trustchat_server::privacy::matching(&selector).map_err(|bad| match bad.field {
+        Some(field) => anyhow::anyhow!("--{field}: {}", bad.message),
+        None => anyhow::anyhow!("{}", bad.message),
+    })
+}
+
+/// A new file readable by its owner only; an existing one is refused.
+fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!("{} exists; choose a new file name", path.display())
+        } else {
+            anyhow::anyhow!("cannot create {}: {e}", path.display())
+        }
+    })
+}
+
+/// `customer export|erase|audit`, against the config's database.
+fn customer(command: CustomerCommand) -> anyhow::Result<()> {
+    use trustchat_server::privacy;
+    use trustchat_server::store::AuditActor;
+    let config_path = match &command {
+        CustomerCommand::Export { config, .. }
+        | CustomerCommand::Erase { config, .. }
+        | CustomerCommand::Audit { config, .. } => config,
+    };
+    let config = Config::load(config_path)?;
+    if let CustomerCommand::Export { app, .. } | CustomerCommand::Erase { app, .. } = &command {
+        if config.app(app).is_none() {
+            eprintln!(
+                "warning: app {app:?} is not in {}; looking in the database anyway",
+                config_path.display()
+            );
+        }
+    }
+    let url = config.server.database_url.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store =
+            trustchat_server::store::connect_with(&url, &config.server.store_options()).await?;
+        let actor = AuditActor {
+            actor: cli_actor(),
+            at_ms: trustchat_server::clock::now_ms(),
+        };
+        let result = async {
+            match command {
+                CustomerCommand::Export { app, who, out, .. } => {
+                    let matching = customer_match(who)?;
+                    let by = privacy::matched_by(&matching);
+                    // The file first: an export that cannot be written is
+                    // not read (nor audit-logged).
+                    let file = out
+                        .as_ref()
+                        .map(|path| create_private(path).map(|file| (path, file)))
+                        .transpose()?;
+                    let exported = privacy::export(store.as_ref(), &app, &matching, &actor).await;
+                    let export = match exported {
+                        Ok(Some(export)) => export,
+                        failed => {
+                            if let Some((path, _)) = &file {
+                                let _ = std::fs::remove_file(path);
+                            }
+                            failed?;
+                            anyhow::bail!("no customer of app {app} has this {by}");
+                        }
+                    };
+                    let json = serde_json::to_string_pretty(&export)? + "\n";
+                    match file {
+                        Some((path, mut file)) => {
+                            use std::io::Write as _;
+                            file.write_all(json.as_bytes())?;
+                            file.sync_all()?;
+                            eprintln!(
+                                "exported {} profile(s) of app {app} to {}",
+                                export.profiles.len(),
+                                path.display()
+                            );
+                        }
+                        None => {
+                            use std::io::Write as _;
+                            let mut stdout = std::io::stdout().lock();
+                            stdout.write_all(json.as_bytes())?;
+                            stdout.flush()?;
+                        }
+                    }
+                    Ok(())
+                }
+                CustomerCommand::Erase { app, who, yes, .. } => {
+                    let matching = customer_match(who)?;
+                    let by = privacy::matched_by(&matching);
+                    if !yes {
+                        let data = store.customer_data(&app, &matching).await?;
+                        if data.customers.is_empty() {
+                            anyhow::bail!("no customer of app {app} has this {by}");
+                        }
+                        println!(
+                            "would erase {} profile(s) of app {app}: {} session(s), {} conversation(s), {} message(s)",
+                            data.customers.len(),
+                            data.sessions.len(),
+                            data.conversations.len(),
+                            data.messages.len()
+                        );
+                        anyhow::bail!("nothing was erased: run again with --yes to erase for good");
+                    }
+                    let Some(erased) = privacy::erase(store.as_ref(), &app, &matching, &actor).await?
+                    else {
+                        anyhow::bail!("no customer of app {app} has this {by}");
+                    };
+                    let report = privacy::erase_report(&erased);
+                    println!(
+                        "erased {} profile(s) of app {app} ({}): {} session(s), {} conversation(s), {} message(s), {} rating(s), {} pending email(s), {} webhook delivery(ies)",
+                        report.profiles.len(),
+                        report.profiles.join(", "),
+                        report.sessions,
+                        report.conversations,
+                        report.messages,
+                        report.ratings,
+                        report.pending_emails,
+                        report.webhook_deliveries
+                    );
+                    if !erased.wal_cleared {
+                        eprintln!("warning: the database's -wal file could not be truncated (kept busy); older copies of the erased rows stay in it until the server's next quiet moment: run `trustchat-server customer erase` again later, or stop the server briefly");
+                    }
+                    // Servers on Postgres close the erased sessions' sockets
+                    // at once; a SQLite server finds the tokens gone at their
+                    // next use.
+                    if trustchat_server::store::is_postgres(&url) {
+                        let events = privacy::erased_events(&app, &erased);
+                        if let Err(error) =
+                            trustchat_server::bus::postgres::notify_once(&url, "cli", &events).await
+                        {
+                            eprintln!("warning: {error}; the customer's open chats end at their next request");
+                        }
+                    }
+                    Ok(())
+                }
+                CustomerCommand::Audit { app, limit, .. } => {
+                    let entries = store.audit_log(app.as_deref(), limit.clamp(1, 10_000)).await?;
+                    for entry in entries {
+                        println!(
+                            "{}  {:<9}  {}  {}  {}  {}",
+                            entry.at_ms,
+                            entry.action.as_str(),
+                            entry.app_id,
+                            entry.customer_id.as_deref().unwrap_or("-"),
+                            entry.actor,
+                            entry.detail
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+        .await;
+        store.close().await;
+        result
+    })
 }
 
 /// `teams`, trimmed, without empty entries and repeats, each a

@@ -80,6 +80,8 @@ pub async fn serve(
     // heartbeat (and when they come or go), and whatever waits in the
     // queue is handed out to agents online anywhere.
     let heartbeat = tokio::spawn(heartbeat(state.clone()));
+    // `[apps.retention]`: old closed conversations go, at start and hourly.
+    let retention = crate::privacy::start_retention(state.store.clone(), state.config.clone());
     // WebSockets are not requests graceful shutdown waits for: tell them
     // to reconnect (close 1012, to another server behind the balancer) as
     // soon as the shutdown starts; this server's agents go offline.
@@ -88,6 +90,9 @@ pub async fn serve(
     let shutdown = async move {
         shutdown.await;
         heartbeat.abort();
+        if let Some(retention) = retention {
+            retention.abort();
+        }
         hub.close_all(CloseReason::Shutdown);
         if let Err(error) = presence.leave().await {
             tracing::warn!(error = %crate::error::error_chain(&error), "could not take this server's agents offline");

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind, Priority};
 use trustchat_server::store::{
-    AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, EmailDone,
-    IdentityKind, NewAgentMessage, NewCustomerMessage, RatingRecord, Reader, ReportDay,
-    RoutingFacts, SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreError, StoreResult,
-    UniqueKey,
+    AgentRecord, AgentSessionRecord, Among, AuditAction, AuditActor, AuditRecord,
+    ConversationFilter, CustomerMatch, CustomerRecord, EmailDone, IdentityKind, NewAgentMessage,
+    NewCustomerMessage, RatingRecord, Reader, ReportDay, RoutingFacts, SavedReplyRecord,
+    SearchQuery, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
 };
 
 /// How long a wait for something that must happen may take.
@@ -2096,6 +2096,501 @@ async fn ping_answers_and_close_closes() {
 // the first requests one after the other on its first connection), and
 // every task let go at once.
 
+/// Runs statements on the test database beside the store (another
+/// module's table, as the webhooks outbox will be).
+async fn raw(db: &databases::TestDatabase, statements: &[String]) {
+    use sqlx::Connection as _;
+    if db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Whether the schema has a `webhook_deliveries` table of its own.
+async fn webhook_table_exists(db: &databases::TestDatabase) -> bool {
+    use sqlx::Connection as _;
+    if db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar("SELECT to_regclass('webhook_deliveries') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'webhook_deliveries')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+}
+
+/// Rows of `webhook_deliveries` left, by id, sorted.
+async fn webhook_ids(db: &databases::TestDatabase) -> Vec<String> {
+    use sqlx::Connection as _;
+    let sql = "SELECT id FROM webhook_deliveries ORDER BY id";
+    if db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    }
+}
+
+fn actor() -> AuditActor {
+    AuditActor {
+        actor: "cli:test".into(),
+        at_ms: 9_000,
+    }
+}
+
+#[tokio::test]
+async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
+    for db in databases::fresh("privacy_erase").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let email = "ada@example.com";
+        // Ada's proven profile and the one a claim of her email made; Grace;
+        // Ada again in another app.
+        let proven = profile(Some("u-1"), Some(email), None);
+        let claimed = profile(None, Some(email), Some("+14155550100"));
+        let grace = profile(None, Some("grace@example.com"), None);
+        let mut elsewhere = profile(None, Some(email), None);
+        elsewhere.app_id = "other".into();
+        for customer in [&proven, &claimed, &grace, &elsewhere] {
+            store.insert_customer(customer).await.unwrap();
+        }
+        // A phone given beside an email stays with the session.
+        let mut trusted = session_of(&proven, true);
+        trusted.display_phone = Some("+14155550188".into());
+        store.insert_session(&trusted).await.unwrap();
+        let mut claiming = session_of(&claimed, false);
+        claiming.page_url = Some("https://shop.example/orders".into());
+        claiming.locales = vec!["fr".into(), "en".into()];
+        store.insert_session(&claiming).await.unwrap();
+        let mut grace_session = session_of(&grace, false);
+        grace_session.display_email = grace.email.clone();
+        store.insert_session(&grace_session).await.unwrap();
+        let mut other_session = session_of(&elsewhere, false);
+        other_session.app_id = "other".into();
+        store.insert_session(&other_session).await.unwrap();
+
+        let proven_conv = store
+            .append_customer_message(say(&trusted, &id(), "where is my parcel", 1_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        store
+            .append_agent_message(emailed_reply(&proven_conv, "on its way", 1_100, 60_000))
+            .await
+            .unwrap();
+        let grace_agent = new_agent(store, "bea@support.example", "Bea").await;
+        store
+            .mark_read(&grace_agent.id, &proven_conv, 1)
+            .await
+            .unwrap();
+        store.close_conversation(&proven_conv, 1_200).await.unwrap();
+        store
+            .rate_conversation(
+                &proven_conv,
+                &RatingRecord {
+                    rating: 5,
+                    comment: Some("quick".into()),
+                    rated_at: 1_300,
+                },
+            )
+            .await
+            .unwrap();
+        let claimed_conv = store
+            .append_customer_message(say(&claiming, &id(), "it is me again", 2_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        let grace_conv = store
+            .append_customer_message(say(&grace_session, &id(), "grace says hello", 3_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+        let other_conv = store
+            .append_customer_message(say(&other_session, &id(), "other app hello", 4_000))
+            .await
+            .unwrap()
+            .message
+            .conversation_id;
+
+        // What the export reads: both of Ada's profiles in this app.
+        let data = store
+            .customer_data("demo", &CustomerMatch::Email(email.into()))
+            .await
+            .unwrap();
+        let ids = |v: Vec<String>| v;
+        assert_eq!(
+            ids(data.customers.iter().map(|c| c.id.clone()).collect()),
+            [proven.id.clone(), claimed.id.clone()]
+        );
+        let mut sessions = vec![trusted.id.clone(), claiming.id.clone()];
+        sessions.sort();
+        assert_eq!(
+            ids(data.sessions.iter().map(|s| s.id.clone()).collect()),
+            sessions,
+            "same created_at: by id"
+        );
+        let stored = data.sessions.iter().find(|s| s.id == claiming.id).unwrap();
+        assert_eq!(stored, &claiming);
+        assert_eq!(
+            ids(data.conversations.iter().map(|c| c.id.clone()).collect()),
+            [proven_conv.clone(), claimed_conv.clone()]
+        );
+        assert_eq!(
+            data.messages
+                .iter()
+                .map(|m| (m.body.as_str(), m.seq))
+                .collect::<Vec<_>>(),
+            [
+                ("where is my parcel", 1),
+                ("on its way", 2),
+                ("it is me again", 1)
+            ]
+        );
+        assert_eq!(data.conversations[0].rating.as_ref().unwrap().rating, 5);
+        assert_eq!(data.agent_reads.len(), 1);
+        assert_eq!(data.agent_reads[0].agent_id, grace_agent.id);
+        assert_eq!(data.pending_emails.len(), 1);
+        assert_eq!(data.pending_emails[0].conversation_id, proven_conv);
+        assert_eq!(data.pending_emails[0].due_at, 60_000);
+        // By phone and by id; nobody of another app; no match.
+        let by_phone = store
+            .customer_data("demo", &CustomerMatch::Phone("+14155550100".into()))
+            .await
+            .unwrap();
+        assert_eq!(by_phone.customers.len(), 1);
+        assert_eq!(by_phone.conversations.len(), 1);
+        let by_session_phone = store
+            .customer_data("demo", &CustomerMatch::Phone("+14155550188".into()))
+            .await
+            .unwrap();
+        assert_eq!(by_session_phone.customers, [proven.clone()]);
+        let by_id = store
+            .customer_data("demo", &CustomerMatch::Id(grace.id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(by_id.conversations[0].id, grace_conv);
+        assert!(store
+            .customer_data("other", &CustomerMatch::Id(proven.id.clone()))
+            .await
+            .unwrap()
+            .customers
+            .is_empty());
+        assert!(store
+            .customer_data("demo", &CustomerMatch::Email("nobody@example.com".into()))
+            .await
+            .unwrap()
+            .customers
+            .is_empty());
+
+        // Another module's outbox, when it exists, loses the customer's
+        // rows. Made here as the hook expects it, unless a migration made
+        // the real one (then its own tests put deliveries in it).
+        let stand_in = !webhook_table_exists(&db).await;
+        if stand_in {
+            raw(
+                &db,
+                &[
+                    "CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, customer_id TEXT, \
+                     conversation_id TEXT, payload TEXT)"
+                        .into(),
+                    format!(
+                        "INSERT INTO webhook_deliveries VALUES ('w1', '{}', NULL, 'x'), \
+                         ('w2', NULL, '{claimed_conv}', 'x'), ('w3', '{}', '{grace_conv}', 'x')",
+                        proven.id, grace.id
+                    ),
+                ],
+            )
+            .await;
+        }
+
+        let erased = store
+            .erase_customers("demo", &CustomerMatch::Email(email.into()), &actor())
+            .await
+            .unwrap();
+        assert_eq!(erased.customer_ids, [proven.id.clone(), claimed.id.clone()]);
+        assert_eq!(erased.session_ids.len(), 2);
+        assert_eq!(
+            erased.conversation_ids,
+            [proven_conv.clone(), claimed_conv.clone()]
+        );
+        assert_eq!(
+            (
+                erased.messages,
+                erased.ratings,
+                erased.pending_emails,
+                erased.agent_reads
+            ),
+            (3, 1, 1, 1)
+        );
+        assert!(erased.wal_cleared);
+        if stand_in {
+            assert_eq!(erased.webhook_deliveries, 2);
+            assert_eq!(webhook_ids(&db).await, ["w3"]);
+        }
+
+        // Nothing of Ada is left in this app.
+        for customer in [&proven, &claimed] {
+            assert_eq!(store.customer(&customer.id).await.unwrap(), None);
+        }
+        for session in [&trusted, &claiming] {
+            assert_eq!(store.session(&session.id).await.unwrap(), None);
+            assert_eq!(
+                store
+                    .session_by_token_hash(&session.token_hash)
+                    .await
+                    .unwrap(),
+                None
+            );
+        }
+        for conversation in [&proven_conv, &claimed_conv] {
+            assert_eq!(store.conversation(conversation).await.unwrap(), None);
+            assert!(store
+                .messages_after(conversation, 0, 10)
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        assert_eq!(store.next_email_due().await.unwrap(), None);
+        assert_eq!(
+            store
+                .agent_read_seq(&grace_agent.id, &proven_conv)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(store
+            .customer_data("demo", &CustomerMatch::Email(email.into()))
+            .await
+            .unwrap()
+            .customers
+            .is_empty());
+        // Everyone else is whole, and search finds only them.
+        assert!(store.customer(&grace.id).await.unwrap().is_some());
+        assert!(store.customer(&elsewhere.id).await.unwrap().is_some());
+        assert_eq!(
+            store
+                .messages_after(&grace_conv, 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .messages_after(&other_conv, 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let search = |terms: &[&str]| SearchQuery {
+            terms: terms.iter().map(|t| t.to_string()).collect(),
+            apps: None,
+            limit: 10,
+        };
+        let found = |views: Vec<trustchat_server::store::ConversationView>| {
+            let mut ids: Vec<String> = views.into_iter().map(|v| v.conversation.id).collect();
+            ids.sort();
+            ids
+        };
+        let mut hello = vec![grace_conv.clone(), other_conv.clone()];
+        hello.sort();
+        assert_eq!(
+            found(
+                store
+                    .conversation_views(ConversationFilter::Search(search(&["hello"])), NOW)
+                    .await
+                    .unwrap()
+            ),
+            hello
+        );
+        for gone in [&["parcel"][..], &["again"][..], &["+14155550100"][..]] {
+            assert!(
+                store
+                    .conversation_views(ConversationFilter::Search(search(gone)), NOW)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "{gone:?}"
+            );
+        }
+
+        // One audit entry per profile, with counts and no data.
+        let log = store.audit_log(Some("demo"), 10).await.unwrap();
+        assert_eq!(log.len(), 2);
+        for entry in &log {
+            assert_eq!(entry.action, AuditAction::Erase);
+            assert_eq!(entry.actor, "cli:test");
+            assert_eq!(entry.at_ms, 9_000);
+            assert!(entry.detail.contains("\"messages\":3"), "{}", entry.detail);
+            assert!(!entry.detail.contains("ada"), "{}", entry.detail);
+        }
+        let mut audited: Vec<_> = log.iter().filter_map(|e| e.customer_id.clone()).collect();
+        audited.sort();
+        let mut want = vec![proven.id.clone(), claimed.id.clone()];
+        want.sort();
+        assert_eq!(audited, want);
+        assert!(store.audit_log(Some("other"), 10).await.unwrap().is_empty());
+
+        // Erasing again finds nobody, and logs nothing.
+        let again = store
+            .erase_customers("demo", &CustomerMatch::Email(email.into()), &actor())
+            .await
+            .unwrap();
+        assert!(again.customer_ids.is_empty());
+        assert_eq!(store.audit_log(None, 10).await.unwrap().len(), 2);
+        // The customer can come back: a new profile with the email.
+        store
+            .insert_customer(&profile(None, Some(email), None))
+            .await
+            .unwrap();
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn retention_purges_conversations_closed_before_the_cutoff_only() {
+    for db in databases::fresh("privacy_retention").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let customer = new_customer(store, None).await;
+        let mut other_customer = profile(None, None, None);
+        other_customer.app_id = "other".into();
+        store.insert_customer(&other_customer).await.unwrap();
+        let mut other_session = session_of(&other_customer, false);
+        other_session.app_id = "other".into();
+        store.insert_session(&other_session).await.unwrap();
+        let agent = new_agent(store, "bea@support.example", "Bea").await;
+        let agent_id = &agent.id;
+        // A conversation of the session, two messages, read by the agent,
+        // closed at `closed`.
+        let closed_at = |session: SessionRecord, opened: i64, closed: Option<i64>| async move {
+            let conversation = store
+                .append_customer_message(say(&session, &id(), "old words", opened))
+                .await
+                .unwrap()
+                .message
+                .conversation_id;
+            store
+                .append_agent_message(reply(&conversation, None, "old answer", opened + 1))
+                .await
+                .unwrap();
+            store.mark_read(agent_id, &conversation, 1).await.unwrap();
+            if let Some(closed) = closed {
+                store
+                    .close_conversation(&conversation, closed)
+                    .await
+                    .unwrap();
+            }
+            conversation
+        };
+        let mut old = Vec::new();
+        for at in [1_000, 1_100, 1_200] {
+            let session = new_session(store, &customer, false).await;
+            old.push(closed_at(session, at, Some(at + 500)).await);
+        }
+        let recent = closed_at(
+            new_session(store, &customer, false).await,
+            1_300,
+            Some(9_000),
+        )
+        .await;
+        let open = closed_at(new_session(store, &customer, false).await, 100, None).await;
+        let elsewhere = closed_at(other_session.clone(), 1_000, Some(1_500)).await;
+
+        // Batches: at most `limit` at a time, until none is left.
+        let first = store
+            .purge_closed_conversations("demo", 5_000, 2)
+            .await
+            .unwrap();
+        assert_eq!((first.conversations, first.messages), (2, 4));
+        let second = store
+            .purge_closed_conversations("demo", 5_000, 2)
+            .await
+            .unwrap();
+        assert_eq!((second.conversations, second.messages), (1, 2));
+        let none = store
+            .purge_closed_conversations("demo", 5_000, 2)
+            .await
+            .unwrap();
+        assert_eq!(none.conversations, 0);
+        for conversation in &old {
+            assert_eq!(store.conversation(conversation).await.unwrap(), None);
+            assert!(store
+                .messages_after(conversation, 0, 10)
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(
+                store.agent_read_seq(&agent.id, conversation).await.unwrap(),
+                0
+            );
+        }
+        for kept in [&recent, &open, &elsewhere] {
+            assert!(store.conversation(kept).await.unwrap().is_some());
+            assert_eq!(store.messages_after(kept, 0, 10).await.unwrap().len(), 2);
+        }
+        // The profile and sessions stay: retention is about conversations.
+        assert!(store.customer(&customer.id).await.unwrap().is_some());
+        // Search forgets the purged messages' words.
+        let views = store
+            .conversation_views(
+                ConversationFilter::Search(SearchQuery {
+                    terms: vec!["old".into()],
+                    apps: Some(vec!["demo".into()]),
+                    limit: 10,
+                }),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let mut found: Vec<String> = views.into_iter().map(|v| v.conversation.id).collect();
+        found.sort();
+        let mut want = vec![recent.clone(), open.clone()];
+        want.sort();
+        assert_eq!(found, want);
+
+        // The audit log takes an entry without a customer.
+        let entry = AuditRecord {
+            at_ms: 10_000,
+            action: AuditAction::Retention,
+            app_id: "demo".into(),
+            customer_id: None,
+            actor: "retention".into(),
+            detail: "{\"conversations\":3}".into(),
+        };
+        store.record_audit(&entry).await.unwrap();
+        assert_eq!(store.audit_log(None, 10).await.unwrap(), [entry]);
+        store.close().await;
+    }
+}
+
 /// Two stores on `db`, their pools warmed up.
 async fn two_servers(db: &databases::TestDatabase) -> [Arc<dyn Store>; 2] {
     let servers = [db.store().await, db.store().await];
@@ -2623,7 +3118,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7, 8]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7, 8, 10]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.

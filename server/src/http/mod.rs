@@ -11,6 +11,8 @@
 //!   [`agent_ws`] (the agent WebSocket).
 //! - [`mint`]: `POST /api/v1/user-identity-jwt`, identity tokens minted
 //!   for a website's backend holding an API key.
+//! - [`privacy`]: a customer's data exported or erased, for a website's
+//!   backend holding the app's API key.
 //! - [`demo`]: the demo portal's stand-in login backend (only with `[demo]`).
 //! - [`assets`]: the built widget and demo portal from `static_dir`, and
 //!   the JSON 404 for unknown `/api` paths.
@@ -57,6 +59,7 @@ pub mod limits;
 pub mod messages;
 pub mod mint;
 pub mod origin;
+pub mod privacy;
 pub mod ratings;
 pub mod reports;
 pub mod request_id;
@@ -77,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ws::router())
         .merge(agent::router())
         .merge(mint::router())
+        .merge(privacy::router())
         .merge(demo::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)

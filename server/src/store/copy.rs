@@ -183,6 +183,19 @@ const TABLES: &[Table] = &[
         order: "app_id, jti",
         columns: &[("app_id", Text), ("jti", Text), ("keep_until", Int)],
     },
+    // The audit log keeps its order; its ids are the target's own.
+    Table {
+        name: "privacy_audit",
+        order: "id",
+        columns: &[
+            ("at_ms", Int),
+            ("action", Text),
+            ("app_id", Text),
+            ("customer_id", Text),
+            ("actor", Text),
+            ("detail", Text),
+        ],
+    },
 ];
 
 /// One value of a row.

@@ -15,9 +15,16 @@ use async_trait::async_trait;
 use trustchat_protocol::Priority;
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
+pub mod backup;
 pub mod copy;
 pub mod postgres;
+pub mod privacy;
 pub mod sqlite;
+
+pub use privacy::{
+    AgentReadRecord, AuditAction, AuditActor, AuditRecord, CustomerData, CustomerMatch, Erased,
+    PendingEmailRecord, Purged,
+};
 
 /// A customer profile. A profile proven by an identity token is keyed by
 /// the token's `sub`, unique per app; email and phone are its attributes.
@@ -881,6 +888,51 @@ pub trait Store: Send + Sync + 'static {
         keep_until: i64,
         now: i64,
     ) -> StoreResult<bool>;
+
+    /// Everything held about the profiles of `app_id` that `matching`
+    /// names, read in one snapshot (see [`CustomerData`]); no profile
+    /// matched: empty.
+    async fn customer_data(
+        &self,
+        app_id: &str,
+        matching: &CustomerMatch,
+    ) -> StoreResult<CustomerData>;
+
+    /// Erases the profiles of `app_id` that `matching` names, in one
+    /// transaction: the conversations linked to them or started by their
+    /// sessions, with their messages (and full-text entries), ratings,
+    /// pending emails, agents' read markers and webhook deliveries; their
+    /// sessions; the profiles. Writes one [`AuditAction::Erase`] entry per
+    /// profile, by `actor`, in the same transaction. Nothing matched:
+    /// nothing written, an empty [`Erased`]. SQLite also leaves no copy
+    /// of what it deleted in the database files: freed space is zeroed
+    /// (`secure_delete`), full-text entries are removed from the index
+    /// segments, and the WAL is checkpointed and truncated after the
+    /// commit.
+    async fn erase_customers(
+        &self,
+        app_id: &str,
+        matching: &CustomerMatch,
+        actor: &AuditActor,
+    ) -> StoreResult<Erased>;
+
+    /// Deletes at most `limit` closed conversations of `app_id` closed
+    /// before `closed_before_ms`, with their messages (and full-text
+    /// entries), read markers, pending emails and webhook deliveries, in
+    /// one transaction. Several servers may purge at once.
+    async fn purge_closed_conversations(
+        &self,
+        app_id: &str,
+        closed_before_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Purged>;
+
+    /// Appends an entry to the audit log.
+    async fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()>;
+
+    /// The newest `limit` entries of the audit log, newest first; `app_id`:
+    /// only that app's.
+    async fn audit_log(&self, app_id: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>>;
 
     /// Answers when the database does (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -56,6 +56,7 @@ use sqlx::Connection as _;
 use super::StoreOptions;
 
 mod append;
+mod privacy;
 mod queries;
 mod routing;
 mod rows;

@@ -13,11 +13,12 @@ use super::rows::{
 };
 use super::{append, routing, PostgresStore};
 use crate::store::{
-    agent_status_str, AgentRecord, AgentSessionRecord, Among, Appended, ConversationFilter,
-    ConversationRecord, ConversationView, CustomerRecord, EmailClaim, EmailDone, GivenIdentity,
-    LinkedConversations, MessageRecord, NewAgentMessage, NewCustomerMessage, RatingRecord, Reader,
-    ReportDay, ReportRow, RoutingFacts, RoutingGuard, SavedReplyRecord, SessionRecord, Store,
-    StoreError, StoreResult, UniqueKey, GAVE_NAME_AND_CONTACT,
+    agent_status_str, AgentRecord, AgentSessionRecord, Among, Appended, AuditActor, AuditRecord,
+    ConversationFilter, ConversationRecord, ConversationView, CustomerData, CustomerMatch,
+    CustomerRecord, EmailClaim, EmailDone, Erased, GivenIdentity, LinkedConversations,
+    MessageRecord, NewAgentMessage, NewCustomerMessage, Purged, RatingRecord, Reader, ReportDay,
+    ReportRow, RoutingFacts, RoutingGuard, SavedReplyRecord, SessionRecord, Store, StoreError,
+    StoreResult, UniqueKey, GAVE_NAME_AND_CONTACT,
 };
 
 /// A `to_tsquery('simple', …)` text matching every term as a prefix:
@@ -1179,6 +1180,40 @@ impl Store for PostgresStore {
         .rows_affected()
             == 1;
         Ok(new)
+    }
+
+    async fn customer_data(
+        &self,
+        app_id: &str,
+        matching: &CustomerMatch,
+    ) -> StoreResult<CustomerData> {
+        self.read_customer_data(app_id, matching).await
+    }
+
+    async fn erase_customers(
+        &self,
+        app_id: &str,
+        matching: &CustomerMatch,
+        actor: &AuditActor,
+    ) -> StoreResult<Erased> {
+        self.erase(app_id, matching, actor).await
+    }
+
+    async fn purge_closed_conversations(
+        &self,
+        app_id: &str,
+        closed_before_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Purged> {
+        self.purge(app_id, closed_before_ms, limit).await
+    }
+
+    async fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()> {
+        self.insert_audit(entry).await
+    }
+
+    async fn audit_log(&self, app_id: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        self.read_audit_log(app_id, limit).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

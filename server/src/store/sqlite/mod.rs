@@ -74,15 +74,16 @@ use checkpoint::checkpoint_loop;
 use writer::{spawn_writer, write_loop, WriteJob, WRITE_QUEUE};
 
 mod checkpoint;
+mod privacy;
 mod writer;
 
 use super::{
     agent_status_str, author_str, kind_str, status_str, AgentRecord, AgentSessionRecord, Among,
-    Appended, ConversationFilter, ConversationRecord, ConversationView, CustomerRecord, EmailClaim,
-    EmailDone, GivenIdentity, IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage,
-    NewCustomerMessage, RatingRecord, Reader, ReportDay, ReportRow, RoutingFacts, RoutingGuard,
-    SavedReplyRecord, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
-    GAVE_NAME_AND_CONTACT,
+    Appended, AuditActor, AuditRecord, ConversationFilter, ConversationRecord, ConversationView,
+    CustomerData, CustomerMatch, CustomerRecord, EmailClaim, EmailDone, Erased, GivenIdentity,
+    IdentityKind, LinkedConversations, MessageRecord, NewAgentMessage, NewCustomerMessage, Purged,
+    RatingRecord, Reader, ReportDay, ReportRow, RoutingFacts, RoutingGuard, SavedReplyRecord,
+    SessionRecord, Store, StoreError, StoreResult, UniqueKey, GAVE_NAME_AND_CONTACT,
 };
 
 /// The reader connections of a database file.
@@ -139,7 +140,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // What a delete or a rewrite leaves behind is zeroed (the space in
+            // its page, freed pages), so an erased customer leaves no bytes
+            // in the file (see `privacy.rs`).
+            .pragma("secure_delete", "ON");
         let opening = |e| anyhow::anyhow!("cannot open sqlite database {database_url}: {e}");
         let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
         // An in-memory database lives and dies with its one connection.
@@ -240,7 +245,8 @@ pub async fn migrate_url(database_url: &str) -> anyhow::Result<Vec<i64>> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("secure_delete", "ON");
     create_parent_dir(options.get_filename())?;
     let pool = pool_options()
         .max_connections(1)
@@ -1398,6 +1404,40 @@ impl Store for SqliteStore {
             == 1;
         tx.commit().await.map_err(db)?;
         Ok(new)
+    }
+
+    async fn customer_data(
+        &self,
+        app_id: &str,
+        matching: &CustomerMatch,
+    ) -> StoreResult<CustomerData> {
+        self.read_customer_data(app_id, matching).await
+    }
+
+    async fn erase_customers(
+        &self,
+        app_id: &str,
+        matching: &CustomerMatch,
+        actor: &AuditActor,
+    ) -> StoreResult<Erased> {
+        self.erase(app_id, matching, actor).await
+    }
+
+    async fn purge_closed_conversations(
+        &self,
+        app_id: &str,
+        closed_before_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Purged> {
+        self.purge(app_id, closed_before_ms, limit).await
+    }
+
+    async fn record_audit(&self, entry: &AuditRecord) -> StoreResult<()> {
+        self.insert_audit(entry).await
+    }
+
+    async fn audit_log(&self, app_id: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        self.read_audit_log(app_id, limit).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
