@@ -18,11 +18,13 @@ async fn send_frame(socket: &mut Socket, frame: Value) {
         .unwrap();
 }
 
-/// The next frame that is not a conversation's status (`opened`).
+/// The next frame that is not a conversation's status (`opened`) or the
+/// app's availability (pushed to the app's sockets whenever an agent comes
+/// online: tests/availability.rs covers it).
 async fn past_status(socket: &mut Socket) -> Value {
     loop {
         let frame = socket.frame().await;
-        if frame["type"] != "conversation" {
+        if frame["type"] != "conversation" && frame["type"] != "availability" {
             return frame;
         }
     }
@@ -86,7 +88,7 @@ async fn typing_reaches_the_other_side_at_most_once_per_two_seconds() {
         past_status(&mut widget).await,
         json!({"type": "typing", "author": "agent", "name": "Alice Agent"})
     );
-    let next = widget.frame().await;
+    let next = past_status(&mut widget).await;
     assert_eq!(next["type"], "message", "{next}");
     assert_eq!(next["message"]["body"], "Looking into it");
 }
