@@ -216,9 +216,7 @@ fn throws(result: Result<(), JsValue>, code: &str) {
 
 async fn init(app_id: &str) {
     let config = object(&[("appId", s(app_id)), ("server", s(server()))]);
-    settle(wasm_init(config))
-        .await
-        .expect("init resolves");
+    settle(wasm_init(config)).await.expect("init resolves");
 }
 
 /// `init` of `demo` with a `fetchJwt`.
@@ -228,9 +226,7 @@ async fn init_fetching(fetch_jwt: Function) {
         ("server", s(server())),
         ("fetchJwt", fetch_jwt.into()),
     ]);
-    settle(wasm_init(config))
-        .await
-        .expect("init resolves");
+    settle(wasm_init(config)).await.expect("init resolves");
 }
 
 async fn set_ada() -> JsValue {

@@ -60,15 +60,44 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_counter!("trustchat_http_requests_total", "HTTP requests answered, by route template, method and status.");
-    describe_histogram!("trustchat_http_request_duration_seconds", Unit::Seconds, "Time to answer an HTTP request, by route template and method.");
-    describe_gauge!("trustchat_websockets_open", "Open WebSockets on this server, customers' and agents'.");
-    describe_counter!("trustchat_messages_stored_total", "Messages stored by this server, by author.");
-    describe_counter!("trustchat_identity_token_verifications_total", "Identity tokens checked, by outcome and reason.");
-    describe_histogram!("trustchat_store_operation_duration_seconds", Unit::Seconds, "Time of the store's operations on the message path.");
-    describe_gauge!("trustchat_queue_length", "Conversations waiting for an agent, by app.");
-    describe_counter!("trustchat_emails_total", "Emails of unread replies, by outcome.");
-    describe_gauge!("trustchat_emails_pending", "Conversations with unread replies due to be emailed.");
+    describe_counter!(
+        "trustchat_http_requests_total",
+        "HTTP requests answered, by route template, method and status."
+    );
+    describe_histogram!(
+        "trustchat_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by route template and method."
+    );
+    describe_gauge!(
+        "trustchat_websockets_open",
+        "Open WebSockets on this server, customers' and agents'."
+    );
+    describe_counter!(
+        "trustchat_messages_stored_total",
+        "Messages stored by this server, by author."
+    );
+    describe_counter!(
+        "trustchat_identity_token_verifications_total",
+        "Identity tokens checked, by outcome and reason."
+    );
+    describe_histogram!(
+        "trustchat_store_operation_duration_seconds",
+        Unit::Seconds,
+        "Time of the store's operations on the message path."
+    );
+    describe_gauge!(
+        "trustchat_queue_length",
+        "Conversations waiting for an agent, by app."
+    );
+    describe_counter!(
+        "trustchat_emails_total",
+        "Emails of unread replies, by outcome."
+    );
+    describe_gauge!(
+        "trustchat_emails_pending",
+        "Conversations with unread replies due to be emailed."
+    );
 }
 
 /// Counts and times every request by its route's template.
@@ -134,9 +163,9 @@ pub fn email(outcome: &'static str) {
 
 /// Binds `server.metrics_listen` (a failure stops the start-up).
 pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {address} (server.metrics_listen): {e}"))
+    TcpListener::bind(address).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen for metrics on {address} (server.metrics_listen): {e}")
+    })
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown`.
@@ -160,13 +189,18 @@ pub async fn serve(
 /// is rendered in Prometheus's text format.
 async fn scrape(State(state): State<AppState>) -> Response {
     let Some(handle) = install() else {
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "no metrics recorder").into_response();
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "no metrics recorder",
+        )
+            .into_response();
     };
     match state.store.queued_conversations().await {
         Ok(queued) => {
             for app in &state.config.apps {
                 let waiting = queued.iter().filter(|c| c.app_id == app.id).count();
-                metrics::gauge!("trustchat_queue_length", "app" => app.id.clone()).set(waiting as f64);
+                metrics::gauge!("trustchat_queue_length", "app" => app.id.clone())
+                    .set(waiting as f64);
             }
         }
         Err(error) => {

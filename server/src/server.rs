@@ -64,9 +64,13 @@ pub async fn serve(
     let metrics = match state.config.server.metrics_listen {
         Some(metrics_address) => {
             let listener = crate::metrics::bind(metrics_address).await?;
-            Some(tokio::spawn(crate::metrics::serve(state.clone(), listener, async {
-                let _ = metrics_stopped.await;
-            })))
+            Some(tokio::spawn(crate::metrics::serve(
+                state.clone(),
+                listener,
+                async {
+                    let _ = metrics_stopped.await;
+                },
+            )))
         }
         None => None,
     };

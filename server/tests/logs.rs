@@ -124,7 +124,10 @@ async fn json_lines_with_request_ids_and_no_secrets() {
         .json()
         .await
         .unwrap();
-    let jwt = minted["token"].as_str().unwrap_or_else(|| panic!("minted {minted}")).to_owned();
+    let jwt = minted["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("minted {minted}"))
+        .to_owned();
     let upgraded = http
         .post(format!("{base}/api/v1/sessions/current/identity"))
         .header("Origin", common::DEMO_ORIGIN)
@@ -158,7 +161,10 @@ async fn json_lines_with_request_ids_and_no_secrets() {
         .send()
         .await
         .unwrap();
-    let fresh = replaced.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let fresh = replaced.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(fresh.len(), 36, "a UUID: {fresh}");
     let none = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_ne!(none.headers()["x-request-id"].to_str().unwrap(), fresh);
@@ -185,14 +191,27 @@ async fn json_lines_with_request_ids_and_no_secrets() {
             .filter(|l| l["span"]["request_id"] == id)
             .count()
     };
-    assert!(of("req-logs-42") >= 2, "the session request's lines carry its id");
+    assert!(
+        of("req-logs-42") >= 2,
+        "the session request's lines carry its id"
+    );
     assert!(of("lb.req_7") >= 1);
     assert_eq!(of("forged\"line"), 0);
-    for secret in [token.as_str(), jwt.as_str(), forged.as_str(), API_KEY, MARKER, "4242-LOGS-MARKER"] {
+    for secret in [
+        token.as_str(),
+        jwt.as_str(),
+        forged.as_str(),
+        API_KEY,
+        MARKER,
+        "4242-LOGS-MARKER",
+    ] {
         assert!(!log.contains(secret), "the log holds {secret:?}");
     }
     // Nor the parts of a token (its signature, its payload).
     for part in jwt.split('.') {
-        assert!(!log.contains(part), "the log holds a part of the identity token");
+        assert!(
+            !log.contains(part),
+            "the log holds a part of the identity token"
+        );
     }
 }

@@ -86,7 +86,8 @@ impl Sample {
 /// The samples of `name` in `text`, as a Prometheus text-format parser
 /// reads them (it fails the test on anything malformed).
 fn samples(text: &str, name: &str) -> Vec<Sample> {
-    let scrape = parse_prometheus(text).unwrap_or_else(|e| panic!("not Prometheus text ({e:?}): {text}"));
+    let scrape =
+        parse_prometheus(text).unwrap_or_else(|e| panic!("not Prometheus text ({e:?}): {text}"));
     let Some(family) = scrape.families.get(name) else {
         return vec![];
     };
@@ -189,14 +190,20 @@ async fn a_scrape_counts_requests_by_route_template_and_holds_no_id() {
     assert_eq!(of("/api/v1/apps/{app_id}/sessions", "201"), 1.0, "{text}");
     assert_eq!(of("/api/v1/apps/{app_id}/sessions", "401"), 1.0);
     assert_eq!(of("/api/v1/messages", "201"), 1.0);
-    assert_eq!(of("/api/v1/conversations/{id}/rating", "409"), 1.0, "{text}");
+    assert_eq!(
+        of("/api/v1/conversations/{id}/rating", "409"),
+        1.0,
+        "{text}"
+    );
     assert!(of("unmatched", "404") >= 1.0);
     // No label anywhere holds an id, a token or a raw path.
     let labels = all_labels(&text);
     assert!(labels.iter().any(|(name, _)| name == "route"));
     for (name, value) in &labels {
         assert!(
-            !value.contains(&conversation) && !value.contains("tcs_") && !value.contains("/no/such"),
+            !value.contains(&conversation)
+                && !value.contains("tcs_")
+                && !value.contains("/no/such"),
             "{name}={value}"
         );
     }
@@ -216,9 +223,8 @@ async fn a_scrape_counts_requests_by_route_template_and_holds_no_id() {
     );
     let checks = samples(&text, "trustchat_identity_token_verifications_total");
     assert!(
-        checks
-            .iter()
-            .any(|s| s.label("outcome") == Some("refused") && s.label("reason").is_some_and(|r| r != "none")),
+        checks.iter().any(|s| s.label("outcome") == Some("refused")
+            && s.label("reason").is_some_and(|r| r != "none")),
         "{text}"
     );
     assert!(samples(&text, "trustchat_store_operation_duration_seconds")
@@ -227,7 +233,9 @@ async fn a_scrape_counts_requests_by_route_template_and_holds_no_id() {
     // Read from the store at the scrape: the new conversation waits.
     let queue = samples(&text, "trustchat_queue_length");
     assert!(
-        queue.iter().any(|s| s.label("app") == Some("demo") && s.value == 1.0),
+        queue
+            .iter()
+            .any(|s| s.label("app") == Some("demo") && s.value == 1.0),
         "{text}"
     );
     assert_eq!(samples(&text, "trustchat_emails_pending").len(), 1);

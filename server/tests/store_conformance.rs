@@ -1265,7 +1265,11 @@ async fn an_agent_reply_schedules_its_email_and_a_burst_shares_one() {
             "claimed until its lease runs out"
         );
         assert_eq!(store.next_email_due().await.unwrap(), Some(422_000));
-        assert_eq!(store.emails_pending().await.unwrap(), 1, "claimed is still pending");
+        assert_eq!(
+            store.emails_pending().await.unwrap(),
+            1,
+            "claimed is still pending"
+        );
         // The lease ran out (its server stopped mid-send): claimed again.
         let again = store
             .claim_due_email(422_000, 722_000)

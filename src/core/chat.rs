@@ -496,9 +496,11 @@ impl Chat {
             .rev()
             .find(|m| m.author == Author::Customer && m.seq <= self.agent_read)
             .map(|m| m.seq);
-        if let Some(line) = lines.iter_mut().rev().find(|l| {
-            l.seq == seen && l.author == Author::Customer && l.seq.is_some()
-        }) {
+        if let Some(line) = lines
+            .iter_mut()
+            .rev()
+            .find(|l| l.seq == seen && l.author == Author::Customer && l.seq.is_some())
+        {
             line.seen = true;
         }
         lines.extend(

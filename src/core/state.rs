@@ -611,7 +611,10 @@ impl Widget {
                 .map(|u| u.first_name.unwrap_or_default()),
             trusted: self.user().is_some_and(|u| u.trusted),
             unread: self.unread,
-            typing: self.chat.typing().map(|name| name.unwrap_or_default().to_owned()),
+            typing: self
+                .chat
+                .typing()
+                .map(|name| name.unwrap_or_default().to_owned()),
             availability: self.availability().unwrap_or_default(),
             next_open_at: self.app.as_ref().and_then(|a| a.next_open_at),
             unverified: self.unverified,
@@ -727,4 +730,3 @@ pub fn check_user(input: &UserInput, misshapen: [bool; 2]) -> Result<(), FieldEr
 pub const NAME_MISSING: &str = "please enter a name";
 /// `validate::user`'s words for neither email nor phone.
 pub const CONTACT_MISSING: &str = "please give an email address or a phone number";
-

@@ -375,11 +375,10 @@ fn check_trust(inputs: Vec<Input>, last_effects: Vec<Effect>, seen: Seen) {
     let view = widget.view();
     let got = Seen {
         trusted: widget.user().map(|u| u.trusted),
-        verified: view.verified.as_deref().and_then(|v| {
-            ["Ada", ""]
-                .into_iter()
-                .find(|known| *known == v)
-        }),
+        verified: view
+            .verified
+            .as_deref()
+            .and_then(|v| ["Ada", ""].into_iter().find(|known| *known == v)),
         unverified: view.unverified,
     };
     assert_eq!(got, seen, "after {inputs:?}");
@@ -771,8 +770,16 @@ fn the_widget_checks_a_name_a_contact_and_the_shapes_the_browser_judged() {
     let key = |k: &str| Some(k.to_owned());
     let fine = [false, false];
     let cases = [
-        (input("Ada", "ada@example.com", ""), fine, FieldErrors::default()),
-        (input("Ada", "", "+14155550100"), fine, FieldErrors::default()),
+        (
+            input("Ada", "ada@example.com", ""),
+            fine,
+            FieldErrors::default(),
+        ),
+        (
+            input("Ada", "", "+14155550100"),
+            fine,
+            FieldErrors::default(),
+        ),
         (
             input("", "ada@example.com", ""),
             fine,

@@ -32,8 +32,8 @@ use trustchat_protocol::{
 };
 
 use crate::core::{
-    check_user, FieldErrors, CONTACT_MISSING, NAME_MISSING, ChatInput, Code, Config, Effect, Error, Input, PendingRecord, Phase, Posted,
-    User, Widget, STORAGE_PREFIX,
+    check_user, ChatInput, Code, Config, Effect, Error, FieldErrors, Input, PendingRecord, Phase,
+    Posted, User, Widget, CONTACT_MISSING, NAME_MISSING, STORAGE_PREFIX,
 };
 use crate::platform::{Method, Ports, Request, Response, SocketEvent};
 use queue::Queue;

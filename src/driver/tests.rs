@@ -273,7 +273,8 @@ fn the_server_judges_an_emails_form_and_the_form_shows_it_under_the_field() {
         &["ready"],
     );
     let refused = r#"{"error":{"code":"invalid_email","message":"email address must look like name@example.com","field":"user.email"}}"#;
-    let sent = [r#"POST http://s/api/v1/apps/demo/sessions {"user":{"name":"Ada","email":"nope"}}"#];
+    let sent =
+        [r#"POST http://s/api/v1/apps/demo/sessions {"user":{"name":"Ada","email":"nope"}}"#];
     check(
         &d,
         Call::SetUser("Ada", Some("nope"), None),
@@ -1494,10 +1495,7 @@ fn a_failed_rating_says_why_and_keeps_the_survey() {
     d.rate(5, "great".into());
     d.ports().run_tasks();
     assert_eq!(d.ports().take_sent().len(), 1);
-    assert_eq!(
-        survey(&d),
-        asking(Some("error_network"))
-    );
+    assert_eq!(survey(&d), asking(Some("error_network")));
     d.ports()
         .reply(200, r#"{"rating":5,"comment":"great","rated_at":1}"#);
     d.rate(5, "great".into());
@@ -1543,7 +1541,12 @@ fn a_message_after_the_close_still_goes_and_starts_a_new_conversation() {
 fn agent_says(d: &Rc<Driver<Memory>>, seq: i64) {
     frame(
         d,
-        &[r#"{"type":"message","message":"#, &wire_message(seq, None), "}"].concat(),
+        &[
+            r#"{"type":"message","message":"#,
+            &wire_message(seq, None),
+            "}",
+        ]
+        .concat(),
     );
 }
 
@@ -1565,7 +1568,11 @@ fn unread_counts_while_the_panel_is_closed_or_the_page_hidden() {
         .take_socket()
         .contains(&r#"send {"type":"read","seq":2}"#.to_owned()));
     agent_says(&d, 3);
-    assert_eq!(d.ports().take_unread(), Vec::<usize>::new(), "read as it came");
+    assert_eq!(
+        d.ports().take_unread(),
+        Vec::<usize>::new(),
+        "read as it came"
+    );
     // The page hidden: unread even with the panel open.
     d.visible(false);
     agent_says(&d, 4);
@@ -1581,7 +1588,14 @@ fn unread_counts_while_the_panel_is_closed_or_the_page_hidden() {
     d.close().expect("close");
     agent_says(&d, 5);
     assert_eq!(d.ports().take_unread(), [1]);
-    check(&d, Call::Clear, &[Reply::Status(204, "")], &["DELETE http://s/api/v1/sessions/current [tok-ada]"], Ok(()), &["user:cleared"]);
+    check(
+        &d,
+        Call::Clear,
+        &[Reply::Status(204, "")],
+        &["DELETE http://s/api/v1/sessions/current [tok-ada]"],
+        Ok(()),
+        &["user:cleared"],
+    );
     assert_eq!(d.ports().take_unread(), [0]);
 }
 
@@ -1615,7 +1629,11 @@ fn availability_comes_from_the_app_its_frames_and_a_poll_while_no_socket_is_read
         (view.availability, view.next_open_at),
         (Availability::Closed, Some(1_700_003_600_000))
     );
-    assert_eq!(d.ports().wake.get(), Some(60_000), "and again a minute later");
+    assert_eq!(
+        d.ports().wake.get(),
+        Some(60_000),
+        "and again a minute later"
+    );
     // The same answer is no news.
     d.ports().now.set(NOW + 120_000);
     d.ports().reply(

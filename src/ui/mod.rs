@@ -36,7 +36,9 @@ use web_sys::{
 };
 
 use crate::core::number::decimal;
-use crate::core::{sendable, too_long, FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View};
+use crate::core::{
+    sendable, too_long, FieldErrors, Focus, GreetingLink, Line, LineState, Panel, Survey, View,
+};
 use dom::{child, find, text as show, toggle, Listener};
 use text::{localize, n, t};
 use trustchat_protocol::{Author, Availability, UserInput, MAX_BODY_CHARS};
@@ -258,11 +260,17 @@ impl Ui {
         );
         show(
             &self.badge,
-            unread.as_ref().map(|_| decimal(view.unread as i64)).as_deref(),
+            unread
+                .as_ref()
+                .map(|_| decimal(view.unread as i64))
+                .as_deref(),
         );
         toggle(&self.badge, "aria-label", unread.as_deref());
         let classes = self.html.class_list();
-        for (class, on) in CLASSES.into_iter().zip([view.open, view.unread > 0, view.trusted]) {
+        for (class, on) in CLASSES
+            .into_iter()
+            .zip([view.open, view.unread > 0, view.trusted])
+        {
             let _ = classes.toggle_with_force(class, on);
         }
         self.panel.set_hidden(!view.open);
@@ -318,7 +326,11 @@ impl Ui {
                     view.typing
                         .as_ref()
                         .map(|name| {
-                            let name = if name.is_empty() { t("support") } else { name.clone() };
+                            let name = if name.is_empty() {
+                                t("support")
+                            } else {
+                                name.clone()
+                            };
                             text::with("typing", &name.into())
                         })
                         .as_deref(),
@@ -362,9 +374,8 @@ impl Ui {
     fn build(&self, panel: &Panel) -> Option<Content> {
         let document = self.host.owner_document()?;
         match panel {
-            Panel::Chat { .. } => {
-                build_chat(&document, &self.body, self.dispatch).map(|chat| Content::Chat(Box::new(chat)))
-            }
+            Panel::Chat { .. } => build_chat(&document, &self.body, self.dispatch)
+                .map(|chat| Content::Chat(Box::new(chat))),
             Panel::Onboarding { .. } => {
                 let root = markup(&document, &self.body, FORM)?;
                 let mut fields = Vec::with_capacity(FIELDS.len());
@@ -384,7 +395,8 @@ impl Ui {
                             .map(HtmlInputElement::value)
                             .unwrap_or_default()
                     };
-                    let misshapen = |i: usize| inputs.get(i).is_some_and(|input| !input.check_validity());
+                    let misshapen =
+                        |i: usize| inputs.get(i).is_some_and(|input| !input.check_validity());
                     dispatch(Action::Submit(
                         UserInput {
                             name: value(0),
@@ -427,7 +439,10 @@ fn adopt(document: &Document) -> Option<(Element, Element, Element)> {
 }
 
 fn show_errors(fields: &[(HtmlInputElement, Element)], errors: &FieldErrors) {
-    for ((input, error), message) in fields.iter().zip([&errors.name, &errors.email, &errors.phone]) {
+    for ((input, error), message) in fields
+        .iter()
+        .zip([&errors.name, &errors.email, &errors.phone])
+    {
         show(error, message.as_deref().map(t).as_deref());
         toggle(input, "aria-invalid", message.as_ref().map(|_| "true"));
     }
@@ -715,9 +730,7 @@ fn draw_line(item: &Element, line: &Line) {
     ] {
         toggle(item, name, value);
     }
-    item.set_inner_html(
-        r#"<p class="meta"><span></span> · <time></time></p><p class="text"></p>"#,
-    );
+    item.set_inner_html(r#"<p class="meta"><span></span> · <time></time></p><p class="text"></p>"#);
     let who = if customer {
         t("you")
     } else if line.who.is_empty() {

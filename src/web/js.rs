@@ -3,9 +3,9 @@
 
 use js_sys::{Array, Function, Object, Reflect};
 use trustchat_protocol::{
-    AppInfo, Author, Availability, ClientFrame, ConversationStatus, CreateSessionRequest, Customer, ErrorBody,
-    ErrorDetail, Message, MessageKind, MessagesPage, RateConversation, SendMessage, ServerFrame,
-    SessionResponse, UserInput,
+    AppInfo, Author, Availability, ClientFrame, ConversationStatus, CreateSessionRequest, Customer,
+    ErrorBody, ErrorDetail, Message, MessageKind, MessagesPage, RateConversation, SendMessage,
+    ServerFrame, SessionResponse, UserInput,
 };
 use wasm_bindgen::{JsCast, JsValue};
 

@@ -27,7 +27,6 @@ use crate::platform::{Host, Json, Task};
 use crate::ui::dom::Listener;
 use crate::ui::{Action, Ui};
 
-
 /// The browser's ports, plus the DOM and the listeners they drive.
 #[derive(Default)]
 pub struct Browser {

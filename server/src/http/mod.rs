@@ -87,21 +87,32 @@ pub fn app(state: AppState) -> Router {
         // Inside the routes' layers, where the route's template is known.
         .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::cors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::cors,
+        ))
         // First of all: who is asking, for every limiter after it.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), client::resolve))
-        .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            // The path only: a query string could hold something a careless
-            // client put there, and headers are never logged (but the
-            // request id, which `request_id::assign` checked).
-            tracing::info_span!(
-                "request",
-                request_id = %request_id::of(request),
-                method = %request.method(),
-                path = %request.uri().path()
-            )
-        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::resolve,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                // The path only: a query string could hold something a careless
+                // client put there, and headers are never logged (but the
+                // request id, which `request_id::assign` checked).
+                tracing::info_span!(
+                    "request",
+                    request_id = %request_id::of(request),
+                    method = %request.method(),
+                    path = %request.uri().path()
+                )
+            }),
+        )
         .layer(CatchPanicLayer::custom(panic_response))
         // Outermost: even a panic's answer carries the id.
         .layer(axum::middleware::from_fn(request_id::assign))

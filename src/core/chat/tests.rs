@@ -453,7 +453,10 @@ fn a_new_conversation_follows_a_closed_one() {
             S::At(250),
             S::Do(ChatInput::Wake, &["connect", "wake off"]),
             S::Do(ChatInput::Opened, &["auth tok", "wake 10250"]),
-            S::Do(ready(Some("c3"), 2), &["started c3", "fetch 0", "wake 25250"]),
+            S::Do(
+                ready(Some("c3"), 2),
+                &["started c3", "fetch 0", "wake 25250"],
+            ),
             S::Do(
                 fetched(
                     0,
@@ -893,7 +896,10 @@ fn news_of_another_conversation_does_not_take_the_chat_over() {
             S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent"]),
             // The customer's own message opens a new one, whatever its seq.
             S::Do(send("cid-1"), &["send cid-1", "store"]),
-            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["started c2", "sent 1", "store"]),
+            S::Do(
+                ack(msg("c2", 1, Some("cid-1"))),
+                &["started c2", "sent 1", "store"],
+            ),
             S::Shows(&["1 Grace sent", "2 Grace sent", "3 Grace sent", "1 You sent"]),
         ],
     ));
@@ -978,10 +984,7 @@ fn a_failed_rating_keeps_the_survey_and_says_why() {
                 ),
                 &[],
             ),
-            S::Asks(
-                ASK,
-                Some("error_server_error"),
-            ),
+            S::Asks(ASK, Some("error_server_error")),
             S::Do(rate(5, ""), &["rate c1 5 None"]),
             S::Asks(SENDING, None),
             S::Do(rated("c1", Ok(())), &[]),
@@ -999,7 +1002,10 @@ fn a_message_after_the_close_opens_a_new_conversation_and_the_survey_goes() {
             S::Do(rate(3, "ok"), &[r#"rate c1 3 Some("ok")"#]),
             // The composer is not held up by the survey.
             S::Do(send("cid-1"), &["send cid-1", "store"]),
-            S::Do(ack(msg("c2", 1, Some("cid-1"))), &["started c2", "sent 1", "store"]),
+            S::Do(
+                ack(msg("c2", 1, Some("cid-1"))),
+                &["started c2", "sent 1", "store"],
+            ),
             S::Asks(None, None),
             S::Shows(&["1 Grace sent", "1 You sent"]),
             // The old conversation's answer comes late: ignored.
@@ -1095,7 +1101,11 @@ fn the_agent_typing_shows_for_five_seconds_or_until_their_message() {
     // Another notice keeps it up; its end moves.
     at(&mut chat, 3_000, typing(Some("Bea")));
     at(&mut chat, 5_000, ChatInput::Wake);
-    assert_eq!(chat.typing(), Some(Some("Bea")), "still within 5 s of the last");
+    assert_eq!(
+        chat.typing(),
+        Some(Some("Bea")),
+        "still within 5 s of the last"
+    );
     at(&mut chat, 8_000, ChatInput::Wake);
     assert_eq!(chat.typing(), None, "5 s after the last notice");
     // Their message ends it at once.
@@ -1134,12 +1144,27 @@ fn seen_marks_the_last_customer_message_the_agent_read_and_only_moves_forward() 
             S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
             S::Do(ready(Some("c1"), 4), &["fetch 0", "wake 25000"]),
             S::Do(fetched(0, loaded), &[]),
-            S::Shows(&["1 You sent", "2 Grace sent", "3 You sent seen", "4 You sent"]),
+            S::Shows(&[
+                "1 You sent",
+                "2 Grace sent",
+                "3 You sent seen",
+                "4 You sent",
+            ]),
             S::Do(frame(ServerFrame::Read { seq: 4 }), &[]),
-            S::Shows(&["1 You sent", "2 Grace sent", "3 You sent", "4 You sent seen"]),
+            S::Shows(&[
+                "1 You sent",
+                "2 Grace sent",
+                "3 You sent",
+                "4 You sent seen",
+            ]),
             // An older marker (another agent's, late) changes nothing.
             S::Do(frame(ServerFrame::Read { seq: 2 }), &[]),
-            S::Shows(&["1 You sent", "2 Grace sent", "3 You sent", "4 You sent seen"]),
+            S::Shows(&[
+                "1 You sent",
+                "2 Grace sent",
+                "3 You sent",
+                "4 You sent seen",
+            ]),
         ],
     );
 }
@@ -1160,7 +1185,10 @@ fn agent_messages_are_unread_until_the_customer_watches_and_the_server_hears_it(
     chat.watch(true, &mut out);
     assert!(short(&out).is_empty(), "nothing new, nothing said");
     // While watching, a new message is read as it comes.
-    assert_eq!(at(&mut chat, 2, push(msg("c1", 4, None))), ["received 4", "read 4"]);
+    assert_eq!(
+        at(&mut chat, 2, push(msg("c1", 4, None))),
+        ["received 4", "read 4"]
+    );
     assert_eq!(chat.unread(), 0);
     // Not watching (the page hidden): unread again, nothing said.
     chat.watch(false, &mut vec![]);
@@ -1173,7 +1201,11 @@ fn what_the_customer_read_in_another_tab_or_before_a_reload_is_not_unread() {
     let mut chat = Chat::default();
     let mut loaded = page(
         Some("c1"),
-        vec![msg("c1", 1, Some("a")), msg("c1", 2, None), msg("c1", 3, None)],
+        vec![
+            msg("c1", 1, Some("a")),
+            msg("c1", 2, None),
+            msg("c1", 3, None),
+        ],
         false,
     );
     loaded.customer_read_seq = 2;
@@ -1211,7 +1243,12 @@ fn read_waits_for_a_ready_socket() {
 fn the_page_goes_out_once_per_session_on_a_ready_socket() {
     let mut chat = Chat::default();
     let mut out = vec![];
-    chat.step(T0, 0.5, ChatInput::Navigate("https://shop.example/cart".into()), &mut out);
+    chat.step(
+        T0,
+        0.5,
+        ChatInput::Navigate("https://shop.example/cart".into()),
+        &mut out,
+    );
     assert!(short(&out).is_empty(), "no socket yet: remembered");
     check_from(
         &mut chat,
@@ -1225,12 +1262,20 @@ fn the_page_goes_out_once_per_session_on_a_ready_socket() {
         ],
     );
     assert_eq!(
-        at(&mut chat, 1, ChatInput::Navigate("https://shop.example/cart".into())),
+        at(
+            &mut chat,
+            1,
+            ChatInput::Navigate("https://shop.example/cart".into())
+        ),
         Vec::<String>::new(),
         "the same page again: nothing"
     );
     assert_eq!(
-        at(&mut chat, 2, ChatInput::Navigate("https://shop.example/pay".into())),
+        at(
+            &mut chat,
+            2,
+            ChatInput::Navigate("https://shop.example/pay".into())
+        ),
         ["page https://shop.example/pay"]
     );
     // A new session (another customer) is told where the page is.
