@@ -11,6 +11,7 @@
 //! - [`chat`]: conversations and messages over HTTP and the WebSocket.
 //! - [`error`]: the stable error codes and the JSON error envelope.
 //! - [`validate`]: names, first names, emails and E.164 phone numbers.
+//! - [`webhook`]: the events the server POSTs to a site's backend.
 //!
 //! Types here are a compatibility promise: renaming a field or a code is a
 //! breaking change for every embedded widget in the wild.
@@ -21,6 +22,7 @@ pub mod chat;
 pub mod error;
 pub mod report;
 pub mod validate;
+pub mod webhook;
 
 pub use agent::{
     Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo,

@@ -20,7 +20,9 @@ use crate::hours::{Hours, HoursConfig};
 use crate::jwt::IdentityConfig;
 use crate::proxy::TrustedProxies;
 use crate::rules::{self, MessagesConfig, RuleConfig};
+use crate::store::Webhooks;
 use crate::texts;
+use crate::webhooks::config::{self as webhook_config, WebhookConfig};
 
 /// Environment variable overriding `server.listen`.
 pub const ENV_LISTEN: &str = "TRUSTCHAT_LISTEN";
@@ -482,6 +484,13 @@ pub struct AppConfig {
     /// `hours`, checked when the config loads.
     #[serde(skip)]
     pub open_hours: Option<Hours>,
+    /// Where the app's events are POSTed (`[[apps.webhooks]]`, see
+    /// [`crate::webhooks`]).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    /// `webhooks` as the store takes them, checked when the config loads.
+    #[serde(skip)]
+    pub hooks: Webhooks,
 }
 
 /// Why the configuration could not be used. Each message names the file,
@@ -836,6 +845,8 @@ impl Config {
                     ));
                 }
             }
+            app.hooks =
+                webhook_config::validate_app(id, &app.webhooks).map_err(ConfigError::Invalid)?;
             if let Some(hours) = &app.hours {
                 app.open_hours = Some(
                     hours
@@ -865,6 +876,12 @@ impl Config {
     /// The app with this id, if the config defines one.
     pub fn app(&self, id: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|app| app.id == id)
+    }
+
+    /// The webhooks of app `app_id` (none for an unknown app).
+    pub fn webhooks(&self, app_id: &str) -> &Webhooks {
+        static NONE: Webhooks = Webhooks::NONE;
+        self.app(app_id).map_or(&NONE, |app| &app.hooks)
     }
 
     /// How long an agent reply in app `app_id` stays unread before it is

@@ -26,6 +26,9 @@
 //! - [`rules`] picks a customer's first message by status and page.
 //! - [`email`] emails the agent replies a customer has not read, through
 //!   the `[smtp]` relay, once each.
+//! - [`webhooks`] POSTs each app's events (messages, conversations opened
+//!   and closed, customers verified) to its backend, signed, from an
+//!   outbox the store fills in the event's own transaction.
 //! - [`rate`] limits how many messages a session sends, how often an
 //!   agent login may be tried, and how much one client address may open;
 //!   every limiter's map is bounded. [`proxy`] says which address a
@@ -74,6 +77,7 @@ pub mod state;
 pub mod store;
 pub mod texts;
 pub mod views;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::ApiError;

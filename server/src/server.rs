@@ -59,6 +59,21 @@ pub async fn serve(
         state.store.clone(),
         state.email_wake.clone(),
     )?;
+    // Webhooks, when an app has any: the outbox is delivered; stopped
+    // after the requests in flight, once its attempts are recorded.
+    let webhooks = match crate::webhooks::start(
+        state.config.clone(),
+        state.store.clone(),
+        state.webhook_wake.clone(),
+    ) {
+        Ok(webhooks) => webhooks,
+        Err(error) => {
+            if let Some(emails) = emails {
+                emails.stop().await;
+            }
+            return Err(error);
+        }
+    };
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "trustchat-server listening on http://{address}")?;
@@ -88,6 +103,9 @@ pub async fn serve(
     let served = http::conn::serve(listener, http::app(state), limits, shutdown).await;
     if let Some(emails) = emails {
         emails.stop().await;
+    }
+    if let Some(webhooks) = webhooks {
+        webhooks.stop().await;
     }
     store.close().await;
     tracing::info!("stopped");

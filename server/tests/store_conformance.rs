@@ -75,7 +75,7 @@ fn session_of(customer: &CustomerRecord, trusted: bool) -> SessionRecord {
 
 async fn new_session(store: &dyn Store, customer: &CustomerRecord, trusted: bool) -> SessionRecord {
     let session = session_of(customer, trusted);
-    store.insert_session(&session).await.unwrap();
+    store.insert_session(&session, &[]).await.unwrap();
     session
 }
 
@@ -92,6 +92,7 @@ fn say(session: &SessionRecord, client_id: &str, body: &str, now_ms: i64) -> New
         trusted: session.trusted,
         now_ms,
         routing: Default::default(),
+        webhooks: Default::default(),
     }
 }
 
@@ -111,6 +112,7 @@ fn reply(
         client_id: client_id.map(Into::into),
         now_ms,
         email_due_at: None,
+        webhooks: Default::default(),
     }
 }
 
@@ -118,6 +120,7 @@ fn reply(
 fn emailed_reply(conversation_id: &str, body: &str, now_ms: i64, due: i64) -> NewAgentMessage {
     NewAgentMessage {
         email_due_at: Some(due),
+        webhooks: Default::default(),
         ..reply(conversation_id, None, body, now_ms)
     }
 }
@@ -325,7 +328,7 @@ async fn each_unique_violation_names_its_key() {
         let mut twin = session_of(&a, false);
         twin.token_hash = session.token_hash.clone();
         assert_eq!(
-            taken(store.insert_session(&twin).await),
+            taken(store.insert_session(&twin, &[]).await),
             UniqueKey::SessionToken
         );
 
@@ -408,7 +411,7 @@ async fn sessions_are_stored_updated_and_revoked() {
         upgraded.display_first_name = Some("Ada".into());
         upgraded.display_email = Some("ada@example.com".into());
         upgraded.display_phone = Some("+14155550100".into());
-        store.update_session_identity(&upgraded).await.unwrap();
+        store.update_session_identity(&upgraded, &[]).await.unwrap();
         assert_eq!(
             store.session(&session.id).await.unwrap(),
             Some(upgraded.clone())
@@ -443,14 +446,14 @@ async fn a_sessions_languages_are_kept_and_a_proven_customers_latest_are_found()
             locales: tags(&["fr-CA", "fr", "en"]),
             ..session_of(&ada, true)
         };
-        store.insert_session(&phone).await.unwrap();
+        store.insert_session(&phone, &[]).await.unwrap();
         assert_eq!(store.session(&phone.id).await.unwrap(), Some(phone.clone()));
         // Replaced; an identity update leaves them alone.
         store
             .set_session_locales(&phone.id, &tags(&["de"]))
             .await
             .unwrap();
-        store.update_session_identity(&phone).await.unwrap();
+        store.update_session_identity(&phone, &[]).await.unwrap();
         let read = store.session(&phone.id).await.unwrap().unwrap();
         assert_eq!(read.locales, tags(&["de"]));
 
@@ -461,13 +464,13 @@ async fn a_sessions_languages_are_kept_and_a_proven_customers_latest_are_found()
             created_at: NOW + 10,
             ..session_of(&ada, true)
         };
-        store.insert_session(&laptop).await.unwrap();
+        store.insert_session(&laptop, &[]).await.unwrap();
         let claim = SessionRecord {
             created_at: NOW + 20,
             locales: tags(&["ar"]),
             ..session_of(&ada, false)
         };
-        store.insert_session(&claim).await.unwrap();
+        store.insert_session(&claim, &[]).await.unwrap();
         assert_eq!(
             store.proven_customer_locales(&ada.id).await.unwrap(),
             tags(&["de"])
@@ -565,7 +568,7 @@ async fn a_first_message_opens_a_conversation_and_a_resend_after_the_close_opens
 
         // Closed: a resend finds its message and opens nothing.
         let closed = store
-            .close_conversation(&conversation_id, 2_000)
+            .close_conversation(&conversation_id, 2_000, &Default::default())
             .await
             .unwrap()
             .unwrap();
@@ -575,13 +578,19 @@ async fn a_first_message_opens_a_conversation_and_a_resend_after_the_close_opens
         );
         assert_eq!(
             store
-                .close_conversation(&conversation_id, 2_001)
+                .close_conversation(&conversation_id, 2_001, &Default::default())
                 .await
                 .unwrap(),
             None,
             "closed once"
         );
-        assert_eq!(store.close_conversation("nope", 2_001).await.unwrap(), None);
+        assert_eq!(
+            store
+                .close_conversation("nope", 2_001, &Default::default())
+                .await
+                .unwrap(),
+            None
+        );
         let resent = store
             .append_customer_message(say(&session, "c1", "hello", 2_100))
             .await
@@ -695,7 +704,7 @@ async fn agent_replies_take_the_next_seq_and_keep_their_client_ids() {
 
         // Closed, or unknown: no reply.
         store
-            .close_conversation(&conversation_id, 2_000)
+            .close_conversation(&conversation_id, 2_000, &Default::default())
             .await
             .unwrap();
         assert!(store
@@ -783,7 +792,7 @@ async fn a_session_writes_into_its_own_conversation_and_a_trusted_one_into_the_p
             .unwrap();
         let mut late = late;
         late.trusted = true;
-        store.update_session_identity(&late).await.unwrap();
+        store.update_session_identity(&late, &[]).await.unwrap();
         let after_login = store
             .append_customer_message(say(&late, "t2", "after login", 1_004))
             .await
@@ -805,11 +814,14 @@ async fn a_session_writes_into_its_own_conversation_and_a_trusted_one_into_the_p
 
         // Once the proven one is closed, a trusted reader reads its own
         // open one before the closed proven one.
-        store.close_conversation(&proven_id, 2_000).await.unwrap();
+        store
+            .close_conversation(&proven_id, 2_000, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(current(&late).await, own.message.conversation_id);
         // With nothing open, the newest.
         store
-            .close_conversation(&own.message.conversation_id, 2_001)
+            .close_conversation(&own.message.conversation_id, 2_001, &Default::default())
             .await
             .unwrap();
         assert_eq!(current(&late).await, own.message.conversation_id);
@@ -841,7 +853,7 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
 
         // A claim (setUser) links for the agent's eyes only.
         let claimed = store
-            .link_session_conversations(&laptop.id, &ada.id, false, 1_500)
+            .link_session_conversations(&laptop.id, &ada.id, false, 1_500, &Default::default())
             .await
             .unwrap();
         assert_eq!((claimed.linked, claimed.closed), (1, None));
@@ -871,9 +883,9 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
         laptop.customer_id = ada.id.clone();
         laptop.trusted = true;
         laptop.trusted_until = Some(NOW + 600);
-        store.update_session_identity(&laptop).await.unwrap();
+        store.update_session_identity(&laptop, &[]).await.unwrap();
         let linked = store
-            .link_session_conversations(&laptop.id, &ada.id, true, 2_000)
+            .link_session_conversations(&laptop.id, &ada.id, true, 2_000, &Default::default())
             .await
             .unwrap();
         assert_eq!(linked.linked, 1);
@@ -914,7 +926,7 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
         // Proving a session without an open conversation closes nothing.
         let idle = new_session(store, &ada, false).await;
         let nothing = store
-            .link_session_conversations(&idle.id, &ada.id, true, 3_000)
+            .link_session_conversations(&idle.id, &ada.id, true, 3_000, &Default::default())
             .await
             .unwrap();
         assert_eq!((nothing.linked, nothing.closed), (0, None));
@@ -1091,7 +1103,7 @@ async fn only_a_closed_conversation_is_rated_and_rating_again_replaces() {
             None
         );
         store
-            .close_conversation(&conversation, 2_000)
+            .close_conversation(&conversation, 2_000, &Default::default())
             .await
             .unwrap();
         let rated = store
@@ -1377,7 +1389,7 @@ async fn an_email_claim_ends_in_a_retry_a_later_look_or_a_look_at_what_came_mean
             .await
             .unwrap();
         store
-            .close_conversation(&conversation, 50_001)
+            .close_conversation(&conversation, 50_001, &Default::default())
             .await
             .unwrap();
         let claim = store
@@ -1468,7 +1480,7 @@ async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() 
             store.insert_customer(customer).await.unwrap();
             let mut session = session_of(customer, false);
             session.app_id = customer.app_id.clone();
-            store.insert_session(&session).await.unwrap();
+            store.insert_session(&session, &[]).await.unwrap();
             let appended = store
                 .append_customer_message(say(&session, &id(), body, at))
                 .await
@@ -1566,7 +1578,7 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
                 store.insert_customer(&nobody).await.unwrap();
                 session.customer_id = nobody.id.clone();
             }
-            store.insert_session(&session).await.unwrap();
+            store.insert_session(&session, &[]).await.unwrap();
             let mut conversation = String::new();
             for (n, trusted) in trusted.into_iter().enumerate() {
                 let mut message = say(&session, &id(), "hi", at + i64::try_from(n).unwrap());
@@ -1581,7 +1593,10 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
             }
             made.push(conversation);
         }
-        store.close_conversation(&made[2], 3_000).await.unwrap();
+        store
+            .close_conversation(&made[2], 3_000, &Default::default())
+            .await
+            .unwrap();
         store
             .rate_conversation(
                 &made[2],
@@ -1732,7 +1747,7 @@ async fn agents_and_their_sessions() {
                 .unwrap();
         }
         store
-            .close_conversation(&closing.message.conversation_id, 1_200)
+            .close_conversation(&closing.message.conversation_id, 1_200, &Default::default())
             .await
             .unwrap();
         let live = agent_session(&bea);
@@ -1851,7 +1866,7 @@ async fn routing_assigns_open_conversations_and_counts_them() {
             .unwrap()
             .unwrap();
         store
-            .close_conversation(&conversations[2], 6_100)
+            .close_conversation(&conversations[2], 6_100, &Default::default())
             .await
             .unwrap();
         assert!(store
@@ -1914,7 +1929,7 @@ async fn conversation_views_show_verification_what_was_given_and_unread_counts()
         claimant.display_name = Some("Eve".into());
         claimant.display_email = Some("eve@example.com".into());
         claimant.display_phone = Some("+14155550199".into());
-        store.insert_session(&claimant).await.unwrap();
+        store.insert_session(&claimant, &[]).await.unwrap();
         let claimed = store
             .append_customer_message(say(&claimant, "e1", "it's me, Ada", 1_003))
             .await
@@ -1993,7 +2008,10 @@ async fn conversation_views_show_verification_what_was_given_and_unread_counts()
             [proven_id.clone(), claimed_id.clone()],
             "newest activity first"
         );
-        store.close_conversation(&proven_id, 4_000).await.unwrap();
+        store
+            .close_conversation(&proven_id, 4_000, &Default::default())
+            .await
+            .unwrap();
         let mine: Vec<_> = view(ConversationFilter::AssignedTo(grace.id.clone()), NOW)
             .await
             .into_iter()

@@ -59,6 +59,7 @@ mod append;
 mod queries;
 mod routing;
 mod rows;
+mod webhooks;
 
 /// The schema migrations, embedded in the binary.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

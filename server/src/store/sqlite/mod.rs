@@ -74,6 +74,7 @@ use checkpoint::checkpoint_loop;
 use writer::{spawn_writer, write_loop, WriteJob, WRITE_QUEUE};
 
 mod checkpoint;
+mod webhooks;
 mod writer;
 
 use super::{
@@ -84,6 +85,7 @@ use super::{
     SavedReplyRecord, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
     GAVE_NAME_AND_CONTACT,
 };
+use super::{DeliveryClaim, DeliveryDone, DeliveryRecord, NewDelivery, WebhookCounts, Webhooks};
 
 /// The reader connections of a database file.
 const READERS: u32 = 8;
@@ -368,7 +370,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
@@ -388,10 +399,11 @@ impl Store for SqliteStore {
         .bind(session.revoked_at)
         .bind(&session.page_url)
         .bind(super::locales_str(&session.locales))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        webhooks::insert(&mut tx, deliveries).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
@@ -417,7 +429,16 @@ impl Store for SqliteStore {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()> {
+    async fn update_session_identity(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
         sqlx::query(
             "UPDATE sessions SET customer_id = ?, trusted = ?, trusted_until = ?, identity_kind = ?, \
              sub = ?, display_name = ?, display_first_name = ?, display_email = ?, display_phone = ? \
@@ -433,10 +454,11 @@ impl Store for SqliteStore {
         .bind(&session.display_email)
         .bind(&session.display_phone)
         .bind(&session.id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        webhooks::insert(&mut tx, deliveries).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
@@ -568,19 +590,31 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<Option<ConversationRecord>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let closed = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
              WHERE id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
         )))
         .bind(now_ms)
         .bind(now_ms)
         .bind(id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?
         .map(|row| conversation_from_row(&row))
-        .transpose()
+        .transpose()?;
+        if let Some(conversation) = &closed {
+            let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
+            webhooks::insert(&mut tx, &deliveries).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(closed)
     }
 
     async fn link_session_conversations(
@@ -589,6 +623,7 @@ impl Store for SqliteStore {
         to: &str,
         prove: bool,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<LinkedConversations> {
         let mut tx = self
             .writer
@@ -642,6 +677,10 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?
         .rows_affected();
+        if let Some(conversation) = &closed {
+            let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
+            webhooks::insert(&mut tx, &deliveries).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(LinkedConversations { linked, closed })
     }
@@ -1302,6 +1341,47 @@ impl Store for SqliteStore {
         .map_err(db)
     }
 
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> StoreResult<()> {
+        webhooks::enqueue(&self.writer, deliveries).await
+    }
+
+    async fn claim_webhook_delivery(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreResult<Option<DeliveryClaim>> {
+        webhooks::claim(&self.writer, now_ms, lease_until_ms).await
+    }
+
+    async fn finish_webhook_delivery(
+        &self,
+        seq: i64,
+        lease_until: i64,
+        done: &DeliveryDone,
+    ) -> StoreResult<bool> {
+        webhooks::finish(&self.writer, seq, lease_until, done).await
+    }
+
+    async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
+        webhooks::next_due(&self.readers).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        app_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        webhooks::recent(&self.readers, app_id, limit).await
+    }
+
+    async fn webhook_delivery_counts(&self) -> StoreResult<WebhookCounts> {
+        webhooks::counts(&self.readers).await
+    }
+
+    async fn prune_webhook_deliveries(&self, before_ms: i64) -> StoreResult<u64> {
+        webhooks::prune(&self.writer, before_ms).await
+    }
+
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO agent_reads (agent_id, conversation_id, seq) VALUES (?, ?, ?) \
@@ -1645,6 +1725,7 @@ mod tests {
             trusted: false,
             now_ms: 1_000,
             routing: Default::default(),
+            webhooks: Default::default(),
         }
     }
 
