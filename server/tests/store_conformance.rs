@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind, Priority};
 use trustchat_server::store::{
-    AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, EmailDone,
-    IdentityKind, NewAgentMessage, NewCustomerMessage, RatingRecord, Reader, ReportDay,
-    RoutingFacts, SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreError, StoreResult,
-    UniqueKey,
+    AgentRecord, AgentSessionRecord, Among, ConversationFilter, CustomerRecord, DeliveryDone,
+    DeliveryRecord, DeliveryStatus, EmailDone, EventType, IdentityKind, NewAgentMessage,
+    NewCustomerMessage, NewDelivery, RatingRecord, Reader, ReportDay, RoutingFacts,
+    SavedReplyRecord, SearchQuery, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
+    WebhookCounts, WebhookSubscription, Webhooks,
 };
 
 /// How long a wait for something that must happen may take.
@@ -2637,7 +2638,7 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     applied.sort();
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7, 8]],
+        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7, 8, 9]],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.
@@ -2646,4 +2647,515 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     b.ping().await.unwrap();
     a.close().await;
     b.close().await;
+}
+
+// Webhooks (issue 15): the outbox the store fills in the events' own
+// transactions, and the worker's claims.
+
+const HOOK_A: &str = "https://a.example/hooks";
+const HOOK_B: &str = "https://b.example/hooks";
+
+/// Webhook A takes every event; B only `message.created`.
+fn two_webhooks() -> Webhooks {
+    Webhooks(vec![
+        WebhookSubscription {
+            url: HOOK_A.into(),
+            events: EventType::ALL.to_vec(),
+        },
+        WebhookSubscription {
+            url: HOOK_B.into(),
+            events: vec![EventType::MessageCreated],
+        },
+    ])
+}
+
+/// The app's outbox, oldest first, as (url, event type, order key).
+async fn outbox(store: &dyn Store, app: &str) -> Vec<DeliveryRecord> {
+    let mut listed = store.webhook_deliveries(app, 1_000).await.unwrap();
+    listed.reverse();
+    listed
+}
+
+fn kinds(listed: &[DeliveryRecord]) -> Vec<(&str, &str)> {
+    listed
+        .iter()
+        .map(|d| (d.url.as_str(), d.event_type.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn events_enqueue_their_webhook_deliveries_with_them() {
+    for db in databases::fresh("webhook_events").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let hooks = two_webhooks();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+
+        // Without webhooks, nothing.
+        let mut quiet = say(&session, &id(), "no hooks", 500);
+        quiet.app_id = "other".into();
+        store.append_customer_message(quiet).await.unwrap();
+        assert!(outbox(store, "other").await.is_empty());
+        assert!(outbox(store, "demo").await.is_empty());
+        let conversation = store
+            .current_conversation(&reader(&session))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .close_conversation(&conversation.id, 600, &Webhooks::NONE)
+            .await
+            .unwrap();
+
+        // A first message: the conversation, then the message (to both).
+        let mut first = say(&session, "c-1", "hello", 1_000);
+        first.webhooks = hooks.clone();
+        let opened = store.append_customer_message(first.clone()).await.unwrap();
+        let conversation = opened.message.conversation_id.clone();
+        let listed = outbox(store, "demo").await;
+        assert_eq!(
+            kinds(&listed),
+            [
+                (HOOK_A, "conversation.created"),
+                (HOOK_A, "message.created"),
+                (HOOK_B, "message.created"),
+            ]
+        );
+        for d in &listed {
+            assert_eq!(d.order_key, conversation);
+            assert_eq!(d.status, DeliveryStatus::Pending);
+            assert_eq!(
+                (d.attempts, d.created_at, d.next_attempt_at),
+                (0, 1_000, 1_000)
+            );
+            assert_eq!(d.app_id, "demo");
+        }
+        assert!(listed[0].seq < listed[1].seq && listed[1].seq < listed[2].seq);
+        assert_eq!(listed[1].event_id, listed[2].event_id);
+        assert_ne!(listed[1].id, listed[2].id);
+        assert_eq!(listed[1].payload, listed[2].payload);
+        let body: serde_json::Value = serde_json::from_str(&listed[1].payload).unwrap();
+        assert_eq!(body["type"], "message.created");
+        assert_eq!(body["id"], listed[1].event_id.as_str());
+        assert_eq!(body["data"]["message"]["id"], opened.message.id.as_str());
+        assert_eq!(body["data"]["message"]["seq"], 1);
+        assert_eq!(body["data"]["message"]["trusted"], false);
+        assert_eq!(body["data"]["customer_id"], customer.id.as_str());
+        let created: serde_json::Value = serde_json::from_str(&listed[0].payload).unwrap();
+        assert_eq!(created["data"]["conversation"]["id"], conversation.as_str());
+        assert_eq!(created["data"]["conversation"]["status"], "open");
+
+        // A resend stores nothing, so announces nothing.
+        let resent = store.append_customer_message(first).await.unwrap();
+        assert!(!resent.created);
+        assert_eq!(outbox(store, "demo").await.len(), 3);
+
+        // An agent's reply; then the close, to A only.
+        let mut answer = reply(&conversation, None, "hi!", 2_000);
+        answer.webhooks = hooks.clone();
+        store.append_agent_message(answer).await.unwrap().unwrap();
+        store
+            .close_conversation(&conversation, 3_000, &hooks)
+            .await
+            .unwrap()
+            .unwrap();
+        // Closing again closes nothing and announces nothing.
+        assert_eq!(
+            store
+                .close_conversation(&conversation, 3_001, &hooks)
+                .await
+                .unwrap(),
+            None
+        );
+        let listed = outbox(store, "demo").await;
+        assert_eq!(
+            kinds(&listed[3..]),
+            [
+                (HOOK_A, "message.created"),
+                (HOOK_B, "message.created"),
+                (HOOK_A, "conversation.closed"),
+            ]
+        );
+        let closed: serde_json::Value = serde_json::from_str(&listed[5].payload).unwrap();
+        assert_eq!(closed["data"]["conversation"]["closed_at"], 3_000);
+        assert_eq!(listed[5].created_at, 3_000);
+
+        // A session's proof comes with the session, and with its update.
+        let ada = new_customer(store, Some("u-ada")).await;
+        let phone = session_of(&ada, true);
+        let verified = NewDelivery {
+            id: id(),
+            event_id: id(),
+            app_id: "demo".into(),
+            url: HOOK_A.into(),
+            event_type: EventType::CustomerVerified,
+            order_key: ada.id.clone(),
+            payload: "{\"type\":\"customer.verified\"}".into(),
+            created_at: 4_000,
+        };
+        store
+            .insert_session(&phone, std::slice::from_ref(&verified))
+            .await
+            .unwrap();
+        let mut laptop = new_session(store, &ada, false).await;
+        let typed = store
+            .append_customer_message(say(&laptop, "l-1", "on my laptop", 4_100))
+            .await
+            .unwrap();
+        let proven = store
+            .append_customer_message(say(&phone, "p-1", "on my phone", 4_200))
+            .await
+            .unwrap();
+        laptop.trusted = true;
+        laptop.trusted_until = Some(NOW + 600);
+        laptop.sub = Some("u-ada".into());
+        let again = NewDelivery {
+            id: id(),
+            created_at: 5_000,
+            ..verified.clone()
+        };
+        store
+            .update_session_identity(&laptop, std::slice::from_ref(&again))
+            .await
+            .unwrap();
+        // The login proves the laptop's conversation and closes the
+        // phone's: its close is announced with the link.
+        let linked = store
+            .link_session_conversations(&laptop.id, &ada.id, true, 5_000, &hooks)
+            .await
+            .unwrap();
+        assert_eq!(
+            linked.closed.map(|c| c.id),
+            Some(proven.message.conversation_id.clone())
+        );
+        let listed = outbox(store, "demo").await;
+        assert_eq!(
+            kinds(&listed[6..]),
+            [
+                (HOOK_A, "customer.verified"),
+                (HOOK_A, "customer.verified"),
+                (HOOK_A, "conversation.closed"),
+            ]
+        );
+        assert_eq!(listed[6].id, verified.id);
+        assert_eq!(listed[6].payload, verified.payload);
+        assert_eq!(listed[7].id, again.id);
+        assert_eq!(listed[8].order_key, proven.message.conversation_id);
+        assert_ne!(listed[8].order_key, typed.message.conversation_id);
+
+        // The newest first, at most `limit`.
+        let newest = store.webhook_deliveries("demo", 2).await.unwrap();
+        assert_eq!(
+            newest.iter().map(|d| d.seq).collect::<Vec<_>>(),
+            [listed[8].seq, listed[7].seq]
+        );
+        assert_eq!(
+            store.webhook_delivery_counts().await.unwrap(),
+            WebhookCounts {
+                pending: 9,
+                delivered: 0,
+                failed: 0
+            }
+        );
+        store.close().await;
+    }
+}
+
+/// A delivery of `key` to `url` at `at`.
+fn delivery(url: &str, key: &str, at: i64) -> NewDelivery {
+    NewDelivery {
+        id: id(),
+        event_id: id(),
+        app_id: "demo".into(),
+        url: url.into(),
+        event_type: EventType::MessageCreated,
+        order_key: key.into(),
+        payload: format!("{{\"key\":\"{key}\",\"at\":{at}}}"),
+        created_at: at,
+    }
+}
+
+fn done(status: DeliveryStatus, at: i64, next: Option<i64>, http: Option<i64>) -> DeliveryDone {
+    DeliveryDone {
+        at,
+        status,
+        next_attempt_at: next,
+        http_status: http,
+        error: (status != DeliveryStatus::Delivered).then(|| format!("HTTP {http:?}")),
+    }
+}
+
+#[tokio::test]
+async fn webhook_claims_keep_each_keys_order_and_end_delivered_retried_or_failed() {
+    for db in databases::fresh("webhook_claims").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let a1 = delivery(HOOK_A, "k", 1_000);
+        let a2 = delivery(HOOK_A, "k", 1_001);
+        let a3 = delivery(HOOK_A, "k", 1_002);
+        let b1 = delivery(HOOK_A, "other", 1_003);
+        // Another webhook with the same key is ordered on its own.
+        let c1 = delivery(HOOK_B, "k", 1_004);
+        store
+            .enqueue_webhook_deliveries(&[
+                a1.clone(),
+                a2.clone(),
+                a3.clone(),
+                b1.clone(),
+                c1.clone(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(store.next_webhook_due().await.unwrap(), Some(1_000));
+        assert_eq!(
+            store.claim_webhook_delivery(999, 9_000).await.unwrap(),
+            None
+        );
+
+        // One per key at a time, the first by due time.
+        let mut claimed = Vec::new();
+        while let Some(claim) = store.claim_webhook_delivery(2_000, 9_000).await.unwrap() {
+            assert_eq!(claim.lease_until, 9_000);
+            assert_eq!(claim.delivery.attempts, 1);
+            assert_eq!(claim.delivery.next_attempt_at, 9_000);
+            claimed.push(claim);
+        }
+        let ids: Vec<&str> = claimed.iter().map(|c| c.delivery.id.as_str()).collect();
+        assert_eq!(ids, [a1.id.as_str(), b1.id.as_str(), c1.id.as_str()]);
+        assert_eq!(claimed[0].delivery.payload, a1.payload);
+        // a2 waits behind a1; the claimed ones are due at their lease's end.
+        assert_eq!(store.next_webhook_due().await.unwrap(), Some(9_000));
+
+        // A failure: a1 is retried at 20,000, and a2 and a3 wait for it.
+        assert!(store
+            .finish_webhook_delivery(
+                claimed[0].delivery.seq,
+                9_000,
+                &done(DeliveryStatus::Pending, 2_500, Some(20_000), Some(500)),
+            )
+            .await
+            .unwrap());
+        // b1 delivered; c1's claim runs out (its server stopped).
+        assert!(store
+            .finish_webhook_delivery(
+                claimed[1].delivery.seq,
+                9_000,
+                &done(DeliveryStatus::Delivered, 2_600, None, Some(204)),
+            )
+            .await
+            .unwrap());
+        assert_eq!(
+            store.claim_webhook_delivery(8_999, 30_000).await.unwrap(),
+            None
+        );
+        let c1_again = store
+            .claim_webhook_delivery(9_000, 30_000)
+            .await
+            .unwrap()
+            .expect("the lease ran out");
+        assert_eq!(
+            (c1_again.delivery.id.as_str(), c1_again.delivery.attempts),
+            (c1.id.as_str(), 2)
+        );
+        // The old claim no longer records anything.
+        assert!(!store
+            .finish_webhook_delivery(
+                claimed[2].delivery.seq,
+                9_000,
+                &done(DeliveryStatus::Delivered, 9_100, None, Some(200)),
+            )
+            .await
+            .unwrap());
+        assert!(store
+            .finish_webhook_delivery(
+                c1_again.delivery.seq,
+                30_000,
+                &done(DeliveryStatus::Delivered, 9_200, None, Some(200)),
+            )
+            .await
+            .unwrap());
+
+        assert_eq!(store.next_webhook_due().await.unwrap(), Some(20_000));
+        assert_eq!(
+            store.claim_webhook_delivery(19_999, 50_000).await.unwrap(),
+            None
+        );
+        let a1_again = store
+            .claim_webhook_delivery(20_000, 50_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a1_again.delivery.id.as_str(), a1_again.delivery.attempts),
+            (a1.id.as_str(), 2)
+        );
+        assert_eq!(a1_again.delivery.last_status, Some(500));
+        // Given up: a2 goes.
+        assert!(store
+            .finish_webhook_delivery(
+                a1_again.delivery.seq,
+                50_000,
+                &done(DeliveryStatus::Failed, 20_100, None, None),
+            )
+            .await
+            .unwrap());
+        let a2_claim = store
+            .claim_webhook_delivery(20_200, 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a2_claim.delivery.id, a2.id);
+        assert!(store
+            .finish_webhook_delivery(
+                a2_claim.delivery.seq,
+                60_000,
+                &done(DeliveryStatus::Delivered, 20_300, None, Some(200)),
+            )
+            .await
+            .unwrap());
+
+        let listed = outbox(store, "demo").await;
+        let by_id = |id: &str| listed.iter().find(|d| d.id == id).unwrap().clone();
+        let failed = by_id(&a1.id);
+        assert_eq!(failed.status, DeliveryStatus::Failed);
+        assert_eq!((failed.attempts, failed.last_attempt_at), (2, Some(20_100)));
+        assert_eq!(failed.last_error.as_deref(), Some("HTTP None"));
+        assert_eq!(failed.delivered_at, None);
+        let delivered = by_id(&b1.id);
+        assert_eq!(delivered.status, DeliveryStatus::Delivered);
+        assert_eq!(
+            (
+                delivered.delivered_at,
+                delivered.last_status,
+                delivered.last_error
+            ),
+            (Some(2_600), Some(204), None)
+        );
+        assert_eq!(by_id(&a3.id).status, DeliveryStatus::Pending);
+        assert_eq!(
+            store.webhook_delivery_counts().await.unwrap(),
+            WebhookCounts {
+                pending: 1,
+                delivered: 3,
+                failed: 1
+            }
+        );
+
+        // Pruning takes what is done, before the time, and never what is pending.
+        assert_eq!(store.prune_webhook_deliveries(1_002).await.unwrap(), 2);
+        let left: Vec<String> = outbox(store, "demo")
+            .await
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(left, [a3.id.clone(), b1.id.clone(), c1.id.clone()]);
+        assert_eq!(store.prune_webhook_deliveries(i64::MAX).await.unwrap(), 2);
+        assert_eq!(
+            store.webhook_delivery_counts().await.unwrap(),
+            WebhookCounts {
+                pending: 1,
+                delivered: 0,
+                failed: 0
+            }
+        );
+        assert!(store
+            .webhook_deliveries("other", 10)
+            .await
+            .unwrap()
+            .is_empty());
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_claiming_webhook_deliveries_at_once_take_each_once_in_order() {
+    for db in databases::fresh("webhook_concurrent").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        // Eight conversations of six deliveries each, interleaved.
+        let mut all = Vec::new();
+        for n in 0..6 {
+            for key in 0..8 {
+                all.push(delivery(HOOK_A, &format!("conversation-{key}"), 1_000 + n));
+            }
+        }
+        servers[0].enqueue_webhook_deliveries(&all).await.unwrap();
+        let order: HashMap<String, (String, usize)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.clone(), (d.order_key.clone(), i)))
+            .collect();
+        let order = Arc::new(order);
+        // Per key: the delivery in flight, and the last one done.
+        let state: Arc<std::sync::Mutex<HashMap<String, (Option<usize>, Option<usize>)>>> =
+            Arc::default();
+        let start = Arc::new(tokio::sync::Barrier::new(4));
+        let workers: Vec<_> = (0..4)
+            .map(|n| {
+                let store = Arc::clone(&servers[n % 2]);
+                let start = Arc::clone(&start);
+                let order = Arc::clone(&order);
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let mut done_here = Vec::new();
+                    let deadline = Instant::now() + PATIENCE;
+                    loop {
+                        let Some(claim) =
+                            store.claim_webhook_delivery(5_000, 999_000).await.unwrap()
+                        else {
+                            if store.next_webhook_due().await.unwrap().is_none() {
+                                break;
+                            }
+                            assert!(Instant::now() < deadline, "stuck");
+                            tokio::task::yield_now().await;
+                            continue;
+                        };
+                        let (key, index) = order[&claim.delivery.id].clone();
+                        {
+                            let mut state = state.lock().unwrap();
+                            let entry = state.entry(key.clone()).or_default();
+                            assert_eq!(entry.0, None, "two deliveries of {key} at once");
+                            assert!(
+                                entry.1.is_none_or(|last| last < index),
+                                "{key}: {index} after {:?}",
+                                entry.1
+                            );
+                            entry.0 = Some(index);
+                        }
+                        tokio::task::yield_now().await;
+                        // Marked done before the outcome commits: a claim
+                        // of the next can only come after that commit.
+                        {
+                            let mut state = state.lock().unwrap();
+                            let entry = state.get_mut(&key).unwrap();
+                            *entry = (None, Some(index));
+                        }
+                        assert!(store
+                            .finish_webhook_delivery(
+                                claim.delivery.seq,
+                                claim.lease_until,
+                                &done(DeliveryStatus::Delivered, 6_000, None, Some(200)),
+                            )
+                            .await
+                            .unwrap());
+                        done_here.push(index);
+                    }
+                    done_here
+                })
+            })
+            .collect();
+        let mut delivered = Vec::new();
+        for worker in workers {
+            delivered.extend(worker.await.unwrap());
+        }
+        delivered.sort_unstable();
+        assert_eq!(delivered, (0..all.len()).collect::<Vec<_>>(), "each once");
+        for server in servers {
+            server.close().await;
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! store to record an attempt.
 
 mod common;
+mod databases;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -243,6 +244,20 @@ async fn agent(live: &Live) -> (AgentLogin, common::live::Socket) {
     (bea, console)
 }
 
+/// Waits until no delivery is pending: the receiver answers before the
+/// server records its answer.
+async fn settled(live: &Live) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let counts = live.state.store.webhook_delivery_counts().await.unwrap();
+        if counts.pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still pending: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The deliveries' bodies of `event`.
 fn of<'r>(received: &'r [Received], event: &str) -> Vec<&'r Value> {
     received
@@ -380,6 +395,7 @@ async fn every_event_arrives_signed_with_its_data_in_order() {
     assert_eq!(of(&received, "conversation.created").len(), 2);
 
     // The store agrees, and counts them.
+    settled(&live).await;
     let listed = live
         .state
         .store
@@ -474,6 +490,7 @@ async fn a_500_is_retried_and_later_deliveries_of_the_conversation_wait() {
     assert_eq!(all[0].body, all[2].body);
     assert_eq!(all[0].delivery, all[2].delivery);
 
+    settled(&live).await;
     let listed = live
         .state
         .store
@@ -507,6 +524,7 @@ async fn a_delivery_given_up_lets_the_next_go() {
     live.say(&token, "fine").await;
     let received = receiver.wait_delivered(1).await;
     assert_eq!(received[0].body["data"]["message"]["body"], "fine");
+    settled(&live).await;
     let listed = live
         .state
         .store
@@ -703,4 +721,42 @@ async fn bad_webhooks_are_refused_at_load_and_a_missing_secret_at_start() {
         ),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn two_servers_on_postgres_deliver_each_event_once_in_order() {
+    let Some(db) = databases::postgres("webhooks_two_servers").await else {
+        eprintln!("{} is not set: skipped, it needs Postgres", databases::ENV);
+        return;
+    };
+    let receiver = Receiver::start(|_, _, _| (200, None)).await;
+    let hooks = webhook(
+        &receiver.url(),
+        "events = [\"conversation.created\", \"message.created\"]",
+    );
+    let server = |dir: Arc<tempfile::TempDir>| {
+        let mut config =
+            Config::from_toml(&common::live::config_full(&db.url, &hooks, "")).unwrap();
+        config.apps[0].webhooks[0].secret = Some(Secret(SECRET.into()));
+        Live::with_config(config, dir)
+    };
+    let a = server(Arc::new(tempfile::tempdir().unwrap())).await;
+    let b = server(Arc::new(tempfile::tempdir().unwrap())).await;
+    let (token, _) = a.customer(json!({})).await;
+    for n in 0..10 {
+        let live = if n % 2 == 0 { &a } else { &b };
+        live.say(&token, &format!("message {n}")).await;
+    }
+    let received = receiver.wait_delivered(11).await;
+    let all = receiver.all();
+    assert_eq!(all.len(), 11, "each delivery once: {all:#?}");
+    assert!(all.iter().all(|r| r.signed));
+    assert_eq!(received[0].event, "conversation.created");
+    let seqs: Vec<i64> = received[1..]
+        .iter()
+        .map(|r| r.body["data"]["message"]["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    a.shutdown().await;
+    b.shutdown().await;
 }
