@@ -3070,6 +3070,9 @@ async fn webhook_claims_keep_each_keys_order_and_end_delivered_retried_or_failed
     }
 }
 
+/// Of one key: the delivery in flight, and the last one done (indexes).
+type InFlight = (Option<usize>, Option<usize>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn servers_claiming_webhook_deliveries_at_once_take_each_once_in_order() {
     for db in databases::fresh("webhook_concurrent").await {
@@ -3090,8 +3093,7 @@ async fn servers_claiming_webhook_deliveries_at_once_take_each_once_in_order() {
             .collect();
         let order = Arc::new(order);
         // Per key: the delivery in flight, and the last one done.
-        let state: Arc<std::sync::Mutex<HashMap<String, (Option<usize>, Option<usize>)>>> =
-            Arc::default();
+        let state: Arc<std::sync::Mutex<HashMap<String, InFlight>>> = Arc::default();
         let start = Arc::new(tokio::sync::Barrier::new(4));
         let workers: Vec<_> = (0..4)
             .map(|n| {
