@@ -375,12 +375,7 @@ impl Store for SqliteStore {
         session: &SessionRecord,
         deliveries: &[NewDelivery],
     ) -> StoreResult<()> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(&session.id)
@@ -398,10 +393,18 @@ impl Store for SqliteStore {
         .bind(session.created_at)
         .bind(session.revoked_at)
         .bind(&session.page_url)
-        .bind(super::locales_str(&session.locales))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        .bind(super::locales_str(&session.locales));
+        if deliveries.is_empty() {
+            query.execute(&self.writer).await.map_err(db)?;
+            return Ok(());
+        }
+        // With deliveries, one transaction.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        query.execute(&mut *tx).await.map_err(db)?;
         webhooks::insert(&mut tx, deliveries).await?;
         tx.commit().await.map_err(db)
     }
@@ -434,12 +437,7 @@ impl Store for SqliteStore {
         session: &SessionRecord,
         deliveries: &[NewDelivery],
     ) -> StoreResult<()> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE sessions SET customer_id = ?, trusted = ?, trusted_until = ?, identity_kind = ?, \
              sub = ?, display_name = ?, display_first_name = ?, display_email = ?, display_phone = ? \
              WHERE id = ?",
@@ -453,10 +451,17 @@ impl Store for SqliteStore {
         .bind(&session.display_first_name)
         .bind(&session.display_email)
         .bind(&session.display_phone)
-        .bind(&session.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        .bind(&session.id);
+        if deliveries.is_empty() {
+            query.execute(&self.writer).await.map_err(db)?;
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        query.execute(&mut *tx).await.map_err(db)?;
         webhooks::insert(&mut tx, deliveries).await?;
         tx.commit().await.map_err(db)
     }
@@ -592,23 +597,32 @@ impl Store for SqliteStore {
         now_ms: i64,
         hooks: &Webhooks,
     ) -> StoreResult<Option<ConversationRecord>> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
-        let closed = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
              WHERE id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
         )))
         .bind(now_ms)
         .bind(now_ms)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?
-        .map(|row| conversation_from_row(&row))
-        .transpose()?;
+        .bind(id);
+        if !hooks.takes(super::EventType::ConversationClosed) {
+            return query
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(db)?
+                .map(|row| conversation_from_row(&row))
+                .transpose();
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let closed = query
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .map(|row| conversation_from_row(&row))
+            .transpose()?;
         if let Some(conversation) = &closed {
             let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
             webhooks::insert(&mut tx, &deliveries).await?;
