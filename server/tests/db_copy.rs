@@ -63,7 +63,7 @@ async fn install(app: &TestApp) -> Installed {
     let closed_conversation = bobs["conversation_id"].as_str().unwrap().to_owned();
     let store = app.store.as_ref();
     store
-        .close_conversation(&closed_conversation, 5_000_000)
+        .close_conversation(&closed_conversation, 5_000_000, &Default::default())
         .await
         .unwrap();
     // Bob rated it; a saved reply of the billing team.
@@ -113,6 +113,7 @@ async fn install(app: &TestApp) -> Installed {
         client_id: Some(uuid::Uuid::new_v4().to_string()),
         now_ms: 7_000_000,
         email_due_at: Some(7_120_000),
+        webhooks: Default::default(),
     };
     store.append_agent_message(answer).await.unwrap().unwrap();
     // An email of that reply failed once: a retry is pending.

@@ -343,7 +343,10 @@ async fn trust_ends_with_the_token_until_a_fresh_one_arrives() {
         .unwrap()
         .unwrap();
     session.trusted_until = Some(now() - 1);
-    app.store.update_session_identity(&session).await.unwrap();
+    app.store
+        .update_session_identity(&session, &[])
+        .await
+        .unwrap();
     let (_, expired) = app.current(token_text).await;
     assert_eq!(expired["trusted"], false);
     assert!(expired.get("trusted_until").is_none());

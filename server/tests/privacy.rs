@@ -148,12 +148,17 @@ async fn zoe(live: &Live) -> String {
             client_id: None,
             now_ms: trustchat_server::clock::now_ms(),
             email_due_at: Some(trustchat_server::clock::now_ms() + 3_600_000),
+            webhooks: Default::default(),
         })
         .await
         .unwrap();
     live.state
         .store
-        .close_conversation(&conversation, trustchat_server::clock::now_ms())
+        .close_conversation(
+            &conversation,
+            trustchat_server::clock::now_ms(),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let rated = live
@@ -856,7 +861,7 @@ async fn retention_deletes_conversations_closed_longer_ago_than_the_app_keeps_th
             page_url: None,
             locales: Vec::new(),
         };
-        store.insert_session(&session).await.unwrap();
+        store.insert_session(&session, &[]).await.unwrap();
         let appended = store
             .append_customer_message(trustchat_server::store::NewCustomerMessage {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -869,12 +874,17 @@ async fn retention_deletes_conversations_closed_longer_ago_than_the_app_keeps_th
                 trusted: false,
                 now_ms: opened,
                 routing: Default::default(),
+                webhooks: Default::default(),
             })
             .await
             .unwrap();
         if let Some(closed) = closed {
             store
-                .close_conversation(&appended.message.conversation_id, closed)
+                .close_conversation(
+                    &appended.message.conversation_id,
+                    closed,
+                    &Default::default(),
+                )
                 .await
                 .unwrap();
         }

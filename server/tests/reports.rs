@@ -75,6 +75,7 @@ async fn conversation(
                 trusted: *trusted,
                 now_ms: at(instant),
                 routing: Default::default(),
+                webhooks: Default::default(),
             })
             .await
             .unwrap();
@@ -86,7 +87,7 @@ async fn conversation(
 async fn rated(live: &Live, conversation: &str, rating: i64) {
     let store = &live.state.store;
     store
-        .close_conversation(conversation, 1)
+        .close_conversation(conversation, 1, &Default::default())
         .await
         .unwrap()
         .unwrap();
