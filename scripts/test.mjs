@@ -10,6 +10,9 @@
 //   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
 //      playwright-core), each starting its own server.
 //
+// Before the suites, the gates: `cargo fmt --check` and `cargo clippy -D
+// warnings` (native and wasm32).
+//
 // Every suite runs even when an earlier one fails; the exit code is non-zero
 // if any failed, and the last line sums up the test counts. The PostgreSQL
 // cluster is stopped at the end, whatever happened (a failing suite does
@@ -64,6 +67,28 @@ await build({ releaseServer: false });
 // server sends them.
 step("widget size budget");
 if (!checkSizeBudget()) failures.push("widget size budget");
+
+// Our own gates: formatting, and clippy with the workspace's lints
+// (Cargo.toml's [workspace.lints]) as errors, natively and for the
+// widget's wasm-only code (src/web, src/ui). Each counts as one item.
+async function gate(name, cmd, args) {
+  const ok = await suite(name, cmd, args);
+  if (ok) totals.passed += 1;
+  else totals.failed += 1;
+}
+await gate("rustfmt", "cargo", ["fmt", "--all", "--", "--check"]);
+await gate("clippy", "cargo", ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+await gate("clippy (widget, wasm32)", "cargo", [
+  "clippy",
+  "-p",
+  "trustchat",
+  "--target",
+  "wasm32-unknown-unknown",
+  "--all-targets",
+  "--",
+  "-D",
+  "warnings",
+]);
 
 const serverBinary = path.join(ROOT, "target", "debug", "trustchat-server");
 const tmp = path.join(ROOT, ".tmp", "test");

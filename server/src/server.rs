@@ -185,6 +185,7 @@ async fn heartbeat(state: AppState) {
 /// Other platforms' allocators are left as they are.
 pub fn return_large_allocations() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: `mallopt` only sets a tunable of glibc's malloc (under its
     // own lock); no memory is touched.
     unsafe {

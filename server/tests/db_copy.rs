@@ -4,6 +4,9 @@
 //! agent cookie and shows the history. Without `TRUSTCHAT_TEST_DATABASE_URL`
 //! the copy goes SQLite to SQLite only.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod databases;
 

@@ -2,6 +2,9 @@
 //! tokens, the mid-chat login and identity changes, trust that ends with the
 //! token, single-use tokens, and the mint endpoint.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -4,6 +4,9 @@
 //! through a mid-chat login and an expiry, limits, and live delivery to
 //! other tabs and from agents.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -6,6 +6,9 @@
 //! and the webhooks sent, failed and pending; the public listener has no
 //! `/metrics`.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead as _, BufReader};

@@ -4,6 +4,9 @@
 //! `db backup` against a running server's SQLite file, and what an erasure
 //! leaves in the database files: nothing.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod databases;
 

@@ -6,6 +6,9 @@
 //! Conversations are made at chosen instants (the store's append takes
 //! the time), from sessions opened over HTTP as customers open them.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use serde_json::{json, Value};

@@ -5,6 +5,9 @@
 //! No blind sleeps: every wait is for a delivery to arrive, or for the
 //! store to record an attempt.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod databases;
 
