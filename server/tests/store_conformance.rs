@@ -2311,6 +2311,19 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
             ])
             .await
             .unwrap();
+        // An export lists them: whom the customer's data went to.
+        let before = store
+            .customer_data("demo", &CustomerMatch::Email(email.into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            before
+                .webhook_deliveries
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>(),
+            [verified.id.as_str(), ada_message.id.as_str()]
+        );
 
         let erased = store
             .erase_customers("demo", &CustomerMatch::Email(email.into()), &actor())

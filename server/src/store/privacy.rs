@@ -64,6 +64,10 @@ pub struct CustomerData {
     pub agent_reads: Vec<AgentReadRecord>,
     /// The emails pending for those conversations.
     pub pending_emails: Vec<PendingEmailRecord>,
+    /// The webhook deliveries of those customers (`customer.verified`)
+    /// and conversations (the other events), pending or done, oldest
+    /// first: who the data was sent to.
+    pub webhook_deliveries: Vec<super::DeliveryRecord>,
 }
 
 /// What an erasure removed.

@@ -220,6 +220,18 @@ impl PostgresStore {
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
+        let webhook_deliveries = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM webhook_deliveries WHERE order_key = ANY($1) OR order_key = ANY($2) ORDER BY seq",
+            super::webhooks::DELIVERY_COLUMNS
+        )))
+        .bind(&customer_ids)
+        .bind(&conversation_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(super::webhooks::delivery_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await.map_err(db)?;
         Ok(CustomerData {
             customers,
@@ -228,6 +240,7 @@ impl PostgresStore {
             messages,
             agent_reads,
             pending_emails,
+            webhook_deliveries,
         })
     }
 

@@ -16,7 +16,7 @@ use crate::store::{
     StoreResult, WebhookCounts,
 };
 
-const DELIVERY_COLUMNS: &str = "seq, id, event_id, app_id, url, event_type, \
+pub(super) const DELIVERY_COLUMNS: &str = "seq, id, event_id, app_id, url, event_type, \
      order_key, payload, created_at, status, attempts, next_attempt_at, last_attempt_at, \
      last_status, last_error, delivered_at";
 
@@ -183,7 +183,7 @@ pub(super) async fn prune(pool: &PgPool, before_ms: i64) -> StoreResult<u64> {
     )
 }
 
-fn delivery_from_row(row: &PgRow) -> StoreResult<DeliveryRecord> {
+pub(super) fn delivery_from_row(row: &PgRow) -> StoreResult<DeliveryRecord> {
     let status: String = row.try_get("status").map_err(db)?;
     Ok(DeliveryRecord {
         seq: row.try_get("seq").map_err(db)?,

@@ -268,6 +268,18 @@ impl SqliteStore {
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
+        let webhook_deliveries = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM webhook_deliveries WHERE order_key IN (SELECT value FROM json_each(?)) OR order_key IN (SELECT value FROM json_each(?)) ORDER BY seq",
+            super::webhooks::DELIVERY_COLUMNS
+        )))
+        .bind(&customer_ids)
+        .bind(&conversation_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(super::webhooks::delivery_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await.map_err(db)?;
         Ok(CustomerData {
             customers,
@@ -276,6 +288,7 @@ impl SqliteStore {
             messages,
             agent_reads,
             pending_emails,
+            webhook_deliveries,
         })
     }
 

@@ -180,7 +180,7 @@ pub(super) async fn prune(writer: &SqlitePool, before_ms: i64) -> StoreResult<u6
     )
 }
 
-fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
+pub(super) fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
     let status: String = row.try_get("status").map_err(db)?;
     Ok(DeliveryRecord {
         seq: row.try_get("seq").map_err(db)?,
