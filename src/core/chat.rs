@@ -1017,7 +1017,17 @@ impl Chat {
         // Seen open before: this page is news of it, not its history.
         let seen = self.synced && self.conversation.as_ref() == Some(&id);
         if self.conversation.as_ref() != Some(&id) {
-            let news = self.synced;
+            // Before the first page merged, a conversation this tab's own
+            // message opened (its seq 1) is news all the same: the page
+            // was asked for before the message was sent, and answered
+            // after it was stored.
+            let opened_here = page.messages.first().is_some_and(|m| {
+                m.seq == 1
+                    && m.client_id
+                        .as_deref()
+                        .is_some_and(|c| self.outbox.iter().any(|o| o.client_id == c))
+            });
+            let news = self.synced || opened_here;
             self.switch(id, news, out);
         }
         if let Some(status) = page.status {
@@ -1080,7 +1090,9 @@ impl Chat {
                 out.push(Effect::Render);
                 return;
             }
-            let news = source == Source::Live || self.synced;
+            // This tab's own message that opened it (seq 1) is news
+            // whichever way its answer came.
+            let news = source == Source::Live || self.synced || (own && message.seq == 1);
             self.switch(message.conversation_id.clone(), news, out);
         }
         out.extend(sent);

@@ -1292,3 +1292,63 @@ fn the_page_goes_out_once_per_session_on_a_ready_socket() {
         ],
     );
 }
+
+#[test]
+fn a_first_message_answered_before_the_history_still_starts_the_conversation() {
+    // The history was asked for before the customer wrote, and answered
+    // (slowly) after the message opened a conversation: it started here.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(None, 0), &["fetch 0", "wake 25000"]),
+        S::Do(send("cid-1"), &["send cid-1", "store"]),
+        S::Do(
+            fetched(
+                0,
+                page(Some("c1"), vec![msg("c1", 1, Some("cid-1"))], false),
+            ),
+            &["started c1", "sent 1", "store"],
+        ),
+        S::Do(ack(msg("c1", 1, Some("cid-1"))), &[]),
+        S::Shows(&["1 You sent"]),
+    ]);
+    // The same, the ack first: it started here too.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(None, 0), &["fetch 0", "wake 25000"]),
+        S::Do(send("cid-1"), &["send cid-1", "store"]),
+        S::Do(
+            ack(msg("c1", 1, Some("cid-1"))),
+            &["started c1", "sent 1", "store"],
+        ),
+        S::Do(
+            fetched(
+                0,
+                page(Some("c1"), vec![msg("c1", 1, Some("cid-1"))], false),
+            ),
+            &[],
+        ),
+        S::Shows(&["1 You sent"]),
+    ]);
+    // History that merely holds one of this tab's messages further on is
+    // not a start.
+    check(vec![
+        S::Start("tok", "cust", &["connect"]),
+        S::Do(ChatInput::Opened, &["auth tok", "wake 10000"]),
+        S::Do(ready(Some("c1"), 1), &["fetch 0", "wake 25000"]),
+        S::Do(send("cid-1"), &["send cid-1", "store"]),
+        S::Do(
+            fetched(
+                0,
+                page(
+                    Some("c1"),
+                    vec![msg("c1", 1, None), msg("c1", 2, Some("cid-1"))],
+                    false,
+                ),
+            ),
+            &["sent 2", "store"],
+        ),
+        S::Shows(&["1 Grace sent", "2 You sent"]),
+    ]);
+}
