@@ -53,6 +53,7 @@ pub mod close {
 /// the client makes when the customer presses send; sending the same
 /// `client_id` again returns the stored message instead of a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     /// Idempotency key: a UUID chosen by the client.
@@ -63,6 +64,7 @@ pub struct SendMessage {
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Author {
     /// The customer, from the widget.
@@ -73,6 +75,7 @@ pub enum Author {
 
 /// What a message is, beyond its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// Plain text.
@@ -85,6 +88,7 @@ pub enum MessageKind {
 
 /// Status of a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
     /// Customers and agents are talking.
@@ -95,6 +99,7 @@ pub enum ConversationStatus {
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Server id.
     pub id: String,
@@ -130,6 +135,7 @@ pub struct Message {
 /// `GET /api/v1/messages?after=SEQ`: the session's current conversation
 /// from `after + 1` on, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessagesPage {
     /// The current conversation, `None` before the customer's first message.
     pub conversation_id: Option<String>,
@@ -154,6 +160,7 @@ pub struct MessagesPage {
 
 /// Frames a client sends on `/api/v1/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// Must be the first frame: the customer's session token.
@@ -193,6 +200,7 @@ pub const MAX_PAGE_URL_CHARS: usize = 2048;
 
 /// `POST /api/v1/sessions/current/page`: the page the customer is on now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetPage {
     /// An absolute URL, at most [`MAX_PAGE_URL_CHARS`] characters.
@@ -223,6 +231,7 @@ pub const TYPING_SHOWS_SECS: u64 = 5;
 
 /// Frames the server sends on `/api/v1/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Authenticated: the current conversation and its last `seq`, so the
@@ -357,6 +366,7 @@ pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
 /// closed. Answered with the stored
 /// [`Rating`](crate::agent::Rating); rating again replaces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateConversation {
     /// 1 (bad) to 5 (great).
