@@ -226,6 +226,7 @@ impl Priority {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rating {
     /// 1 (bad) to 5 (great).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: u8,
     /// What they wrote, if anything. Customer-supplied: render as text.
     pub comment: Option<String>,

@@ -57,8 +57,10 @@ pub mod close {
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     /// Idempotency key: a UUID chosen by the client.
+    #[cfg_attr(feature = "openapi", schema(format = "uuid"))]
     pub client_id: String,
     /// The text, 1 to [`MAX_BODY_CHARS`] characters (not all whitespace).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4000))]
     pub body: String,
 }
 
@@ -204,6 +206,7 @@ pub const MAX_PAGE_URL_CHARS: usize = 2048;
 #[serde(deny_unknown_fields)]
 pub struct SetPage {
     /// An absolute URL, at most [`MAX_PAGE_URL_CHARS`] characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     pub url: String,
 }
 
@@ -337,6 +340,19 @@ mod tests {
         );
     }
 
+    /// The API document's limits are these constants (utoipa's attributes
+    /// take only literals).
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn schema_limits_are_the_constants() {
+        use utoipa::PartialSchema;
+        let schema = |s| serde_json::to_value(s).unwrap();
+        let send = schema(SendMessage::schema());
+        assert_eq!(send["properties"]["body"]["maxLength"], MAX_BODY_CHARS);
+        let page = schema(SetPage::schema());
+        assert_eq!(page["properties"]["url"]["maxLength"], MAX_PAGE_URL_CHARS);
+    }
+
     #[test]
     fn messages_round_trip() {
         let message = Message {
@@ -370,6 +386,7 @@ pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct RateConversation {
     /// 1 (bad) to 5 (great).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: u8,
     /// Optional, at most [`MAX_RATING_COMMENT_CHARS`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
