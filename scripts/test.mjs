@@ -5,8 +5,10 @@
 //      server, the store conformance suite on SQLite and on a private
 //      PostgreSQL cluster started here (TRUSTCHAT_TEST_DATABASE_URL), the
 //      email tests against aiosmtpd (TRUSTCHAT_TEST_PYTHON);
-//   2. the widget's #[wasm_bindgen_test] tests in headless Chromium, against a
-//      real trustchat-server started here;
+//   2. the API document that server serves (GET /api/v1/openapi.json),
+//      validated as OpenAPI 3.1 by PyPI's openapi-spec-validator
+//      (scripts/validate_openapi.py); then the widget's #[wasm_bindgen_test]
+//      tests in headless Chromium, against that same real trustchat-server;
 //   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
 //      playwright-core), each starting its own server.
 //
@@ -56,7 +58,7 @@ function suite(name, cmd, args, env = {}) {
   });
 }
 
-setup({ browser: true, postgres: true, smtp: true });
+setup({ browser: true, postgres: true, smtp: true, openapi: true });
 await build({ releaseServer: false });
 
 // The widget's weight budgets (scripts/size-budget.mjs): the loader and
@@ -136,6 +138,11 @@ onboarding = false
   step("starting a server for the wasm tests");
   const server = await startServer({ binary: serverBinary, config });
   try {
+    // The API document as a real server serves it, through a real validator.
+    await suite("OpenAPI document (openapi-spec-validator)", process.env.TRUSTCHAT_OPENAPI_PYTHON ?? "python3", [
+      "scripts/validate_openapi.py",
+      `${server.url}/api/v1/openapi.json`,
+    ]);
     await suite("wasm tests in headless Chromium", "cargo", ["test", "--target", "wasm32-unknown-unknown", "-p", "trustchat"], {
       CHROMEDRIVER: "/usr/bin/chromedriver",
       WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${runnerPort}`,
