@@ -228,3 +228,23 @@ fn every_operation_documents_its_answers() {
         assert!(schemas.contains_key(name), "dangling $ref {name}");
     }
 }
+
+/// Both WebSockets answer a plain GET (no upgrade) with the envelope the
+/// document promises, `422 invalid_request`, once the agent's is past its
+/// cookie.
+#[tokio::test]
+async fn websockets_answer_a_plain_get_with_the_envelope() {
+    let live = Live::start().await;
+    live.add_agent("bea@example.com", "Bea").await;
+    let agent = live.login("bea@example.com").await;
+    let (status, body) = live.get(&agent, "/ws").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
+    let reply = live.http.get(live.url("/api/v1/ws")).send().await.unwrap();
+    assert_eq!(reply.status(), 422);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_request");
+    live.shutdown().await;
+}
