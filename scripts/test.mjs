@@ -22,7 +22,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ROOT, freePort, startServer, step } from "./lib.mjs";
+import { ROOT, freePort, output, startServer, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 import { build } from "./build.mjs";
 import { checkSizeBudget } from "./size-budget.mjs";
@@ -66,6 +66,22 @@ await build({ releaseServer: false });
 // server sends them.
 step("widget size budget");
 if (!checkSizeBudget()) failures.push("widget size budget");
+
+// The server's API document needs utoipa on the protocol's types, behind
+// trustchat-protocol's `openapi` feature: the widget must never build it.
+step("no utoipa in the widget's dependencies");
+{
+  const tree = output("cargo", ["tree", "-p", "trustchat", "-e", "features", "--target", "wasm32-unknown-unknown"]);
+  const found = tree === null ? "cargo tree failed" : tree.includes("utoipa") ? "utoipa is in the widget's tree" : null;
+  if (found) {
+    console.log(found);
+    failures.push("widget dependencies");
+    totals.failed += 1;
+  } else {
+    console.log("none");
+    totals.passed += 1;
+  }
+}
 
 const serverBinary = path.join(ROOT, "target", "debug", "trustchat-server");
 const tmp = path.join(ROOT, ".tmp", "test");

@@ -27,7 +27,7 @@ pub fn router() -> Routes {
 /// The body of both answers, as the API document shows it.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
-struct Status {
+struct HealthStatus {
     /// `ok` (`/healthz`) or `ready` (`/readyz`).
     status: String,
 }
@@ -41,7 +41,7 @@ struct Status {
     path = "/healthz",
     operation_id = "health",
     tag = "health",
-    responses((status = 200, description = "alive", body = Status, example = json!({"status": "ok"}))),
+    responses((status = 200, description = "alive", body = HealthStatus, example = json!({"status": "ok"}))),
 )]
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -61,7 +61,7 @@ errors!(ReadyErrors: [NotReady]);
     operation_id = "ready",
     tag = "health",
     responses(
-        (status = 200, description = "ready", body = Status, example = json!({"status": "ready"})),
+        (status = 200, description = "ready", body = HealthStatus, example = json!({"status": "ready"})),
         ReadyErrors,
     ),
 )]
