@@ -1,5 +1,5 @@
 // Installs what this repo needs and a fresh machine lacks, and nothing that
-// is already there: npm packages, the wasm32 target, the wasm-bindgen CLI of
+// is already there: npm packages, the wasm32 target, rustfmt and clippy, the wasm-bindgen CLI of
 // the exact version Cargo.lock pins, and (for tests) Debian's Chromium and
 // ChromeDriver, Debian's PostgreSQL (no system cluster: the tests start
 // their own, see postgres.mjs), Python's aiosmtpd (the SMTP receiver of
@@ -14,6 +14,7 @@ import { ensurePostgres } from "./postgres.mjs";
 export function setup({ browser = false, postgres = false, smtp = false, openapi = false } = {}) {
   npmPackages();
   wasmTarget();
+  lintTools();
   widgetToolchain();
   wasmBindgenCli();
   if (browser) chromium();
@@ -35,6 +36,15 @@ function wasmTarget() {
   if (installed.split("\n").includes("wasm32-unknown-unknown")) return;
   step("adding the wasm32-unknown-unknown target");
   run("rustup", ["target", "add", "wasm32-unknown-unknown"]);
+}
+
+// rustfmt and clippy for the test gates (`npm test` runs both).
+function lintTools() {
+  const installed = (output("rustup", ["component", "list", "--installed"]) ?? "").split("\n");
+  const missing = ["rustfmt", "clippy"].filter((c) => !installed.some((line) => line.startsWith(`${c}-`)));
+  if (missing.length === 0) return;
+  step(`adding ${missing.join(" and ")}`);
+  run("rustup", ["component", "add", ...missing]);
 }
 
 // The widget's release build: the pinned nightly with std's sources (for

@@ -5,12 +5,15 @@
 //      server, the store conformance suite on SQLite and on a private
 //      PostgreSQL cluster started here (TRUSTCHAT_TEST_DATABASE_URL), the
 //      email tests against aiosmtpd (TRUSTCHAT_TEST_PYTHON);
-//   2. the API document that server serves (GET /api/v1/openapi.json),
-//      validated as OpenAPI 3.1 by PyPI's openapi-spec-validator
-//      (scripts/validate_openapi.py); then the widget's #[wasm_bindgen_test]
-//      tests in headless Chromium, against that same real trustchat-server;
+//   2. against a real trustchat-server started here: its API document
+//      (GET /api/v1/openapi.json) validated as OpenAPI 3.1 by PyPI's
+//      openapi-spec-validator (scripts/validate_openapi.py), then the
+//      widget's #[wasm_bindgen_test] tests in headless Chromium;
 //   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
 //      playwright-core), each starting its own server.
+//
+// Before the suites, the gates: `cargo fmt --check` and `cargo clippy -D
+// warnings` (native and wasm32), and no utoipa in the widget's dependencies.
 //
 // Every suite runs even when an earlier one fails; the exit code is non-zero
 // if any failed, and the last line sums up the test counts. The PostgreSQL
@@ -66,6 +69,28 @@ await build({ releaseServer: false });
 // server sends them.
 step("widget size budget");
 if (!checkSizeBudget()) failures.push("widget size budget");
+
+// Our own gates: formatting, and clippy with the workspace's lints
+// (Cargo.toml's [workspace.lints]) as errors, natively and for the
+// widget's wasm-only code (src/web, src/ui). Each counts as one item.
+async function gate(name, cmd, args) {
+  const ok = await suite(name, cmd, args);
+  if (ok) totals.passed += 1;
+  else totals.failed += 1;
+}
+await gate("rustfmt", "cargo", ["fmt", "--all", "--", "--check"]);
+await gate("clippy", "cargo", ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+await gate("clippy (widget, wasm32)", "cargo", [
+  "clippy",
+  "-p",
+  "trustchat",
+  "--target",
+  "wasm32-unknown-unknown",
+  "--all-targets",
+  "--",
+  "-D",
+  "warnings",
+]);
 
 // The server's API document needs utoipa on the protocol's types, behind
 // trustchat-protocol's `openapi` feature: the widget must never build it.

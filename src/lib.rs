@@ -113,6 +113,7 @@ mod api {
 /// which is what `AssumeSingleThreaded` asks.
 #[cfg(all(target_arch = "wasm32", not(test)))]
 #[global_allocator]
+#[allow(unsafe_code)]
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     // SAFETY: wasm32-unknown-unknown without the atomics feature has one thread.
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };

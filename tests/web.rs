@@ -11,6 +11,9 @@
 //! `POST /api/v1/user-identity-jwt` at run time; and the expired-token test
 //! waits out `TRUSTCHAT_TEST_JWT_LEEWAY` seconds (default 0: the `demo`
 //! app's `leeway_secs`).
+
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function, Object, Promise, Reflect};

@@ -12,6 +12,7 @@
 //! - [`error`]: the stable error codes and the JSON error envelope.
 //! - [`privacy`]: customer data exports and erasures.
 //! - [`validate`]: names, first names, emails and E.164 phone numbers.
+//! - [`webhook`]: the events the server POSTs to a site's backend.
 //!
 //! Types here are a compatibility promise: renaming a field or a code is a
 //! breaking change for every embedded widget in the wild.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod privacy;
 pub mod report;
 pub mod validate;
+pub mod webhook;
 
 pub use agent::{
     Agent, AgentClientFrame, AgentList, AgentLogin, AgentReply, AgentServerFrame, AgentSessionInfo,

@@ -66,6 +66,31 @@ pub struct ExportedProfile {
     /// Its conversations (linked to the profile, or started by one of its
     /// sessions), oldest first.
     pub conversations: Vec<ExportedConversation>,
+    /// The events about it the app's webhooks were sent (or will be):
+    /// who received its data, and when.
+    pub webhook_deliveries: Vec<ExportedDelivery>,
+}
+
+/// A webhook delivery of an event about the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportedDelivery {
+    /// The delivery's id.
+    pub id: String,
+    /// The event's id.
+    pub event_id: String,
+    /// `conversation.created`, `message.created`, `conversation.closed`
+    /// or `customer.verified`.
+    pub event: String,
+    /// Who receives it: the webhook's origin (scheme, host and port; its
+    /// path is the app's, and may hold a secret).
+    pub recipient: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// When the event happened, Unix milliseconds.
+    pub created_at: i64,
+    /// When the recipient took it, Unix milliseconds.
+    pub delivered_at: Option<i64>,
 }
 
 /// A chat session: what a browser or device said and was told.

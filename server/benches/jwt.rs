@@ -9,6 +9,9 @@
 //!
 //! Keys are the TEST-ONLY fixtures in `server/tests/fixtures/jwt/`.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -22,8 +22,8 @@ use crate::ctx::Ctx;
 use crate::hub::{Audience, Hub};
 use crate::identity;
 use crate::store::{
-    Appended, ConversationRecord, LinkedConversations, NewAgentMessage, NewCustomerMessage, Reader,
-    SessionRecord, Store, StoreError, StoreResult, UniqueKey,
+    Appended, ConversationRecord, EventType, LinkedConversations, NewAgentMessage,
+    NewCustomerMessage, Reader, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
 };
 use crate::texts::{BuiltIn, Text};
 use crate::views;
@@ -79,6 +79,7 @@ pub async fn send_customer_message(
     let status = console::customer_status(session, now_ms / 1000);
     let routing = console::opening_routing(ctx, &session.app_id, status, page, now_ms);
     let started = std::time::Instant::now();
+    let webhooks = ctx.config.webhooks(&session.app_id);
     let appended = ctx
         .store
         .append_customer_message(NewCustomerMessage {
@@ -92,6 +93,7 @@ pub async fn send_customer_message(
             trusted: identity::is_trusted(session, now_ms / 1000),
             now_ms,
             routing: routing.clone(),
+            webhooks: webhooks.clone(),
         })
         .await
         .map_err(|error| match error {
@@ -106,6 +108,9 @@ pub async fn send_customer_message(
     let message = views::message(&appended.message);
     if appended.created {
         crate::metrics::message_stored("customer");
+        if !webhooks.0.is_empty() {
+            ctx.webhooks.enqueued();
+        }
         deliver_message(ctx.hub, &audience_of(&appended), &message, except);
         // A conversation it opened is routed to an agent first; then the
         // agent and the other servers hear of the message.
@@ -160,6 +165,7 @@ async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
     if let Err(error) = post_agent_message(
         ctx,
         &appended.message.conversation_id,
+        &appended.app_id,
         &app.name,
         text,
         MessageKind::LoginRequest,
@@ -174,9 +180,11 @@ async fn ask_to_log_in_while_held(ctx: Ctx<'_>, appended: &Appended) {
 /// An automatic message from the support side in an open conversation
 /// (a held conversation's login request): stored and delivered as an
 /// agent's reply ([`post_agent_reply`]), but never emailed.
+#[allow(clippy::too_many_arguments)]
 pub async fn post_agent_message(
     ctx: Ctx<'_>,
     conversation_id: &str,
+    app_id: &str,
     agent_name: &str,
     body: &str,
     kind: MessageKind,
@@ -185,6 +193,7 @@ pub async fn post_agent_message(
     post(
         ctx,
         conversation_id,
+        app_id,
         None,
         agent_name,
         body,
@@ -219,6 +228,7 @@ pub async fn post_agent_reply(
     post(
         ctx,
         &conversation.id,
+        &conversation.app_id,
         email_delay,
         agent_name,
         body,
@@ -229,12 +239,13 @@ pub async fn post_agent_reply(
     .await
 }
 
-/// Stores and delivers a message from the support side; with
-/// `email_delay`, schedules its email.
+/// Stores and delivers a message from the support side of a conversation
+/// of `app_id`; with `email_delay`, schedules its email.
 #[allow(clippy::too_many_arguments)]
 async fn post(
     ctx: Ctx<'_>,
     conversation_id: &str,
+    app_id: &str,
     email_delay: Option<std::time::Duration>,
     agent_name: &str,
     body: &str,
@@ -263,6 +274,7 @@ async fn post(
     let email_due_at = email_delay
         .map(|delay| now_ms.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
     let started = std::time::Instant::now();
+    let webhooks = ctx.config.webhooks(app_id);
     let appended = store
         .append_agent_message(NewAgentMessage {
             id: uuid::Uuid::new_v4().to_string(),
@@ -274,6 +286,7 @@ async fn post(
             client_id: client_id.clone(),
             now_ms,
             email_due_at,
+            webhooks: webhooks.clone(),
         })
         .await;
     let appended = match (appended, &client_id) {
@@ -302,23 +315,31 @@ async fn post(
     if email_due_at.is_some() {
         ctx.email.scheduled();
     }
+    if !webhooks.0.is_empty() {
+        ctx.webhooks.enqueued();
+    }
     Ok(Sent {
         message,
         created: true,
     })
 }
 
-/// Closes an open conversation and tells its customer and the agents;
-/// `None` when there was no such open conversation.
+/// Closes an open conversation (enqueuing its `conversation.closed`) and
+/// tells its customer and the agents; `None` when it was not open any
+/// more.
 pub async fn close_conversation(
     ctx: Ctx<'_>,
-    conversation_id: &str,
+    conversation: &ConversationRecord,
 ) -> StoreResult<Option<ConversationRecord>> {
+    let webhooks = ctx.config.webhooks(&conversation.app_id);
     let closed = ctx
         .store
-        .close_conversation(conversation_id, clock::now_ms())
+        .close_conversation(&conversation.id, clock::now_ms(), webhooks)
         .await?;
     if let Some(conversation) = &closed {
+        if webhooks.takes(EventType::ConversationClosed) {
+            ctx.webhooks.enqueued();
+        }
         announce_status(ctx, conversation).await;
     }
     Ok(closed)

@@ -20,7 +20,9 @@ use crate::hours::{Hours, HoursConfig};
 use crate::jwt::IdentityConfig;
 use crate::proxy::TrustedProxies;
 use crate::rules::{self, MessagesConfig, RuleConfig};
+use crate::store::Webhooks;
 use crate::texts;
+use crate::webhooks::config::{self as webhook_config, WebhookConfig};
 
 /// Environment variable overriding `server.listen`.
 pub const ENV_LISTEN: &str = "TRUSTCHAT_LISTEN";
@@ -506,6 +508,13 @@ pub struct AppConfig {
     /// absent: kept until erased.
     #[serde(default)]
     pub retention: Option<RetentionConfig>,
+    /// Where the app's events are POSTed (`[[apps.webhooks]]`, see
+    /// [`crate::webhooks`]).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    /// `webhooks` as the store takes them, checked when the config loads.
+    #[serde(skip)]
+    pub hooks: Webhooks,
 }
 
 /// `[apps.retention]`: what the server deletes by itself, and when.
@@ -881,6 +890,8 @@ impl Config {
                     ));
                 }
             }
+            app.hooks =
+                webhook_config::validate_app(id, &app.webhooks).map_err(ConfigError::Invalid)?;
             if let Some(hours) = &app.hours {
                 app.open_hours = Some(
                     hours
@@ -910,6 +921,12 @@ impl Config {
     /// The app with this id, if the config defines one.
     pub fn app(&self, id: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|app| app.id == id)
+    }
+
+    /// The webhooks of app `app_id` (none for an unknown app).
+    pub fn webhooks(&self, app_id: &str) -> &Webhooks {
+        static NONE: Webhooks = Webhooks::NONE;
+        self.app(app_id).map_or(&NONE, |app| &app.hooks)
     }
 
     /// How long an agent reply in app `app_id` stays unread before it is

@@ -27,4 +27,6 @@ pub struct Ctx<'a> {
     pub holds: &'a Holds,
     /// Wakes the email worker when a reply schedules an email.
     pub email: &'a Wake,
+    /// Wakes the webhook worker when an event was enqueued.
+    pub webhooks: &'a crate::webhooks::Wake,
 }

@@ -31,8 +31,9 @@ use trustchat_protocol::Customer;
 use crate::hub::Listener;
 use crate::store::{
     Among, ConversationRecord, CustomerRecord, IdentityKind, LinkedConversations, Reader,
-    SessionRecord, Store, StoreError, StoreResult, UniqueKey, MAX_LOCALES_CHARS,
+    SessionRecord, Store, StoreError, StoreResult, UniqueKey, Webhooks, MAX_LOCALES_CHARS,
 };
+use crate::webhooks::event;
 
 /// The prefix of every session token, so a leaked one is recognizable in a
 /// secret scanner.
@@ -165,12 +166,16 @@ pub struct OpenedSession {
 /// Finds or creates the customer for `identity` in `app_id` and opens a
 /// session for them, remembering the languages the request asked for
 /// (`Accept-Language`, best first; see [`stored_locales`]).
+///
+/// A session a verified token opens enqueues `customer.verified` for the
+/// app's `webhooks` that take it, with the session.
 pub async fn open_session(
     store: &dyn Store,
     app_id: &str,
     identity: &Identity,
     locales: &[String],
     now: i64,
+    webhooks: &Webhooks,
 ) -> StoreResult<OpenedSession> {
     let customer = match identity {
         Identity::Anonymous => {
@@ -201,7 +206,8 @@ pub async fn open_session(
         locales: stored_locales(locales),
     };
     identity.apply_to(&mut session);
-    store.insert_session(&session).await?;
+    let verified = event::customer_verified(webhooks, &session, now.saturating_mul(1000));
+    store.insert_session(&session, &verified).await?;
     Ok(OpenedSession {
         token,
         session,
@@ -240,6 +246,11 @@ pub struct ChangedSession {
 /// The session in force remembers `locales`, the languages the request
 /// asked for, or keeps the ones it had when it asked for none (a new
 /// session takes the old one's: the same browser).
+///
+/// For the app's `webhooks`: a session that becomes trusted (it was not
+/// at `now`) enqueues `customer.verified`, and a conversation the link
+/// closes its `conversation.closed`, with the change. A token that only
+/// renews a trusted session's proof announces nothing.
 pub async fn change_identity(
     store: &dyn Store,
     session: &SessionRecord,
@@ -247,6 +258,7 @@ pub async fn change_identity(
     identity: &Identity,
     locales: &[String],
     now: i64,
+    webhooks: &Webhooks,
 ) -> StoreResult<ChangedSession> {
     if !same_person(session, identity) {
         store.revoke_session(&session.id, now).await?;
@@ -255,7 +267,7 @@ pub async fn change_identity(
         } else {
             locales
         };
-        let opened = open_session(store, &session.app_id, identity, locales, now).await?;
+        let opened = open_session(store, &session.app_id, identity, locales, now, webhooks).await?;
         return Ok(ChangedSession {
             session: opened.session,
             customer: opened.customer,
@@ -272,7 +284,7 @@ pub async fn change_identity(
                 LinkedConversations::default()
             } else {
                 store
-                    .link_session_conversations(&session.id, &claimed.id, false, now_ms)
+                    .link_session_conversations(&session.id, &claimed.id, false, now_ms, webhooks)
                     .await?
             };
             (claimed, linked)
@@ -281,7 +293,7 @@ pub async fn change_identity(
             let anonymous = (session.identity_kind == IdentityKind::Anonymous).then_some(customer);
             let proven = proven_profile(store, &session.app_id, token, anonymous, now).await?;
             let linked = store
-                .link_session_conversations(&session.id, &proven.id, true, now_ms)
+                .link_session_conversations(&session.id, &proven.id, true, now_ms, webhooks)
                 .await?;
             (proven, linked)
         }
@@ -289,10 +301,16 @@ pub async fn change_identity(
             (customer.clone(), LinkedConversations::default())
         }
     };
+    let was_trusted = is_trusted(session, now);
     let mut session = session.clone();
     session.customer_id = customer.id.clone();
     identity.apply_to(&mut session);
-    store.update_session_identity(&session).await?;
+    let verified = if was_trusted {
+        Vec::new()
+    } else {
+        event::customer_verified(webhooks, &session, now_ms)
+    };
+    store.update_session_identity(&session, &verified).await?;
     remember_locales(store, &mut session, locales).await?;
     Ok(ChangedSession {
         session,

@@ -28,6 +28,9 @@
 //!   the `[smtp]` relay, once each.
 //! - [`privacy`] exports and erases a customer's data (audit-logged), and
 //!   deletes old closed conversations (`[apps.retention]`).
+//! - [`webhooks`] POSTs each app's events (messages, conversations opened
+//!   and closed, customers verified) to its backend, signed, from an
+//!   outbox the store fills in the event's own transaction.
 //! - [`rate`] limits how many messages a session sends, how often an
 //!   agent login may be tried, and how much one client address may open;
 //!   every limiter's map is bounded. [`proxy`] says which address a
@@ -78,6 +81,7 @@ pub mod state;
 pub mod store;
 pub mod texts;
 pub mod views;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -51,6 +51,34 @@ enum Command {
     /// audit log of both.
     #[command(subcommand)]
     Customer(CustomerCommand),
+    /// Webhooks: the deliveries of an app's events and where each stands.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+/// `webhooks list`.
+#[derive(Debug, Subcommand)]
+enum WebhooksCommand {
+    /// List an app's most recent webhook deliveries, newest first: when the
+    /// event happened, its type, the webhook, the status (pending,
+    /// delivered, failed), the attempts, and the last answer or error.
+    List {
+        /// The server's configuration file (for the database).
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "trustchat.toml",
+            env = "TRUSTCHAT_CONFIG"
+        )]
+        config: PathBuf,
+        /// The app.
+        #[arg(long, value_name = "ID")]
+        app: String,
+        /// How many deliveries to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+    },
 }
 
 /// Who a `customer` subcommand is about: exactly one of these.
@@ -400,6 +428,9 @@ fn main() -> ExitCode {
         Command::Db(DbCommand::Copy { from, to }) => db_copy(&from, &to),
         Command::Db(DbCommand::Backup { config, to, force }) => db_backup(&config, &to, force),
         Command::Customer(command) => customer(command),
+        Command::Webhooks(WebhooksCommand::List { config, app, limit }) => {
+            webhooks_list(&config, &app, limit)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -692,6 +723,74 @@ fn customer(command: CustomerCommand) -> anyhow::Result<()> {
         .await;
         store.close().await;
         result
+    })
+}
+
+/// `webhooks list --app ID`: the app's most recent deliveries.
+fn webhooks_list(config: &std::path::Path, app: &str, limit: i64) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    if config.app(app).is_none() {
+        eprintln!("note: {app:?} is not an app of the config; showing what the database holds");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = trustchat_server::store::connect_with(
+            &config.server.database_url,
+            &config.server.store_options(),
+        )
+        .await?;
+        let listed = store.webhook_deliveries(app, limit).await;
+        store.close().await;
+        let deliveries = listed?;
+        if deliveries.is_empty() {
+            println!("no webhook deliveries for app {app}");
+            return Ok(());
+        }
+        let time = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms)
+                .map(|t| format!("{:.0}", t))
+                .unwrap_or_else(|_| ms.to_string())
+        };
+        let url_width = deliveries
+            .iter()
+            .map(|d| d.url.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(3);
+        println!(
+            "{:20}  {:20}  {:9}  {:>8}  {:url_width$}  {:36}  LAST",
+            "CREATED", "EVENT", "STATUS", "ATTEMPTS", "URL", "DELIVERY"
+        );
+        for d in &deliveries {
+            let last = match (&d.last_error, d.last_status, d.status) {
+                (_, _, trustchat_server::store::DeliveryStatus::Delivered) => {
+                    format!("HTTP {}", d.last_status.unwrap_or(200))
+                }
+                (Some(error), _, status) => {
+                    let next = match status {
+                        trustchat_server::store::DeliveryStatus::Pending => {
+                            format!("; next attempt {}", time(d.next_attempt_at))
+                        }
+                        _ => String::new(),
+                    };
+                    format!("{error}{next}")
+                }
+                (None, Some(code), _) => format!("HTTP {code}"),
+                (None, None, _) => String::from("-"),
+            };
+            println!(
+                "{:20}  {:20}  {:9}  {:>8}  {:url_width$}  {:36}  {last}",
+                time(d.created_at),
+                d.event_type,
+                d.status.as_str(),
+                d.attempts,
+                d.url,
+                d.id,
+            );
+        }
+        Ok(())
     })
 }
 

@@ -15,6 +15,8 @@
 //! | `trustchat_queue_length` | gauge | `app` (read from the store at each scrape) |
 //! | `trustchat_emails_total` | counter | `outcome` (`sent`, `failed`, `given_up`) |
 //! | `trustchat_emails_pending` | gauge | (read from the store at each scrape) |
+//! | `trustchat_webhooks_total` | counter | `outcome` (`sent`, `failed`, `given_up`): this server's delivery attempts |
+//! | `trustchat_webhooks_pending` | gauge | (read from the store at each scrape: deliveries waiting, retrying or in flight) |
 //!
 //! Labels never hold an id, a token or an address: routes are templates
 //! (`/api/v1/conversations/{id}/rating`), apps are the config's ids.
@@ -98,6 +100,14 @@ fn describe() {
         "trustchat_emails_pending",
         "Conversations with unread replies due to be emailed."
     );
+    describe_counter!(
+        "trustchat_webhooks_total",
+        "Webhook delivery attempts, by outcome."
+    );
+    describe_gauge!(
+        "trustchat_webhooks_pending",
+        "Webhook deliveries waiting, retrying or in flight."
+    );
 }
 
 /// Counts and times every request by its route's template.
@@ -161,6 +171,13 @@ pub fn email(outcome: &'static str) {
     metrics::counter!("trustchat_emails_total", "outcome" => outcome).increment(1);
 }
 
+/// A webhook delivery attempt was answered with a 2xx (`sent`), failed
+/// and will be retried (`failed`), or failed for the last time
+/// (`given_up`).
+pub fn webhook(outcome: &'static str) {
+    metrics::counter!("trustchat_webhooks_total", "outcome" => outcome).increment(1);
+}
+
 /// Binds `server.metrics_listen` (a failure stops the start-up).
 pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address).await.map_err(|e| {
@@ -211,6 +228,12 @@ async fn scrape(State(state): State<AppState>) -> Response {
         Ok(pending) => metrics::gauge!("trustchat_emails_pending").set(pending as f64),
         Err(error) => {
             tracing::warn!(error = %crate::error::error_chain(&error), "counting pending emails failed");
+        }
+    }
+    match state.store.webhook_delivery_counts().await {
+        Ok(counts) => metrics::gauge!("trustchat_webhooks_pending").set(counts.pending as f64),
+        Err(error) => {
+            tracing::warn!(error = %crate::error::error_chain(&error), "counting pending webhook deliveries failed");
         }
     }
     (

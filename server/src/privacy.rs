@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use trustchat_protocol::privacy::{
-    CustomerExport, CustomerSelector, EraseReport, ExportedConversation, ExportedMessage,
-    ExportedPendingEmail, ExportedProfile, ExportedRating, ExportedRead, ExportedSession,
+    CustomerExport, CustomerSelector, EraseReport, ExportedConversation, ExportedDelivery,
+    ExportedMessage, ExportedPendingEmail, ExportedProfile, ExportedRating, ExportedRead,
+    ExportedSession,
 };
 use trustchat_protocol::{validate, ErrorCode};
 
@@ -247,6 +248,28 @@ pub fn export_view(app_id: &str, data: &CustomerData, now_ms: i64) -> CustomerEx
                 phone: customer.phone.clone(),
                 created_at: customer.created_at,
                 updated_at: customer.updated_at,
+                webhook_deliveries: data
+                    .webhook_deliveries
+                    .iter()
+                    .filter(|d| {
+                        d.order_key == customer.id
+                            || data
+                                .conversations
+                                .iter()
+                                .any(|c| c.id == d.order_key && is_ours(c))
+                    })
+                    .map(|d| ExportedDelivery {
+                        id: d.id.clone(),
+                        event_id: d.event_id.clone(),
+                        event: d.event_type.clone(),
+                        recipient: url::Url::parse(&d.url)
+                            .map(|u| u.origin().ascii_serialization())
+                            .unwrap_or_default(),
+                        status: d.status.as_str().to_owned(),
+                        created_at: d.created_at,
+                        delivered_at: d.delivered_at,
+                    })
+                    .collect(),
                 sessions,
                 conversations,
             }

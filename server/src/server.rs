@@ -74,6 +74,22 @@ pub async fn serve(
         }
         None => None,
     };
+    // Webhooks, when an app has any: the outbox is delivered; stopped
+    // after the requests in flight, once its attempts are recorded.
+    let webhooks = match crate::webhooks::start(
+        state.config.clone(),
+        state.store.clone(),
+        state.webhook_wake.clone(),
+    ) {
+        Ok(webhooks) => webhooks,
+        Err(error) => {
+            if let Some(emails) = emails {
+                emails.stop().await;
+            }
+            let _ = stop_metrics.send(());
+            return Err(error);
+        }
+    };
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "trustchat-server listening on http://{address}")?;
@@ -112,6 +128,9 @@ pub async fn serve(
     }
     if let Some(emails) = emails {
         emails.stop().await;
+    }
+    if let Some(webhooks) = webhooks {
+        webhooks.stop().await;
     }
     store.close().await;
     tracing::info!("stopped");
@@ -166,6 +185,7 @@ async fn heartbeat(state: AppState) {
 /// Other platforms' allocators are left as they are.
 pub fn return_large_allocations() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: `mallopt` only sets a tunable of glibc's malloc (under its
     // own lock); no memory is touched.
     unsafe {

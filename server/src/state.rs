@@ -51,6 +51,8 @@ pub struct AppState {
     pub availabilities: Arc<Availabilities>,
     /// Wakes this server's email worker (see [`crate::email`]).
     pub email_wake: Arc<crate::email::Wake>,
+    /// Wakes this server's webhook worker (see [`crate::webhooks`]).
+    pub webhook_wake: Arc<crate::webhooks::Wake>,
 }
 
 impl AppState {
@@ -124,6 +126,7 @@ impl AppState {
             holds: Arc::default(),
             availabilities: Arc::default(),
             email_wake: Arc::default(),
+            webhook_wake: Arc::default(),
         };
         if let Some(incoming) = incoming {
             spawn_relay(state.clone(), incoming);
@@ -151,6 +154,7 @@ impl AppState {
             config: &self.config,
             holds: &self.holds,
             email: &self.email_wake,
+            webhooks: &self.webhook_wake,
         }
     }
 

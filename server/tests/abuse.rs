@@ -4,6 +4,9 @@
 //! lockout and login storms, JWKS URL rules, the console's cookie and
 //! headers, and email case folding.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -1,5 +1,8 @@
 //! `trustchat-server agent add|list|remove`, run as a user would.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 

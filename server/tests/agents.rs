@@ -3,6 +3,9 @@
 //! replies, login requests, closing, unread counts, profiles, trusted flags
 //! and first-message rules.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use futures_util::SinkExt as _;

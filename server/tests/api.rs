@@ -1,5 +1,8 @@
 //! The HTTP API through the real router, without a socket.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use axum::body::Body;

@@ -2,6 +2,9 @@
 //! `GET /api/v1/apps/{id}` says, and the `availability` frames the app's
 //! customer sockets get when it changes.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use serde_json::{json, Value};

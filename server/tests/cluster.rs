@@ -3,6 +3,9 @@
 //! servers (two servers on one SQLite file here; the Postgres suites run
 //! the same across processes).
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod databases;
 

@@ -1,5 +1,8 @@
 //! Loading and validating `trustchat.toml`.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::time::Duration;
 

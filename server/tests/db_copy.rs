@@ -4,6 +4,9 @@
 //! agent cookie and shows the history. Without `TRUSTCHAT_TEST_DATABASE_URL`
 //! the copy goes SQLite to SQLite only.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod databases;
 
@@ -63,7 +66,7 @@ async fn install(app: &TestApp) -> Installed {
     let closed_conversation = bobs["conversation_id"].as_str().unwrap().to_owned();
     let store = app.store.as_ref();
     store
-        .close_conversation(&closed_conversation, 5_000_000)
+        .close_conversation(&closed_conversation, 5_000_000, &Default::default())
         .await
         .unwrap();
     // Bob rated it; a saved reply of the billing team.
@@ -113,6 +116,7 @@ async fn install(app: &TestApp) -> Installed {
         client_id: Some(uuid::Uuid::new_v4().to_string()),
         now_ms: 7_000_000,
         email_due_at: Some(7_120_000),
+        webhooks: Default::default(),
     };
     store.append_agent_message(answer).await.unwrap().unwrap();
     // An email of that reply failed once: a retry is pending.

@@ -5,6 +5,9 @@
 //! conversations waits for a later one's email, which the worker handles
 //! after theirs (it takes due conversations in due order).
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use serde_json::{json, Value};

@@ -2,6 +2,9 @@
 //! tokens, the mid-chat login and identity changes, trust that ends with the
 //! token, single-use tokens, and the mint endpoint.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -343,7 +346,10 @@ async fn trust_ends_with_the_token_until_a_fresh_one_arrives() {
         .unwrap()
         .unwrap();
     session.trusted_until = Some(now() - 1);
-    app.store.update_session_identity(&session).await.unwrap();
+    app.store
+        .update_session_identity(&session, &[])
+        .await
+        .unwrap();
     let (_, expired) = app.current(token_text).await;
     assert_eq!(expired["trusted"], false);
     assert!(expired.get("trusted_until").is_none());

@@ -1,6 +1,9 @@
 //! Server texts in the customer's language: `[apps.messages.LOCALE]` and a
 //! rule's `greetings`, picked by the `Accept-Language` the widget sends.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use serde_json::{json, Value};

@@ -4,6 +4,9 @@
 //! secret gets in: no session token, identity token, API key or message
 //! text.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead as _, BufReader, Read as _};

@@ -4,6 +4,9 @@
 //! through a mid-chat login and an expiry, limits, and live delivery to
 //! other tabs and from agents.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -213,7 +216,14 @@ async fn a_first_message_opens_a_conversation_later_ones_join_and_closing_starts
     assert_eq!(bodies, [json!("hello"), json!("anyone?")]);
     assert_eq!(app.page(&token, "1").await.json()["messages"][0]["seq"], 2);
 
-    let closed = chat::close_conversation(app.state.ctx(), &conversation)
+    let record = app
+        .state
+        .store
+        .conversation(&conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    let closed = chat::close_conversation(app.state.ctx(), &record)
         .await
         .unwrap();
     assert!(closed.is_some());
@@ -434,7 +444,10 @@ async fn trust_follows_the_session_at_receipt_through_login_and_expiry() {
         .unwrap()
         .unwrap();
     session.trusted_until = Some(clock::now_secs() - 1);
-    app.store().update_session_identity(&session).await.unwrap();
+    app.store()
+        .update_session_identity(&session, &[])
+        .await
+        .unwrap();
     let expired = app.say(&token, "after expiry").await;
     assert_eq!(expired["trusted"], false);
 
@@ -789,6 +802,7 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
     let reply = chat::post_agent_message(
         state.ctx(),
         &conversation_id,
+        "demo",
         "Grace",
         "How can I help?",
         MessageKind::Text,
@@ -808,7 +822,13 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
     live.post(&token, &uuid(), "thanks").await;
 
     // Closing is announced.
-    chat::close_conversation(state.ctx(), &conversation_id)
+    let record = state
+        .store
+        .conversation(&conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    chat::close_conversation(state.ctx(), &record)
         .await
         .unwrap();
     for tab in [&mut tab1, &mut tab2] {
@@ -822,6 +842,7 @@ async fn frames_reach_every_tab_and_agent_replies_arrive_live() {
     let refused = chat::post_agent_message(
         state.ctx(),
         &conversation_id,
+        "demo",
         "Grace",
         "hi",
         MessageKind::Text,
@@ -1050,6 +1071,7 @@ async fn a_stalled_connection_is_dropped_without_holding_up_the_others() {
         chat::post_agent_message(
             app.state.ctx(),
             &conversation,
+            "demo",
             "Grace",
             &format!("reply {i}"),
             MessageKind::Text,

@@ -2,8 +2,12 @@
 //! scrape parsed by a Prometheus text-format parser holds the request
 //! counts by route template (never a raw path, an id or a token), the
 //! messages stored, the identity-token checks by outcome and reason, the
-//! store's latency, the queue and the emails pending; the public listener
-//! has no `/metrics`.
+//! store's latency, the queue and the emails pending, the open sockets,
+//! and the webhooks sent, failed and pending; the public listener has no
+//! `/metrics`.
+
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -35,19 +39,34 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &std::path::Path) -> Server {
+    start_with(dir, "")
+}
+
+/// The binary with `demo_extra` (TOML) at the end of app `demo`'s table.
+fn start_with(dir: &std::path::Path, demo_extra: &str) -> Server {
     common::write_static_files(dir);
     std::fs::create_dir_all(dir.join("data")).unwrap();
     let port = free_port();
-    let config = common::config_text(dir).replace(
-        "[server]\n",
-        &format!("[server]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
-    );
+    let config = common::config_text(dir)
+        .replace(
+            "[server]\n",
+            &format!("[server]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+        )
+        .replacen(
+            "onboarding = true\n",
+            &format!("onboarding = true\n{demo_extra}"),
+            1,
+        );
     let path = dir.join("trustchat.toml");
     std::fs::write(&path, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_trustchat-server"))
         .args(["serve", "--config"])
         .arg(&path)
         .env("TRUSTCHAT_LOG", "warn")
+        .env(
+            "TRUSTCHAT_TEST_METRICS_HOOK",
+            "whsec-metrics-0123456789abcdef",
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -239,4 +258,180 @@ async fn a_scrape_counts_requests_by_route_template_and_holds_no_id() {
         "{text}"
     );
     assert_eq!(samples(&text, "trustchat_emails_pending").len(), 1);
+}
+
+/// Scrapes until `done` holds of the scrape (the worker and the sockets
+/// record what they did just after the client saw it), for at most 20 s.
+async fn scrape_until(server: &Server, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = reqwest::get(&server.metrics)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never saw {what}: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of the sample of `name` whose labels include `labels`
+/// (0 when there is none).
+fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples(text, name)
+        .iter()
+        .filter(|s| labels.iter().all(|(n, v)| s.label(n) == Some(v)))
+        .map(|s| s.value)
+        .sum()
+}
+
+/// A webhook receiver on 127.0.0.1 that answers 500 until `accept` is set;
+/// `hits` counts what it got.
+async fn receiver(
+    accept: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> String {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move || {
+            let (accept, hits) = (accept.clone(), hits.clone());
+            async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                if accept.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{address}/hooks")
+}
+
+#[tokio::test]
+async fn a_scrape_counts_open_sockets_and_webhooks_sent_failed_and_pending() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let accept = Arc::new(AtomicBool::new(false));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let hook = receiver(accept.clone(), hits.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(
+        dir.path(),
+        &format!(
+            "[[apps.webhooks]]\nurl = \"{hook}\"\nevents = [\"message.created\"]\nsecret_env = \"TRUSTCHAT_TEST_METRICS_HOOK\"\nretry_base_secs = 1\n"
+        ),
+    );
+    let http = reqwest::Client::new();
+    let base = &server.base;
+    let opened: Value = http
+        .post(format!("{base}/api/v1/apps/demo/sessions"))
+        .header("Origin", common::DEMO_ORIGIN)
+        .json(&json!({"user": {"name": "Wes Hook", "email": "wes@example.com"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = opened["session_token"].as_str().unwrap().to_owned();
+
+    // A customer's socket, counted while it is open.
+    let mut request = format!("{}/api/v1/ws", base.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", common::DEMO_ORIGIN.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(Message::text(
+            json!({"type": "auth", "session_token": token}).to_string(),
+        ))
+        .await
+        .unwrap();
+    loop {
+        let frame = socket.next().await.unwrap().unwrap();
+        if let Message::Text(text) = frame {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["type"] == "ready" {
+                break;
+            }
+        }
+    }
+    let text = scrape_until(&server, "one customer socket", |text| {
+        value(text, "trustchat_websockets_open", &[("kind", "customer")]) == 1.0
+    })
+    .await;
+    assert_eq!(
+        value(&text, "trustchat_websockets_open", &[("kind", "agent")]),
+        0.0
+    );
+
+    // A message: its webhook answers 500, so it is pending and failed once.
+    http.post(format!("{base}/api/v1/messages"))
+        .header("Origin", common::DEMO_ORIGIN)
+        .bearer_auth(&token)
+        .json(&json!({"client_id": "7f0d2c8a-1b7e-4c3d-8e9f-0a1b2c3d4e5f", "body": "hook me"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let text = scrape_until(&server, "a failed attempt", |text| {
+        value(text, "trustchat_webhooks_total", &[("outcome", "failed")]) >= 1.0
+    })
+    .await;
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+    assert_eq!(
+        value(&text, "trustchat_webhooks_pending", &[]),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "trustchat_webhooks_total", &[("outcome", "sent")]),
+        0.0
+    );
+
+    // The receiver recovers: the retry is sent, nothing is pending.
+    accept.store(true, Ordering::SeqCst);
+    // (The counter moves as the answer comes, the gauge once the store
+    // recorded it.)
+    let text = scrape_until(&server, "the retry sent and recorded", |text| {
+        value(text, "trustchat_webhooks_total", &[("outcome", "sent")]) == 1.0
+            && value(text, "trustchat_webhooks_pending", &[]) == 0.0
+    })
+    .await;
+    assert_eq!(
+        value(
+            &text,
+            "trustchat_webhooks_total",
+            &[("outcome", "given_up")]
+        ),
+        0.0
+    );
+
+    // The socket closed is no longer counted.
+    socket.close(None).await.unwrap();
+    scrape_until(&server, "no customer socket", |text| {
+        value(text, "trustchat_websockets_open", &[("kind", "customer")]) == 0.0
+    })
+    .await;
 }

@@ -1,6 +1,9 @@
 //! `TrustChat.navigate` on the server: the page a customer is on, set over
 //! HTTP or the socket, drives page-prefix rules and shows in the console.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use futures_util::SinkExt as _;

@@ -4,6 +4,9 @@
 //! the document has nothing else, and a real server on a loopback socket
 //! serves exactly the table's methods on each path.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

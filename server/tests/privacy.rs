@@ -4,6 +4,9 @@
 //! `db backup` against a running server's SQLite file, and what an erasure
 //! leaves in the database files: nothing.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod databases;
 
@@ -148,12 +151,17 @@ async fn zoe(live: &Live) -> String {
             client_id: None,
             now_ms: trustchat_server::clock::now_ms(),
             email_due_at: Some(trustchat_server::clock::now_ms() + 3_600_000),
+            webhooks: Default::default(),
         })
         .await
         .unwrap();
     live.state
         .store
-        .close_conversation(&conversation, trustchat_server::clock::now_ms())
+        .close_conversation(
+            &conversation,
+            trustchat_server::clock::now_ms(),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let rated = live
@@ -856,7 +864,7 @@ async fn retention_deletes_conversations_closed_longer_ago_than_the_app_keeps_th
             page_url: None,
             locales: Vec::new(),
         };
-        store.insert_session(&session).await.unwrap();
+        store.insert_session(&session, &[]).await.unwrap();
         let appended = store
             .append_customer_message(trustchat_server::store::NewCustomerMessage {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -869,12 +877,17 @@ async fn retention_deletes_conversations_closed_longer_ago_than_the_app_keeps_th
                 trusted: false,
                 now_ms: opened,
                 routing: Default::default(),
+                webhooks: Default::default(),
             })
             .await
             .unwrap();
         if let Some(closed) = closed {
             store
-                .close_conversation(&appended.message.conversation_id, closed)
+                .close_conversation(
+                    &appended.message.conversation_id,
+                    closed,
+                    &Default::default(),
+                )
                 .await
                 .unwrap();
         }
@@ -999,5 +1012,97 @@ async fn on_postgres_an_erasure_by_the_command_line_reaches_the_running_server()
             (AuditAction::Export, "api-key:backend")
         ]
     );
+    live.shutdown().await;
+}
+
+/// App `demo` with a webhook for every event to a port nothing listens
+/// on: its deliveries wait in the outbox, retrying, with Zoe's words in
+/// their bodies.
+async fn start_with_unreachable_webhook() -> (Live, u16) {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let (demo, other) = keys();
+    let hook = format!(
+        r#"
+[[apps.webhooks]]
+url = "http://127.0.0.1:{port}/hooks/path-secret-4711"
+events = ["conversation.created", "message.created", "conversation.closed", "customer.verified"]
+secret_env = "TRUSTCHAT_TEST_PRIVACY_HOOK"
+"#
+    );
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut config =
+        trustchat_server::Config::from_toml(&config_full(&url, &format!("{demo}{hook}"), &other))
+            .unwrap();
+    config.apps[0].webhooks[0].secret = Some(trustchat_server::webhooks::config::Secret(
+        "whsec-privacy-0123456789abcdef".into(),
+    ));
+    (Live::with_config(config, dir).await, port)
+}
+
+#[tokio::test]
+async fn the_customers_webhook_deliveries_are_exported_and_erased_with_them() {
+    let (live, port) = start_with_unreachable_webhook().await;
+    zoe(&live).await;
+    kim(&live).await;
+
+    // The export names who got (or will get) her data: the webhook's
+    // origin, never its path.
+    let (status, export) = export(&live, json!({"email": "zoe.quixotic@erasure.example"})).await;
+    assert_eq!(status, 200, "{export}");
+    let deliveries = export["profiles"][0]["webhook_deliveries"]
+        .as_array()
+        .unwrap();
+    // Her conversation opened, her 26 messages, the close, the second
+    // conversation (the agent's reply was stored directly, without
+    // webhooks).
+    let events = |name: &str| deliveries.iter().filter(|d| d["event"] == name).count();
+    assert_eq!(events("conversation.created"), 2, "{export}");
+    assert_eq!(events("message.created"), 26, "{export}");
+    for d in deliveries {
+        assert_eq!(d["recipient"], format!("http://127.0.0.1:{port}"));
+        assert_eq!(d["status"], "pending");
+    }
+    assert!(!export.to_string().contains("path-secret-4711"));
+
+    // Before: the outbox holds her words.
+    let before = database_files(&db_path(&live));
+    assert!(!occurrences(&before, "xylophone").is_empty());
+    let outbox = live
+        .state
+        .store
+        .webhook_deliveries("demo", 1_000)
+        .await
+        .unwrap();
+    assert!(outbox.iter().any(|d| d.payload.contains("XYLOPHONE")));
+    assert!(outbox.iter().any(|d| d.payload.contains("marmalade")));
+
+    let (status, report) = erase(&live, json!({"email": "zoe.quixotic@erasure.example"})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["webhook_deliveries"], deliveries.len(), "{report}");
+    // Kim's deliveries wait on; none of Zoe's is left to send, and no
+    // byte of her is in the files.
+    let left = live
+        .state
+        .store
+        .webhook_deliveries("demo", 1_000)
+        .await
+        .unwrap();
+    assert!(!left.is_empty());
+    for d in &left {
+        assert!(!d.payload.to_lowercase().contains("quixotic"), "{d:?}");
+        assert!(!d.payload.contains("XYLOPHONE"), "{d:?}");
+    }
+    let after = database_files(&db_path(&live));
+    for needle in ZOE {
+        assert_eq!(
+            occurrences(&after, needle),
+            Vec::<String>::new(),
+            "{needle:?} is still in the database files"
+        );
+    }
     live.shutdown().await;
 }

@@ -6,6 +6,9 @@
 //! Conversations are made at chosen instants (the store's append takes
 //! the time), from sessions opened over HTTP as customers open them.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use serde_json::{json, Value};
@@ -75,6 +78,7 @@ async fn conversation(
                 trusted: *trusted,
                 now_ms: at(instant),
                 routing: Default::default(),
+                webhooks: Default::default(),
             })
             .await
             .unwrap();
@@ -86,7 +90,7 @@ async fn conversation(
 async fn rated(live: &Live, conversation: &str, rating: i64) {
     let store = &live.state.store;
     store
-        .close_conversation(conversation, 1)
+        .close_conversation(conversation, 1, &Default::default())
         .await
         .unwrap()
         .unwrap();

@@ -4,6 +4,9 @@
 //! customer's conversations (README, "Security model"). Beside each attack,
 //! the legitimate path it must not break.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use futures_util::SinkExt as _;

@@ -2,6 +2,9 @@
 //! the same database, graceful shutdown, and requests hyper refuses before
 //! they reach the router.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead as _, BufReader};

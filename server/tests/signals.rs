@@ -2,6 +2,9 @@
 //! console and the customer's widget hear, how often, and that nobody
 //! signals into a conversation that is not theirs.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use futures_util::SinkExt as _;

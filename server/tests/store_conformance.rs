@@ -5,6 +5,9 @@
 //! The concurrency tests use two store instances on one database, as two
 //! servers would (for SQLite, two writers of one file).
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod databases;
 
 use std::collections::{BTreeSet, HashMap};
@@ -14,9 +17,11 @@ use std::time::{Duration, Instant};
 use trustchat_protocol::{AgentStatus, ConversationStatus, MessageKind, Priority};
 use trustchat_server::store::{
     AgentRecord, AgentSessionRecord, Among, AuditAction, AuditActor, AuditRecord,
-    ConversationFilter, CustomerMatch, CustomerRecord, EmailDone, IdentityKind, NewAgentMessage,
-    NewCustomerMessage, RatingRecord, Reader, ReportDay, RoutingFacts, SavedReplyRecord,
-    SearchQuery, SessionRecord, Store, StoreError, StoreResult, UniqueKey,
+    ConversationFilter, CustomerMatch, CustomerRecord, DeliveryDone, DeliveryRecord,
+    DeliveryStatus, EmailDone, EventType, IdentityKind, NewAgentMessage, NewCustomerMessage,
+    NewDelivery, RatingRecord, Reader, ReportDay, RoutingFacts, SavedReplyRecord, SearchQuery,
+    SessionRecord, Store, StoreError, StoreResult, UniqueKey, WebhookCounts, WebhookSubscription,
+    Webhooks,
 };
 
 /// How long a wait for something that must happen may take.
@@ -75,7 +80,7 @@ fn session_of(customer: &CustomerRecord, trusted: bool) -> SessionRecord {
 
 async fn new_session(store: &dyn Store, customer: &CustomerRecord, trusted: bool) -> SessionRecord {
     let session = session_of(customer, trusted);
-    store.insert_session(&session).await.unwrap();
+    store.insert_session(&session, &[]).await.unwrap();
     session
 }
 
@@ -92,6 +97,7 @@ fn say(session: &SessionRecord, client_id: &str, body: &str, now_ms: i64) -> New
         trusted: session.trusted,
         now_ms,
         routing: Default::default(),
+        webhooks: Default::default(),
     }
 }
 
@@ -111,6 +117,7 @@ fn reply(
         client_id: client_id.map(Into::into),
         now_ms,
         email_due_at: None,
+        webhooks: Default::default(),
     }
 }
 
@@ -118,6 +125,7 @@ fn reply(
 fn emailed_reply(conversation_id: &str, body: &str, now_ms: i64, due: i64) -> NewAgentMessage {
     NewAgentMessage {
         email_due_at: Some(due),
+        webhooks: Default::default(),
         ..reply(conversation_id, None, body, now_ms)
     }
 }
@@ -325,7 +333,7 @@ async fn each_unique_violation_names_its_key() {
         let mut twin = session_of(&a, false);
         twin.token_hash = session.token_hash.clone();
         assert_eq!(
-            taken(store.insert_session(&twin).await),
+            taken(store.insert_session(&twin, &[]).await),
             UniqueKey::SessionToken
         );
 
@@ -408,7 +416,7 @@ async fn sessions_are_stored_updated_and_revoked() {
         upgraded.display_first_name = Some("Ada".into());
         upgraded.display_email = Some("ada@example.com".into());
         upgraded.display_phone = Some("+14155550100".into());
-        store.update_session_identity(&upgraded).await.unwrap();
+        store.update_session_identity(&upgraded, &[]).await.unwrap();
         assert_eq!(
             store.session(&session.id).await.unwrap(),
             Some(upgraded.clone())
@@ -443,14 +451,14 @@ async fn a_sessions_languages_are_kept_and_a_proven_customers_latest_are_found()
             locales: tags(&["fr-CA", "fr", "en"]),
             ..session_of(&ada, true)
         };
-        store.insert_session(&phone).await.unwrap();
+        store.insert_session(&phone, &[]).await.unwrap();
         assert_eq!(store.session(&phone.id).await.unwrap(), Some(phone.clone()));
         // Replaced; an identity update leaves them alone.
         store
             .set_session_locales(&phone.id, &tags(&["de"]))
             .await
             .unwrap();
-        store.update_session_identity(&phone).await.unwrap();
+        store.update_session_identity(&phone, &[]).await.unwrap();
         let read = store.session(&phone.id).await.unwrap().unwrap();
         assert_eq!(read.locales, tags(&["de"]));
 
@@ -461,13 +469,13 @@ async fn a_sessions_languages_are_kept_and_a_proven_customers_latest_are_found()
             created_at: NOW + 10,
             ..session_of(&ada, true)
         };
-        store.insert_session(&laptop).await.unwrap();
+        store.insert_session(&laptop, &[]).await.unwrap();
         let claim = SessionRecord {
             created_at: NOW + 20,
             locales: tags(&["ar"]),
             ..session_of(&ada, false)
         };
-        store.insert_session(&claim).await.unwrap();
+        store.insert_session(&claim, &[]).await.unwrap();
         assert_eq!(
             store.proven_customer_locales(&ada.id).await.unwrap(),
             tags(&["de"])
@@ -565,7 +573,7 @@ async fn a_first_message_opens_a_conversation_and_a_resend_after_the_close_opens
 
         // Closed: a resend finds its message and opens nothing.
         let closed = store
-            .close_conversation(&conversation_id, 2_000)
+            .close_conversation(&conversation_id, 2_000, &Default::default())
             .await
             .unwrap()
             .unwrap();
@@ -575,13 +583,19 @@ async fn a_first_message_opens_a_conversation_and_a_resend_after_the_close_opens
         );
         assert_eq!(
             store
-                .close_conversation(&conversation_id, 2_001)
+                .close_conversation(&conversation_id, 2_001, &Default::default())
                 .await
                 .unwrap(),
             None,
             "closed once"
         );
-        assert_eq!(store.close_conversation("nope", 2_001).await.unwrap(), None);
+        assert_eq!(
+            store
+                .close_conversation("nope", 2_001, &Default::default())
+                .await
+                .unwrap(),
+            None
+        );
         let resent = store
             .append_customer_message(say(&session, "c1", "hello", 2_100))
             .await
@@ -695,7 +709,7 @@ async fn agent_replies_take_the_next_seq_and_keep_their_client_ids() {
 
         // Closed, or unknown: no reply.
         store
-            .close_conversation(&conversation_id, 2_000)
+            .close_conversation(&conversation_id, 2_000, &Default::default())
             .await
             .unwrap();
         assert!(store
@@ -783,7 +797,7 @@ async fn a_session_writes_into_its_own_conversation_and_a_trusted_one_into_the_p
             .unwrap();
         let mut late = late;
         late.trusted = true;
-        store.update_session_identity(&late).await.unwrap();
+        store.update_session_identity(&late, &[]).await.unwrap();
         let after_login = store
             .append_customer_message(say(&late, "t2", "after login", 1_004))
             .await
@@ -805,11 +819,14 @@ async fn a_session_writes_into_its_own_conversation_and_a_trusted_one_into_the_p
 
         // Once the proven one is closed, a trusted reader reads its own
         // open one before the closed proven one.
-        store.close_conversation(&proven_id, 2_000).await.unwrap();
+        store
+            .close_conversation(&proven_id, 2_000, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(current(&late).await, own.message.conversation_id);
         // With nothing open, the newest.
         store
-            .close_conversation(&own.message.conversation_id, 2_001)
+            .close_conversation(&own.message.conversation_id, 2_001, &Default::default())
             .await
             .unwrap();
         assert_eq!(current(&late).await, own.message.conversation_id);
@@ -841,7 +858,7 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
 
         // A claim (setUser) links for the agent's eyes only.
         let claimed = store
-            .link_session_conversations(&laptop.id, &ada.id, false, 1_500)
+            .link_session_conversations(&laptop.id, &ada.id, false, 1_500, &Default::default())
             .await
             .unwrap();
         assert_eq!((claimed.linked, claimed.closed), (1, None));
@@ -871,9 +888,9 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
         laptop.customer_id = ada.id.clone();
         laptop.trusted = true;
         laptop.trusted_until = Some(NOW + 600);
-        store.update_session_identity(&laptop).await.unwrap();
+        store.update_session_identity(&laptop, &[]).await.unwrap();
         let linked = store
-            .link_session_conversations(&laptop.id, &ada.id, true, 2_000)
+            .link_session_conversations(&laptop.id, &ada.id, true, 2_000, &Default::default())
             .await
             .unwrap();
         assert_eq!(linked.linked, 1);
@@ -914,7 +931,7 @@ async fn linking_moves_a_sessions_conversations_and_proof_closes_the_other_prove
         // Proving a session without an open conversation closes nothing.
         let idle = new_session(store, &ada, false).await;
         let nothing = store
-            .link_session_conversations(&idle.id, &ada.id, true, 3_000)
+            .link_session_conversations(&idle.id, &ada.id, true, 3_000, &Default::default())
             .await
             .unwrap();
         assert_eq!((nothing.linked, nothing.closed), (0, None));
@@ -1091,7 +1108,7 @@ async fn only_a_closed_conversation_is_rated_and_rating_again_replaces() {
             None
         );
         store
-            .close_conversation(&conversation, 2_000)
+            .close_conversation(&conversation, 2_000, &Default::default())
             .await
             .unwrap();
         let rated = store
@@ -1385,7 +1402,7 @@ async fn an_email_claim_ends_in_a_retry_a_later_look_or_a_look_at_what_came_mean
             .await
             .unwrap();
         store
-            .close_conversation(&conversation, 50_001)
+            .close_conversation(&conversation, 50_001, &Default::default())
             .await
             .unwrap();
         let claim = store
@@ -1476,7 +1493,7 @@ async fn search_matches_prefixes_of_messages_and_customer_details_within_apps() 
             store.insert_customer(customer).await.unwrap();
             let mut session = session_of(customer, false);
             session.app_id = customer.app_id.clone();
-            store.insert_session(&session).await.unwrap();
+            store.insert_session(&session, &[]).await.unwrap();
             let appended = store
                 .append_customer_message(say(&session, &id(), body, at))
                 .await
@@ -1574,7 +1591,7 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
                 store.insert_customer(&nobody).await.unwrap();
                 session.customer_id = nobody.id.clone();
             }
-            store.insert_session(&session).await.unwrap();
+            store.insert_session(&session, &[]).await.unwrap();
             let mut conversation = String::new();
             for (n, trusted) in trusted.into_iter().enumerate() {
                 let mut message = say(&session, &id(), "hi", at + i64::try_from(n).unwrap());
@@ -1589,7 +1606,10 @@ async fn the_authentication_report_counts_each_conversation_once_per_day_and_app
             }
             made.push(conversation);
         }
-        store.close_conversation(&made[2], 3_000).await.unwrap();
+        store
+            .close_conversation(&made[2], 3_000, &Default::default())
+            .await
+            .unwrap();
         store
             .rate_conversation(
                 &made[2],
@@ -1740,7 +1760,7 @@ async fn agents_and_their_sessions() {
                 .unwrap();
         }
         store
-            .close_conversation(&closing.message.conversation_id, 1_200)
+            .close_conversation(&closing.message.conversation_id, 1_200, &Default::default())
             .await
             .unwrap();
         let live = agent_session(&bea);
@@ -1859,7 +1879,7 @@ async fn routing_assigns_open_conversations_and_counts_them() {
             .unwrap()
             .unwrap();
         store
-            .close_conversation(&conversations[2], 6_100)
+            .close_conversation(&conversations[2], 6_100, &Default::default())
             .await
             .unwrap();
         assert!(store
@@ -1922,7 +1942,7 @@ async fn conversation_views_show_verification_what_was_given_and_unread_counts()
         claimant.display_name = Some("Eve".into());
         claimant.display_email = Some("eve@example.com".into());
         claimant.display_phone = Some("+14155550199".into());
-        store.insert_session(&claimant).await.unwrap();
+        store.insert_session(&claimant, &[]).await.unwrap();
         let claimed = store
             .append_customer_message(say(&claimant, "e1", "it's me, Ada", 1_003))
             .await
@@ -2001,7 +2021,10 @@ async fn conversation_views_show_verification_what_was_given_and_unread_counts()
             [proven_id.clone(), claimed_id.clone()],
             "newest activity first"
         );
-        store.close_conversation(&proven_id, 4_000).await.unwrap();
+        store
+            .close_conversation(&proven_id, 4_000, &Default::default())
+            .await
+            .unwrap();
         let mine: Vec<_> = view(ConversationFilter::AssignedTo(grace.id.clone()), NOW)
             .await
             .into_iter()
@@ -2100,49 +2123,6 @@ async fn ping_answers_and_close_closes() {
 // the first requests one after the other on its first connection), and
 // every task let go at once.
 
-/// Runs statements on the test database beside the store (another
-/// module's table, as the webhooks outbox will be).
-async fn raw(db: &databases::TestDatabase, statements: &[String]) {
-    use sqlx::Connection as _;
-    if db.is_postgres() {
-        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        for sql in statements {
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        for sql in statements {
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-/// Whether the schema has a `webhook_deliveries` table of its own.
-async fn webhook_table_exists(db: &databases::TestDatabase) -> bool {
-    use sqlx::Connection as _;
-    if db.is_postgres() {
-        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        sqlx::query_scalar("SELECT to_regclass('webhook_deliveries') IS NOT NULL")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'webhook_deliveries')",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-    }
-}
-
 /// Rows of `webhook_deliveries` left, by id, sorted.
 async fn webhook_ids(db: &databases::TestDatabase) -> Vec<String> {
     use sqlx::Connection as _;
@@ -2183,17 +2163,17 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
         // A phone given beside an email stays with the session.
         let mut trusted = session_of(&proven, true);
         trusted.display_phone = Some("+14155550188".into());
-        store.insert_session(&trusted).await.unwrap();
+        store.insert_session(&trusted, &[]).await.unwrap();
         let mut claiming = session_of(&claimed, false);
         claiming.page_url = Some("https://shop.example/orders".into());
         claiming.locales = vec!["fr".into(), "en".into()];
-        store.insert_session(&claiming).await.unwrap();
+        store.insert_session(&claiming, &[]).await.unwrap();
         let mut grace_session = session_of(&grace, false);
         grace_session.display_email = grace.email.clone();
-        store.insert_session(&grace_session).await.unwrap();
+        store.insert_session(&grace_session, &[]).await.unwrap();
         let mut other_session = session_of(&elsewhere, false);
         other_session.app_id = "other".into();
-        store.insert_session(&other_session).await.unwrap();
+        store.insert_session(&other_session, &[]).await.unwrap();
 
         let proven_conv = store
             .append_customer_message(say(&trusted, &id(), "where is my parcel", 1_000))
@@ -2210,7 +2190,10 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
             .mark_read(&grace_agent.id, &proven_conv, 1)
             .await
             .unwrap();
-        store.close_conversation(&proven_conv, 1_200).await.unwrap();
+        store
+            .close_conversation(&proven_conv, 1_200, &Default::default())
+            .await
+            .unwrap();
         store
             .rate_conversation(
                 &proven_conv,
@@ -2292,7 +2275,7 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
             .customer_data("demo", &CustomerMatch::Phone("+14155550188".into()))
             .await
             .unwrap();
-        assert_eq!(by_session_phone.customers, [proven.clone()]);
+        assert_eq!(by_session_phone.customers, std::slice::from_ref(&proven));
         let by_id = store
             .customer_data("demo", &CustomerMatch::Id(grace.id.clone()))
             .await
@@ -2311,26 +2294,36 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
             .customers
             .is_empty());
 
-        // Another module's outbox, when it exists, loses the customer's
-        // rows. Made here as the hook expects it, unless a migration made
-        // the real one (then its own tests put deliveries in it).
-        let stand_in = !webhook_table_exists(&db).await;
-        if stand_in {
-            raw(
-                &db,
-                &[
-                    "CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, customer_id TEXT, \
-                     conversation_id TEXT, payload TEXT)"
-                        .into(),
-                    format!(
-                        "INSERT INTO webhook_deliveries VALUES ('w1', '{}', NULL, 'x'), \
-                         ('w2', NULL, '{claimed_conv}', 'x'), ('w3', '{}', '{grace_conv}', 'x')",
-                        proven.id, grace.id
-                    ),
-                ],
-            )
-            .await;
-        }
+        // The webhook outbox loses the customer's deliveries, pending or
+        // done: `customer.verified` is keyed by the customer, the other
+        // events by the conversation. Grace's stays.
+        let verified = NewDelivery {
+            event_type: EventType::CustomerVerified,
+            ..delivery(HOOK_A, &proven.id, 1_000)
+        };
+        let ada_message = delivery(HOOK_A, &claimed_conv, 1_001);
+        let grace_message = delivery(HOOK_A, &grace_conv, 1_002);
+        store
+            .enqueue_webhook_deliveries(&[
+                verified.clone(),
+                ada_message.clone(),
+                grace_message.clone(),
+            ])
+            .await
+            .unwrap();
+        // An export lists them: whom the customer's data went to.
+        let before = store
+            .customer_data("demo", &CustomerMatch::Email(email.into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            before
+                .webhook_deliveries
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>(),
+            [verified.id.as_str(), ada_message.id.as_str()]
+        );
 
         let erased = store
             .erase_customers("demo", &CustomerMatch::Email(email.into()), &actor())
@@ -2352,10 +2345,11 @@ async fn a_customers_data_is_read_whole_and_erased_leaving_everyone_else() {
             (3, 1, 1, 1)
         );
         assert!(erased.wal_cleared);
-        if stand_in {
-            assert_eq!(erased.webhook_deliveries, 2);
-            assert_eq!(webhook_ids(&db).await, ["w3"]);
-        }
+        assert_eq!(erased.webhook_deliveries, 2);
+        assert_eq!(
+            webhook_ids(&db).await,
+            std::slice::from_ref(&grace_message.id)
+        );
 
         // Nothing of Ada is left in this app.
         for customer in [&proven, &claimed] {
@@ -2489,7 +2483,7 @@ async fn retention_purges_conversations_closed_before_the_cutoff_only() {
         store.insert_customer(&other_customer).await.unwrap();
         let mut other_session = session_of(&other_customer, false);
         other_session.app_id = "other".into();
-        store.insert_session(&other_session).await.unwrap();
+        store.insert_session(&other_session, &[]).await.unwrap();
         let agent = new_agent(store, "bea@support.example", "Bea").await;
         let agent_id = &agent.id;
         // A conversation of the session, two messages, read by the agent,
@@ -2508,7 +2502,7 @@ async fn retention_purges_conversations_closed_before_the_cutoff_only() {
             store.mark_read(agent_id, &conversation, 1).await.unwrap();
             if let Some(closed) = closed {
                 store
-                    .close_conversation(&conversation, closed)
+                    .close_conversation(&conversation, closed, &Default::default())
                     .await
                     .unwrap();
             }
@@ -3120,9 +3114,23 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
         );
     }
     applied.sort();
+    // Every migration of the directory, numbered from 1.
+    let all: Vec<i64> =
+        (1..=std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "sql")
+            })
+            .count() as i64)
+            .collect();
+    assert!(all.len() >= 10);
     assert_eq!(
         applied,
-        [vec![], vec![], vec![], vec![1, 2, 3, 4, 5, 6, 7, 8, 10]],
+        [vec![], vec![], vec![], all],
         "applied once, all by one server"
     );
     // And two servers at once on the migrated database.
@@ -3131,4 +3139,517 @@ async fn servers_starting_at_once_migrate_a_fresh_postgres_database_once() {
     b.ping().await.unwrap();
     a.close().await;
     b.close().await;
+}
+
+// Webhooks (issue 15): the outbox the store fills in the events' own
+// transactions, and the worker's claims.
+
+const HOOK_A: &str = "https://a.example/hooks";
+const HOOK_B: &str = "https://b.example/hooks";
+
+/// Webhook A takes every event; B only `message.created`.
+fn two_webhooks() -> Webhooks {
+    Webhooks(vec![
+        WebhookSubscription {
+            url: HOOK_A.into(),
+            events: EventType::ALL.to_vec(),
+        },
+        WebhookSubscription {
+            url: HOOK_B.into(),
+            events: vec![EventType::MessageCreated],
+        },
+    ])
+}
+
+/// The app's outbox, oldest first, as (url, event type, order key).
+async fn outbox(store: &dyn Store, app: &str) -> Vec<DeliveryRecord> {
+    let mut listed = store.webhook_deliveries(app, 1_000).await.unwrap();
+    listed.reverse();
+    listed
+}
+
+fn kinds(listed: &[DeliveryRecord]) -> Vec<(&str, &str)> {
+    listed
+        .iter()
+        .map(|d| (d.url.as_str(), d.event_type.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn events_enqueue_their_webhook_deliveries_with_them() {
+    for db in databases::fresh("webhook_events").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let hooks = two_webhooks();
+        let customer = new_customer(store, None).await;
+        let session = new_session(store, &customer, false).await;
+
+        // Without webhooks, nothing.
+        let mut quiet = say(&session, &id(), "no hooks", 500);
+        quiet.app_id = "other".into();
+        store.append_customer_message(quiet).await.unwrap();
+        assert!(outbox(store, "other").await.is_empty());
+        assert!(outbox(store, "demo").await.is_empty());
+        let conversation = store
+            .current_conversation(&reader(&session))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .close_conversation(&conversation.id, 600, &Webhooks::NONE)
+            .await
+            .unwrap();
+
+        // A first message: the conversation, then the message (to both).
+        let mut first = say(&session, "c-1", "hello", 1_000);
+        first.webhooks = hooks.clone();
+        let opened = store.append_customer_message(first.clone()).await.unwrap();
+        let conversation = opened.message.conversation_id.clone();
+        let listed = outbox(store, "demo").await;
+        assert_eq!(
+            kinds(&listed),
+            [
+                (HOOK_A, "conversation.created"),
+                (HOOK_A, "message.created"),
+                (HOOK_B, "message.created"),
+            ]
+        );
+        for d in &listed {
+            assert_eq!(d.order_key, conversation);
+            assert_eq!(d.status, DeliveryStatus::Pending);
+            assert_eq!(
+                (d.attempts, d.created_at, d.next_attempt_at),
+                (0, 1_000, 1_000)
+            );
+            assert_eq!(d.app_id, "demo");
+        }
+        assert!(listed[0].seq < listed[1].seq && listed[1].seq < listed[2].seq);
+        assert_eq!(listed[1].event_id, listed[2].event_id);
+        assert_ne!(listed[1].id, listed[2].id);
+        assert_eq!(listed[1].payload, listed[2].payload);
+        let body: serde_json::Value = serde_json::from_str(&listed[1].payload).unwrap();
+        assert_eq!(body["type"], "message.created");
+        assert_eq!(body["id"], listed[1].event_id.as_str());
+        assert_eq!(body["data"]["message"]["id"], opened.message.id.as_str());
+        assert_eq!(body["data"]["message"]["seq"], 1);
+        assert_eq!(body["data"]["message"]["trusted"], false);
+        assert_eq!(body["data"]["customer_id"], customer.id.as_str());
+        let created: serde_json::Value = serde_json::from_str(&listed[0].payload).unwrap();
+        assert_eq!(created["data"]["conversation"]["id"], conversation.as_str());
+        assert_eq!(created["data"]["conversation"]["status"], "open");
+
+        // A resend stores nothing, so announces nothing.
+        let resent = store.append_customer_message(first).await.unwrap();
+        assert!(!resent.created);
+        assert_eq!(outbox(store, "demo").await.len(), 3);
+
+        // An agent's reply; then the close, to A only.
+        let mut answer = reply(&conversation, None, "hi!", 2_000);
+        answer.webhooks = hooks.clone();
+        store.append_agent_message(answer).await.unwrap().unwrap();
+        store
+            .close_conversation(&conversation, 3_000, &hooks)
+            .await
+            .unwrap()
+            .unwrap();
+        // Closing again closes nothing and announces nothing.
+        assert_eq!(
+            store
+                .close_conversation(&conversation, 3_001, &hooks)
+                .await
+                .unwrap(),
+            None
+        );
+        let listed = outbox(store, "demo").await;
+        assert_eq!(
+            kinds(&listed[3..]),
+            [
+                (HOOK_A, "message.created"),
+                (HOOK_B, "message.created"),
+                (HOOK_A, "conversation.closed"),
+            ]
+        );
+        let closed: serde_json::Value = serde_json::from_str(&listed[5].payload).unwrap();
+        assert_eq!(closed["data"]["conversation"]["closed_at"], 3_000);
+        assert_eq!(listed[5].created_at, 3_000);
+
+        // A session's proof comes with the session, and with its update.
+        let ada = new_customer(store, Some("u-ada")).await;
+        let phone = session_of(&ada, true);
+        let verified = NewDelivery {
+            id: id(),
+            event_id: id(),
+            app_id: "demo".into(),
+            url: HOOK_A.into(),
+            event_type: EventType::CustomerVerified,
+            order_key: ada.id.clone(),
+            payload: "{\"type\":\"customer.verified\"}".into(),
+            created_at: 4_000,
+        };
+        store
+            .insert_session(&phone, std::slice::from_ref(&verified))
+            .await
+            .unwrap();
+        let mut laptop = new_session(store, &ada, false).await;
+        let typed = store
+            .append_customer_message(say(&laptop, "l-1", "on my laptop", 4_100))
+            .await
+            .unwrap();
+        let proven = store
+            .append_customer_message(say(&phone, "p-1", "on my phone", 4_200))
+            .await
+            .unwrap();
+        laptop.trusted = true;
+        laptop.trusted_until = Some(NOW + 600);
+        laptop.sub = Some("u-ada".into());
+        let again = NewDelivery {
+            id: id(),
+            created_at: 5_000,
+            ..verified.clone()
+        };
+        store
+            .update_session_identity(&laptop, std::slice::from_ref(&again))
+            .await
+            .unwrap();
+        // The login proves the laptop's conversation and closes the
+        // phone's: its close is announced with the link.
+        let linked = store
+            .link_session_conversations(&laptop.id, &ada.id, true, 5_000, &hooks)
+            .await
+            .unwrap();
+        assert_eq!(
+            linked.closed.map(|c| c.id),
+            Some(proven.message.conversation_id.clone())
+        );
+        let listed = outbox(store, "demo").await;
+        assert_eq!(
+            kinds(&listed[6..]),
+            [
+                (HOOK_A, "customer.verified"),
+                (HOOK_A, "customer.verified"),
+                (HOOK_A, "conversation.closed"),
+            ]
+        );
+        assert_eq!(listed[6].id, verified.id);
+        assert_eq!(listed[6].payload, verified.payload);
+        assert_eq!(listed[7].id, again.id);
+        assert_eq!(listed[8].order_key, proven.message.conversation_id);
+        assert_ne!(listed[8].order_key, typed.message.conversation_id);
+
+        // The newest first, at most `limit`.
+        let newest = store.webhook_deliveries("demo", 2).await.unwrap();
+        assert_eq!(
+            newest.iter().map(|d| d.seq).collect::<Vec<_>>(),
+            [listed[8].seq, listed[7].seq]
+        );
+        assert_eq!(
+            store.webhook_delivery_counts().await.unwrap(),
+            WebhookCounts {
+                pending: 9,
+                delivered: 0,
+                failed: 0
+            }
+        );
+        store.close().await;
+    }
+}
+
+/// A delivery of `key` to `url` at `at`.
+fn delivery(url: &str, key: &str, at: i64) -> NewDelivery {
+    NewDelivery {
+        id: id(),
+        event_id: id(),
+        app_id: "demo".into(),
+        url: url.into(),
+        event_type: EventType::MessageCreated,
+        order_key: key.into(),
+        payload: format!("{{\"key\":\"{key}\",\"at\":{at}}}"),
+        created_at: at,
+    }
+}
+
+fn done(status: DeliveryStatus, at: i64, next: Option<i64>, http: Option<i64>) -> DeliveryDone {
+    DeliveryDone {
+        at,
+        status,
+        next_attempt_at: next,
+        http_status: http,
+        error: (status != DeliveryStatus::Delivered).then(|| format!("HTTP {http:?}")),
+    }
+}
+
+#[tokio::test]
+async fn webhook_claims_keep_each_keys_order_and_end_delivered_retried_or_failed() {
+    for db in databases::fresh("webhook_claims").await {
+        eprintln!("on {}", db.backend);
+        let store = db.store().await;
+        let store = store.as_ref();
+        let a1 = delivery(HOOK_A, "k", 1_000);
+        let a2 = delivery(HOOK_A, "k", 1_001);
+        let a3 = delivery(HOOK_A, "k", 1_002);
+        let b1 = delivery(HOOK_A, "other", 1_003);
+        // Another webhook with the same key is ordered on its own.
+        let c1 = delivery(HOOK_B, "k", 1_004);
+        store
+            .enqueue_webhook_deliveries(&[
+                a1.clone(),
+                a2.clone(),
+                a3.clone(),
+                b1.clone(),
+                c1.clone(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(store.next_webhook_due().await.unwrap(), Some(1_000));
+        assert_eq!(
+            store.claim_webhook_delivery(999, 9_000).await.unwrap(),
+            None
+        );
+
+        // One per key at a time, the first by due time.
+        let mut claimed = Vec::new();
+        while let Some(claim) = store.claim_webhook_delivery(2_000, 9_000).await.unwrap() {
+            assert_eq!(claim.lease_until, 9_000);
+            assert_eq!(claim.delivery.attempts, 1);
+            assert_eq!(claim.delivery.next_attempt_at, 9_000);
+            claimed.push(claim);
+        }
+        let ids: Vec<&str> = claimed.iter().map(|c| c.delivery.id.as_str()).collect();
+        assert_eq!(ids, [a1.id.as_str(), b1.id.as_str(), c1.id.as_str()]);
+        assert_eq!(claimed[0].delivery.payload, a1.payload);
+        // a2 waits behind a1; the claimed ones are due at their lease's end.
+        assert_eq!(store.next_webhook_due().await.unwrap(), Some(9_000));
+
+        // A failure: a1 is retried at 20,000, and a2 and a3 wait for it.
+        assert!(store
+            .finish_webhook_delivery(
+                claimed[0].delivery.seq,
+                9_000,
+                &done(DeliveryStatus::Pending, 2_500, Some(20_000), Some(500)),
+            )
+            .await
+            .unwrap());
+        // b1 delivered; c1's claim runs out (its server stopped).
+        assert!(store
+            .finish_webhook_delivery(
+                claimed[1].delivery.seq,
+                9_000,
+                &done(DeliveryStatus::Delivered, 2_600, None, Some(204)),
+            )
+            .await
+            .unwrap());
+        assert_eq!(
+            store.claim_webhook_delivery(8_999, 30_000).await.unwrap(),
+            None
+        );
+        let c1_again = store
+            .claim_webhook_delivery(9_000, 30_000)
+            .await
+            .unwrap()
+            .expect("the lease ran out");
+        assert_eq!(
+            (c1_again.delivery.id.as_str(), c1_again.delivery.attempts),
+            (c1.id.as_str(), 2)
+        );
+        // The old claim no longer records anything.
+        assert!(!store
+            .finish_webhook_delivery(
+                claimed[2].delivery.seq,
+                9_000,
+                &done(DeliveryStatus::Delivered, 9_100, None, Some(200)),
+            )
+            .await
+            .unwrap());
+        assert!(store
+            .finish_webhook_delivery(
+                c1_again.delivery.seq,
+                30_000,
+                &done(DeliveryStatus::Delivered, 9_200, None, Some(200)),
+            )
+            .await
+            .unwrap());
+
+        assert_eq!(store.next_webhook_due().await.unwrap(), Some(20_000));
+        assert_eq!(
+            store.claim_webhook_delivery(19_999, 50_000).await.unwrap(),
+            None
+        );
+        let a1_again = store
+            .claim_webhook_delivery(20_000, 50_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a1_again.delivery.id.as_str(), a1_again.delivery.attempts),
+            (a1.id.as_str(), 2)
+        );
+        assert_eq!(a1_again.delivery.last_status, Some(500));
+        // Given up: a2 goes.
+        assert!(store
+            .finish_webhook_delivery(
+                a1_again.delivery.seq,
+                50_000,
+                &done(DeliveryStatus::Failed, 20_100, None, None),
+            )
+            .await
+            .unwrap());
+        let a2_claim = store
+            .claim_webhook_delivery(20_200, 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a2_claim.delivery.id, a2.id);
+        assert!(store
+            .finish_webhook_delivery(
+                a2_claim.delivery.seq,
+                60_000,
+                &done(DeliveryStatus::Delivered, 20_300, None, Some(200)),
+            )
+            .await
+            .unwrap());
+
+        let listed = outbox(store, "demo").await;
+        let by_id = |id: &str| listed.iter().find(|d| d.id == id).unwrap().clone();
+        let failed = by_id(&a1.id);
+        assert_eq!(failed.status, DeliveryStatus::Failed);
+        assert_eq!((failed.attempts, failed.last_attempt_at), (2, Some(20_100)));
+        assert_eq!(failed.last_error.as_deref(), Some("HTTP None"));
+        assert_eq!(failed.delivered_at, None);
+        let delivered = by_id(&b1.id);
+        assert_eq!(delivered.status, DeliveryStatus::Delivered);
+        assert_eq!(
+            (
+                delivered.delivered_at,
+                delivered.last_status,
+                delivered.last_error
+            ),
+            (Some(2_600), Some(204), None)
+        );
+        assert_eq!(by_id(&a3.id).status, DeliveryStatus::Pending);
+        assert_eq!(
+            store.webhook_delivery_counts().await.unwrap(),
+            WebhookCounts {
+                pending: 1,
+                delivered: 3,
+                failed: 1
+            }
+        );
+
+        // Pruning takes what is done, before the time, and never what is pending.
+        assert_eq!(store.prune_webhook_deliveries(1_002).await.unwrap(), 2);
+        let left: Vec<String> = outbox(store, "demo")
+            .await
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(left, [a3.id.clone(), b1.id.clone(), c1.id.clone()]);
+        assert_eq!(store.prune_webhook_deliveries(i64::MAX).await.unwrap(), 2);
+        assert_eq!(
+            store.webhook_delivery_counts().await.unwrap(),
+            WebhookCounts {
+                pending: 1,
+                delivered: 0,
+                failed: 0
+            }
+        );
+        assert!(store
+            .webhook_deliveries("other", 10)
+            .await
+            .unwrap()
+            .is_empty());
+        store.close().await;
+    }
+}
+
+/// Of one key: the delivery in flight, and the last one done (indexes).
+type InFlight = (Option<usize>, Option<usize>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_claiming_webhook_deliveries_at_once_take_each_once_in_order() {
+    for db in databases::fresh("webhook_concurrent").await {
+        eprintln!("on {}", db.backend);
+        let servers = two_servers(&db).await;
+        // Eight conversations of six deliveries each, interleaved.
+        let mut all = Vec::new();
+        for n in 0..6 {
+            for key in 0..8 {
+                all.push(delivery(HOOK_A, &format!("conversation-{key}"), 1_000 + n));
+            }
+        }
+        servers[0].enqueue_webhook_deliveries(&all).await.unwrap();
+        let order: HashMap<String, (String, usize)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.clone(), (d.order_key.clone(), i)))
+            .collect();
+        let order = Arc::new(order);
+        // Per key: the delivery in flight, and the last one done.
+        let state: Arc<std::sync::Mutex<HashMap<String, InFlight>>> = Arc::default();
+        let start = Arc::new(tokio::sync::Barrier::new(4));
+        let workers: Vec<_> = (0..4)
+            .map(|n| {
+                let store = Arc::clone(&servers[n % 2]);
+                let start = Arc::clone(&start);
+                let order = Arc::clone(&order);
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let mut done_here = Vec::new();
+                    let deadline = Instant::now() + PATIENCE;
+                    loop {
+                        let Some(claim) =
+                            store.claim_webhook_delivery(5_000, 999_000).await.unwrap()
+                        else {
+                            if store.next_webhook_due().await.unwrap().is_none() {
+                                break;
+                            }
+                            assert!(Instant::now() < deadline, "stuck");
+                            tokio::task::yield_now().await;
+                            continue;
+                        };
+                        let (key, index) = order[&claim.delivery.id].clone();
+                        {
+                            let mut state = state.lock().unwrap();
+                            let entry = state.entry(key.clone()).or_default();
+                            assert_eq!(entry.0, None, "two deliveries of {key} at once");
+                            assert!(
+                                entry.1.is_none_or(|last| last < index),
+                                "{key}: {index} after {:?}",
+                                entry.1
+                            );
+                            entry.0 = Some(index);
+                        }
+                        tokio::task::yield_now().await;
+                        // Marked done before the outcome commits: a claim
+                        // of the next can only come after that commit.
+                        {
+                            let mut state = state.lock().unwrap();
+                            let entry = state.get_mut(&key).unwrap();
+                            *entry = (None, Some(index));
+                        }
+                        assert!(store
+                            .finish_webhook_delivery(
+                                claim.delivery.seq,
+                                claim.lease_until,
+                                &done(DeliveryStatus::Delivered, 6_000, None, Some(200)),
+                            )
+                            .await
+                            .unwrap());
+                        done_here.push(index);
+                    }
+                    done_here
+                })
+            })
+            .collect();
+        let mut delivered = Vec::new();
+        for worker in workers {
+            delivered.extend(worker.await.unwrap());
+        }
+        delivered.sort_unstable();
+        assert_eq!(delivered, (0..all.len()).collect::<Vec<_>>(), "each once");
+        for server in servers {
+            server.close().await;
+        }
+    }
 }

@@ -4,6 +4,9 @@
 //! reaches nothing of another's, over HTTP and on the WebSocket, and the
 //! answer is the same 404 as for something that does not exist.
 
+// A test's unwrap is its assertion.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use serde_json::{json, Value};

@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn configs() {
         let origin = "https://shop.example";
-        let cases: &[Case] = &[
+        let cases: &[Case<'_>] = &[
             (Some("demo"), None, Ok(("demo", "https://shop.example"))),
             (
                 Some("my_app-2"),

@@ -493,11 +493,11 @@ impl Widget {
                         availability,
                         next_open_at,
                     }) => effects = self.available(*availability, *next_open_at),
-                    ChatInput::Wake => {
-                        if self.poll_at.is_some_and(|at| at <= now) && !self.chat.live() {
-                            self.poll_at = Some(now + POLL_MS);
-                            effects.push(Poll);
-                        }
+                    ChatInput::Wake
+                        if self.poll_at.is_some_and(|at| at <= now) && !self.chat.live() =>
+                    {
+                        self.poll_at = Some(now + POLL_MS);
+                        effects.push(Poll);
                     }
                     _ => {}
                 }

@@ -71,8 +71,8 @@ fn user_input(name: &str, email: Option<&str>, phone: Option<&str>) -> UserInput
 /// outcome (`Ok` or the error code) and the events emitted.
 fn check(
     d: &Rc<Driver<Memory>>,
-    call: Call,
-    replies: &[Reply],
+    call: Call<'_>,
+    replies: &[Reply<'_>],
     sent: &[&str],
     outcome: Result<(), Code>,
     events: &[&str],
@@ -650,7 +650,7 @@ fn without_a_fresh_token_the_trust_lapses_at_its_end() {
         Code,
     );
     let upgrade = [IDENTITY, r#" [tok-jwt] {"jwt":"fresh.jwt"}"#].concat();
-    let cases: &[Case] = &[
+    let cases: &[Case<'_>] = &[
         (false, None, &[], &[], Code::TokenExpired),
         (
             true,
@@ -940,7 +940,7 @@ fn onboarding_form() {
         d.ports().focus.borrow().last(),
         Some(&crate::core::Focus::Field("name"))
     );
-    let server_down: &[Reply] = &[Reply::Unreachable];
+    let server_down: &[Reply<'_>] = &[Reply::Unreachable];
     let sent = [
         r#"POST http://s/api/v1/apps/demo/sessions {"user":{"name":"Ada","email":"ada@example.com"}}"#,
     ];

@@ -190,10 +190,7 @@ impl Ui {
     /// the panel.
     pub fn mount(dispatch: Dispatch) -> Option<Ui> {
         let document = web_sys::window()?.document()?;
-        let (host, root, launcher) = match adopt(&document) {
-            Some(found) => found,
-            None => return None,
-        };
+        let (host, root, launcher) = adopt(&document)?;
         child(&document, &root, "style", &[])?.set_text_content(Some(CSS));
         let frame = markup(&document, &root, PANEL)?;
         let panel = part(&frame, "panel")?;

@@ -504,8 +504,8 @@ async fn close(
     auth: AgentSession,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
-    assigned_to(&state, &auth, &id).await?;
-    chat::close_conversation(state.ctx(), &id).await?;
+    let conversation = assigned_to(&state, &auth, &id).await?;
+    chat::close_conversation(state.ctx(), &conversation).await?;
     summary(&state, &id).await
 }
 

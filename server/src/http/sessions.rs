@@ -82,8 +82,19 @@ async fn create(
     let identity = requested_identity(&state, &app, request).await?;
     let now = clock::now_secs();
     let locales = locales(&headers);
-    let opened =
-        identity::open_session(state.store.as_ref(), &app.id, &identity, &locales, now).await?;
+    let webhooks = state.config.webhooks(&app.id);
+    let opened = identity::open_session(
+        state.store.as_ref(),
+        &app.id,
+        &identity,
+        &locales,
+        now,
+        webhooks,
+    )
+    .await?;
+    if opened.session.trusted && !webhooks.0.is_empty() {
+        state.webhook_wake.enqueued();
+    }
     tracing::debug!(session = %opened.session.id, customer = %opened.customer.id, app = %app.id,
         trusted = opened.session.trusted, "session opened");
     if opened.session.trusted {
@@ -137,8 +148,13 @@ async fn change_identity(
         &identity,
         &locales,
         now,
+        state.config.webhooks(&auth.app.id),
     )
     .await?;
+    if !state.config.webhooks(&auth.app.id).0.is_empty() {
+        // A proof's `customer.verified`, a conversation the link closed.
+        state.webhook_wake.enqueued();
+    }
     tracing::debug!(session = %changed.session.id, customer = %changed.customer.id,
         new_session = changed.new_token.is_some(), trusted = changed.session.trusted, "identity changed");
     if changed.new_token.is_some() {

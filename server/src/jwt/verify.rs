@@ -229,12 +229,13 @@ impl Verifier {
     pub fn verify(&self, token: &str, now_unix: u64) -> Result<VerifiedToken, Refusal> {
         self.with_ring(|ring| {
             let (parts, key) = self.check_signature(ring, token)?;
-            let claims: compact::Claims = compact::parse_object(&parts.payload).map_err(|e| {
-                Refusal::new(
-                    Reason::MalformedToken,
-                    format!("the payload is not a JSON object: {e}"),
-                )
-            })?;
+            let claims: compact::Claims<'_> =
+                compact::parse_object(&parts.payload).map_err(|e| {
+                    Refusal::new(
+                        Reason::MalformedToken,
+                        format!("the payload is not a JSON object: {e}"),
+                    )
+                })?;
             let identity = check_claims(&self.policy, claims, now_unix)?;
             Ok(VerifiedToken {
                 header_json: parts.header_json,
@@ -371,7 +372,7 @@ fn check_signature<'t, 'r>(
 ) -> Result<(Compact<'t>, &'r Key), Refusal> {
     let parts = compact::split(token, MAX_TOKEN_BYTES)
         .map_err(|m| Refusal::new(Reason::MalformedToken, m))?;
-    let header: compact::Header = compact::parse_object(&parts.header_json).map_err(|e| {
+    let header: compact::Header<'_> = compact::parse_object(&parts.header_json).map_err(|e| {
         Refusal::new(
             Reason::MalformedToken,
             format!("the header is not a JSON object: {e}"),

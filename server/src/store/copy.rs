@@ -196,6 +196,29 @@ const TABLES: &[Table] = &[
             ("detail", Text),
         ],
     },
+    // The webhook outbox, pending deliveries included: copied in `seq`
+    // order, the target numbers them again in that order.
+    Table {
+        name: "webhook_deliveries",
+        order: "seq",
+        columns: &[
+            ("id", Text),
+            ("event_id", Text),
+            ("app_id", Text),
+            ("url", Text),
+            ("event_type", Text),
+            ("order_key", Text),
+            ("payload", Text),
+            ("created_at", Int),
+            ("status", Text),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("last_attempt_at", Int),
+            ("last_status", Int),
+            ("last_error", Text),
+            ("delivered_at", Int),
+        ],
+    },
 ];
 
 /// One value of a row.

@@ -16,6 +16,8 @@ use trustchat_protocol::Priority;
 use trustchat_protocol::{AgentStatus, Author, ConversationStatus, MessageKind};
 
 pub mod backup;
+pub use trustchat_protocol::webhook::EventType;
+
 pub mod copy;
 pub mod postgres;
 pub mod privacy;
@@ -301,6 +303,10 @@ pub struct NewCustomerMessage {
     /// queue ever sees a new conversation without its rule's team,
     /// priority and hold.
     pub routing: RoutingFacts,
+    /// The app's webhooks: the store enqueues `conversation.created` (when
+    /// the message opens one) and `message.created` for those that take
+    /// them, in the message's transaction.
+    pub webhooks: Webhooks,
 }
 
 /// An agent's message to store in an open conversation.
@@ -327,6 +333,205 @@ pub struct NewAgentMessage {
     /// time plus the app's `unread_delay_secs`. `None`: this reply asks
     /// for no email (the app sends none, or it is an automatic message).
     pub email_due_at: Option<i64>,
+    /// The app's webhooks: the store enqueues `message.created` for those
+    /// that take it, in the message's transaction.
+    pub webhooks: Webhooks,
+}
+
+/// The webhooks of an app (`[[apps.webhooks]]`): each one's URL, its key
+/// in the outbox, and the events it takes. The domain hands them to the
+/// store methods that commit events, and the store enqueues one delivery
+/// per webhook that takes the event in the event's own transaction
+/// ([`crate::webhooks::event`] makes the rows), so a crash cannot keep
+/// the event and lose its deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Webhooks(pub Vec<WebhookSubscription>);
+
+/// One webhook of [`Webhooks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSubscription {
+    /// Where deliveries go; the webhook's key.
+    pub url: String,
+    /// The events it takes.
+    pub events: Vec<EventType>,
+}
+
+impl Webhooks {
+    /// No webhook.
+    pub const NONE: Webhooks = Webhooks(Vec::new());
+
+    /// Every event to each of `urls` (tests, mostly).
+    pub fn all(urls: &[&str]) -> Webhooks {
+        Webhooks(
+            urls.iter()
+                .map(|url| WebhookSubscription {
+                    url: (*url).to_owned(),
+                    events: EventType::ALL.to_vec(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The URLs of the webhooks that take `event`.
+    pub fn urls(&self, event: EventType) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |hook| hook.events.contains(&event))
+            .map(|hook| hook.url.as_str())
+    }
+
+    /// Whether any webhook takes `event`.
+    pub fn takes(&self, event: EventType) -> bool {
+        self.urls(event).next().is_some()
+    }
+}
+
+/// A delivery to put in the webhook outbox: one event for one webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The delivery's id (UUID v4), the `TrustChat-Delivery` header.
+    pub id: String,
+    /// The event's id, the same in its deliveries to every webhook.
+    pub event_id: String,
+    /// The app.
+    pub app_id: String,
+    /// The webhook.
+    pub url: String,
+    /// What happened.
+    pub event_type: EventType,
+    /// Deliveries of one webhook and key go out in the order they were
+    /// enqueued: the conversation's id, or the customer's.
+    pub order_key: String,
+    /// The JSON body.
+    pub payload: String,
+    /// When the event happened (Unix milliseconds): due at once, and
+    /// retried until `retry_for_secs` after.
+    pub created_at: i64,
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt, a retry, or in flight.
+    Pending,
+    /// A 2xx answer came.
+    Delivered,
+    /// Given up.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(value: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == value)
+    }
+}
+
+/// A delivery of the webhook outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The order of enqueuing.
+    pub seq: i64,
+    /// The delivery's id.
+    pub id: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The app.
+    pub app_id: String,
+    /// The webhook.
+    pub url: String,
+    /// The event's type as stored (`message.created`).
+    pub event_type: String,
+    /// The ordering key.
+    pub order_key: String,
+    /// The JSON body.
+    pub payload: String,
+    /// When the event happened, Unix milliseconds.
+    pub created_at: i64,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts started.
+    pub attempts: i64,
+    /// When a pending one is due (the end of the claim while in flight).
+    pub next_attempt_at: i64,
+    /// When the last attempt ended.
+    pub last_attempt_at: Option<i64>,
+    /// The HTTP status of the last answer.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<i64>,
+}
+
+/// A delivery the webhook worker claimed
+/// ([`Store::claim_webhook_delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryClaim {
+    /// The delivery, its `attempts` counting this one.
+    pub delivery: DeliveryRecord,
+    /// The end of the claim (Unix milliseconds), which also names it: the
+    /// delivery is due again then, should the worker never finish.
+    pub lease_until: i64,
+}
+
+/// What an attempt at a claimed delivery came to
+/// ([`Store::finish_webhook_delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryDone {
+    /// When the attempt ended, Unix milliseconds.
+    pub at: i64,
+    /// Delivered, failed for good, or still pending.
+    pub status: DeliveryStatus,
+    /// When to try again (pending).
+    pub next_attempt_at: Option<i64>,
+    /// The answer's HTTP status, when one came.
+    pub http_status: Option<i64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// How many deliveries of the outbox stand where
+/// ([`Store::webhook_delivery_counts`]), over every app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookCounts {
+    /// Waiting, retrying or in flight.
+    pub pending: i64,
+    /// Delivered (and not pruned yet).
+    pub delivered: i64,
+    /// Given up (and not pruned yet).
+    pub failed: i64,
+}
+
+impl WebhookCounts {
+    /// The counts of `(status, count)` rows.
+    pub(crate) fn from_rows(rows: Vec<(String, i64)>) -> WebhookCounts {
+        let mut counts = WebhookCounts::default();
+        for (status, count) in rows {
+            match DeliveryStatus::parse(&status) {
+                Some(DeliveryStatus::Pending) => counts.pending = count,
+                Some(DeliveryStatus::Delivered) => counts.delivered = count,
+                Some(DeliveryStatus::Failed) => counts.failed = count,
+                None => {}
+            }
+        }
+        counts
+    }
 }
 
 /// A conversation the email worker claimed ([`Store::claim_due_email`]).
@@ -599,8 +804,13 @@ pub trait Store: Send + Sync + 'static {
     /// taken in its app, or, unproven, its email or phone.
     async fn insert_customer(&self, customer: &CustomerRecord) -> StoreResult<()>;
 
-    /// Inserts a new session.
-    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// Inserts a new session, and `deliveries` (its `customer.verified`)
+    /// into the webhook outbox in the same transaction.
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()>;
 
     /// The session whose token hashes to `token_hash`, revoked or not.
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
@@ -612,8 +822,14 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
 
     /// Writes a session's identity fields (customer, trust, sub, what it
-    /// gave) after a mid-chat login or identification.
-    async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// gave) after a mid-chat login or identification, and `deliveries`
+    /// (its `customer.verified`) into the webhook outbox in the same
+    /// transaction.
+    async fn update_session_identity(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()>;
 
     /// Writes a customer's sub, name, email, phone and `updated_at`;
     /// [`StoreError::Taken`] when the sub (or, unproven, the email or
@@ -672,12 +888,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<MessageRecord>>;
 
-    /// Closes an open conversation; `None` when it does not exist or was
-    /// closed already.
+    /// Closes an open conversation, enqueuing `conversation.closed` for
+    /// the `webhooks` that take it in the same transaction; `None` when it
+    /// does not exist or was closed already.
     async fn close_conversation(
         &self,
         id: &str,
         now_ms: i64,
+        webhooks: &Webhooks,
     ) -> StoreResult<Option<ConversationRecord>>;
 
     /// Links every conversation the session started (and its messages) to
@@ -685,13 +903,15 @@ pub trait Store: Send + Sync + 'static {
     /// too (a valid token merged them). Nobody else's conversation changes,
     /// except: when proving, if the session has an open conversation and
     /// `to` has another open proven one, that one is closed, as the one the
-    /// customer is typing in goes on.
+    /// customer is typing in goes on (and `conversation.closed` is
+    /// enqueued for the `webhooks` that take it, in the transaction).
     async fn link_session_conversations(
         &self,
         session_id: &str,
         to: &str,
         prove: bool,
         now_ms: i64,
+        webhooks: &Webhooks,
     ) -> StoreResult<LinkedConversations>;
 
     /// Inserts an agent; [`UniqueKey::AgentEmail`] taken when a live agent
@@ -855,6 +1075,54 @@ pub trait Store: Send + Sync + 'static {
     /// How many conversations have an email of unread replies due, now or
     /// later (the metrics' `trustchat_emails_pending`).
     async fn emails_pending(&self) -> StoreResult<i64>;
+
+    /// Stores deliveries in the webhook outbox on their own, pending and
+    /// due at their `created_at`.
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> StoreResult<()>;
+
+    /// Claims the pending delivery due first (`next_attempt_at` at or
+    /// before `now_ms`) that no earlier pending delivery of its webhook and
+    /// ordering key holds back, moving it to `lease_until_ms` and counting
+    /// an attempt; `None` when none is. Of concurrent claims, on any
+    /// servers, each gets a different delivery (or none), and a delivery
+    /// is never claimed while an earlier one of its webhook and key is
+    /// pending (claimed or not).
+    async fn claim_webhook_delivery(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreResult<Option<DeliveryClaim>>;
+
+    /// Records an attempt at a claimed delivery, if the claim still holds
+    /// (the delivery is pending and due at `lease_until`): delivered,
+    /// failed, or pending again at `done.next_attempt_at`, when the later
+    /// pending deliveries of its webhook and key are not due before it
+    /// either. False when the claim had run out.
+    async fn finish_webhook_delivery(
+        &self,
+        seq: i64,
+        lease_until: i64,
+        done: &DeliveryDone,
+    ) -> StoreResult<bool>;
+
+    /// The earliest due time (Unix milliseconds) of a pending delivery
+    /// that no earlier one holds back, claimed or not.
+    async fn next_webhook_due(&self) -> StoreResult<Option<i64>>;
+
+    /// The app's `limit` most recent deliveries, newest first.
+    async fn webhook_deliveries(
+        &self,
+        app_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+
+    /// How many deliveries are pending, delivered and failed, over every
+    /// app (for metrics).
+    async fn webhook_delivery_counts(&self) -> StoreResult<WebhookCounts>;
+
+    /// Deletes the delivered and failed deliveries of events before
+    /// `before_ms`; how many.
+    async fn prune_webhook_deliveries(&self, before_ms: i64) -> StoreResult<u64>;
 
     /// Moves an agent's read marker of a conversation up to `seq` (never
     /// back).

@@ -64,6 +64,10 @@ pub struct CustomerData {
     pub agent_reads: Vec<AgentReadRecord>,
     /// The emails pending for those conversations.
     pub pending_emails: Vec<PendingEmailRecord>,
+    /// The webhook deliveries of those customers (`customer.verified`)
+    /// and conversations (the other events), pending or done, oldest
+    /// first: who the data was sent to.
+    pub webhook_deliveries: Vec<super::DeliveryRecord>,
 }
 
 /// What an erasure removed.
@@ -178,11 +182,3 @@ pub fn erase_detail(erased: &Erased) -> String {
         erased.webhook_deliveries
     )
 }
-
-/// The table another module may add (issue 15's webhooks outbox): an
-/// erasure and a purge delete its rows of the customers or conversations
-/// they remove, by whichever of [`WEBHOOK_COLUMNS`] it has, when it
-/// exists. Checked at run time, so a store without it works as before.
-pub const WEBHOOK_TABLE: &str = "webhook_deliveries";
-/// The columns of [`WEBHOOK_TABLE`] a delivery is matched by.
-pub const WEBHOOK_COLUMNS: [&str; 2] = ["customer_id", "conversation_id"];

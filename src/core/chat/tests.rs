@@ -31,11 +31,11 @@ enum S<'a> {
 }
 
 /// Runs `script` on an empty chat.
-fn check(script: Vec<S>) {
+fn check(script: Vec<S<'_>>) {
     check_from(&mut Chat::default(), script);
 }
 
-fn check_from(chat: &mut Chat, script: Vec<S>) {
+fn check_from(chat: &mut Chat, script: Vec<S<'_>>) {
     let (mut now, mut random) = (T0, 0.5);
     for (i, step) in script.into_iter().enumerate() {
         let mut out = vec![];

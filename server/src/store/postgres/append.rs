@@ -25,10 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 use trustchat_protocol::{Author, MessageKind};
 
 use super::rows::{db, message_from_row, MESSAGE_COLUMNS};
+use super::webhooks;
 use crate::store::{
     kind_str, Appended, MessageRecord, NewAgentMessage, NewCustomerMessage, StoreError,
     StoreResult, UniqueKey,
 };
+use crate::webhooks::event;
 
 /// How many writer tasks (and connections) a server has for customers'
 /// messages.
@@ -165,6 +167,26 @@ async fn batch(writers: &PgPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<Ap
             Ok(appended) => Ok(appended),
         });
     }
+    // The webhook deliveries of the messages stored, each conversation's
+    // by seq, committed with them: the conversations' rows are locked
+    // until the commit, so their deliveries' seqs follow their messages'.
+    let mut stored: Vec<(usize, &Appended)> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, outcome)| match outcome {
+            Some(Ok(appended)) if appended.created => Some((i, appended)),
+            _ => None,
+        })
+        .collect();
+    stored.sort_by(|(_, a), (_, b)| {
+        (&a.message.conversation_id, a.message.seq)
+            .cmp(&(&b.message.conversation_id, b.message.seq))
+    });
+    let deliveries: Vec<_> = stored
+        .iter()
+        .flat_map(|&(i, appended)| event::customer_message(&jobs[i].0, appended))
+        .collect();
+    webhooks::insert(&mut tx, &deliveries).await?;
     tx.commit().await.map_err(db)?;
     Ok(outcomes
         .into_iter()
@@ -346,10 +368,36 @@ async fn failed(conn: &mut PgConnection) -> bool {
 }
 
 /// Stores a customer's message on its own, each statement committed as it
-/// runs.
+/// runs; with webhooks, in a transaction with its deliveries.
 pub(super) async fn customer(pool: &PgPool, new: &NewCustomerMessage) -> StoreResult<Appended> {
     let mut conn = pool.acquire().await.map_err(db)?;
-    one(&mut conn, new).await
+    if new.webhooks.0.is_empty() {
+        return one(&mut conn, new).await;
+    }
+    let together = async {
+        let mut tx = conn.begin().await.map_err(db)?;
+        let appended = one(&mut tx, new).await?;
+        webhooks::insert(&mut tx, &event::customer_message(new, &appended)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok::<_, StoreError>(appended)
+    }
+    .await;
+    match together {
+        Ok(appended) => Ok(appended),
+        Err(error) => {
+            // `one` reads a message stored before back after a unique
+            // conflict, which an aborted transaction cannot: again, as
+            // before webhooks, statement by statement. Should that store
+            // the message (a race between the two), its deliveries follow
+            // right after its commit, not in it.
+            tracing::debug!(%error, "storing a message with its webhook deliveries failed; storing it on its own");
+            let appended = one(&mut conn, new).await?;
+            if appended.created {
+                webhooks::insert(&mut conn, &event::customer_message(new, &appended)).await?;
+            }
+            Ok(appended)
+        }
+    }
 }
 
 /// Joins the open conversation the session writes into (the session's
@@ -552,6 +600,29 @@ async fn stored_before(
 /// Stores an agent's message (see [`crate::store::Store::append_agent_message`]):
 /// one statement.
 pub(super) async fn agent(pool: &PgPool, new: &NewAgentMessage) -> StoreResult<Option<Appended>> {
+    if new.webhooks.0.is_empty() {
+        let mut conn = pool.acquire().await.map_err(db)?;
+        return agent_on(&mut conn, new).await;
+    }
+    // With webhooks, the message and its deliveries commit together; the
+    // bump holds the conversation's row until then.
+    let mut tx = pool.begin().await.map_err(db)?;
+    let appended = agent_on(&mut tx, new).await?;
+    if let Some(appended) = &appended {
+        let deliveries = event::message_created(
+            &new.webhooks,
+            &appended.app_id,
+            &appended.customer_id,
+            &appended.message,
+        );
+        webhooks::insert(&mut tx, &deliveries).await?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(appended)
+}
+
+/// The agent's message on `conn`: one statement.
+async fn agent_on(conn: &mut PgConnection, new: &NewAgentMessage) -> StoreResult<Option<Appended>> {
     let row = sqlx::query(AGENT)
         .bind(&new.id)
         .bind(&new.author_name)
@@ -562,7 +633,7 @@ pub(super) async fn agent(pool: &PgPool, new: &NewAgentMessage) -> StoreResult<O
         .bind(&new.client_id)
         .bind(&new.conversation_id)
         .bind(new.email_due_at)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
         .map_err(db)?;
     let Some(row) = row else { return Ok(None) };

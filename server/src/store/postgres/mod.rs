@@ -60,6 +60,7 @@ mod privacy;
 mod queries;
 mod routing;
 mod rows;
+mod webhooks;
 
 /// The schema migrations, embedded in the binary.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

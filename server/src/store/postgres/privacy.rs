@@ -16,7 +16,7 @@ use super::rows::{
     CONVERSATION_COLUMNS, CUSTOMER_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
 use super::PostgresStore;
-use crate::store::privacy::{erase_detail, WEBHOOK_COLUMNS, WEBHOOK_TABLE};
+use crate::store::privacy::erase_detail;
 use crate::store::{
     AgentReadRecord, AuditAction, AuditActor, AuditRecord, CustomerData, CustomerMatch, Erased,
     PendingEmailRecord, Purged, StoreError, StoreResult,
@@ -48,23 +48,6 @@ fn matching_condition(matching: &CustomerMatch) -> (&'static str, &str) {
 /// started, in app `$1`.
 const CONVERSATIONS_OF: &str = "app_id = $1 AND (customer_id = ANY($2) OR session_id = ANY($3))";
 
-/// The columns of [`WEBHOOK_TABLE`] a delivery can be matched by, when the
-/// table exists in the current schema.
-async fn webhook_columns(conn: &mut PgConnection) -> StoreResult<Vec<&'static str>> {
-    let columns: Vec<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = $1",
-    )
-    .bind(WEBHOOK_TABLE)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(WEBHOOK_COLUMNS
-        .into_iter()
-        .filter(|c| columns.iter().any(|have| have == c))
-        .collect())
-}
-
 /// Deletes conversations with their webhook deliveries, read markers and
 /// messages; returns (messages, read markers, webhook deliveries).
 async fn delete_conversations(
@@ -72,29 +55,18 @@ async fn delete_conversations(
     customers: &[String],
     conversations: &[String],
 ) -> StoreResult<(u64, u64, u64)> {
-    let columns = webhook_columns(conn).await?;
-    let webhooks = if columns.is_empty() {
-        0
-    } else {
-        let condition = columns
-            .iter()
-            .map(|column| {
-                let ids = if *column == "customer_id" { 1 } else { 2 };
-                format!("{column} = ANY(${ids})")
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {WEBHOOK_TABLE} WHERE ({condition}) AND $1::text[] IS NOT NULL \
-             AND $2::text[] IS NOT NULL"
-        )))
-        .bind(customers)
-        .bind(conversations)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?
-        .rows_affected()
-    };
+    // The outbox, pending or done (the bodies hold the customer's data):
+    // a delivery's `order_key` is its conversation, or the customer for
+    // `customer.verified`.
+    let webhooks = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE order_key = ANY($1) OR order_key = ANY($2)",
+    )
+    .bind(customers)
+    .bind(conversations)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
     let reads = sqlx::query("DELETE FROM agent_reads WHERE conversation_id = ANY($1)")
         .bind(conversations)
         .execute(&mut *conn)
@@ -248,6 +220,18 @@ impl PostgresStore {
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
+        let webhook_deliveries = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM webhook_deliveries WHERE order_key = ANY($1) OR order_key = ANY($2) ORDER BY seq",
+            super::webhooks::DELIVERY_COLUMNS
+        )))
+        .bind(&customer_ids)
+        .bind(&conversation_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(super::webhooks::delivery_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await.map_err(db)?;
         Ok(CustomerData {
             customers,
@@ -256,6 +240,7 @@ impl PostgresStore {
             messages,
             agent_reads,
             pending_emails,
+            webhook_deliveries,
         })
     }
 

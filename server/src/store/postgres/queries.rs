@@ -11,7 +11,7 @@ use super::rows::{
     session_from_row, AGENT_COLUMNS, AGENT_SESSION_COLUMNS, CONVERSATION_COLUMNS, CUSTOMER_COLUMNS,
     MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
-use super::{append, routing, PostgresStore};
+use super::{append, routing, webhooks, PostgresStore};
 use crate::store::{
     agent_status_str, AgentRecord, AgentSessionRecord, Among, Appended, AuditActor, AuditRecord,
     ConversationFilter, ConversationRecord, ConversationView, CustomerData, CustomerMatch,
@@ -19,6 +19,9 @@ use crate::store::{
     MessageRecord, NewAgentMessage, NewCustomerMessage, Purged, RatingRecord, Reader, ReportDay,
     ReportRow, RoutingFacts, RoutingGuard, SavedReplyRecord, SessionRecord, Store, StoreError,
     StoreResult, UniqueKey, GAVE_NAME_AND_CONTACT,
+};
+use crate::store::{
+    DeliveryClaim, DeliveryDone, DeliveryRecord, NewDelivery, WebhookCounts, Webhooks,
 };
 
 /// A `to_tsquery('simple', …)` text matching every term as a prefix:
@@ -80,6 +83,7 @@ impl PostgresStore {
         to: &str,
         prove: bool,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<LinkedConversations> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let session_has_open: bool = sqlx::query_scalar(
@@ -126,6 +130,10 @@ impl PostgresStore {
         .await
         .map_err(db)?
         .rows_affected();
+        if let Some(conversation) = &closed {
+            let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
+            webhooks::insert(&mut tx, &deliveries).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(LinkedConversations { linked, closed })
     }
@@ -201,8 +209,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
@@ -221,11 +233,16 @@ impl Store for PostgresStore {
         .bind(session.created_at)
         .bind(session.revoked_at)
         .bind(&session.page_url)
-        .bind(crate::store::locales_str(&session.locales))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        .bind(crate::store::locales_str(&session.locales));
+        if deliveries.is_empty() {
+            query.execute(&self.pool).await.map_err(db)?;
+            return Ok(());
+        }
+        // With deliveries, one transaction.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        query.execute(&mut *tx).await.map_err(db)?;
+        webhooks::insert(&mut tx, deliveries).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
@@ -263,8 +280,12 @@ impl Store for PostgresStore {
         .transpose()
     }
 
-    async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(
+    async fn update_session_identity(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()> {
+        let query = sqlx::query(
             "UPDATE sessions SET customer_id = $1, trusted = $2, trusted_until = $3, \
              identity_kind = $4, sub = $5, display_name = $6, display_first_name = $7, \
              display_email = $8, display_phone = $9 WHERE id = $10",
@@ -278,11 +299,16 @@ impl Store for PostgresStore {
         .bind(&session.display_first_name)
         .bind(&session.display_email)
         .bind(&session.display_phone)
-        .bind(&session.id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        .bind(&session.id);
+        if deliveries.is_empty() {
+            query.execute(&self.pool).await.map_err(db)?;
+            return Ok(());
+        }
+        // With deliveries, one transaction.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        query.execute(&mut *tx).await.map_err(db)?;
+        webhooks::insert(&mut tx, deliveries).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
@@ -411,18 +437,37 @@ impl Store for PostgresStore {
         &self,
         id: &str,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<Option<ConversationRecord>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET status = 'closed', closed_at = $1, last_activity_at = $1 \
              WHERE id = $2 AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
         )))
         .bind(now_ms)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .map(|row| conversation_from_row(&row))
-        .transpose()
+        .bind(id);
+        if !hooks.takes(crate::store::EventType::ConversationClosed) {
+            return query
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .map(|row| conversation_from_row(&row))
+                .transpose();
+        }
+        // The close holds the conversation's row until the commit, so its
+        // delivery's seq follows its messages'.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let closed = query
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .map(|row| conversation_from_row(&row))
+            .transpose()?;
+        if let Some(conversation) = &closed {
+            let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
+            webhooks::insert(&mut tx, &deliveries).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(closed)
     }
 
     async fn link_session_conversations(
@@ -431,6 +476,7 @@ impl Store for PostgresStore {
         to: &str,
         prove: bool,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<LinkedConversations> {
         // SQLite runs the link alone. Here a session of the customer may
         // open a proven conversation between its statements; the unique
@@ -438,7 +484,7 @@ impl Store for PostgresStore {
         // closes it as it would have been had it come first.
         let mut attempt = 1;
         loop {
-            match self.link_once(session_id, to, prove, now_ms).await {
+            match self.link_once(session_id, to, prove, now_ms, hooks).await {
                 Err(StoreError::Taken(UniqueKey::OpenProvenConversation))
                     if attempt < LINK_ATTEMPTS =>
                 {
@@ -1095,6 +1141,47 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db)
+    }
+
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> StoreResult<()> {
+        webhooks::enqueue(&self.pool, deliveries).await
+    }
+
+    async fn claim_webhook_delivery(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreResult<Option<DeliveryClaim>> {
+        webhooks::claim(&self.pool, now_ms, lease_until_ms).await
+    }
+
+    async fn finish_webhook_delivery(
+        &self,
+        seq: i64,
+        lease_until: i64,
+        done: &DeliveryDone,
+    ) -> StoreResult<bool> {
+        webhooks::finish(&self.pool, seq, lease_until, done).await
+    }
+
+    async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
+        webhooks::next_due(&self.pool).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        app_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        webhooks::recent(&self.pool, app_id, limit).await
+    }
+
+    async fn webhook_delivery_counts(&self) -> StoreResult<WebhookCounts> {
+        webhooks::counts(&self.pool).await
+    }
+
+    async fn prune_webhook_deliveries(&self, before_ms: i64) -> StoreResult<u64> {
+        webhooks::prune(&self.pool, before_ms).await
     }
 
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {

@@ -75,6 +75,7 @@ use writer::{spawn_writer, write_loop, WriteJob, WRITE_QUEUE};
 
 mod checkpoint;
 mod privacy;
+mod webhooks;
 mod writer;
 
 use super::{
@@ -85,6 +86,7 @@ use super::{
     RatingRecord, Reader, ReportDay, ReportRow, RoutingFacts, RoutingGuard, SavedReplyRecord,
     SessionRecord, Store, StoreError, StoreResult, UniqueKey, GAVE_NAME_AND_CONTACT,
 };
+use super::{DeliveryClaim, DeliveryDone, DeliveryRecord, NewDelivery, WebhookCounts, Webhooks};
 
 /// The reader connections of a database file.
 const READERS: u32 = 8;
@@ -374,8 +376,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(&session.id)
@@ -393,11 +399,20 @@ impl Store for SqliteStore {
         .bind(session.created_at)
         .bind(session.revoked_at)
         .bind(&session.page_url)
-        .bind(super::locales_str(&session.locales))
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        .bind(super::locales_str(&session.locales));
+        if deliveries.is_empty() {
+            query.execute(&self.writer).await.map_err(db)?;
+            return Ok(());
+        }
+        // With deliveries, one transaction.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        query.execute(&mut *tx).await.map_err(db)?;
+        webhooks::insert(&mut tx, deliveries).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
@@ -423,8 +438,12 @@ impl Store for SqliteStore {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn update_session_identity(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(
+    async fn update_session_identity(
+        &self,
+        session: &SessionRecord,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<()> {
+        let query = sqlx::query(
             "UPDATE sessions SET customer_id = ?, trusted = ?, trusted_until = ?, identity_kind = ?, \
              sub = ?, display_name = ?, display_first_name = ?, display_email = ?, display_phone = ? \
              WHERE id = ?",
@@ -438,11 +457,19 @@ impl Store for SqliteStore {
         .bind(&session.display_first_name)
         .bind(&session.display_email)
         .bind(&session.display_phone)
-        .bind(&session.id)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        .bind(&session.id);
+        if deliveries.is_empty() {
+            query.execute(&self.writer).await.map_err(db)?;
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        query.execute(&mut *tx).await.map_err(db)?;
+        webhooks::insert(&mut tx, deliveries).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn update_customer(&self, customer: &CustomerRecord) -> StoreResult<()> {
@@ -574,19 +601,40 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<Option<ConversationRecord>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE conversations SET status = 'closed', closed_at = ?, last_activity_at = ? \
              WHERE id = ? AND status = 'open' RETURNING {CONVERSATION_COLUMNS}"
         )))
         .bind(now_ms)
         .bind(now_ms)
-        .bind(id)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(db)?
-        .map(|row| conversation_from_row(&row))
-        .transpose()
+        .bind(id);
+        if !hooks.takes(super::EventType::ConversationClosed) {
+            return query
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(db)?
+                .map(|row| conversation_from_row(&row))
+                .transpose();
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let closed = query
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .map(|row| conversation_from_row(&row))
+            .transpose()?;
+        if let Some(conversation) = &closed {
+            let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
+            webhooks::insert(&mut tx, &deliveries).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(closed)
     }
 
     async fn link_session_conversations(
@@ -595,6 +643,7 @@ impl Store for SqliteStore {
         to: &str,
         prove: bool,
         now_ms: i64,
+        hooks: &Webhooks,
     ) -> StoreResult<LinkedConversations> {
         let mut tx = self
             .writer
@@ -648,6 +697,10 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?
         .rows_affected();
+        if let Some(conversation) = &closed {
+            let deliveries = crate::webhooks::event::conversation_closed(hooks, conversation);
+            webhooks::insert(&mut tx, &deliveries).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(LinkedConversations { linked, closed })
     }
@@ -1315,6 +1368,47 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> StoreResult<()> {
+        webhooks::enqueue(&self.writer, deliveries).await
+    }
+
+    async fn claim_webhook_delivery(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> StoreResult<Option<DeliveryClaim>> {
+        webhooks::claim(&self.writer, now_ms, lease_until_ms).await
+    }
+
+    async fn finish_webhook_delivery(
+        &self,
+        seq: i64,
+        lease_until: i64,
+        done: &DeliveryDone,
+    ) -> StoreResult<bool> {
+        webhooks::finish(&self.writer, seq, lease_until, done).await
+    }
+
+    async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
+        webhooks::next_due(&self.readers).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        app_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        webhooks::recent(&self.readers, app_id, limit).await
+    }
+
+    async fn webhook_delivery_counts(&self) -> StoreResult<WebhookCounts> {
+        webhooks::counts(&self.readers).await
+    }
+
+    async fn prune_webhook_deliveries(&self, before_ms: i64) -> StoreResult<u64> {
+        webhooks::prune(&self.writer, before_ms).await
+    }
+
     async fn mark_read(&self, agent_id: &str, conversation_id: &str, seq: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO agent_reads (agent_id, conversation_id, seq) VALUES (?, ?, ?) \
@@ -1692,6 +1786,7 @@ mod tests {
             trusted: false,
             now_ms: 1_000,
             routing: Default::default(),
+            webhooks: Default::default(),
         }
     }
 

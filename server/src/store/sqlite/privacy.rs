@@ -21,7 +21,7 @@ use super::{
     session_from_row, SqliteStore, CONVERSATION_COLUMNS, CUSTOMER_COLUMNS, MESSAGE_COLUMNS,
     SESSION_COLUMNS,
 };
-use crate::store::privacy::{erase_detail, WEBHOOK_COLUMNS, WEBHOOK_TABLE};
+use crate::store::privacy::erase_detail;
 use crate::store::{
     AgentReadRecord, AuditAction, AuditActor, AuditRecord, CustomerData, CustomerMatch, Erased,
     PendingEmailRecord, Purged, StoreError, StoreResult,
@@ -73,46 +73,25 @@ async fn session_ids(conn: &mut SqliteConnection, customers: &str) -> StoreResul
 const CONVERSATIONS_OF: &str = "(customer_id IN (SELECT value FROM json_each(?)) \
      OR session_id IN (SELECT value FROM json_each(?)))";
 
-/// The columns of [`WEBHOOK_TABLE`] a delivery can be matched by, when the
-/// table exists.
-async fn webhook_columns(conn: &mut SqliteConnection) -> StoreResult<Vec<&'static str>> {
-    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
-        .bind(WEBHOOK_TABLE)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    Ok(WEBHOOK_COLUMNS
-        .into_iter()
-        .filter(|c| columns.iter().any(|have| have == c))
-        .collect())
-}
-
-/// Deletes the webhook deliveries of these customers or conversations
-/// (JSON arrays); 0 when there is no such table.
+/// Deletes the webhook deliveries (the outbox, pending or done: their
+/// bodies hold the customer's data) of these customers (`customer.verified`)
+/// or conversations (the other events): JSON arrays of ids, each a
+/// delivery's `order_key`.
 async fn delete_webhook_deliveries(
     conn: &mut SqliteConnection,
     customers: &str,
     conversations: &str,
 ) -> StoreResult<u64> {
-    let columns = webhook_columns(conn).await?;
-    if columns.is_empty() {
-        return Ok(0);
-    }
-    let condition = columns
-        .iter()
-        .map(|column| format!("{column} IN (SELECT value FROM json_each(?))"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let sql = format!("DELETE FROM {WEBHOOK_TABLE} WHERE {condition}");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for column in &columns {
-        query = query.bind(if *column == "customer_id" {
-            customers
-        } else {
-            conversations
-        });
-    }
-    let deleted = query.execute(&mut *conn).await.map_err(db)?;
+    let deleted = sqlx::query(
+        "DELETE FROM webhook_deliveries \
+         WHERE order_key IN (SELECT value FROM json_each(?)) \
+            OR order_key IN (SELECT value FROM json_each(?))",
+    )
+    .bind(customers)
+    .bind(conversations)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
     Ok(deleted.rows_affected())
 }
 
@@ -289,6 +268,18 @@ impl SqliteStore {
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
+        let webhook_deliveries = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM webhook_deliveries WHERE order_key IN (SELECT value FROM json_each(?)) OR order_key IN (SELECT value FROM json_each(?)) ORDER BY seq",
+            super::webhooks::DELIVERY_COLUMNS
+        )))
+        .bind(&customer_ids)
+        .bind(&conversation_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(super::webhooks::delivery_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await.map_err(db)?;
         Ok(CustomerData {
             customers,
@@ -297,6 +288,7 @@ impl SqliteStore {
             messages,
             agent_reads,
             pending_emails,
+            webhook_deliveries,
         })
     }
 

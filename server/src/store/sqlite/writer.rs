@@ -10,11 +10,12 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 use trustchat_protocol::{Author, MessageKind};
 
-use super::{db, kind_str, message_from_row, MESSAGE_COLUMNS};
+use super::{db, kind_str, message_from_row, webhooks, MESSAGE_COLUMNS};
 use crate::store::{
     Appended, MessageRecord, NewAgentMessage, NewCustomerMessage, StoreError, StoreResult,
     UniqueKey,
 };
+use crate::webhooks::event;
 
 /// The most appends committed in one transaction.
 pub(super) const MAX_BATCH: usize = 256;
@@ -99,22 +100,37 @@ enum Done {
 async fn run_batch(pool: &SqlitePool, batch: &mut Vec<WriteJob>) {
     let mut done = Vec::with_capacity(batch.len());
     let committed = async {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        // The webhook deliveries of the batch's messages, in the order
+        // they were stored (each conversation's by seq), committed with
+        // them.
+        let mut deliveries = Vec::new();
         for job in batch.drain(..) {
             match job {
                 WriteJob::Customer(message, reply) => {
-                    done.push(Done::Customer(
-                        append_customer(&mut tx, &message).await,
-                        reply,
-                    ));
+                    let result = append_customer(&mut tx, &message).await;
+                    if let Ok(appended) = &result {
+                        deliveries.extend(event::customer_message(&message, appended));
+                    }
+                    done.push(Done::Customer(result, reply));
                 }
                 WriteJob::Agent(message, reply) => {
-                    done.push(Done::Agent(append_agent(&mut tx, &message).await, reply));
+                    let result = append_agent(&mut tx, &message).await;
+                    if let Ok(Some(appended)) = &result {
+                        deliveries.extend(event::message_created(
+                            &message.webhooks,
+                            &appended.app_id,
+                            &appended.customer_id,
+                            &appended.message,
+                        ));
+                    }
+                    done.push(Done::Agent(result, reply));
                 }
                 WriteJob::Stop => {}
             }
         }
-        tx.commit().await
+        webhooks::insert(&mut tx, &deliveries).await?;
+        tx.commit().await.map_err(db)
     }
     .await;
     // Jobs never reached (the transaction failed early) are answered by
