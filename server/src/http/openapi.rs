@@ -45,9 +45,6 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Where the document is served.
-pub const PATH: &str = "/api/v1/openapi.json";
-
 /// How long a client may keep the document without asking again: it
 /// changes only with a new release.
 const CACHE: &str = "public, max-age=300";

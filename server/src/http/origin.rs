@@ -77,8 +77,8 @@ pub fn check_origin(headers: &HeaderMap, app: &AppRef) -> Result<(), ApiError> {
 
 /// CORS for `/api/`: answers preflights, and sets `Vary: Origin`,
 /// `Cache-Control: no-store` (unless the handler set one) and, where
-/// appropriate,
-/// `Access-Control-Allow-Origin` on responses. Never `*`, never credentials.
+/// appropriate, `Access-Control-Allow-Origin` on responses. Never `*`,
+/// never credentials.
 pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !(path == "/api" || path.starts_with("/api/")) {
