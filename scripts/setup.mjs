@@ -2,15 +2,16 @@
 // is already there: npm packages, the wasm32 target, rustfmt and clippy, the wasm-bindgen CLI of
 // the exact version Cargo.lock pins, and (for tests) Debian's Chromium and
 // ChromeDriver, Debian's PostgreSQL (no system cluster: the tests start
-// their own, see postgres.mjs) and Python's aiosmtpd (the SMTP receiver of
-// the email tests, server/tests/smtp_sink.py). Safe to run again and again.
+// their own, see postgres.mjs), Python's aiosmtpd (the SMTP receiver of
+// the email tests, server/tests/smtp_sink.py) and openapi-spec-validator
+// (which checks the server's API document). Safe to run again and again.
 
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { ROOT, WIDGET_TOOLCHAIN, isRoot, lockedCrateVersion, output, run, step } from "./lib.mjs";
 import { ensurePostgres } from "./postgres.mjs";
 
-export function setup({ browser = false, postgres = false, smtp = false } = {}) {
+export function setup({ browser = false, postgres = false, smtp = false, openapi = false } = {}) {
   npmPackages();
   wasmTarget();
   lintTools();
@@ -19,6 +20,7 @@ export function setup({ browser = false, postgres = false, smtp = false } = {}) 
   if (browser) chromium();
   if (postgres) ensurePostgres();
   if (smtp) smtpSink();
+  if (openapi) openapiValidator();
 }
 
 function npmPackages() {
@@ -115,10 +117,38 @@ export function smtpSink() {
   return (process.env.TRUSTCHAT_TEST_PYTHON = "/usr/bin/python3");
 }
 
+/** The openapi-spec-validator version pip installs. */
+const OPENAPI_SPEC_VALIDATOR = "0.9.0";
+
+// `npm test` validates the API document (GET /api/v1/openapi.json) with
+// PyPI's openapi-spec-validator, run by scripts/validate_openapi.py.
+// Returns the Python that has it, also as TRUSTCHAT_OPENAPI_PYTHON:
+// `python3` or Debian's /usr/bin/python3 with it, else `python3` after
+// `pip install` (Debian has no package of it).
+export function openapiValidator() {
+  const has = (python) => output(python, ["-c", "import openapi_spec_validator"]) !== null;
+  const found = ["python3", "/usr/bin/python3"].find(has);
+  if (found) return (process.env.TRUSTCHAT_OPENAPI_PYTHON = found);
+  step(`installing Python's openapi-spec-validator ${OPENAPI_SPEC_VALIDATOR} (checks the API document)`);
+  try {
+    run("python3", [
+      "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore",
+      `openapi-spec-validator==${OPENAPI_SPEC_VALIDATOR}`,
+    ]);
+  } catch (error) {
+    throw new Error(
+      `pip could not install openapi-spec-validator (${error.message}): run \`python3 -m pip install openapi-spec-validator==${OPENAPI_SPEC_VALIDATOR}\` and try again`,
+    );
+  }
+  if (!has("python3")) throw new Error("openapi-spec-validator was installed but python3 cannot import it");
+  return (process.env.TRUSTCHAT_OPENAPI_PYTHON = "python3");
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   setup({
     browser: process.argv.includes("--browser"),
     postgres: process.argv.includes("--postgres"),
     smtp: process.argv.includes("--smtp"),
+    openapi: process.argv.includes("--openapi"),
   });
 }

@@ -5,13 +5,15 @@
 //      server, the store conformance suite on SQLite and on a private
 //      PostgreSQL cluster started here (TRUSTCHAT_TEST_DATABASE_URL), the
 //      email tests against aiosmtpd (TRUSTCHAT_TEST_PYTHON);
-//   2. the widget's #[wasm_bindgen_test] tests in headless Chromium, against a
-//      real trustchat-server started here;
+//   2. against a real trustchat-server started here: its API document
+//      (GET /api/v1/openapi.json) validated as OpenAPI 3.1 by PyPI's
+//      openapi-spec-validator (scripts/validate_openapi.py), then the
+//      widget's #[wasm_bindgen_test] tests in headless Chromium;
 //   3. end-to-end tests (tests/e2e, node's test runner driving Chromium with
 //      playwright-core), each starting its own server.
 //
 // Before the suites, the gates: `cargo fmt --check` and `cargo clippy -D
-// warnings` (native and wasm32).
+// warnings` (native and wasm32), and no utoipa in the widget's dependencies.
 //
 // Every suite runs even when an earlier one fails; the exit code is non-zero
 // if any failed, and the last line sums up the test counts. The PostgreSQL
@@ -23,7 +25,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ROOT, freePort, startServer, step } from "./lib.mjs";
+import { ROOT, freePort, output, startServer, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 import { build } from "./build.mjs";
 import { checkSizeBudget } from "./size-budget.mjs";
@@ -59,7 +61,7 @@ function suite(name, cmd, args, env = {}) {
   });
 }
 
-setup({ browser: true, postgres: true, smtp: true });
+setup({ browser: true, postgres: true, smtp: true, openapi: true });
 await build({ releaseServer: false });
 
 // The widget's weight budgets (scripts/size-budget.mjs): the loader and
@@ -89,6 +91,22 @@ await gate("clippy (widget, wasm32)", "cargo", [
   "-D",
   "warnings",
 ]);
+
+// The server's API document needs utoipa on the protocol's types, behind
+// trustchat-protocol's `openapi` feature: the widget must never build it.
+step("no utoipa in the widget's dependencies");
+{
+  const tree = output("cargo", ["tree", "-p", "trustchat", "-e", "features", "--target", "wasm32-unknown-unknown"]);
+  const found = tree === null ? "cargo tree failed" : tree.includes("utoipa") ? "utoipa is in the widget's tree" : null;
+  if (found) {
+    console.log(found);
+    failures.push("widget dependencies");
+    totals.failed += 1;
+  } else {
+    console.log("none");
+    totals.passed += 1;
+  }
+}
 
 const serverBinary = path.join(ROOT, "target", "debug", "trustchat-server");
 const tmp = path.join(ROOT, ".tmp", "test");
@@ -161,6 +179,11 @@ onboarding = false
   step("starting a server for the wasm tests");
   const server = await startServer({ binary: serverBinary, config });
   try {
+    // The API document as a real server serves it, through a real validator.
+    await suite("OpenAPI document (openapi-spec-validator)", process.env.TRUSTCHAT_OPENAPI_PYTHON ?? "python3", [
+      "scripts/validate_openapi.py",
+      `${server.url}/api/v1/openapi.json`,
+    ]);
     await suite("wasm tests in headless Chromium", "cargo", ["test", "--target", "wasm32-unknown-unknown", "-p", "trustchat"], {
       CHROMEDRIVER: "/usr/bin/chromedriver",
       WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${runnerPort}`,

@@ -10,6 +10,7 @@ use crate::chat::{ConversationStatus, Message};
 
 /// `POST /api/v1/agent/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentLogin {
     /// The agent's email.
@@ -20,6 +21,7 @@ pub struct AgentLogin {
 
 /// An agent's availability for new conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     /// Takes new conversations.
@@ -30,6 +32,7 @@ pub enum AgentStatus {
 
 /// An agent as the console shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     /// Stable id.
     pub id: String,
@@ -47,6 +50,7 @@ pub struct Agent {
 /// `GET /api/v1/agent/me`: who is logged in, and the CSRF token to send as
 /// `X-CSRF-Token` on every POST.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentSessionInfo {
     /// The logged-in agent.
     pub agent: Agent,
@@ -63,6 +67,7 @@ pub struct AgentSessionInfo {
 
 /// `GET /api/v1/agent/agents`: every agent, for reassigning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentList {
     /// All agents.
     pub agents: Vec<Agent>,
@@ -70,6 +75,7 @@ pub struct AgentList {
 
 /// `POST /api/v1/agent/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetAgentStatus {
     /// The new availability.
@@ -82,6 +88,7 @@ pub struct SetAgentStatus {
 /// claims: anybody can type an email. All strings are customer-supplied:
 /// render them as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerSummary {
     /// The id of the profile the conversation is linked to (for
     /// `GET /customers/{id}`).
@@ -104,6 +111,7 @@ pub struct CustomerSummary {
 /// nobody proved. Profiles carry no verification; conversations and
 /// messages do. Customer-supplied: render as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileSummary {
     /// Profile id.
     pub id: String,
@@ -117,6 +125,7 @@ pub struct ProfileSummary {
 
 /// One conversation in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationSummary {
     /// Conversation id.
     pub id: String,
@@ -171,6 +180,7 @@ pub struct ConversationSummary {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Before everything else.
@@ -213,8 +223,10 @@ impl Priority {
 
 /// A customer's satisfaction rating of a closed conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rating {
     /// 1 (bad) to 5 (great).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: u8,
     /// What they wrote, if anything. Customer-supplied: render as text.
     pub comment: Option<String>,
@@ -224,6 +236,7 @@ pub struct Rating {
 
 /// A team as an agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     /// Its config id.
     pub id: String,
@@ -235,6 +248,7 @@ pub struct Team {
 
 /// A saved reply: a text an agent inserts with "/" in the reply box.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SavedReply {
     /// Stable id (`config:TEAM:N` for the config's, a UUID for the
     /// console's).
@@ -251,6 +265,7 @@ pub struct SavedReply {
 
 /// Where a saved reply comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SavedReplySource {
     /// `[[teams.saved_replies]]` in the server's config.
@@ -262,6 +277,7 @@ pub enum SavedReplySource {
 /// `GET /api/v1/agent/saved-replies`: the saved replies of the agent's
 /// teams, by team then title.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SavedReplyList {
     /// The replies.
     pub saved_replies: Vec<SavedReply>,
@@ -270,6 +286,7 @@ pub struct SavedReplyList {
 /// `POST /api/v1/agent/saved-replies`: a new saved reply for one of the
 /// agent's teams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewSavedReply {
     /// One of the agent's teams.
@@ -283,6 +300,7 @@ pub struct NewSavedReply {
 /// `GET /api/v1/agent/conversations`: the agent's conversations, open
 /// first, newest activity first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationList {
     /// The conversations.
     pub conversations: Vec<ConversationSummary>,
@@ -291,6 +309,7 @@ pub struct ConversationList {
 /// `GET /api/v1/agent/conversations/{id}`: a conversation with its whole
 /// timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationDetail {
     /// The conversation.
     pub conversation: ConversationSummary,
@@ -303,6 +322,7 @@ pub struct ConversationDetail {
 /// `POST /api/v1/agent/conversations/{id}/messages`: an agent's reply;
 /// answered with the stored [`Message`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentReply {
     /// The text.
@@ -315,6 +335,7 @@ pub struct AgentReply {
 /// `POST /api/v1/agent/conversations/{id}/assign`: hand the conversation to
 /// another agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignConversation {
     /// The agent to route it to.
@@ -325,6 +346,7 @@ pub struct AssignConversation {
 /// conversation up to `seq`; its `unread` counts customer messages after
 /// that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
     /// The highest `seq` the agent has seen.
@@ -335,6 +357,7 @@ pub struct MarkRead {
 /// conversations linked to it (which the agent may open read-only), each
 /// with its own verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerProfile {
     /// The profile.
     pub customer: ProfileSummary,
@@ -347,6 +370,7 @@ pub struct CustomerProfile {
 /// Frames the server pushes on the agent WebSocket `GET /api/v1/agent/ws`
 /// (authenticated by the session cookie; same-origin only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentServerFrame {
     /// Connected: the agent as the server sees them.
@@ -394,6 +418,7 @@ pub enum AgentServerFrame {
 
 /// Frames the console sends on the agent WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AgentClientFrame {
     /// Keep-alive.

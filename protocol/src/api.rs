@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// `GET /api/v1/apps/{app_id}`: what the widget needs to know about its app
 /// before anyone has identified themselves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppInfo {
     /// The app id, as in the config.
     pub id: String,
@@ -27,6 +28,7 @@ pub struct AppInfo {
 
 /// Whether an app's support can answer now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     /// Within office hours, with an agent of the app online and available.
@@ -55,6 +57,7 @@ impl Availability {
 /// `{"user": {...}}` for one the website identified, `{"jwt": "..."}` for one
 /// the website proved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     /// The customer as the website (or the onboarding form) describes them.
@@ -68,6 +71,7 @@ pub struct CreateSessionRequest {
 /// A customer as `setUser` describes them: a name plus an email or a phone
 /// number (or both). See [`crate::validate`] for what is accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     /// Full name as the customer would write it.
@@ -84,6 +88,7 @@ pub struct UserInput {
 /// supplied (with `setUser`, the onboarding form, or its identity token's
 /// claims), never anything the server has stored about a profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     /// Stable for the session, through its identifications and logins; a
     /// new session (another person, or after `clearUser`) has another.
@@ -101,6 +106,7 @@ pub struct Customer {
 
 /// The answer of the sessions endpoints: `201` on create, `200` on read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionResponse {
     /// Bearer token for every later request of this session; present only
     /// when a session is created (or its identity changes). Never logged.
@@ -176,6 +182,7 @@ mod tests {
 /// the server mints an identity token for sites that would rather not hold
 /// signing keys. Field names are camelCase, as the endpoint's contract says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MintTokenRequest {
     /// What `identity` holds.
@@ -193,6 +200,7 @@ pub struct MintTokenRequest {
 
 /// The kind of identity a minted token asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IdentityType {
     /// An email address; the token carries it as `email`.
     #[serde(rename = "EMAIL")]
@@ -204,6 +212,7 @@ pub enum IdentityType {
 
 /// The answer of `POST /api/v1/user-identity-jwt`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MintTokenResponse {
     /// The signed identity token (compact JWS).
     pub token: String,

@@ -53,16 +53,20 @@ pub mod close {
 /// the client makes when the customer presses send; sending the same
 /// `client_id` again returns the stored message instead of a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     /// Idempotency key: a UUID chosen by the client.
+    #[cfg_attr(feature = "openapi", schema(format = "uuid"))]
     pub client_id: String,
     /// The text, 1 to [`MAX_BODY_CHARS`] characters (not all whitespace).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4000))]
     pub body: String,
 }
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Author {
     /// The customer, from the widget.
@@ -73,6 +77,7 @@ pub enum Author {
 
 /// What a message is, beyond its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// Plain text.
@@ -85,6 +90,7 @@ pub enum MessageKind {
 
 /// Status of a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
     /// Customers and agents are talking.
@@ -95,6 +101,7 @@ pub enum ConversationStatus {
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Server id.
     pub id: String,
@@ -130,6 +137,7 @@ pub struct Message {
 /// `GET /api/v1/messages?after=SEQ`: the session's current conversation
 /// from `after + 1` on, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessagesPage {
     /// The current conversation, `None` before the customer's first message.
     pub conversation_id: Option<String>,
@@ -154,6 +162,7 @@ pub struct MessagesPage {
 
 /// Frames a client sends on `/api/v1/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// Must be the first frame: the customer's session token.
@@ -193,9 +202,11 @@ pub const MAX_PAGE_URL_CHARS: usize = 2048;
 
 /// `POST /api/v1/sessions/current/page`: the page the customer is on now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetPage {
     /// An absolute URL, at most [`MAX_PAGE_URL_CHARS`] characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     pub url: String,
 }
 
@@ -223,6 +234,7 @@ pub const TYPING_SHOWS_SECS: u64 = 5;
 
 /// Frames the server sends on `/api/v1/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Authenticated: the current conversation and its last `seq`, so the
@@ -328,6 +340,19 @@ mod tests {
         );
     }
 
+    /// The API document's limits are these constants (utoipa's attributes
+    /// take only literals).
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn schema_limits_are_the_constants() {
+        use utoipa::PartialSchema;
+        let schema = |s| serde_json::to_value(s).unwrap();
+        let send = schema(SendMessage::schema());
+        assert_eq!(send["properties"]["body"]["maxLength"], MAX_BODY_CHARS);
+        let page = schema(SetPage::schema());
+        assert_eq!(page["properties"]["url"]["maxLength"], MAX_PAGE_URL_CHARS);
+    }
+
     #[test]
     fn messages_round_trip() {
         let message = Message {
@@ -357,9 +382,11 @@ pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
 /// closed. Answered with the stored
 /// [`Rating`](crate::agent::Rating); rating again replaces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateConversation {
     /// 1 (bad) to 5 (great).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: u8,
     /// Optional, at most [`MAX_RATING_COMMENT_CHARS`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// `{"error": {"code": "...", "message": "..."}}`: the body of every error
 /// response of the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The one error the request ran into.
     pub error: ErrorDetail,
@@ -13,8 +14,10 @@ pub struct ErrorBody {
 
 /// What went wrong, for a program (`code`) and for a person (`message`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, snake_case; one of [`ErrorCode`]'s names.
+    #[cfg_attr(feature = "openapi", schema(value_type = ErrorCode))]
     pub code: String,
     /// A lowercase sentence, without a final dot, that says what to fix.
     pub message: String,
@@ -198,6 +201,110 @@ impl ErrorCode {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
     }
 }
+
+/// What each code means and what to do about it, for the API's reference
+/// (the OpenAPI document).
+#[cfg(feature = "openapi")]
+impl ErrorCode {
+    /// One sentence for a developer reading the API reference.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "the body is not valid JSON",
+            ErrorCode::UnsupportedMediaType => {
+                "the body is not sent as `Content-Type: application/json`"
+            }
+            ErrorCode::InvalidRequest => {
+                "the request has the wrong shape: a missing, unknown or mistyped field or \
+                 parameter, or a value out of range; `field` names it"
+            }
+            ErrorCode::InvalidName => {
+                "a name is empty, longer than 200 characters, or holds control characters"
+            }
+            ErrorCode::InvalidEmail => "an email address does not look like `name@example.com`",
+            ErrorCode::InvalidPhone => "a phone number is not in E.164 form (`+14155550100`)",
+            ErrorCode::PayloadTooLarge => "the body is larger than the server accepts (16 KiB)",
+            ErrorCode::UnknownApp => "no app has this id",
+            ErrorCode::OriginNotAllowed => {
+                "the request's `Origin` is not allowed (not in the app's `allowed_origins`; \
+                 for agent endpoints, not the server's own origin)"
+            }
+            ErrorCode::Unauthorized => {
+                "no credentials (session token, API key or agent cookie), or unknown, \
+                 revoked or expired ones"
+            }
+            ErrorCode::InvalidToken => "an identity JWT was refused; `reason` says why",
+            ErrorCode::NotFound => {
+                "no such route, or no such conversation, customer, app or saved reply \
+                 among those the caller may reach"
+            }
+            ErrorCode::MethodNotAllowed => "the route exists, not for this method",
+            ErrorCode::NotConfigured => {
+                "the app is not set up for this request (e.g. minting without a signing key)"
+            }
+            ErrorCode::RateLimited => {
+                "too many requests; `retry_after` (and the `Retry-After` header) says how \
+                 many seconds to wait"
+            }
+            ErrorCode::EmptyMessage => "a message body is empty or only whitespace",
+            ErrorCode::MessageTooLong => "a message body is longer than 4,000 characters",
+            ErrorCode::TooManyConnections => {
+                "the session already has the most WebSocket connections allowed (an `error` \
+                 frame on the WebSocket, never an HTTP response)"
+            }
+            ErrorCode::Internal => "the server failed; the details are in its log only",
+            ErrorCode::InvalidCredentials => {
+                "agent login: wrong email or password (the same answer for both)"
+            }
+            ErrorCode::CsrfFailed => {
+                "an agent request that changes something without the session's `X-CSRF-Token`"
+            }
+            ErrorCode::NotAssigned => "the conversation is closed or routed to another agent",
+            ErrorCode::FieldTooLong => {
+                "a field is longer than any valid value; refused before any other work"
+            }
+            ErrorCode::RequestTimeout => {
+                "the request body did not arrive in time; the connection is closed"
+            }
+            ErrorCode::ServerBusy => {
+                "the server is at its connection cap, or agent logins are queued; \
+                 `retry_after` and `Retry-After` say when to try again"
+            }
+            ErrorCode::NotReady => "the database, or the other servers' events, cannot be reached",
+            ErrorCode::ConversationOpen => {
+                "the conversation is still open; rate it once an agent closed it"
+            }
+        }
+    }
+}
+
+/// The codes as an enum schema, from [`ErrorCode::ALL`], each with its
+/// status and meaning in the description.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let mut description = String::from(
+            "The stable error codes. A program matches on these; the HTTP status of \
+             each is fixed:\n",
+        );
+        for code in ErrorCode::ALL {
+            description.push_str(&format!(
+                "\n- `{}` ({}): {}",
+                code.as_str(),
+                code.status(),
+                code.meaning()
+            ));
+        }
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+            .description(Some(description))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ErrorCode {}
 
 #[cfg(test)]
 mod tests {

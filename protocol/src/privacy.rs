@@ -14,6 +14,7 @@ use crate::chat::{Author, ConversationStatus, MessageKind};
 
 /// Who a privacy request is about: exactly one field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CustomerSelector {
     /// Every profile of the app with this email, or whose sessions gave
@@ -31,6 +32,7 @@ pub struct CustomerSelector {
 
 /// Everything the server holds about a customer of an app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerExport {
     /// The app.
     pub app_id: String,
@@ -42,6 +44,7 @@ pub struct CustomerExport {
 
 /// A customer profile and everything linked to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedProfile {
     /// The profile's id.
     pub id: String,
@@ -70,6 +73,7 @@ pub struct ExportedProfile {
 
 /// A webhook delivery of an event about the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedDelivery {
     /// The delivery's id.
     pub id: String,
@@ -91,6 +95,7 @@ pub struct ExportedDelivery {
 
 /// A chat session: what a browser or device said and was told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedSession {
     /// The session's id.
     pub id: String,
@@ -121,6 +126,7 @@ pub struct ExportedSession {
 
 /// A conversation with its messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedConversation {
     /// The conversation's id.
     pub id: String,
@@ -156,6 +162,7 @@ pub struct ExportedConversation {
 
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedMessage {
     /// The message's id.
     pub id: String,
@@ -181,6 +188,7 @@ pub struct ExportedMessage {
 
 /// An agent's read marker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedRead {
     /// The agent's id.
     pub agent_id: String,
@@ -190,6 +198,7 @@ pub struct ExportedRead {
 
 /// A satisfaction rating.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedRating {
     /// 1 to 5.
     pub rating: i64,
@@ -201,6 +210,7 @@ pub struct ExportedRating {
 
 /// An email of unread replies the server will send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedPendingEmail {
     /// When it is due, Unix milliseconds.
     pub due_at: i64,
@@ -210,6 +220,7 @@ pub struct ExportedPendingEmail {
 
 /// What an erasure removed: `POST .../customers/erase` answers it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EraseReport {
     /// The erased profiles' ids.
     pub profiles: Vec<String>,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// The counts of one day and app, or of the whole report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthCounts {
     /// Conversations whose first customer message was trusted.
     pub trusted_from_start: i64,
@@ -41,6 +42,7 @@ pub struct AuthCounts {
 /// One row: a day (in the report's time zone) and an app that had
 /// conversations that day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthDay {
     /// `YYYY-MM-DD`.
     pub date: String,
@@ -53,6 +55,7 @@ pub struct AuthDay {
 
 /// The report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthReport {
     /// By date, then app.
     pub days: Vec<AuthDay>,

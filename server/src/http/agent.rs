@@ -45,14 +45,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use trustchat_protocol::validate::MAX_EMAIL_LEN;
 use trustchat_protocol::{
     Agent, AgentList, AgentLogin, AgentReply, AgentSessionInfo, AgentStatus, AssignConversation,
     ConversationDetail, ConversationList, ConversationStatus, ConversationSummary, CustomerProfile,
     MarkRead, Message, MessageKind, NewSavedReply, SavedReply, SavedReplyList, SetAgentStatus,
 };
+use utoipa_axum::routes;
 
 use crate::agents;
 use crate::bus::Event;
@@ -65,6 +65,7 @@ use crate::http::agent_auth::{self, AgentSession};
 use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
 use crate::http::messages::send_error;
+use crate::http::openapi::{errors, Routes};
 use crate::hub::CloseReason;
 use crate::identity;
 use crate::scope::{self, Scope};
@@ -77,37 +78,49 @@ use crate::texts::{BuiltIn, Text};
 pub const SEARCH_LIMIT: i64 = 50;
 
 /// The agent routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agent/login", post(login))
-        .route("/api/v1/agent/logout", post(logout))
-        .route("/api/v1/agent/me", get(me))
-        .route("/api/v1/agent/status", post(set_status))
-        .route("/api/v1/agent/agents", get(agents_list))
-        .route("/api/v1/agent/conversations", get(conversations))
-        .route("/api/v1/agent/conversations/{id}", get(conversation))
-        .route("/api/v1/agent/conversations/{id}/messages", post(reply))
-        .route(
-            "/api/v1/agent/conversations/{id}/request-login",
-            post(request_login),
-        )
-        .route("/api/v1/agent/conversations/{id}/close", post(close))
-        .route("/api/v1/agent/conversations/{id}/assign", post(assign))
-        .route("/api/v1/agent/conversations/{id}/read", post(read))
-        .route("/api/v1/agent/customers/{id}", get(customer))
-        .route("/api/v1/agent/queue", get(queue))
-        .route("/api/v1/agent/search", get(search))
-        .route(
-            "/api/v1/agent/saved-replies",
-            get(saved_replies).post(add_saved_reply),
-        )
-        .route(
-            "/api/v1/agent/saved-replies/{id}",
-            axum::routing::delete(delete_saved_reply),
-        )
+pub fn router() -> Routes {
+    Routes::new()
+        .documented(routes!(login))
+        .documented(routes!(logout))
+        .documented(routes!(me))
+        .documented(routes!(set_status))
+        .documented(routes!(agents_list))
+        .documented(routes!(conversations))
+        .documented(routes!(conversation))
+        .documented(routes!(reply))
+        .documented(routes!(request_login))
+        .documented(routes!(close))
+        .documented(routes!(assign))
+        .documented(routes!(read))
+        .documented(routes!(customer))
+        .documented(routes!(queue))
+        .documented(routes!(search))
+        .documented(routes!(saved_replies, add_saved_reply))
+        .documented(routes!(delete_saved_reply))
         .merge(super::agent_ws::router())
 }
 
+errors!(LoginErrors: JSON_BODY, [OriginNotAllowed, FieldTooLong, RateLimited, ServerBusy, InvalidCredentials, Internal]);
+
+/// Logs an agent in
+///
+/// Sets the session cookie and answers the session with its CSRF token.
+/// A wrong email and a wrong password get the same `401
+/// invalid_credentials`. Attempts are limited per address and per email
+/// (`429 rate_limited`); password checks queue, and past a wait the answer
+/// is `503 server_busy`. Same-origin only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/login",
+    operation_id = "agentLogin",
+    tag = "agent",
+    request_body = AgentLogin,
+    responses(
+        (status = 200, description = "logged in", body = AgentSessionInfo,
+            headers(("Set-Cookie" = String, description = "the session cookie: `trustchat_agent` (over https `__Host-trustchat_agent`), HttpOnly, SameSite=Strict, Path=/"))),
+        LoginErrors,
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -178,6 +191,23 @@ async fn login(
     Ok(with_cookie(&cookie, Json(info).into_response()))
 }
 
+errors!(LogoutErrors: AGENT_WRITE);
+
+/// Logs the agent out
+///
+/// Revokes the session and clears the cookie; the agent's consoles close.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/logout",
+    operation_id = "agentLogout",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    responses(
+        (status = 204, description = "logged out",
+            headers(("Set-Cookie" = String, description = "clears the session cookie"))),
+        LogoutErrors,
+    ),
+)]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -196,6 +226,20 @@ async fn logout(
     Ok(with_cookie(&cookie, StatusCode::NO_CONTENT.into_response()))
 }
 
+errors!(MeErrors: AGENT_READ);
+
+/// The logged-in agent
+///
+/// With the session's CSRF token, the agent's teams and the apps they
+/// serve.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/me",
+    operation_id = "agentMe",
+    tag = "agent",
+    security(("agentSession" = [])),
+    responses((status = 200, description = "the session", body = AgentSessionInfo), MeErrors),
+)]
 async fn me(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -209,6 +253,21 @@ async fn me(
     }))
 }
 
+errors!(StatusErrors: AGENT_WRITE, JSON_BODY);
+
+/// Sets the agent's availability
+///
+/// `available` agents are routed new conversations (the queue is handed
+/// out at once); `away` ones keep their open conversations.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/status",
+    operation_id = "setAgentStatus",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    request_body = SetAgentStatus,
+    responses((status = 200, description = "the agent now", body = Agent), StatusErrors),
+)]
 async fn set_status(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -230,6 +289,19 @@ async fn set_status(
     )))
 }
 
+errors!(AgentsErrors: AGENT_READ);
+
+/// The agents
+///
+/// Those who serve one of the caller's apps, for reassigning.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/agents",
+    operation_id = "listAgents",
+    tag = "agent",
+    security(("agentSession" = [])),
+    responses((status = 200, description = "the agents", body = AgentList), AgentsErrors),
+)]
 async fn agents_list(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -260,6 +332,20 @@ async fn agents_list(
     }))
 }
 
+errors!(ConversationsErrors: AGENT_READ);
+
+/// The agent's conversations
+///
+/// Those routed to the caller (not the queue), open first, newest activity
+/// first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/conversations",
+    operation_id = "listAgentConversations",
+    tag = "agent",
+    security(("agentSession" = [])),
+    responses((status = 200, description = "the conversations", body = ConversationList), ConversationsErrors),
+)]
 async fn conversations(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -269,6 +355,21 @@ async fn conversations(
     Ok(Json(ConversationList { conversations }))
 }
 
+errors!(ConversationErrors: AGENT_READ, [NotFound]);
+
+/// A conversation with its timeline
+///
+/// Any conversation of an app the caller's teams serve (past ones are
+/// read-only in the console); `404` for any other.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/conversations/{id}",
+    operation_id = "getConversation",
+    tag = "agent",
+    security(("agentSession" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    responses((status = 200, description = "the conversation", body = ConversationDetail), ConversationErrors),
+)]
 async fn conversation(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -282,6 +383,27 @@ async fn conversation(
         .ok_or(ApiError::NoSuch("conversation"))
 }
 
+errors!(ReplyErrors: AGENT_WRITE, JSON_BODY, [NotFound, NotAssigned, EmptyMessage, MessageTooLong]);
+
+/// Replies in a conversation
+///
+/// Only in an open conversation routed to the caller (`403 not_assigned`
+/// otherwise). An optional `client_id` (UUID) makes it idempotent: the
+/// same one again answers `200` with the reply stored the first time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/conversations/{id}/messages",
+    operation_id = "replyToConversation",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    request_body = AgentReply,
+    responses(
+        (status = 201, description = "stored and delivered", body = Message),
+        (status = 200, description = "this `client_id` was stored before: that reply", body = Message),
+        ReplyErrors,
+    ),
+)]
 async fn reply(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -308,6 +430,23 @@ async fn reply(
     Ok((status, Json(sent.message)))
 }
 
+errors!(RequestLoginErrors: AGENT_WRITE, JSON_BODY, [NotFound, NotAssigned, NotConfigured]);
+
+/// Asks the customer to log in
+///
+/// Posts a `login_request` message carrying the app's `login_url`, in the
+/// customer's language (`422 not_configured` when the app has none). The
+/// body is `{}`. Only in an open conversation routed to the caller.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/conversations/{id}/request-login",
+    operation_id = "requestLogin",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    request_body(content = Object, description = "`{}`"),
+    responses((status = 201, description = "the login request, as a message", body = Message), RequestLoginErrors),
+)]
 async fn request_login(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -345,6 +484,21 @@ async fn request_login(
     Ok((StatusCode::CREATED, Json(sent.message)))
 }
 
+errors!(CloseErrors: AGENT_WRITE, [NotFound, NotAssigned]);
+
+/// Closes a conversation
+///
+/// Only an open conversation routed to the caller. The customer is asked
+/// for a rating; their next message opens a new conversation. No body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/conversations/{id}/close",
+    operation_id = "closeConversation",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    responses((status = 200, description = "the conversation now", body = ConversationSummary), CloseErrors),
+)]
 async fn close(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -355,6 +509,23 @@ async fn close(
     summary(&state, &id).await
 }
 
+errors!(AssignErrors: AGENT_WRITE, JSON_BODY, [NotFound, NotAssigned]);
+
+/// Routes a conversation to an agent
+///
+/// Any open conversation of the caller's apps (a queued one too) to any
+/// agent who serves its app (`422 invalid_request`, `field: "agent_id"`,
+/// otherwise); a closed one is `403 not_assigned`. Both agents hear of it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/conversations/{id}/assign",
+    operation_id = "assignConversation",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    request_body = AssignConversation,
+    responses((status = 200, description = "the conversation now", body = ConversationSummary), AssignErrors),
+)]
 async fn assign(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -400,6 +571,22 @@ async fn assign(
     summary(&state, &id).await
 }
 
+errors!(ReadErrors: AGENT_WRITE, JSON_BODY, [NotFound]);
+
+/// Marks a conversation read
+///
+/// Up to `seq`; its `unread` counts the customer's messages after it. When
+/// the caller is the conversation's agent, the customer sees "Seen".
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/conversations/{id}/read",
+    operation_id = "markConversationRead",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    request_body = MarkRead,
+    responses((status = 204, description = "marked"), ReadErrors),
+)]
 async fn read(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -428,6 +615,20 @@ async fn read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+errors!(CustomerErrors: AGENT_READ, [NotFound]);
+
+/// A customer profile
+///
+/// With every conversation linked to it, each with its own verification.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/customers/{id}",
+    operation_id = "getCustomerProfile",
+    tag = "agent",
+    security(("agentSession" = [])),
+    params(("id" = String, Path, description = "the profile's id (`customer.id` of a conversation)")),
+    responses((status = 200, description = "the profile", body = CustomerProfile), CustomerErrors),
+)]
 async fn customer(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -440,6 +641,21 @@ async fn customer(
         .ok_or(ApiError::NoSuch("customer"))
 }
 
+errors!(QueueErrors: AGENT_READ);
+
+/// The queue
+///
+/// The open conversations no agent has, of the caller's apps, in routing
+/// order: high priority first, then oldest (those held for a login too,
+/// with `held_until`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/queue",
+    operation_id = "getQueue",
+    tag = "agent",
+    security(("agentSession" = [])),
+    responses((status = 200, description = "the queue", body = ConversationList), QueueErrors),
+)]
 async fn queue(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -455,6 +671,21 @@ struct SearchParams {
     q: String,
 }
 
+errors!(SearchErrors: AGENT_READ, [InvalidRequest]);
+
+/// Searches conversations
+///
+/// Those whose customer's name, email or phone, or one of whose messages,
+/// holds every term of `q` (each as a prefix), newest first, at most 50.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/search",
+    operation_id = "searchConversations",
+    tag = "agent",
+    security(("agentSession" = [])),
+    params(("q" = String, Query, min_length = 1, max_length = 200, description = "the terms, separated by spaces")),
+    responses((status = 200, description = "the matching conversations", body = ConversationList), SearchErrors),
+)]
 async fn search(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -497,6 +728,20 @@ async fn own_teams(state: &AppState, auth: &AgentSession) -> Result<Vec<String>,
     Ok(state.store.agent_teams(&auth.agent.id).await?)
 }
 
+errors!(SavedRepliesErrors: AGENT_READ);
+
+/// The saved replies
+///
+/// Those of the caller's teams, by team then title: the config's
+/// (read-only) and the console's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/saved-replies",
+    operation_id = "listSavedReplies",
+    tag = "agent",
+    security(("agentSession" = [])),
+    responses((status = 200, description = "the saved replies", body = SavedReplyList), SavedRepliesErrors),
+)]
 async fn saved_replies(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -507,6 +752,21 @@ async fn saved_replies(
     }))
 }
 
+errors!(AddSavedReplyErrors: AGENT_WRITE, JSON_BODY);
+
+/// Adds a saved reply
+///
+/// For one of the caller's teams: a title of 1 to 80 characters and a body
+/// of 1 to 4,000 (`422 invalid_request` with the `field` otherwise).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/saved-replies",
+    operation_id = "addSavedReply",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    request_body = NewSavedReply,
+    responses((status = 201, description = "the saved reply", body = SavedReply), AddSavedReplyErrors),
+)]
 async fn add_saved_reply(
     State(state): State<AppState>,
     auth: AgentSession,
@@ -537,6 +797,21 @@ async fn add_saved_reply(
     Ok((StatusCode::CREATED, Json(console::saved_reply_view(record))))
 }
 
+errors!(DeleteSavedReplyErrors: AGENT_WRITE, [NotFound]);
+
+/// Deletes a saved reply
+///
+/// One the console added for one of the caller's teams; the config's are
+/// read-only (`404`, as for one that does not exist).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/agent/saved-replies/{id}",
+    operation_id = "deleteSavedReply",
+    tag = "agent",
+    security(("agentSession" = [], "agentCsrf" = [])),
+    params(("id" = String, Path, description = "the saved reply's id")),
+    responses((status = 204, description = "deleted"), DeleteSavedReplyErrors),
+)]
 async fn delete_saved_reply(
     State(state): State<AppState>,
     auth: AgentSession,

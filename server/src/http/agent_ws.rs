@@ -16,35 +16,72 @@
 //!
 //! [`serve`] is written over any `Sink`/`Stream` of WebSocket messages.
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use axum::response::{IntoResponse as _, Response};
 use futures_util::{Sink, Stream, StreamExt as _};
 use trustchat_protocol::chat::close;
 use trustchat_protocol::{AgentClientFrame, AgentServerFrame};
+use utoipa_axum::routes;
 
 use crate::agents;
 use crate::console;
+use crate::error::ApiError;
 use crate::http::agent_auth::{cookie_token, AgentSession};
+use crate::http::openapi::{errors, Routes};
 use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
 use crate::scope::Scope;
 use crate::signals;
 use crate::state::AppState;
 
 /// The agent WebSocket route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/agent/ws", get(upgrade))
+pub fn router() -> Routes {
+    Routes::new().documented(routes!(upgrade))
 }
 
+errors!(UpgradeErrors: AGENT_READ, [InvalidRequest]);
+
+/// The agent console's WebSocket
+///
+/// A WebSocket upgrade (`101 Switching Protocols`), authenticated by the
+/// session cookie at the upgrade, from the server's own origin only. The
+/// server sends `ready`, then the new messages of the agent's
+/// conversations, conversations routed to or away from them, closed or
+/// changing verification, queue changes, the customer's typing and read
+/// markers, and `pong`. Frames are JSON text: the client sends
+/// `AgentClientFrame`s, the server `AgentServerFrame`s (both in the
+/// components). Close codes as the customer's WebSocket; 4001 once the
+/// session is logged out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent/ws",
+    operation_id = "agentWebSocket",
+    tag = "agent",
+    security(("agentSession" = [])),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket; frames `AgentClientFrame` (to the server) and `AgentServerFrame` (from it)"),
+        UpgradeErrors,
+    ),
+)]
 async fn upgrade(
     State(state): State<AppState>,
     auth: AgentSession,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            tracing::debug!(%rejection, "not a WebSocket upgrade");
+            return ApiError::InvalidRequest {
+                message: "this endpoint is a WebSocket: connect with a WebSocket client".into(),
+                field: None,
+            }
+            .into_response();
+        }
+    };
     let token = cookie_token(&headers).unwrap_or_default().to_owned();
     socket::sized(ws).on_upgrade(move |socket| {
         let (sink, stream) = socket.split();

@@ -14,9 +14,8 @@
 
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::Rng as _;
@@ -26,15 +25,18 @@ use serde_json::{json, Value};
 use crate::clock;
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
+use crate::http::openapi::Routes;
 use crate::jwt::MintIdentity;
 use crate::state::AppState;
 
-/// The demo routes; answer 404 unless the config has `[demo]`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/demo/login", post(login))
-        .route("/demo/token", post(token))
-        .route("/demo/logout", post(logout))
+/// The demo routes; answer 404 unless the config has `[demo]`. Not part
+/// of the API (a real website has its own login), so the API document
+/// leaves them out.
+pub fn router() -> Routes {
+    Routes::new()
+        .undocumented(Method::POST, "/demo/login", login)
+        .undocumented(Method::POST, "/demo/token", token)
+        .undocumented(Method::POST, "/demo/logout", logout)
 }
 
 /// `POST /demo/login`'s body.

@@ -14,24 +14,47 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use trustchat_protocol::validate::{self, Invalid};
 use trustchat_protocol::{Message, MessagesPage, SendMessage};
+use utoipa_axum::routes;
 
 use crate::chat::{self, SendError};
 use crate::clock;
 use crate::error::ApiError;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
+use crate::http::openapi::{errors, Routes};
 use crate::identity;
 use crate::state::AppState;
 
 /// The message routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/messages", post(send).get(list))
+pub fn router() -> Routes {
+    Routes::new().documented(routes!(send, list))
 }
 
+errors!(SendErrors: CUSTOMER, JSON_BODY, [EmptyMessage, MessageTooLong, RateLimited]);
+
+/// Sends a customer's message
+///
+/// Into the session's current conversation, or a new one. `client_id` is a
+/// UUID the client makes once per message: sending it again answers `200`
+/// with the message stored the first time, and stores nothing. The message
+/// is `trusted` exactly when the session is trusted now. Limited per
+/// session (`429 rate_limited` with `retry_after`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    operation_id = "sendMessage",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    request_body = SendMessage,
+    responses(
+        (status = 201, description = "stored (durably, before this answer)", body = Message),
+        (status = 200, description = "this `client_id` was stored before: that message", body = Message),
+        SendErrors,
+    ),
+)]
 async fn send(
     State(state): State<AppState>,
     auth: CustomerSession,
@@ -57,6 +80,22 @@ async fn send(
     Ok((status, Json(sent.message)))
 }
 
+errors!(ListErrors: CUSTOMER, [InvalidRequest]);
+
+/// Reads the current conversation
+///
+/// The messages of the session's current conversation (one it may read)
+/// with `seq` after `after`, in order, at most 500; `has_more` when another
+/// page follows.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages",
+    operation_id = "listMessages",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    params(("after" = Option<i64>, Query, minimum = 0, description = "the `seq` of the last message the client has (default 0: all)")),
+    responses((status = 200, description = "a page of messages", body = MessagesPage), ListErrors),
+)]
 async fn list(
     State(state): State<AppState>,
     auth: CustomerSession,

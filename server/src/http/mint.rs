@@ -10,13 +10,14 @@
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use trustchat_protocol::{IdentityType, MintTokenRequest, MintTokenResponse};
+use utoipa_axum::routes;
 
 use crate::clock;
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
+use crate::http::openapi::{errors, Routes};
 use crate::identity;
 use crate::jwt::{MintError, MintIdentity};
 use crate::state::{AppRef, AppState};
@@ -25,10 +26,31 @@ use crate::state::{AppRef, AppState};
 pub const DEFAULT_MINT_TTL_SECS: u64 = 600;
 
 /// The mint route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/user-identity-jwt", post(mint))
+pub fn router() -> Routes {
+    Routes::new().documented(routes!(mint))
 }
 
+errors!(MintErrors: JSON_BODY, API_KEY, [NotConfigured]);
+
+/// Mints an identity token
+///
+/// For a website that would rather not hold signing keys: its backend,
+/// with one of the app's API keys, asks for a token asserting an email or
+/// an E.164 phone (and a name), signed with the app's `mint_kid` key, and
+/// hands it to its page for `TrustChat.setJwt`. `expiresIn` defaults to
+/// 600 seconds, capped by the app's `max_token_lifetime_secs`. `422
+/// not_configured` when the app has no key to sign with; `422
+/// invalid_request` (`field: "identity"` or `"name"`) for a value the
+/// token may not carry.
+#[utoipa::path(
+    post,
+    path = "/api/v1/user-identity-jwt",
+    operation_id = "mintIdentityToken",
+    tag = "mint",
+    security(("appApiKey" = [])),
+    request_body = MintTokenRequest,
+    responses((status = 200, description = "the signed token", body = MintTokenResponse), MintErrors),
+)]
 async fn mint(
     State(state): State<AppState>,
     headers: HeaderMap,

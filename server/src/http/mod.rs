@@ -16,6 +16,9 @@
 //! - [`demo`]: the demo portal's stand-in login backend (only with `[demo]`).
 //! - [`assets`]: the built widget and demo portal from `static_dir`, and
 //!   the JSON 404 for unknown `/api` paths.
+//! - [`openapi`]: `GET /api/v1/openapi.json`, the API document, and
+//!   [`openapi::Routes`], through which every route is registered with its
+//!   documentation.
 //! - [`auth`]: the [`auth::CustomerSession`] extractor (bearer tokens).
 //! - [`origin`]: the per-app `Origin` policy and CORS.
 //! - [`json`]: the [`json::JsonBody`] extractor, which maps every bad body to
@@ -43,6 +46,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, MAX_JSON_BODY};
 use crate::state::AppState;
+use openapi::{Route, Routes};
 
 pub mod agent;
 pub mod agent_auth;
@@ -58,6 +62,7 @@ pub mod json;
 pub mod limits;
 pub mod messages;
 pub mod mint;
+pub mod openapi;
 pub mod origin;
 pub mod privacy;
 pub mod ratings;
@@ -67,10 +72,10 @@ pub mod sessions;
 pub mod socket;
 pub mod ws;
 
-/// The whole HTTP application. Tests call it with `oneshot`; `serve` runs it
-/// on a socket.
-pub fn app(state: AppState) -> Router {
-    Router::new()
+/// Every route of the app, each with its documentation (or, for the demo
+/// portal's, explicitly without).
+pub fn routes() -> Routes {
+    Routes::new()
         .merge(health::router())
         .merge(apps::router())
         .merge(sessions::router())
@@ -82,8 +87,33 @@ pub fn app(state: AppState) -> Router {
         .merge(mint::router())
         .merge(privacy::router())
         .merge(demo::router())
+        .documented(utoipa_axum::routes!(openapi::openapi_json))
+}
+
+/// The method and path of every registered route: what the server
+/// serves, and what `tests/openapi.rs` checks the document against.
+pub fn route_table() -> Vec<Route> {
+    routes().table().to_vec()
+}
+
+/// The API document of [`routes`], as `GET /api/v1/openapi.json` serves it.
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    routes().split().1
+}
+
+/// The whole HTTP application. Tests call it with `oneshot`; `serve` runs it
+/// on a socket.
+pub fn app(state: AppState) -> Router {
+    let (router, document) = routes().split();
+    // Serialized once, here. Failing would be a bug in a schema: the
+    // document then answers 500 rather than the server not starting.
+    let served = openapi::Served::new(&document)
+        .inspect_err(|error| tracing::error!(%error, "the API document does not serialize"))
+        .ok();
+    router
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(served))
         // Inside the routes' layers, where the route's template is known.
         .layer(axum::middleware::from_fn(crate::metrics::http))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

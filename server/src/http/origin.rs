@@ -76,8 +76,9 @@ pub fn check_origin(headers: &HeaderMap, app: &AppRef) -> Result<(), ApiError> {
 }
 
 /// CORS for `/api/`: answers preflights, and sets `Vary: Origin`,
-/// `Cache-Control: no-store` and, where appropriate,
-/// `Access-Control-Allow-Origin` on responses. Never `*`, never credentials.
+/// `Cache-Control: no-store` (unless the handler set one) and, where
+/// appropriate, `Access-Control-Allow-Origin` on responses. Never `*`,
+/// never credentials.
 pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !(path == "/api" || path.starts_with("/api/")) {
@@ -130,7 +131,10 @@ pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -
     let status = response.status();
     let headers = response.headers_mut();
     headers.append(VARY, HeaderValue::from_static("origin"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Unless the handler said otherwise (the API document is cacheable).
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Some(origin) = origin {
         // Successful answers only reach origins some app allows (and the
         // extractors have checked it was the right app); errors reach

@@ -20,25 +20,28 @@ use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use trustchat_protocol::privacy::CustomerSelector;
+use axum::Json;
+use trustchat_protocol::privacy::{CustomerExport, CustomerSelector, EraseReport};
 use trustchat_protocol::ErrorCode;
+use utoipa_axum::routes;
 
 use crate::clock;
 use crate::error::ApiError;
 use crate::http::json::JsonBody;
 use crate::http::mint::{api_key_hash, app_of_api_key};
+use crate::http::openapi::{errors, Routes};
 use crate::privacy::{self, BadSelector};
 use crate::state::AppState;
 use crate::store::{AuditActor, CustomerMatch};
 
 /// The privacy routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/apps/{app_id}/customers/export", post(export))
-        .route("/api/v1/apps/{app_id}/customers/erase", post(erase))
+pub fn router() -> Routes {
+    Routes::new()
+        .documented(routes!(export))
+        .documented(routes!(erase))
 }
+
+errors!(PrivacyErrors: JSON_BODY, API_KEY, [NotFound, InvalidEmail, InvalidPhone]);
 
 /// The app of the API key, which must be `app_id`, and who holds the key.
 fn authorized(state: &AppState, headers: &HeaderMap, app_id: &str) -> Result<AuditActor, ApiError> {
@@ -79,6 +82,24 @@ fn selector(selector: &CustomerSelector) -> Result<CustomerMatch, ApiError> {
     })
 }
 
+/// Exports a customer's data
+///
+/// Everything the server holds about the customer the body names by
+/// exactly one of `email`, `phone` (E.164) or `id`: their profiles,
+/// sessions (without tokens), conversations, messages, ratings. Only an
+/// API key of this very app; another app's key gets the `404` of a
+/// missing app, and no matching customer is `404` too. Audit-logged with
+/// the key's name; `Cache-Control: no-store`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/customers/export",
+    operation_id = "exportCustomer",
+    tag = "privacy",
+    security(("appApiKey" = [])),
+    params(("app_id" = String, Path, description = "the app's id, as in the server's config")),
+    request_body = CustomerSelector,
+    responses((status = 200, description = "everything held about the customer", body = CustomerExport), PrivacyErrors),
+)]
 async fn export(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
@@ -94,6 +115,21 @@ async fn export(
     Ok(([(CACHE_CONTROL, "no-store")], Json(export)).into_response())
 }
 
+/// Erases a customer's data
+///
+/// Deletes everything the export would hold, in one transaction, and
+/// closes the customer's WebSockets on every server. The same body and
+/// rules as the export; audit-logged with ids and counts only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/customers/erase",
+    operation_id = "eraseCustomer",
+    tag = "privacy",
+    security(("appApiKey" = [])),
+    params(("app_id" = String, Path, description = "the app's id, as in the server's config")),
+    request_body = CustomerSelector,
+    responses((status = 200, description = "what was deleted", body = EraseReport), PrivacyErrors),
+)]
 async fn erase(
     State(state): State<AppState>,
     Path(app_id): Path<String>,

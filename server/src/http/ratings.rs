@@ -6,10 +6,10 @@
 //! again replaces the rating. The assigned agent's console hears of it.
 
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use trustchat_protocol::chat::MAX_RATING_COMMENT_CHARS;
 use trustchat_protocol::{ConversationStatus, RateConversation, Rating};
+use utoipa_axum::routes;
 
 use crate::chat;
 use crate::clock;
@@ -17,14 +17,33 @@ use crate::console;
 use crate::error::ApiError;
 use crate::http::auth::CustomerSession;
 use crate::http::json::JsonBody;
+use crate::http::openapi::{errors, Routes};
 use crate::state::AppState;
 use crate::store::RatingRecord;
 
 /// The rating route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/conversations/{id}/rating", post(rate))
+pub fn router() -> Routes {
+    Routes::new().documented(routes!(rate))
 }
 
+errors!(RateErrors: CUSTOMER, JSON_BODY, [NotFound, ConversationOpen]);
+
+/// Rates a closed conversation
+///
+/// "How did we do?": `rating` 1 to 5 and an optional `comment` of at most
+/// 1,000 characters. Only a conversation the session may read (`404`
+/// otherwise, as for one that does not exist), once an agent closed it
+/// (`409 conversation_open` before). Rating again replaces the rating.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/rating",
+    operation_id = "rateConversation",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    params(("id" = String, Path, description = "the conversation's id")),
+    request_body = RateConversation,
+    responses((status = 200, description = "the rating stored", body = Rating), RateErrors),
+)]
 async fn rate(
     State(state): State<AppState>,
     auth: CustomerSession,

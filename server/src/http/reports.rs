@@ -10,19 +10,21 @@ use axum::extract::{Query, State};
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use trustchat_protocol::AuthReport;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::http::agent_auth::AgentSession;
 use crate::http::mint::app_of_api_key;
+use crate::http::openapi::{errors, Routes};
 use crate::reports::{self, ReportRange};
 use crate::scope::Scope;
 use crate::state::AppState;
 
 /// The report route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/reports/authentication", get(authentication))
+pub fn router() -> Routes {
+    Routes::new().documented(routes!(authentication))
 }
 
 #[derive(serde::Deserialize)]
@@ -39,6 +41,37 @@ struct Params {
     format: Option<String>,
 }
 
+errors!(ReportErrors: [Unauthorized, OriginNotAllowed, InvalidRequest, NotFound, Internal]);
+
+/// The authentication report
+///
+/// How many conversations were trusted from the start, upgraded mid-chat,
+/// identified but untrusted, and anonymous, per day (in `tz`) and app,
+/// with their trusted and untrusted customer messages and satisfaction
+/// ratings. With an app's API key: that app only; with an agent's cookie:
+/// the apps their teams serve. An app outside the caller's reach is `404`,
+/// as one that does not exist. CSV with `format=csv` or `Accept: text/csv`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/authentication",
+    operation_id = "authenticationReport",
+    tag = "reports",
+    security(("appApiKey" = []), ("agentSession" = [])),
+    params(
+        ("from" = String, Query, format = Date, description = "the first day, `YYYY-MM-DD`"),
+        ("to" = String, Query, format = Date, description = "the last day, `YYYY-MM-DD` (inclusive)"),
+        ("tz" = String, Query, description = "the IANA time zone the days are cut in, e.g. `Europe/Paris`"),
+        ("app" = Option<String>, Query, description = "one app only (default: every app the caller may read)"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
+    ),
+    responses(
+        (status = 200, description = "the report", content(
+            (AuthReport = "application/json"),
+            (String = "text/csv"),
+        )),
+        ReportErrors,
+    ),
+)]
 async fn authentication(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -12,9 +12,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use trustchat_protocol::{validate, CreateSessionRequest, SessionResponse, SetPage};
+use utoipa_axum::routes;
 
 use axum::http::header::{ACCEPT_LANGUAGE, REFERER};
 use axum::http::HeaderMap;
@@ -30,6 +30,7 @@ use crate::http::client::ClientAddr;
 use crate::http::json::JsonBody;
 use crate::http::limits;
 use crate::http::messages::send_error;
+use crate::http::openapi::{errors, Routes};
 use crate::http::origin::KnownApp;
 use crate::hub::CloseReason;
 use crate::identity::{self, Identity, VerifiedIdentity};
@@ -39,14 +40,37 @@ use crate::store::{IdentityKind, SessionRecord};
 use crate::texts;
 
 /// The session routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/apps/{app_id}/sessions", post(create))
-        .route("/api/v1/sessions/current", get(current).delete(revoke))
-        .route("/api/v1/sessions/current/identity", post(change_identity))
-        .route("/api/v1/sessions/current/page", post(set_page))
+pub fn router() -> Routes {
+    Routes::new()
+        .documented(routes!(create))
+        .documented(routes!(current, revoke))
+        .documented(routes!(change_identity))
+        .documented(routes!(set_page))
 }
 
+errors!(CreateErrors: JSON_BODY, [UnknownApp, OriginNotAllowed, RateLimited, InvalidName, InvalidEmail, InvalidPhone, InvalidToken, Internal]);
+
+/// Opens a customer session
+///
+/// `{}` for an anonymous customer, `{"user": {...}}` for one the website
+/// (or the onboarding form) identified, `{"jwt": "..."}` for one the
+/// website proved with an identity token: the session is then trusted
+/// until the token's `exp`. A refused token is `401 invalid_token` with a
+/// `reason` (`token_expired`, `bad_signature`, `unknown_kid`, ...).
+/// Limited per client address (`429 rate_limited`). `Accept-Language`
+/// picks the greeting's language; `Referer`, the page for the app's rules.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/sessions",
+    operation_id = "createSession",
+    tag = "customer",
+    params(("app_id" = String, Path, description = "the app's id, as in the server's config")),
+    request_body = CreateSessionRequest,
+    responses(
+        (status = 201, description = "the session, with its `session_token`", body = SessionResponse),
+        CreateErrors,
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -82,6 +106,26 @@ async fn create(
     Ok((StatusCode::CREATED, Json(response)))
 }
 
+errors!(IdentityErrors: CUSTOMER, JSON_BODY, [InvalidName, InvalidEmail, InvalidPhone, InvalidToken]);
+
+/// Identifies the customer mid-chat, or logs them in
+///
+/// `{"jwt": "..."}` (a login: later messages are trusted, earlier ones stay
+/// as they were) or `{"user": {...}}`. When the new identity is a
+/// different person, the answer carries a new `session_token` and the old
+/// one is revoked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/current/identity",
+    operation_id = "changeIdentity",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    request_body = CreateSessionRequest,
+    responses(
+        (status = 200, description = "the session; with a new `session_token` for a different person", body = SessionResponse),
+        IdentityErrors,
+    ),
+)]
 async fn change_identity(
     State(state): State<AppState>,
     auth: CustomerSession,
@@ -184,6 +228,22 @@ async fn identity_from_jwt(
     }
 }
 
+errors!(CurrentErrors: CUSTOMER);
+
+/// The bearer's session
+///
+/// As opening it answered, without the token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/current",
+    operation_id = "getSession",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    responses(
+        (status = 200, description = "the session, without `session_token`", body = SessionResponse),
+        CurrentErrors,
+    ),
+)]
 async fn current(
     State(state): State<AppState>,
     auth: CustomerSession,
@@ -206,6 +266,24 @@ async fn current(
     ))
 }
 
+errors!(PageErrors: CUSTOMER, JSON_BODY);
+
+/// Reports the page the customer is on
+///
+/// What `TrustChat.navigate` sends (also the WebSocket frame
+/// `{"type":"page","url"}`). Page-prefix rules use it, a waiting
+/// conversation is routed again by it, and the agent sees it. `422
+/// invalid_request` (`field: "url"`) for a URL that is not absolute,
+/// longer than 2,048 characters or with spaces.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/current/page",
+    operation_id = "setPage",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    request_body = SetPage,
+    responses((status = 204, description = "kept"), PageErrors),
+)]
 async fn set_page(
     State(state): State<AppState>,
     auth: CustomerSession,
@@ -217,6 +295,20 @@ async fn set_page(
     Ok(StatusCode::NO_CONTENT)
 }
 
+errors!(RevokeErrors: CUSTOMER);
+
+/// Revokes the session
+///
+/// `clearUser`: the token stops working, and the session's WebSockets
+/// close (4001) on every server.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/current",
+    operation_id = "revokeSession",
+    tag = "customer",
+    security(("sessionToken" = [])),
+    responses((status = 204, description = "revoked"), RevokeErrors),
+)]
 async fn revoke(
     State(state): State<AppState>,
     auth: CustomerSession,

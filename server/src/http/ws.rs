@@ -33,12 +33,11 @@ use axum::extract::State;
 use axum::http::header::{HeaderValue, ORIGIN};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures_util::{Sink, Stream, StreamExt as _};
 use tokio::sync::watch;
 use trustchat_protocol::chat::{close, MAX_FRAME_BYTES};
 use trustchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
+use utoipa_axum::routes;
 
 use crate::chat;
 use crate::clock;
@@ -46,6 +45,7 @@ use crate::error::ApiError;
 use crate::http::client::ClientAddr;
 use crate::http::limits;
 use crate::http::messages::{check_send, send_error};
+use crate::http::openapi::{errors, Routes};
 use crate::http::origin::check_origin;
 use crate::http::socket::{self, Due, Inbound, Keepalive, Outbox};
 use crate::hub::Subscription;
@@ -55,10 +55,38 @@ use crate::state::AppState;
 use crate::store::SessionRecord;
 
 /// The WebSocket route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/ws", get(upgrade))
+pub fn router() -> Routes {
+    Routes::new().documented(routes!(upgrade))
 }
 
+errors!(UpgradeErrors: [RateLimited, InvalidRequest, OriginNotAllowed]);
+
+/// The customer's WebSocket
+///
+/// A WebSocket upgrade (`101 Switching Protocols`); no token in the URL.
+/// The client's first frame, within 5 s, is
+/// `{"type":"auth","session_token":"..."}`; the server answers `ready` and
+/// from then on pushes the session's new messages, status changes, the
+/// agent's typing and read markers, and availability changes. Frames are
+/// JSON text, at most 16 KiB: the client sends `ClientFrame`s, the server
+/// `ServerFrame`s (both in the components). Close codes: 1001 idle or
+/// server failure (reconnect with backoff), 1012 server restarting
+/// (reconnect at once), 1007 a frame that is not JSON, 1008 no valid `auth`
+/// in time or an origin the session's app does not allow, 1009 a frame
+/// over 16 KiB, 4001 the session was revoked, 4009 fell behind (reconnect,
+/// then `GET /api/v1/messages?after=`), 4029 too many connections for the
+/// session. Connects are limited per client address, as are sockets
+/// waiting for their `auth` frame (`429 rate_limited`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws",
+    operation_id = "customerWebSocket",
+    tag = "customer",
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket; frames `ClientFrame` (to the server) and `ServerFrame` (from it)"),
+        UpgradeErrors,
+    ),
+)]
 async fn upgrade(
     State(state): State<AppState>,
     client: ClientAddr,
