@@ -218,9 +218,11 @@ pub struct Served {
 }
 
 impl Served {
-    /// Serializes `document` once.
+    /// Serializes `document` once, its descriptions made readable.
     pub fn new(document: &Document) -> Result<Served, serde_json::Error> {
-        let json = serde_json::to_vec(document)?;
+        let mut value = serde_json::to_value(document)?;
+        readable_descriptions(&mut value);
+        let json = serde_json::to_vec(&value)?;
         let hash = Sha256::digest(&json);
         let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
         let etag = HeaderValue::try_from(format!("\"{hex}\""))
@@ -229,6 +231,95 @@ impl Served {
             json: json.into(),
             etag,
         })
+    }
+}
+
+/// The limits the doc comments name, by the name they use, as their
+/// values.
+fn limits() -> [(&'static str, String); 10] {
+    use trustchat_protocol::{chat, validate};
+    [
+        ("MAX_BODY_CHARS", chat::MAX_BODY_CHARS.to_string()),
+        ("MAX_PAGE_MESSAGES", chat::MAX_PAGE_MESSAGES.to_string()),
+        ("MAX_PAGE_URL_CHARS", chat::MAX_PAGE_URL_CHARS.to_string()),
+        (
+            "MAX_RATING_COMMENT_CHARS",
+            chat::MAX_RATING_COMMENT_CHARS.to_string(),
+        ),
+        (
+            "TYPING_EVERY_SECS",
+            format!("{} s", chat::TYPING_EVERY_SECS),
+        ),
+        (
+            "MAX_FRAME_BYTES",
+            format!("{} bytes", chat::MAX_FRAME_BYTES),
+        ),
+        (
+            "super::MAX_FRAME_BYTES",
+            format!("{} bytes", chat::MAX_FRAME_BYTES),
+        ),
+        ("close::TOO_BIG", chat::close::TOO_BIG.to_string()),
+        ("MAX_NAME_CHARS", validate::MAX_NAME_CHARS.to_string()),
+        (
+            "MAX_FIRST_NAME_CHARS",
+            validate::MAX_FIRST_NAME_CHARS.to_string(),
+        ),
+    ]
+}
+
+/// A doc comment as an API reader reads it: rustdoc links (`` [`X`] ``,
+/// `` [`X`](path) ``) become the limit's value or the plain name (its
+/// last segment), and `None` becomes `null`.
+fn readable(text: &str) -> String {
+    let limits = limits();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[`") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("`]") else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..end];
+        let mut tail = &after[end + 2..];
+        // An explicit link target: dropped.
+        if tail.starts_with('(') {
+            if let Some(close) = tail.find(')') {
+                tail = &tail[close + 1..];
+            }
+        }
+        match limits.iter().find(|(limit, _)| *limit == name) {
+            Some((_, value)) => out.push_str(value),
+            None => {
+                let short = name.rsplit("::").next().unwrap_or(name);
+                out.push('`');
+                out.push_str(short);
+                out.push('`');
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out.replace("`None`", "`null`")
+}
+
+/// Rewrites every `description` in the document with [`readable`].
+fn readable_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                match item {
+                    serde_json::Value::String(text) if key == "description" => {
+                        *text = readable(text);
+                    }
+                    _ => readable_descriptions(item),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(readable_descriptions),
+        _ => {}
     }
 }
 
@@ -453,6 +544,24 @@ impl Modify for SecuritySchemes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_read_without_rustdoc() {
+        assert_eq!(
+            readable("The text, 1 to [`MAX_BODY_CHARS`] characters; see [`crate::validate`]."),
+            "The text, 1 to 4000 characters; see `validate`."
+        );
+        assert_eq!(
+            readable("Answered with the stored\n[`Rating`](crate::agent::Rating); `None` if not."),
+            "Answered with the stored\n`Rating`; `null` if not."
+        );
+        assert_eq!(readable("a [`broken"), "a [`broken");
+        // The served document holds no rustdoc link.
+        let served = Served::new(&super::super::api_document()).unwrap();
+        let text = String::from_utf8(served.json.to_vec()).unwrap();
+        assert!(!text.contains("[`"), "a rustdoc link is left");
+        assert!(!text.contains("`None`"));
+    }
 
     #[test]
     fn errors_group_by_status() {
