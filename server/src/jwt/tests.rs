@@ -751,9 +751,9 @@ fn rsa_public_key_as_hmac_secret_is_refused() {
     }
 }
 
-#[test]
-fn malformed_tokens_are_refused_before_any_key_is_used() {
-    let verifier = verifier();
+/// Tokens that are not a three-part base64url JWS with a JSON object
+/// header: (name, token).
+fn malformed_token_cases() -> Vec<(&'static str, String)> {
     let good = token_with("hs256", &good_claims(), |_| {});
     let (h, rest) = good.split_once('.').expect("parts");
     let (p, s) = rest.split_once('.').expect("parts");
@@ -765,7 +765,7 @@ fn malformed_tokens_are_refused_before_any_key_is_used() {
         b64(br#"{"alg":"HS256","alg":"none","kid":"hs256"}"#)
     );
     let padded = format!("{h}=.{p}.{s}");
-    let cases: Vec<(&str, String)> = vec![
+    let cases: Vec<(&'static str, String)> = vec![
         ("empty", String::new()),
         ("garbage", "garbage".into()),
         ("two parts", format!("{h}.{p}")),
@@ -784,7 +784,13 @@ fn malformed_tokens_are_refused_before_any_key_is_used() {
         ("huge token", huge),
         ("only dots", "..".into()),
     ];
-    for (name, token) in cases {
+    cases
+}
+
+#[test]
+fn malformed_tokens_are_refused_before_any_key_is_used() {
+    let verifier = verifier();
+    for (name, token) in malformed_token_cases() {
         eprintln!("{name}");
         check(&verifier, &token, NOW, Some(Reason::MalformedToken));
     }
@@ -814,6 +820,35 @@ fn a_payload_that_is_not_a_json_object_is_malformed_after_the_signature() {
         verifier.verify_signature_only(&token).unwrap_err().reason,
         Reason::BadSignature
     );
+}
+
+/// Found by fuzzing (`jwt_claims`): serde_json checks UTF-8 only in the
+/// strings it reads, so a stray byte in an unknown claim or header member
+/// passed. JSON is UTF-8; such a token is malformed, signed or not.
+#[test]
+fn a_header_or_payload_that_is_not_utf8_is_malformed() {
+    let verifier = verifier();
+    let payload: &[u8] =
+        include_bytes!("../../../fuzz/regressions/jwt_claims/invalid-utf8-in-unknown-claim");
+    assert!(std::str::from_utf8(payload).is_err());
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, payload);
+    check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    // Without the stray byte it parses, and stops at the next rule: it
+    // was made for an app without an issuer.
+    let mut fixed = payload.to_vec();
+    fixed.retain(|b| b.is_ascii());
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, &fixed);
+    check(&verifier, &token, NOW, Some(Reason::MissingClaim));
+
+    let header = b"{\"alg\":\"HS256\",\"kid\":\"hs256\",\"x\":\"\xff\"}";
+    let key = ring(KEYS);
+    let key = key.get("hs256").expect("kid");
+    let token = key
+        .sign_compact(header, &serde_json::to_vec(&good_claims()).expect("json"))
+        .expect("signs");
+    check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    let refusal = verifier.verify_signature_only(&token).unwrap_err();
+    assert_eq!(refusal.reason, Reason::MalformedToken);
 }
 
 #[test]
@@ -1003,9 +1038,9 @@ fn with(mut jwk: Value, edit: impl FnOnce(&mut Map<String, Value>)) -> Value {
     jwk
 }
 
-#[test]
-fn key_ring_load_errors_name_the_key() {
-    let cases: Vec<(&str, Value, KeyErrorKind)> = vec![
+/// JWK sets that do not load: (name, set, kind).
+fn key_load_cases() -> Vec<(&'static str, Value, KeyErrorKind)> {
+    vec![
         (
             "rsa without alg",
             json!({"keys": [with(fixture_jwk("rs256"), |k| { k.remove("alg"); })]}),
@@ -1102,8 +1137,12 @@ fn key_ring_load_errors_name_the_key() {
             json!({"keys": [with(fixture_jwk("es256"), |k| { k.insert("kid".into(), json!(1)); })]}),
             KeyErrorKind::Json,
         ),
-    ];
-    for (name, jwks, kind) in cases {
+    ]
+}
+
+#[test]
+fn key_ring_load_errors_name_the_key() {
+    for (name, jwks, kind) in key_load_cases() {
         let error = load_error(jwks);
         assert_eq!(error.kind, kind, "{name}: {}", error.message);
         assert!(!error.message.ends_with('.'), "{name}: {}", error.message);
@@ -1514,6 +1553,120 @@ fn rfc7515_appendix_a_signatures_verify() {
 
 pub(super) fn b64(bytes: &[u8]) -> String {
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+// ---- Fuzz seeds -------------------------------------------------------------
+
+/// Writes the inputs of the tests above as the seeds of the fuzz targets
+/// `jwt_token`, `jwt_claims` and `jwks` (`fuzz/seeds/<target>/`).
+/// `node scripts/fuzz-seeds.mjs` runs it with `TRUSTCHAT_FUZZ_SEEDS` set
+/// to `fuzz/seeds`.
+#[test]
+#[ignore = "writes fuzz seeds; run by scripts/fuzz-seeds.mjs"]
+fn write_fuzz_seeds() {
+    let Some(root) = std::env::var_os("TRUSTCHAT_FUZZ_SEEDS") else {
+        return;
+    };
+    let root = std::path::PathBuf::from(root);
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).expect("seed directory");
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        std::fs::write(dir.join(name), bytes).expect("seed written");
+    };
+
+    // jwt_token: a valid token per algorithm, every header case (each
+    // with another algorithm), alg none, algorithm confusion, a forged
+    // key under a known kid, and every malformed token.
+    for alg in ALL_ALGS {
+        let kid = kid_of(alg);
+        let token = token_with(&kid, &good_claims(), |_| {});
+        write("jwt_token", &format!("valid {kid}"), token.as_bytes());
+    }
+    for (index, (name, edit, _)) in header_cases().into_iter().enumerate() {
+        let kid = kid_of(ALL_ALGS[index % ALL_ALGS.len()]);
+        let token = token_with(&kid, &good_claims(), edit);
+        write(
+            "jwt_token",
+            &format!("header {name} {kid}"),
+            token.as_bytes(),
+        );
+    }
+    let payload = serde_json::to_vec(&good_claims()).expect("json");
+    for alg in ["none", "nOnE", " none"] {
+        let header = json!({ "alg": alg, "typ": "JWT", "kid": "hs256" });
+        let token = format!(
+            "{}.{}.",
+            b64(&serde_json::to_vec(&header).expect("json")),
+            b64(&payload)
+        );
+        write("jwt_token", &format!("alg {alg}"), token.as_bytes());
+    }
+    let rsa = fixture_jwk("rs256");
+    let public_jwk = json!({ "kty": "RSA", "n": rsa["n"], "e": rsa["e"] }).to_string();
+    let hmac = Key::from_hmac_secret("rs256", Alg::HS256, public_jwk.as_bytes(), "attacker")
+        .expect("long enough");
+    let header =
+        serde_json::to_vec(&json!({ "alg": "HS256", "typ": "JWT", "kid": "rs256" })).expect("json");
+    let token = hmac.sign_compact(&header, &payload).expect("signs");
+    write(
+        "jwt_token",
+        "rs256 public key as hs256 secret",
+        token.as_bytes(),
+    );
+    for kid in ["es256", "ps256"] {
+        let token = sign_raw(OTHER_KEYS, kid, kid, |_| {}, &payload);
+        write("jwt_token", &format!("other key {kid}"), token.as_bytes());
+    }
+    for (name, token) in malformed_token_cases() {
+        write("jwt_token", &format!("malformed {name}"), token.as_bytes());
+    }
+
+    // jwt_claims: every claim case's payload, and payloads that are not
+    // JSON objects.
+    for (name, edit, _, _) in claim_cases() {
+        let mut claims = good_claims();
+        edit(&mut claims);
+        let payload = serde_json::to_vec(&claims).expect("json");
+        write("jwt_claims", &format!("claims {name}"), &payload);
+    }
+    for (index, payload) in [
+        &b"not json"[..],
+        b"[1]",
+        b"\"s\"",
+        br#"{"sub":"a","sub":"b"}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        write("jwt_claims", &format!("not an object {index}"), payload);
+    }
+
+    // jwks: the fixture sets, each key alone, and every set that does not
+    // load.
+    write("jwks", "fixture keys", KEYS.as_bytes());
+    write("jwks", "fixture other keys", OTHER_KEYS.as_bytes());
+    for alg in ALL_ALGS {
+        let kid = kid_of(alg);
+        let set = json!({ "keys": [fixture_jwk(&kid)] }).to_string();
+        write("jwks", &format!("only {kid}"), set.as_bytes());
+    }
+    for (name, set, _) in key_load_cases() {
+        write(
+            "jwks",
+            &format!("refused {name}"),
+            set.to_string().as_bytes(),
+        );
+    }
 }
 
 // ---- JWKS URL ---------------------------------------------------------------
