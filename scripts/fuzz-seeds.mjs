@@ -15,6 +15,10 @@
 //   replaced by a string).
 // - validate: the strings the validation tests check.
 //
+// It also writes the JWT attack list (`jwt::tests::attack_cases`) to
+// `fuzz/hidden/jwt_token/`, a hidden-input corpus; the Wycheproof keys
+// reach `fuzz/hidden/jwks/` from `server/tests/wycheproof.rs`.
+//
 // Usage: node scripts/fuzz-seeds.mjs
 
 import { createHash } from "node:crypto";
@@ -23,6 +27,7 @@ import path from "node:path";
 import { ROOT, run, step } from "./lib.mjs";
 
 const SEEDS = path.join(ROOT, "fuzz", "seeds");
+const HIDDEN = path.join(ROOT, "fuzz", "hidden");
 /** At most this many seeds per text-extracted target: a few dozen. */
 const MAX_SEEDS = 48;
 
@@ -153,15 +158,22 @@ function writeSeeds(target, inputs) {
 }
 
 step("jwt_token, jwt_claims and jwks seeds from the jwt tests");
-for (const target of ["jwt_token", "jwt_claims", "jwks"]) {
-  rmSync(path.join(SEEDS, target), { recursive: true, force: true });
-}
+// The test keeps files that exist (ECDSA and PSS signatures differ at every
+// signing): delete a directory to write it anew.
 run("cargo", ["test", "-p", "trustchat-server", "--lib", "--", "--ignored", "--exact", "jwt::tests::write_fuzz_seeds"], {
-  env: { ...process.env, TRUSTCHAT_FUZZ_SEEDS: SEEDS },
+  env: { ...process.env, TRUSTCHAT_FUZZ_DIR: path.join(ROOT, "fuzz") },
 });
 for (const target of ["jwt_token", "jwt_claims", "jwks"]) {
   console.log(`${target}: ${readdirSync(path.join(SEEDS, target)).length} seeds`);
 }
+console.log(`jwt_token: ${readdirSync(path.join(HIDDEN, "jwt_token")).length} JWT attacks (fuzz/hidden)`);
+
+step("jwks hidden corpus: Wycheproof's keys, from server/tests/wycheproof.rs");
+rmSync(path.join(HIDDEN, "jwks"), { recursive: true, force: true });
+run("cargo", ["test", "-p", "trustchat-server", "--test", "wycheproof"], {
+  env: { ...process.env, TRUSTCHAT_FUZZ_DIR: path.join(ROOT, "fuzz") },
+});
+console.log(`jwks: ${readdirSync(path.join(HIDDEN, "jwks")).length} Wycheproof key sets (fuzz/hidden)`);
 
 step("config, client_frame, request_body and validate seeds from the tests' sources");
 const serverTests = rustFiles("server/tests");

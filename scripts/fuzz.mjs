@@ -10,8 +10,10 @@
 //
 // It installs cargo-fuzz when missing and builds with the nightly the
 // widget's release build pins (WIDGET_TOOLCHAIN), so no second nightly is
-// downloaded. Each target reads `fuzz/seeds/<target>/` and
-// `fuzz/regressions/<target>/` (checked in) and grows `fuzz/corpus/<target>/`
+// downloaded. Each target reads `fuzz/seeds/<target>/`,
+// `fuzz/regressions/<target>/` and `fuzz/hidden/<target>/` (the hidden-input
+// corpora: the JWT attack list, Wycheproof's keys; all checked in) and grows
+// `fuzz/corpus/<target>/`
 // (not checked in); a crash input lands in `fuzz/artifacts/<target>/`, and
 // libFuzzer's full output in `fuzz/artifacts/<target>.log`.
 
@@ -81,7 +83,7 @@ function fuzz(target, seconds) {
   const artifacts = path.join(FUZZ, "artifacts", target);
   mkdirSync(corpus, { recursive: true });
   mkdirSync(artifacts, { recursive: true });
-  const dirs = [corpus, ...["seeds", "regressions"].map((d) => path.join(FUZZ, d, target)).filter(existsSync)];
+  const dirs = [corpus, ...["seeds", "regressions", "hidden"].map((d) => path.join(FUZZ, d, target)).filter(existsSync)];
   const args = [
     `+${WIDGET_TOOLCHAIN}`, "fuzz", "run", ...BUILD_FLAGS, target, ...dirs, "--",
     `-max_total_time=${seconds}`, `-timeout=${TIMEOUT}`, `-rss_limit_mb=${RSS_LIMIT_MB}`,

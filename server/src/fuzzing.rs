@@ -10,9 +10,9 @@
 //! value normalizes to itself; a config that loads validates again; a
 //! token the server mints verifies.
 //!
-//! The tests at the end replay every checked-in seed and regression input
-//! (`fuzz/seeds/<target>/`, `fuzz/regressions/<target>/`) on stable, so
-//! `cargo test` keeps every finding fixed.
+//! The tests at the end replay every checked-in input (`fuzz/seeds/`,
+//! `fuzz/regressions/` and the hidden-input corpora of `fuzz/hidden/`,
+//! each by target) on stable, so `cargo test` keeps every finding fixed.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -536,7 +536,7 @@ mod tests {
     fn every_seed_and_regression_input_passes_its_target() {
         let mut ran = 0;
         for (target, run) in TARGETS {
-            for kind in ["seeds", "regressions"] {
+            for kind in ["seeds", "regressions", "hidden"] {
                 for (path, bytes) in inputs(kind, target) {
                     let outcome = std::panic::catch_unwind(|| run(&bytes));
                     assert!(outcome.is_ok(), "{target} fails on {path}");
