@@ -37,8 +37,11 @@ use crate::jwt::{
     Alg, KeyRing, MintIdentity, Policy, Reason, Refusal, VerifiedToken, Verifier, MAX_TOKEN_BYTES,
 };
 
+/// A target's body: panics when the input breaks an invariant.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("jwt_token", jwt_token),
     ("jwt_claims", jwt_claims),
     ("jwks", jwks),

@@ -208,11 +208,9 @@ impl<'de> Visitor<'de> for RawVisitor {
 /// fuzzing, `fuzz/regressions/jwt_claims/`).
 pub(crate) fn parse_object<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})"))?;
-    if text
+    if !text
         .trim_start_matches(|c: char| c.is_ascii_whitespace())
-        .chars()
-        .next()
-        != Some('{')
+        .starts_with('{')
     {
         return Err("expected a JSON object".into());
     }
