@@ -419,10 +419,12 @@ fn mint_holds(request: MintTokenRequest) {
 }
 
 /// What holds of every refusal: a message to act on, without the token.
+/// (A token of one or two parts may well be text of a message: "hree
+/// base64url parts separa", `fuzz/regressions/jwt_token/`.)
 fn refused(refusal: &Refusal, token: &str) {
     assert!(!refusal.message.is_empty());
     assert!(!refusal.message.ends_with('.'), "{}", refusal.message);
-    if token.len() > 16 {
+    if token.len() > 16 && token.matches('.').count() == 2 {
         assert!(
             !refusal.message.contains(token),
             "the message holds the token"

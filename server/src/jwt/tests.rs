@@ -851,6 +851,36 @@ fn a_header_or_payload_that_is_not_utf8_is_malformed() {
     assert_eq!(refusal.reason, Reason::MalformedToken);
 }
 
+/// Found by fuzzing (`jwt_claims`): serde_json skips the strings of
+/// members a struct ignores without checking their escapes, so a lone
+/// surrogate in an unknown claim (or header member) passed, though no JSON
+/// parser can read it.
+#[test]
+fn a_lone_surrogate_in_an_unknown_member_is_malformed() {
+    let verifier = verifier();
+    let payload: &[u8] =
+        include_bytes!("../../../fuzz/regressions/jwt_claims/lone-surrogate-in-unknown-claim");
+    assert!(serde_json::from_slice::<Value>(payload).is_err());
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, payload);
+    check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    let text = std::str::from_utf8(payload).expect("ascii");
+    let fixed = text.replace(r"\uda00", r"\uda00\udc00");
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, fixed.as_bytes());
+    check(&verifier, &token, NOW, None);
+
+    let ring = ring(KEYS);
+    let key = ring.get("hs256").expect("kid");
+    let claims = serde_json::to_vec(&good_claims()).expect("json");
+    for header in [
+        r#"{"alg":"HS256","kid":"hs256","x":"\ud800"}"#,
+        r#"{"alg":"HS256","kid":"hs256","x":["\udfff"]}"#,
+        r#"{"alg":"HS256","kid":"hs256","\ud800":1}"#,
+    ] {
+        let token = key.sign_compact(header.as_bytes(), &claims).expect("signs");
+        check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    }
+}
+
 #[test]
 fn a_valid_token_yields_the_normalized_identity() {
     let verifier = verifier();
