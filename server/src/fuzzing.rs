@@ -447,7 +447,9 @@ fn accepted(verifier: &Verifier, token: &str, verified: &VerifiedToken) {
         );
     }
     let header = URL_SAFE_NO_PAD.decode(parts[0]).expect("decodes");
-    let header: Value = serde_json::from_slice(&header).expect("an accepted header is JSON");
+    let Some(header) = json_of(&header) else {
+        return;
+    };
     assert_eq!(header["alg"], verified.alg.name(), "alg is not the key's");
     if let Some(kid) = header.get("kid") {
         assert_eq!(kid, verified.kid.as_str());
@@ -464,9 +466,24 @@ fn accepted(verifier: &Verifier, token: &str, verified: &VerifiedToken) {
     assert_eq!(verified.header(), header);
 }
 
+/// The JSON of an accepted header or payload. `None` when it holds a
+/// number beyond an `f64` (`1e400`, in a member the server ignores):
+/// valid JSON (RFC 8259 §6 lets a parser limit the range), which
+/// serde_json's `Value` cannot hold
+/// (`fuzz/regressions/jwt_claims/number-beyond-f64-in-unknown-claim`).
+fn json_of(bytes: &[u8]) -> Option<Value> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(error) if error.to_string().starts_with("number out of range") => None,
+        Err(error) => panic!("an accepted header or payload is not JSON: {error}"),
+    }
+}
+
 /// The claim rules, read again from the payload's JSON.
 fn claims_hold(policy: &Policy, payload: &[u8], verified: &VerifiedToken) {
-    let claims: Value = serde_json::from_slice(payload).expect("accepted claims are JSON");
+    let Some(claims) = json_of(payload) else {
+        return;
+    };
     let identity = &verified.identity;
     let leeway = policy.leeway_secs;
     let exp = claims["exp"].as_u64().expect("exp is a whole number");
