@@ -58,6 +58,10 @@ pub mod console;
 pub mod ctx;
 pub mod email;
 pub mod error;
+/// The fuzz targets' bodies, for `fuzz/` and the replay tests only.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod holds;
 pub mod hours;
 pub mod http;

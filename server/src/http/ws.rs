@@ -268,7 +268,7 @@ where
         out.close(close::TOO_BIG, "frame too big").await;
         return None;
     }
-    let Ok(ClientFrame::Auth { session_token }) = serde_json::from_str::<ClientFrame>(&text) else {
+    let Some(session_token) = auth_frame(&text) else {
         out.close(close::POLICY, "the first frame must be an auth frame")
             .await;
         return None;
@@ -302,6 +302,34 @@ where
         return None;
     }
     Some(session)
+}
+
+/// The session token of a connection's first frame, `None` when the text
+/// is not an `auth` frame. Pure, like [`client_frame`], so the parsing can
+/// be tested and fuzzed without a socket (`fuzz/`).
+pub fn auth_frame(text: &str) -> Option<String> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(ClientFrame::Auth { session_token }) => Some(session_token),
+        _ => None,
+    }
+}
+
+/// Why a frame after `auth` was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Not JSON: the connection closes with 1007.
+    NotJson,
+    /// JSON of the wrong shape: answered with an `invalid_request` error
+    /// frame carrying this message; the connection stays open.
+    Invalid(String),
+}
+
+/// Parses a text frame after `auth` (its size already checked by
+/// [`socket::inbound`]).
+pub fn client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| FrameError::NotJson)?;
+    serde_json::from_value::<ClientFrame>(value)
+        .map_err(|error| FrameError::Invalid(format!("invalid frame: {error}")))
 }
 
 /// The live (known, not revoked) session of a token.
@@ -389,24 +417,16 @@ where
             Inbound::Skip => return true,
             Inbound::End => return false,
         };
-        let value: serde_json::Value = match serde_json::from_str(&text) {
-            Ok(value) => value,
-            Err(_) => {
+        let frame = match client_frame(&text) {
+            Ok(frame) => frame,
+            Err(FrameError::NotJson) => {
                 self.out
                     .close(close::INVALID_FRAME, "frames are JSON")
                     .await;
                 return false;
             }
-        };
-        let frame = match serde_json::from_value::<ClientFrame>(value) {
-            Ok(frame) => frame,
-            Err(error) => {
-                let frame = error_frame(
-                    ErrorCode::InvalidRequest,
-                    format!("invalid frame: {error}"),
-                    None,
-                    None,
-                );
+            Err(FrameError::Invalid(message)) => {
+                let frame = error_frame(ErrorCode::InvalidRequest, message, None, None);
                 return self.out.frame(&frame).await;
             }
         };

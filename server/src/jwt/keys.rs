@@ -495,7 +495,12 @@ impl Jwk<'_> {
         let (params, padding) = alg.rsa().expect("bound_alg checked the kty");
         let n = strip_leading_zeros(self.bytes("n")?);
         let e = strip_leading_zeros(self.bytes("e")?);
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        // Leading zeros are stripped, so a first byte has at most 7 zero
+        // bits; an empty or all-zero modulus is 0 bits (and was an
+        // underflow panic: fuzz/regressions/jwks/).
+        let bits = n
+            .first()
+            .map_or(0, |first| n.len() * 8 - first.leading_zeros() as usize);
         if bits < 2048 {
             return Err(self.err(
                 KeyErrorKind::WeakKey,

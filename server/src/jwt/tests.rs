@@ -751,9 +751,9 @@ fn rsa_public_key_as_hmac_secret_is_refused() {
     }
 }
 
-#[test]
-fn malformed_tokens_are_refused_before_any_key_is_used() {
-    let verifier = verifier();
+/// Tokens that are not a three-part base64url JWS with a JSON object
+/// header: (name, token).
+fn malformed_token_cases() -> Vec<(&'static str, String)> {
     let good = token_with("hs256", &good_claims(), |_| {});
     let (h, rest) = good.split_once('.').expect("parts");
     let (p, s) = rest.split_once('.').expect("parts");
@@ -765,7 +765,7 @@ fn malformed_tokens_are_refused_before_any_key_is_used() {
         b64(br#"{"alg":"HS256","alg":"none","kid":"hs256"}"#)
     );
     let padded = format!("{h}=.{p}.{s}");
-    let cases: Vec<(&str, String)> = vec![
+    let cases: Vec<(&'static str, String)> = vec![
         ("empty", String::new()),
         ("garbage", "garbage".into()),
         ("two parts", format!("{h}.{p}")),
@@ -784,7 +784,13 @@ fn malformed_tokens_are_refused_before_any_key_is_used() {
         ("huge token", huge),
         ("only dots", "..".into()),
     ];
-    for (name, token) in cases {
+    cases
+}
+
+#[test]
+fn malformed_tokens_are_refused_before_any_key_is_used() {
+    let verifier = verifier();
+    for (name, token) in malformed_token_cases() {
         eprintln!("{name}");
         check(&verifier, &token, NOW, Some(Reason::MalformedToken));
     }
@@ -814,6 +820,65 @@ fn a_payload_that_is_not_a_json_object_is_malformed_after_the_signature() {
         verifier.verify_signature_only(&token).unwrap_err().reason,
         Reason::BadSignature
     );
+}
+
+/// Found by fuzzing (`jwt_claims`): serde_json checks UTF-8 only in the
+/// strings it reads, so a stray byte in an unknown claim or header member
+/// passed. JSON is UTF-8; such a token is malformed, signed or not.
+#[test]
+fn a_header_or_payload_that_is_not_utf8_is_malformed() {
+    let verifier = verifier();
+    let payload: &[u8] =
+        include_bytes!("../../../fuzz/regressions/jwt_claims/invalid-utf8-in-unknown-claim");
+    assert!(std::str::from_utf8(std::hint::black_box(payload)).is_err());
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, payload);
+    check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    // Without the stray byte it parses, and stops at the next rule: it
+    // was made for an app without an issuer.
+    let mut fixed = payload.to_vec();
+    fixed.retain(|b| b.is_ascii());
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, &fixed);
+    check(&verifier, &token, NOW, Some(Reason::MissingClaim));
+
+    let header = b"{\"alg\":\"HS256\",\"kid\":\"hs256\",\"x\":\"\xff\"}";
+    let key = ring(KEYS);
+    let key = key.get("hs256").expect("kid");
+    let token = key
+        .sign_compact(header, &serde_json::to_vec(&good_claims()).expect("json"))
+        .expect("signs");
+    check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    let refusal = verifier.verify_signature_only(&token).unwrap_err();
+    assert_eq!(refusal.reason, Reason::MalformedToken);
+}
+
+/// Found by fuzzing (`jwt_claims`): serde_json skips the strings of
+/// members a struct ignores without checking their escapes, so a lone
+/// surrogate in an unknown claim (or header member) passed, though no JSON
+/// parser can read it.
+#[test]
+fn a_lone_surrogate_in_an_unknown_member_is_malformed() {
+    let verifier = verifier();
+    let payload: &[u8] =
+        include_bytes!("../../../fuzz/regressions/jwt_claims/lone-surrogate-in-unknown-claim");
+    assert!(serde_json::from_slice::<Value>(payload).is_err());
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, payload);
+    check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    let text = std::str::from_utf8(payload).expect("ascii");
+    let fixed = text.replace(r"\uda00", r"\uda00\udc00");
+    let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, fixed.as_bytes());
+    check(&verifier, &token, NOW, None);
+
+    let ring = ring(KEYS);
+    let key = ring.get("hs256").expect("kid");
+    let claims = serde_json::to_vec(&good_claims()).expect("json");
+    for header in [
+        r#"{"alg":"HS256","kid":"hs256","x":"\ud800"}"#,
+        r#"{"alg":"HS256","kid":"hs256","x":["\udfff"]}"#,
+        r#"{"alg":"HS256","kid":"hs256","\ud800":1}"#,
+    ] {
+        let token = key.sign_compact(header.as_bytes(), &claims).expect("signs");
+        check(&verifier, &token, NOW, Some(Reason::MalformedToken));
+    }
 }
 
 #[test]
@@ -1003,9 +1068,9 @@ fn with(mut jwk: Value, edit: impl FnOnce(&mut Map<String, Value>)) -> Value {
     jwk
 }
 
-#[test]
-fn key_ring_load_errors_name_the_key() {
-    let cases: Vec<(&str, Value, KeyErrorKind)> = vec![
+/// JWK sets that do not load: (name, set, kind).
+fn key_load_cases() -> Vec<(&'static str, Value, KeyErrorKind)> {
+    vec![
         (
             "rsa without alg",
             json!({"keys": [with(fixture_jwk("rs256"), |k| { k.remove("alg"); })]}),
@@ -1102,8 +1167,12 @@ fn key_ring_load_errors_name_the_key() {
             json!({"keys": [with(fixture_jwk("es256"), |k| { k.insert("kid".into(), json!(1)); })]}),
             KeyErrorKind::Json,
         ),
-    ];
-    for (name, jwks, kind) in cases {
+    ]
+}
+
+#[test]
+fn key_ring_load_errors_name_the_key() {
+    for (name, jwks, kind) in key_load_cases() {
         let error = load_error(jwks);
         assert_eq!(error.kind, kind, "{name}: {}", error.message);
         assert!(!error.message.ends_with('.'), "{name}: {}", error.message);
@@ -1118,6 +1187,21 @@ fn key_ring_load_errors_name_the_key() {
         "{}",
         ambiguous.message
     );
+}
+
+/// Found while writing the `jwks` fuzz target: the modulus's bit count
+/// underflowed for an empty (or all-zero) `n`, a panic in the JWKS
+/// refresher with overflow checks, a huge "bit count" without.
+#[test]
+fn an_rsa_modulus_of_zeros_is_a_weak_key_not_a_panic() {
+    for jwks in [
+        &include_bytes!("../../../fuzz/regressions/jwks/rsa-modulus-of-zeros")[..],
+        include_bytes!("../../../fuzz/regressions/jwks/rsa-empty-modulus"),
+    ] {
+        let error = KeyRing::from_jwks_json(jwks, "test").unwrap_err();
+        assert_eq!(error.kind, KeyErrorKind::WeakKey, "{}", error.message);
+        assert!(error.message.contains("0 bits"), "{}", error.message);
+    }
 }
 
 #[test]
@@ -1514,6 +1598,568 @@ fn rfc7515_appendix_a_signatures_verify() {
 
 pub(super) fn b64(bytes: &[u8]) -> String {
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+// ---- The JWT attack list ------------------------------------------------------
+
+/// The well-known attacks on JWT verifiers, each as a token and the
+/// reason it must be refused (`None`: it must verify, the benign twin of
+/// an attack). RELIABILITY.md lists them; `write_fuzz_seeds` writes them
+/// to `fuzz/hidden/jwt_token/` for the fuzzer too.
+fn attack_cases() -> Vec<(String, String, Option<Reason>)> {
+    let mut cases: Vec<(String, String, Option<Reason>)> = Vec::new();
+    let mut case = |name: &str, token: String, reason: Option<Reason>| {
+        cases.push((name.to_owned(), token, reason));
+    };
+    let claims = good_claims();
+    let payload = serde_json::to_vec(&claims).expect("json");
+    let unsigned = |header: Value, payload: &[u8], signature: &str| {
+        format!(
+            "{}.{}.{signature}",
+            b64(&serde_json::to_vec(&header).expect("json")),
+            b64(payload)
+        )
+    };
+    let with_payload = |raw: &str| {
+        let mut json = String::from_utf8(payload.clone()).expect("utf-8");
+        json = json.replace(&format!("\"exp\":{}", NOW + 600), raw);
+        sign_raw(KEYS, "hs256", "hs256", |_| {}, json.as_bytes())
+    };
+
+    // alg none, every casing, with and without a signature or kid.
+    for alg in ["none", "None", "NONE", "nOnE", "NoNe", " none", "none "] {
+        for (kid, signature) in [(None, ""), (Some("hs256"), ""), (Some("rs256"), "c2ln")] {
+            let mut header = json!({ "alg": alg, "typ": "JWT" });
+            if let Some(kid) = kid {
+                header["kid"] = json!(kid);
+            }
+            let token = unsigned(header, &payload, signature);
+            case(
+                &format!("alg {alg:?} kid {kid:?} signature {signature:?}"),
+                token,
+                Some(Reason::AlgorithmNotAllowed),
+            );
+        }
+    }
+
+    // Algorithm confusion: a public key used as an HMAC secret, and a
+    // header naming another algorithm of the same key type.
+    let keys: Value = serde_json::from_str(KEYS).expect("json");
+    let jwk_of = |kid: &str| {
+        keys["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .expect("kid")
+            .clone()
+    };
+    let public = |kid: &str| {
+        let mut jwk = jwk_of(kid);
+        let obj = jwk.as_object_mut().expect("object");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            obj.remove(private);
+        }
+        jwk
+    };
+    let decoded = |value: &Value| {
+        base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            value.as_str().unwrap_or(""),
+        )
+        .expect("b64")
+    };
+    for (kid, secret) in [
+        ("rs256", public("rs256").to_string().into_bytes()),
+        ("rs256", decoded(&public("rs256")["n"])),
+        ("rs256", KEYS.as_bytes().to_vec()),
+        (
+            "es256",
+            [
+                decoded(&public("es256")["x"]),
+                decoded(&public("es256")["y"]),
+            ]
+            .concat(),
+        ),
+        (
+            "eddsa",
+            [decoded(&public("eddsa")["x"]), vec![0; 32]].concat(),
+        ),
+    ] {
+        for hs in [Alg::HS256, Alg::HS512] {
+            let Ok(hmac) = Key::from_hmac_secret(kid, hs, &secret, "attacker") else {
+                continue;
+            };
+            let header = json!({ "alg": hs.name(), "typ": "JWT", "kid": kid });
+            let token = hmac
+                .sign_compact(&serde_json::to_vec(&header).expect("json"), &payload)
+                .expect("signs");
+            case(
+                &format!("{kid} public key ({} bytes) as {hs} secret", secret.len()),
+                token,
+                Some(Reason::AlgorithmNotAllowed),
+            );
+        }
+    }
+    for (signer, named, alg) in [
+        ("hs256", "hs256", "RS256"),
+        ("ps256", "rs256", "PS256"),
+        ("rs256", "ps256", "RS256"),
+        ("es384", "es256", "ES384"),
+    ] {
+        let token = sign_raw(
+            KEYS,
+            signer,
+            named,
+            |h| {
+                h.insert("alg".into(), json!(alg));
+            },
+            &payload,
+        );
+        case(
+            &format!("{alg} token for {named}, signed by {signer}"),
+            token,
+            Some(Reason::AlgorithmNotAllowed),
+        );
+    }
+    for alg in ["hs256", "HS256 ", "ES256K", "RS1", "HS256\u{0}"] {
+        let token = token_with("hs256", &claims, |h| {
+            h.insert("alg".into(), json!(alg));
+        });
+        case(
+            &format!("alg {alg:?} for an HS256 key"),
+            token,
+            Some(Reason::AlgorithmNotAllowed),
+        );
+    }
+
+    // kid injection and path traversal: never a file, a query or a guess.
+    let long_kid = "k".repeat(5000);
+    for kid in [
+        "../../../../../../dev/null",
+        "/dev/null",
+        "' OR '1'='1",
+        "hs256' -- ",
+        "hs256\u{0}",
+        "hs256 ",
+        "HS256",
+        "",
+        "|/usr/bin/id",
+        long_kid.as_str(),
+    ] {
+        // Signed with an empty and a guessable secret, as the attacks do.
+        for secret in [&b""[..], b"AA==".as_slice()] {
+            let padded = [secret, &[0; 64]].concat();
+            let hmac = Key::from_hmac_secret(kid, Alg::HS256, &padded, "attacker").expect("key");
+            let header = json!({ "alg": "HS256", "typ": "JWT", "kid": kid });
+            let token = hmac
+                .sign_compact(&serde_json::to_vec(&header).expect("json"), &payload)
+                .expect("signs");
+            case(
+                &format!(
+                    "kid {:?} secret {secret:?}",
+                    kid.chars().take(32).collect::<String>()
+                ),
+                token,
+                Some(Reason::UnknownKey),
+            );
+        }
+    }
+    for kid in [
+        json!(["hs256"]),
+        json!({"kid": "hs256"}),
+        json!(null),
+        json!(256),
+    ] {
+        let token = token_with("hs256", &claims, |h| {
+            h.insert("kid".into(), kid.clone());
+        });
+        case(&format!("kid {kid}"), token, Some(Reason::MalformedToken));
+    }
+
+    // Keys named by the token: jku, x5u, x5c, an embedded jwk; crit.
+    let attacker = sign_raw(
+        OTHER_KEYS,
+        "es256",
+        "es256",
+        |h| {
+            let mut jwk = public("es256");
+            jwk["kid"] = json!("es256");
+            h.insert("jwk".into(), jwk);
+        },
+        &payload,
+    );
+    case(
+        "embedded jwk, attacker key",
+        attacker,
+        Some(Reason::ForbiddenHeader),
+    );
+    for (member, value) in [
+        ("jku", json!("https://attacker.example/jwks.json")),
+        ("jku", json!("http://127.0.0.1/jwks.json")),
+        ("x5u", json!("https://attacker.example/cert.pem")),
+        ("x5c", json!(["MIIBszCCAVmgAwIBAgIJAL"])),
+        ("jwk", public("es256")),
+        ("crit", json!(["exp"])),
+        ("crit", json!([])),
+        ("crit", json!("b64")),
+        ("b64", json!(false)),
+        ("b64", json!("false")),
+    ] {
+        // Signed with the real key: the member alone is refused.
+        let token = token_with("es256", &claims, |h| {
+            h.insert(member.into(), value.clone());
+        });
+        case(
+            &format!("{member} {value}"),
+            token,
+            Some(Reason::ForbiddenHeader),
+        );
+    }
+    let token = token_with("es256", &claims, |h| {
+        h.insert("JKU".into(), json!("https://attacker.example/jwks.json"));
+    });
+    case("JKU (not jku: an unknown member) is ignored", token, None);
+
+    // Signatures that are empty, zero, or of another encoding.
+    for alg in ALL_ALGS {
+        let token = token_with(&kid_of(alg), &claims, |_| {});
+        let (input, signature) = token.rsplit_once('.').expect("three parts");
+        let length = decoded(&json!(signature)).len();
+        case(
+            &format!("{alg} empty signature"),
+            format!("{input}."),
+            Some(Reason::BadSignature),
+        );
+        case(
+            &format!("{alg} zero signature"),
+            format!("{input}.{}", b64(&vec![0; length])),
+            Some(Reason::BadSignature),
+        );
+    }
+    let token = token_with("es256", &claims, |_| {});
+    let (input, signature) = token.rsplit_once('.').expect("three parts");
+    let raw = decoded(&json!(signature));
+    let mut der = vec![0x30, 0x46, 0x02, 0x21, 0x00];
+    der.extend_from_slice(&raw[..32]);
+    der.extend_from_slice(&[0x02, 0x21, 0x00]);
+    der.extend_from_slice(&raw[32..]);
+    case(
+        "ES256 signature in DER, not JWS's r||s",
+        format!("{input}.{}", b64(&der)),
+        Some(Reason::BadSignature),
+    );
+
+    // Duplicate members: two parsers could read different values.
+    for header in [
+        r#"{"alg":"HS256","alg":"none","kid":"hs256"}"#,
+        r#"{"alg":"HS256","kid":"hs256","kid":"rs256"}"#,
+        r#"{"alg":"HS256","kid":"hs256","jku":"a","jku":"b"}"#,
+    ] {
+        let ring = ring(KEYS);
+        let key = ring.get("hs256").expect("kid");
+        let token = key
+            .sign_compact(header.as_bytes(), &payload)
+            .expect("signs");
+        case(
+            &format!("duplicate header member {header}"),
+            token,
+            Some(Reason::MalformedToken),
+        );
+    }
+    for (name, raw) in [
+        ("sub", r#""sub":"user-42","sub":"admin""#),
+        ("exp", r#""exp":1800000600,"exp":1800000601"#),
+        ("aud", r#""aud":"other","aud":"demo""#),
+    ] {
+        let mut json = String::from_utf8(payload.clone()).expect("utf-8");
+        json = json.replacen('{', &format!("{{{raw},"), 1);
+        let token = sign_raw(KEYS, "hs256", "hs256", |_| {}, json.as_bytes());
+        case(
+            &format!("duplicate claim {name}"),
+            token,
+            Some(Reason::MalformedToken),
+        );
+    }
+
+    // Base64url that is padded, spaced, of another alphabet or not
+    // canonical; whitespace around the token.
+    let token = token_with("hs256", &claims, |_| {});
+    let (header, rest) = token.split_once('.').expect("parts");
+    let (body, signature) = rest.split_once('.').expect("parts");
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let last = signature.chars().last().expect("a signature");
+    let index = ALPHABET.find(last).expect("base64url");
+    let noncanonical = format!(
+        "{}{}",
+        &signature[..signature.len() - 1],
+        &ALPHABET[index ^ 1..(index ^ 1) + 1]
+    );
+    for (name, token) in [
+        ("padded header", format!("{header}==.{body}.{signature}")),
+        ("padded signature", format!("{header}.{body}.{signature}=")),
+        (
+            "space inside",
+            format!("{header}.{} {}.{signature}", &body[..4], &body[4..]),
+        ),
+        (
+            "newline inside",
+            format!("{header}.{body}.{}\n{}", &signature[..8], &signature[8..]),
+        ),
+        (
+            "standard alphabet",
+            format!("{header}.{body}.+{}", &signature[1..]),
+        ),
+        ("leading space", format!(" {token}")),
+        ("trailing newline", format!("{token}\n")),
+        ("Bearer prefix", format!("Bearer {token}")),
+        (
+            "non-canonical trailing bits",
+            format!("{header}.{body}.{noncanonical}"),
+        ),
+        (
+            "JWE, five parts",
+            format!("{header}.{body}.{signature}.x.y"),
+        ),
+        ("nested JWT as payload", {
+            let ring = ring(KEYS);
+            let key = ring.get("hs256").expect("kid");
+            key.sign_compact(
+                br#"{"alg":"HS256","kid":"hs256","cty":"JWT"}"#,
+                token.as_bytes(),
+            )
+            .expect("signs")
+        }),
+    ] {
+        let reason = Some(Reason::MalformedToken);
+        case(&format!("base64url: {name}"), token, reason);
+    }
+
+    // Numbers at the edges: huge, negative, fractional, or a string.
+    let max = u64::MAX;
+    for (name, raw, reason) in [
+        (
+            "exp u64::MAX",
+            format!("\"exp\":{max}"),
+            Reason::LifetimeTooLong,
+        ),
+        (
+            "exp 2^64",
+            "\"exp\":18446744073709551616".to_owned(),
+            Reason::InvalidClaim,
+        ),
+        (
+            "exp 1e300",
+            "\"exp\":1e300".to_owned(),
+            Reason::InvalidClaim,
+        ),
+        ("exp -1", "\"exp\":-1".to_owned(), Reason::InvalidClaim),
+        (
+            "exp fraction",
+            "\"exp\":1800000600.5".to_owned(),
+            Reason::InvalidClaim,
+        ),
+        (
+            "exp string",
+            "\"exp\":\"1800000600\"".to_owned(),
+            Reason::InvalidClaim,
+        ),
+        ("exp null", "\"exp\":null".to_owned(), Reason::InvalidClaim),
+        (
+            "nbf u64::MAX",
+            format!("\"exp\":1800000600,\"nbf\":{max}"),
+            Reason::TokenNotYetValid,
+        ),
+    ] {
+        case(&format!("claims: {name}"), with_payload(&raw), Some(reason));
+    }
+    let mut future = claims.clone();
+    future.insert("iat".into(), json!(max));
+    case(
+        "claims: iat u64::MAX",
+        token_with("hs256", &future, |_| {}),
+        Some(Reason::TokenNotYetValid),
+    );
+    let mut ancient = claims.clone();
+    ancient.insert("iat".into(), json!(0));
+    case(
+        "claims: iat 0, exp now + 600",
+        token_with("hs256", &ancient, |_| {}),
+        Some(Reason::LifetimeTooLong),
+    );
+    let mut forever = claims.clone();
+    forever.remove("iat");
+    forever.insert("exp".into(), json!(max));
+    case(
+        "claims: no iat, exp u64::MAX",
+        token_with("hs256", &forever, |_| {}),
+        Some(Reason::LifetimeTooLong),
+    );
+    let mut other_app = claims.clone();
+    other_app.insert("aud".into(), json!(["other", "demo-not"]));
+    case(
+        "claims: token for another app",
+        token_with("hs256", &other_app, |_| {}),
+        Some(Reason::WrongAudience),
+    );
+    case(
+        "benign: the good token itself",
+        token_with("hs256", &claims, |_| {}),
+        None,
+    );
+    cases
+}
+
+#[test]
+fn the_jwt_attack_list_is_refused() {
+    let verifier = verifier();
+    let cases = attack_cases();
+    assert!(cases.len() > 100, "{} cases", cases.len());
+    for (name, token, expected) in &cases {
+        eprintln!("{name}");
+        check(&verifier, token, NOW, *expected);
+        // --signature-only refuses every attack on the header, too.
+        if let Some(reason) = expected {
+            let header_attack = matches!(
+                reason,
+                Reason::AlgorithmNotAllowed | Reason::ForbiddenHeader | Reason::UnknownKey
+            );
+            if header_attack {
+                let refusal = verifier.verify_signature_only(token).unwrap_err();
+                assert_eq!(refusal.reason, *reason, "{name}");
+            }
+        }
+    }
+}
+
+// ---- Fuzz seeds -------------------------------------------------------------
+
+/// Writes the inputs of the tests above as the seeds of the fuzz targets
+/// `jwt_token`, `jwt_claims` and `jwks` (`fuzz/seeds/<target>/`), and the
+/// JWT attack list as a hidden-input corpus (`fuzz/hidden/jwt_token/`).
+/// `node scripts/fuzz-seeds.mjs` runs it with `TRUSTCHAT_FUZZ_DIR` set to
+/// `fuzz/`.
+#[test]
+#[ignore = "writes fuzz seeds; run by scripts/fuzz-seeds.mjs"]
+fn write_fuzz_seeds() {
+    let Some(root) = std::env::var_os("TRUSTCHAT_FUZZ_DIR") else {
+        return;
+    };
+    let root = std::path::PathBuf::from(root);
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let (kind, target) = target.split_once('/').unwrap_or(("seeds", target));
+        let dir = root.join(kind).join(target);
+        std::fs::create_dir_all(&dir).expect("seed directory");
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        // ECDSA and PSS signatures differ at every signing: an existing
+        // seed stays, so running this again changes nothing checked in.
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(path, bytes).expect("seed written");
+        }
+    };
+
+    // jwt_token: a valid token per algorithm, every header case (each
+    // with another algorithm), alg none, algorithm confusion, a forged
+    // key under a known kid, and every malformed token.
+    for alg in ALL_ALGS {
+        let kid = kid_of(alg);
+        let token = token_with(&kid, &good_claims(), |_| {});
+        write("jwt_token", &format!("valid {kid}"), token.as_bytes());
+    }
+    for (index, (name, edit, _)) in header_cases().into_iter().enumerate() {
+        let kid = kid_of(ALL_ALGS[index % ALL_ALGS.len()]);
+        let token = token_with(&kid, &good_claims(), edit);
+        write(
+            "jwt_token",
+            &format!("header {name} {kid}"),
+            token.as_bytes(),
+        );
+    }
+    let payload = serde_json::to_vec(&good_claims()).expect("json");
+    for alg in ["none", "nOnE", " none"] {
+        let header = json!({ "alg": alg, "typ": "JWT", "kid": "hs256" });
+        let token = format!(
+            "{}.{}.",
+            b64(&serde_json::to_vec(&header).expect("json")),
+            b64(&payload)
+        );
+        write("jwt_token", &format!("alg {alg}"), token.as_bytes());
+    }
+    let rsa = fixture_jwk("rs256");
+    let public_jwk = json!({ "kty": "RSA", "n": rsa["n"], "e": rsa["e"] }).to_string();
+    let hmac = Key::from_hmac_secret("rs256", Alg::HS256, public_jwk.as_bytes(), "attacker")
+        .expect("long enough");
+    let header =
+        serde_json::to_vec(&json!({ "alg": "HS256", "typ": "JWT", "kid": "rs256" })).expect("json");
+    let token = hmac.sign_compact(&header, &payload).expect("signs");
+    write(
+        "jwt_token",
+        "rs256 public key as hs256 secret",
+        token.as_bytes(),
+    );
+    for kid in ["es256", "ps256"] {
+        let token = sign_raw(OTHER_KEYS, kid, kid, |_| {}, &payload);
+        write("jwt_token", &format!("other key {kid}"), token.as_bytes());
+    }
+    for (name, token) in malformed_token_cases() {
+        write("jwt_token", &format!("malformed {name}"), token.as_bytes());
+    }
+
+    for (index, (name, token, _)) in attack_cases().into_iter().enumerate() {
+        let name: String = name.chars().take(60).collect();
+        write(
+            "hidden/jwt_token",
+            &format!("attack {index:03} {name}"),
+            token.as_bytes(),
+        );
+    }
+
+    // jwt_claims: every claim case's payload, and payloads that are not
+    // JSON objects.
+    for (name, edit, _, _) in claim_cases() {
+        let mut claims = good_claims();
+        edit(&mut claims);
+        let payload = serde_json::to_vec(&claims).expect("json");
+        write("jwt_claims", &format!("claims {name}"), &payload);
+    }
+    for (index, payload) in [
+        &b"not json"[..],
+        b"[1]",
+        b"\"s\"",
+        br#"{"sub":"a","sub":"b"}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        write("jwt_claims", &format!("not an object {index}"), payload);
+    }
+
+    // jwks: the fixture sets, each key alone, and every set that does not
+    // load.
+    write("jwks", "fixture keys", KEYS.as_bytes());
+    write("jwks", "fixture other keys", OTHER_KEYS.as_bytes());
+    for alg in ALL_ALGS {
+        let kid = kid_of(alg);
+        let set = json!({ "keys": [fixture_jwk(&kid)] }).to_string();
+        write("jwks", &format!("only {kid}"), set.as_bytes());
+    }
+    for (name, set, _) in key_load_cases() {
+        write(
+            "jwks",
+            &format!("refused {name}"),
+            set.to_string().as_bytes(),
+        );
+    }
 }
 
 // ---- JWKS URL ---------------------------------------------------------------
