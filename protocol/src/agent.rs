@@ -423,10 +423,11 @@ pub enum AgentServerFrame {
 pub enum AgentClientFrame {
     /// Keep-alive.
     Ping,
-    /// The agent is typing in one of their open conversations (at most one
-    /// each [`TYPING_EVERY_SECS`](crate::chat::TYPING_EVERY_SECS) per
-    /// conversation counts). No answer; a conversation that is not theirs
-    /// is ignored.
+    /// The agent is typing in one of their open conversations (sent at
+    /// most once each [`TYPING_EVERY_SECS`](crate::chat::TYPING_EVERY_SECS)
+    /// per conversation; the server drops a notice less than half of that
+    /// after the last it passed). No answer; a conversation that is not
+    /// theirs is ignored.
     Typing {
         /// The conversation.
         conversation_id: String,

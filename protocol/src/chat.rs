@@ -179,8 +179,9 @@ pub enum ClientFrame {
     },
     /// Keep-alive; answered by [`ServerFrame::Pong`].
     Ping,
-    /// The customer is typing (at most one each [`TYPING_EVERY_SECS`]
-    /// counts; more are dropped). No answer.
+    /// The customer is typing (sent at most once each
+    /// [`TYPING_EVERY_SECS`]; the server drops a notice less than half of
+    /// that after the last it passed). No answer.
     Typing,
     /// The customer has read their conversation up to `seq` (sent while
     /// the panel is open and the page visible). No answer.
@@ -227,7 +228,8 @@ pub fn valid_page_url(url: &str) -> bool {
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Typing notices count at most once per this many seconds per sender.
+/// A sender sends a typing notice at most once per this many seconds;
+/// the server passes one per half of it, so jitter drops none.
 pub const TYPING_EVERY_SECS: u64 = 2;
 /// How long a typing notice shows without another one or a message.
 pub const TYPING_SHOWS_SECS: u64 = 5;

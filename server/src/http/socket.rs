@@ -171,9 +171,17 @@ where
     Inbound::Text(text)
 }
 
-/// At most one typing notice per [`TYPING_EVERY_SECS`] per conversation
-/// counts, per connection; the rest are dropped. (The customer socket
-/// keys them all under one conversation, its own.)
+/// Typing notices that count, per connection and conversation; the rest
+/// are dropped. (The customer socket keys them all under one
+/// conversation, its own.)
+///
+/// Senders send at most one each [`TYPING_EVERY_SECS`] by their own clock.
+/// The server passes a notice when the last one it passed in that
+/// conversation is at least half of that old ([`TypingLimit::WINDOW`]):
+/// two notices sent 2 s apart may arrive closer together (the first held
+/// up behind a `send`, the network), and dropping the second would leave
+/// the other side without a typing line for a whole pace. A flood still
+/// passes at most one notice a second.
 #[derive(Debug, Default)]
 pub struct TypingLimit {
     last: std::collections::HashMap<String, std::time::Instant>,
@@ -183,18 +191,23 @@ impl TypingLimit {
     /// The most conversations remembered (an agent's open ones).
     const KEYS: usize = 256;
 
+    /// The least time between two notices passed in one conversation.
+    pub const WINDOW: Duration = Duration::from_millis(TYPING_EVERY_SECS * 1000 / 2);
+
     /// Whether a typing notice in `conversation` counts now.
     pub fn allows(&mut self, conversation: &str) -> bool {
-        let now = std::time::Instant::now();
-        let every = std::time::Duration::from_secs(TYPING_EVERY_SECS);
-        if let Some(last) = self.last.get(conversation) {
-            if now.duration_since(*last) < every {
-                return false;
-            }
+        self.allows_at(conversation, std::time::Instant::now())
+    }
+
+    /// [`Self::allows`] at `now`.
+    fn allows_at(&mut self, conversation: &str, now: std::time::Instant) -> bool {
+        let passed_lately =
+            |last: &std::time::Instant| now.saturating_duration_since(*last) < Self::WINDOW;
+        if self.last.get(conversation).is_some_and(passed_lately) {
+            return false;
         }
         if self.last.len() >= Self::KEYS {
-            self.last
-                .retain(|_, last| now.duration_since(*last) < every);
+            self.last.retain(|_, last| passed_lately(last));
         }
         if self.last.len() < Self::KEYS {
             self.last.insert(conversation.to_owned(), now);
@@ -242,5 +255,48 @@ impl Keepalive {
         } else {
             Due::Ping
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TypingLimit;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_sender_keeping_the_pace_is_never_dropped_for_jitter() {
+        let mut limit = TypingLimit::default();
+        let start = Instant::now();
+        // Sent 2 s apart; the first arrived 0.9 s late, the second on time.
+        assert!(limit.allows_at("c", start + Duration::from_millis(900)));
+        assert!(limit.allows_at("c", start + Duration::from_millis(2000)));
+        assert!(limit.allows_at("c", start + Duration::from_millis(4000)));
+    }
+
+    #[test]
+    fn a_flood_passes_one_notice_a_window_per_conversation() {
+        let mut limit = TypingLimit::default();
+        let start = Instant::now();
+        let passed = (0..100)
+            .filter(|i| limit.allows_at("c", start + Duration::from_millis(i * 30)))
+            .count();
+        // 3 s of notices every 30 ms: at 0, 1 s and 2 s.
+        assert_eq!(passed, 3);
+        // Another conversation has a window of its own.
+        assert!(limit.allows_at("d", start + Duration::from_millis(2990)));
+        assert!(!limit.allows_at("d", start + Duration::from_millis(2995)));
+    }
+
+    #[test]
+    fn remembers_a_bounded_number_of_conversations() {
+        let mut limit = TypingLimit::default();
+        let start = Instant::now();
+        for i in 0..(TypingLimit::KEYS * 2) {
+            assert!(limit.allows_at(&format!("c{i}"), start));
+        }
+        assert!(limit.last.len() <= TypingLimit::KEYS);
+        // Once the window has passed, the old keys make room.
+        assert!(limit.allows_at("late", start + TypingLimit::WINDOW));
+        assert_eq!(limit.last.len(), 1);
     }
 }
