@@ -56,7 +56,8 @@ def main():
     )
     print(
         f"{source}: valid OpenAPI {document['openapi']}, "
-        f"{len(paths)} paths, {operations} operations"
+        f"{len(paths)} paths, {operations} operations, "
+        f"{len(document.get('webhooks', {}))} webhooks"
     )
     print("# pass 1")
     return 0

@@ -20,6 +20,7 @@ use crate::chat::{ConversationStatus, Message};
 
 /// What happened: the `type` of an event, and the names `events` lists in
 /// the config.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookEventType))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     /// A customer's first message opened a conversation.
@@ -81,6 +82,7 @@ pub struct Event<D> {
 }
 
 /// `conversation.created` and `conversation.closed`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookConversationData))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationData {
     /// The conversation.
@@ -88,6 +90,7 @@ pub struct ConversationData {
 }
 
 /// A conversation as webhooks describe it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookConversation))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     /// Its id.
@@ -107,6 +110,7 @@ pub struct Conversation {
 }
 
 /// `message.created`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookMessageData))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageData {
     /// The message, with its `trusted` flag: true exactly when a customer
@@ -117,6 +121,7 @@ pub struct MessageData {
 }
 
 /// `customer.verified`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookVerifiedData))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedData {
     /// The customer profile the token proved.
@@ -128,6 +133,7 @@ pub struct VerifiedData {
 }
 
 /// The customer of a `customer.verified` event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookVerifiedCustomer))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedCustomer {
     /// The profile's id.

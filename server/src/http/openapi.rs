@@ -32,6 +32,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
 use axum::Router;
 use sha2::{Digest as _, Sha256};
+use trustchat_protocol::webhook::{
+    ConversationData, EventType as WebhookEventType, MessageData, VerifiedData,
+};
 use trustchat_protocol::{
     AgentClientFrame, AgentServerFrame, ClientFrame, ErrorBody, ErrorCode, ErrorDetail, ServerFrame,
 };
@@ -221,6 +224,9 @@ impl Served {
     /// Serializes `document` once, its descriptions made readable.
     pub fn new(document: &Document) -> Result<Served, serde_json::Error> {
         let mut value = serde_json::to_value(document)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("webhooks".to_owned(), webhooks());
+        }
         readable_descriptions(&mut value);
         let json = serde_json::to_vec(&value)?;
         let hash = Sha256::digest(&json);
@@ -232,6 +238,106 @@ impl Served {
             etag,
         })
     }
+}
+
+/// OpenAPI 3.1's `webhooks`: what the server POSTs to a site's backend for
+/// each event of `[[apps.webhooks]]` (utoipa has no field for them, so
+/// they are added to the JSON). The bodies are
+/// [`trustchat_protocol::webhook::Event`] around each event's data, whose
+/// schemas are in the components.
+fn webhooks() -> serde_json::Value {
+    use serde_json::json;
+    use trustchat_protocol::webhook::EventType;
+
+    let mut section = serde_json::Map::new();
+    for kind in EventType::ALL {
+        let (data, summary) = match kind {
+            EventType::ConversationCreated => (
+                "WebhookConversationData",
+                "A customer's first message opened a conversation.",
+            ),
+            EventType::MessageCreated => (
+                "WebhookMessageData",
+                "A message was stored: a customer's (with its `trusted` flag), an agent's, or \
+                 the server's own (a login request).",
+            ),
+            EventType::ConversationClosed => (
+                "WebhookConversationData",
+                "An agent closed a conversation, or a login merged it into the customer's \
+                 history.",
+            ),
+            EventType::CustomerVerified => (
+                "WebhookVerifiedData",
+                "A session was proven by a verified identity token: opened with one, or \
+                 logged in while it was not trusted.",
+            ),
+        };
+        let name = kind.as_str();
+        let header = |name: &str, description: &str| {
+            json!({
+                "name": name,
+                "in": "header",
+                "required": true,
+                "description": description,
+                "schema": {"type": "string"},
+            })
+        };
+        section.insert(
+            name.to_owned(),
+            json!({"post": {
+                "operationId": format!("webhook_{}", name.replace('.', "_")),
+                "summary": summary,
+                "description": "Sent to each `[[apps.webhooks]]` URL whose `events` list it, \
+                    as soon as the event is committed, at least once (receivers drop \
+                    duplicates by the event's `id`), in order per conversation (per customer \
+                    for `customer.verified`). Check `TrustChat-Signature` before trusting the \
+                    body, and refuse a `t` older than 5 minutes (a replay).",
+                "tags": ["webhooks"],
+                "parameters": [
+                    header(
+                        "TrustChat-Signature",
+                        "`t=UNIX,v1=HEX`: `HEX` is the lowercase hex HMAC-SHA256, keyed with \
+                         the webhook's secret (`secret_env`), of `t`, a dot, and the raw body.",
+                    ),
+                    header(
+                        "TrustChat-Delivery",
+                        "This delivery's id (one per event and webhook), the same in its retries.",
+                    ),
+                    header("TrustChat-Event", "The event's `type`."),
+                ],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["id", "type", "created_at", "app_id", "data"],
+                        "properties": {
+                            "id": {
+                                "type": "string",
+                                "format": "uuid",
+                                "description": "The event's id, the same in each of its deliveries.",
+                            },
+                            "type": {"type": "string", "const": name},
+                            "created_at": {
+                                "type": "integer",
+                                "format": "int64",
+                                "description": "When it happened, Unix milliseconds.",
+                            },
+                            "app_id": {"type": "string", "description": "The app it happened in."},
+                            "data": {"$ref": format!("#/components/schemas/{data}")},
+                        },
+                    }}},
+                },
+                "responses": {
+                    "2XX": {"description": "Delivered."},
+                    "default": {"description": "Anything else (a redirect too), or no answer \
+                        within the webhook's `timeout_secs`: sent again after a backoff that \
+                        doubles from `retry_base_secs` up to `retry_max_secs`, until \
+                        `retry_for_secs` (a day) after the event."},
+                },
+            }}),
+        );
+    }
+    serde_json::Value::Object(section)
 }
 
 /// The limits the doc comments name, by the name they use, as their
@@ -473,6 +579,7 @@ fn error_response(codes: &[ErrorCode]) -> ApiResponse {
         (name = "reports", description = "The authentication report, by an app's API key or an agent's cookie."),
         (name = "health", description = "Liveness and readiness, for load balancers."),
         (name = "meta", description = "This document."),
+        (name = "webhooks", description = "What the server POSTs to a site's backend (`[[apps.webhooks]]`), signed with `TrustChat-Signature`: the document's `webhooks`."),
     ),
     components(schemas(
         ErrorBody,
@@ -482,6 +589,10 @@ fn error_response(codes: &[ErrorCode]) -> ApiResponse {
         ServerFrame,
         AgentClientFrame,
         AgentServerFrame,
+        WebhookEventType,
+        ConversationData,
+        MessageData,
+        VerifiedData,
     )),
     modifiers(&SecuritySchemes),
 )]
@@ -561,6 +672,46 @@ mod tests {
         let text = String::from_utf8(served.json.to_vec()).unwrap();
         assert!(!text.contains("[`"), "a rustdoc link is left");
         assert!(!text.contains("`None`"));
+    }
+
+    #[test]
+    fn webhooks_describe_every_event_and_its_data() {
+        let served = Served::new(&super::super::api_document()).unwrap();
+        let document: serde_json::Value = serde_json::from_slice(&served.json).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let webhooks = document["webhooks"].as_object().unwrap();
+        let names: Vec<&str> = webhooks.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = trustchat_protocol::webhook::EventType::ALL
+            .iter()
+            .map(|kind| kind.as_str())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for (name, item) in webhooks {
+            let post = &item["post"];
+            let body = &post["requestBody"]["content"]["application/json"]["schema"];
+            assert_eq!(body["properties"]["type"]["const"], name.as_str());
+            let data = body["properties"]["data"]["$ref"].as_str().unwrap();
+            let component = data.strip_prefix("#/components/schemas/").unwrap();
+            assert!(
+                schemas.get(component).is_some(),
+                "{name}: {component} is missing"
+            );
+            let headers: Vec<&str> = post["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert!(headers.contains(&"TrustChat-Signature"), "{name}");
+        }
+        // The data's own parts are there too: the message with its
+        // `trusted` flag, the conversation, the verified customer.
+        assert!(schemas["WebhookMessageData"]["properties"]["message"].is_object());
+        let message = schemas["Message"]["properties"].as_object().unwrap();
+        assert!(message.contains_key("trusted"));
+        assert!(schemas.get("WebhookConversation").is_some());
+        assert!(schemas.get("WebhookVerifiedCustomer").is_some());
     }
 
     #[test]
