@@ -54,6 +54,14 @@ enum Command {
     /// Webhooks: the deliveries of an app's events and where each stands.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Print the API document (OpenAPI 3.1) that `GET
+    /// /api/v1/openapi.json` serves, without a server or a config: for
+    /// generating clients in a build.
+    Openapi {
+        /// Write it to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `webhooks list`.
@@ -431,12 +439,31 @@ fn main() -> ExitCode {
         Command::Webhooks(WebhooksCommand::List { config, app, limit }) => {
             webhooks_list(&config, &app, limit)
         }
+        Command::Openapi { out } => openapi(out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `openapi`: the served document's very bytes, and a newline.
+fn openapi(out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let mut json = trustchat_server::http::api_json()?;
+    json.push(b'\n');
+    match out {
+        Some(path) => std::fs::write(path, &json)
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display())),
+        None => {
+            use std::io::Write as _;
+            match std::io::stdout().lock().write_all(&json) {
+                // `| head`: the reader had what it wanted.
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => Ok(written?),
+            }
         }
     }
 }

@@ -251,3 +251,43 @@ async fn websockets_answer_a_plain_get_with_the_envelope() {
     assert_eq!(body["error"]["code"], "invalid_request");
     live.shutdown().await;
 }
+
+/// `trustchat-server openapi` prints the very document a server serves,
+/// with no config and no database, to stdout or to `--out`.
+#[tokio::test]
+async fn the_cli_prints_the_served_document() {
+    let live = Live::start().await;
+    let served = fetch_document(&live).await;
+    let dir = tempfile::tempdir().unwrap();
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_trustchat-server"))
+        .arg("openapi")
+        .current_dir(dir.path())
+        .env_remove("TRUSTCHAT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    let printed: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(printed, served);
+    assert!(printed["webhooks"]["message.created"]["post"].is_object());
+
+    let out = dir.path().join("trustchat-openapi.json");
+    let written = std::process::Command::new(env!("CARGO_BIN_EXE_trustchat-server"))
+        .args(["openapi", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{written:?}");
+    assert!(written.stdout.is_empty());
+    let file: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(file, served);
+
+    // A file that cannot be written: a clear error and a failing status.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_trustchat-server"))
+        .args(["openapi", "--out"])
+        .arg(dir.path().join("missing-dir").join("doc.json"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("cannot write"), "{stderr}");
+}

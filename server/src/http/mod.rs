@@ -101,6 +101,12 @@ pub fn api_document() -> utoipa::openapi::OpenApi {
     routes().split().1
 }
 
+/// The API document's JSON exactly as `GET /api/v1/openapi.json` serves
+/// it (`trustchat-server openapi`).
+pub fn api_json() -> Result<Vec<u8>, serde_json::Error> {
+    Ok(openapi::Served::new(&api_document())?.json().to_vec())
+}
+
 /// The whole HTTP application. Tests call it with `oneshot`; `serve` runs it
 /// on a socket.
 pub fn app(state: AppState) -> Router {

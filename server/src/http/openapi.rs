@@ -238,6 +238,11 @@ impl Served {
             etag,
         })
     }
+
+    /// The serialized document.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
 }
 
 /// OpenAPI 3.1's `webhooks`: what the server POSTs to a site's backend for
