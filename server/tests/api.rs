@@ -346,6 +346,12 @@ async fn origin_policy() {
         .header("vary")
         .is_some_and(|v| v.to_ascii_lowercase().contains("origin")));
     assert_eq!(reply.header("access-control-allow-credentials"), None);
+    // The page may read the request id (to quote to support) and
+    // Retry-After, and no other header beyond the safelisted ones.
+    assert_eq!(
+        reply.header("access-control-expose-headers"),
+        Some("x-request-id, retry-after")
+    );
 
     // Absent: servers and curl pass, and get no CORS headers.
     let reply = app.send(get("/api/v1/apps/demo")).await;

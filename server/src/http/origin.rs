@@ -15,7 +15,8 @@
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, ORIGIN, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ALLOW,
+    CACHE_CONTROL, ORIGIN, VARY,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -142,6 +143,12 @@ pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -
         let is_error = status.is_client_error() || status.is_server_error();
         if allowed_by_some_app || is_error {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            // The page's script may read these two: the id to quote to
+            // support, and how long to wait after a 429 or 503.
+            headers.insert(
+                ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("x-request-id, retry-after"),
+            );
         }
     }
     response
