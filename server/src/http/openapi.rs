@@ -57,7 +57,7 @@ const CACHE: &str = "public, max-age=300";
 /// Parts are sets of codes: a constant of this module (`JSON_BODY`) or a
 /// list (`[UnknownApp, RateLimited]`).
 ///
-/// ```ignore
+/// ```text
 /// errors!(CreateErrors: JSON_BODY, [UnknownApp, RateLimited]);
 /// #[utoipa::path(post, path = "...", responses((status = 201, ...), CreateErrors))]
 /// ```
