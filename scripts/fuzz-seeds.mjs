@@ -14,6 +14,8 @@
 //   WebSockets and as request bodies (`json!` literals, with each variable
 //   replaced by a string).
 // - validate: the strings the validation tests check.
+// - headers: the proxy tests' X-Forwarded-For values with the texts tests'
+//   Accept-Language values.
 //
 // It also writes the JWT attack list (`jwt::tests::attack_cases`) to
 // `fuzz/hidden/jwt_token/`, a hidden-input corpus; the Wycheproof keys
@@ -226,3 +228,20 @@ for (const file of ["protocol/src/validate.rs", "protocol/src/chat.rs", "server/
   strings.push(...plainStrings(tests).filter((s) => s.trim() !== "" && !/^[a-z_]+$/.test(s)));
 }
 writeSeeds("validate", strings);
+
+// headers: the X-Forwarded-For values of the proxy tests and the
+// Accept-Language values of the texts tests, each from a trusted peer
+// (first byte even) and an untrusted one (odd), as fuzzing::headers reads
+// them: peer byte, X-Forwarded-For, NUL, Accept-Language.
+const testStrings = (file) => {
+  const source = read(file);
+  return plainStrings(source.slice(source.indexOf("#[cfg(test)]")));
+};
+const forwarded = testStrings("server/src/proxy.rs").filter((s) => /^[\[\]0-9a-fA-F:., ]+$/.test(s) && /[.:]/.test(s));
+const languages = testStrings("server/src/texts.rs").filter((s) => /^[A-Za-z0-9\-,;=.* <>_]*$/.test(s) && /[a-z]{2}/.test(s));
+const headerInputs = [];
+forwarded.forEach((xff, i) => {
+  const language = languages[i % Math.max(languages.length, 1)] ?? "";
+  headerInputs.push(`\u0000${xff}\u0000${language}`, `\u0001${xff}\u0000${language}`);
+});
+writeSeeds("headers", headerInputs);

@@ -49,6 +49,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_frame", client_frame),
     ("request_body", request_body),
     ("validate", validate),
+    ("headers", headers),
 ];
 
 /// "Now" for every token: 2027-01-15T08:00:00Z, as in the jwt tests, so
@@ -330,6 +331,64 @@ pub fn validate(data: &[u8]) {
     }
     page_url_holds(input);
     client_id_holds(input);
+}
+
+/// The request headers the server reads itself: `X-Forwarded-For`
+/// (which address a client is counted by) and `Accept-Language` (the
+/// language of what the server writes to the customer). The first byte
+/// picks the peer (even: a trusted proxy, odd: not); the rest, up to a NUL,
+/// is `X-Forwarded-For` (one header line per `\n`), after it
+/// `Accept-Language` (without a NUL, the same text is both).
+pub fn headers(data: &[u8]) {
+    use crate::proxy::{parse_forwarded, AddrKey, TrustedProxies};
+    use std::net::IpAddr;
+
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Some(rest) = text(rest) else { return };
+    let (forwarded, languages) = rest.split_once('\0').unwrap_or((rest, rest));
+
+    let proxies =
+        TrustedProxies::parse(["10.0.0.0/8", "fd00::/8", "192.0.2.7"]).expect("fixed proxies");
+    let peer: IpAddr = if pick % 2 == 0 {
+        IpAddr::from([10, 0, 0, 1])
+    } else {
+        IpAddr::from([203, 0, 113, 9])
+    };
+    let lines: Vec<&str> = forwarded.split('\n').collect();
+    let client = proxies.client(peer, lines.iter().copied());
+    let _ = AddrKey::of(client).to_string();
+    if !proxies.contains(peer) {
+        assert_eq!(client, peer, "an untrusted peer's header was believed");
+    } else if client != peer {
+        // An address some entry holds, and every entry right of the
+        // right-most one holding it is a trusted proxy.
+        let entries: Vec<Option<IpAddr>> = lines
+            .iter()
+            .flat_map(|line| line.split(','))
+            .map(parse_forwarded)
+            .collect();
+        let at = entries
+            .iter()
+            .rposition(|entry| *entry == Some(client))
+            .expect("the client is one of the forwarded addresses");
+        assert!(
+            entries[at + 1..]
+                .iter()
+                .all(|entry| entry.is_some_and(|ip| proxies.contains(ip))),
+            "an address left of an untrusted entry was believed"
+        );
+    }
+
+    let locales = crate::texts::accepted_locales(languages);
+    assert!(locales.len() <= 10, "more than 10 languages kept");
+    for tag in &locales {
+        assert!(crate::texts::valid_locale(tag), "{tag:?} kept");
+        assert!(languages.contains(tag.as_str()));
+    }
+    // Best first already: asked again without weights, the same list.
+    assert_eq!(crate::texts::accepted_locales(&locales.join(",")), locales);
 }
 
 /// Parses `data` as the API parses a body of type `T`; a body that parses

@@ -100,7 +100,7 @@ impl TrustedProxies {
 
 /// One `X-Forwarded-For` entry: `1.2.3.4`, `2001:db8::1`, or either with
 /// a port (`1.2.3.4:5678`, `[2001:db8::1]:80`), as some proxies write.
-fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+pub fn parse_forwarded(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
     entry
         .parse::<IpAddr>()
