@@ -913,6 +913,22 @@ fn a_valid_token_yields_the_normalized_identity() {
 }
 
 #[test]
+fn the_debugger_shows_claims_serde_cannot_hold_as_their_text() {
+    // Valid JSON the verifier accepts (it reads no such claim), but beyond
+    // f64: shown as the payload's text, not as null.
+    let verifier = verifier();
+    let ring = ring(KEYS);
+    let key = ring.get("hs256").expect("kid");
+    let claims = serde_json::to_string(&good_claims()).expect("json");
+    let payload = format!("{},\"big\":1e400}}", claims.trim_end_matches('}'));
+    let token = key
+        .sign_compact(br#"{"alg":"HS256","kid":"hs256"}"#, payload.as_bytes())
+        .expect("signs");
+    let verified = verifier.verify(&token, NOW).expect("valid");
+    assert_eq!(verified.claims(), Value::String(payload));
+}
+
+#[test]
 fn a_kidless_token_is_accepted_only_when_the_app_has_one_key() {
     let mut one = KeyRing::new();
     let keys: Value = serde_json::from_str(KEYS).expect("json");

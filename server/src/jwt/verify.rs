@@ -153,9 +153,12 @@ impl VerifiedToken {
     }
 
     /// The decoded claims (all of them, unknown ones included), for the
-    /// token debugger.
+    /// token debugger; the payload's text as a string when `Value` cannot
+    /// hold it (a number beyond `f64` in a claim the server does not read).
     pub fn claims(&self) -> Value {
-        serde_json::from_slice(&self.claims_json).unwrap_or(Value::Null)
+        serde_json::from_slice(&self.claims_json).unwrap_or_else(|_| {
+            Value::String(String::from_utf8_lossy(&self.claims_json).into_owned())
+        })
     }
 }
 
