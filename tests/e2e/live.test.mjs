@@ -328,6 +328,71 @@ describe("Seen", () => {
     await closeAll(page, agent);
   });
 
+  test("the console shows Seen when the customer's read overtakes the reply on its way to the console", async () => {
+    // The server tells the console of its own reply after reading the
+    // conversation's summary, and answers the reply's POST: the customer's
+    // read can reach the console before either. This console's socket
+    // holds the reply's `message` frame, and the POST's answer waits, until
+    // the `read` frame has been passed on: the order a busy server gives.
+    const context = await browser.newContext();
+    const agent = await context.newPage();
+    agent.problems = [];
+    agent.on("pageerror", (error) => agent.problems.push(`pageerror: ${error.message}`));
+    let readPassed;
+    const readHasPassed = new Promise((resolve) => (readPassed = resolve));
+    const held = [];
+    let holding = false;
+    await agent.routeWebSocket(/\/api\/v1\/agent\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => server.send(message));
+      server.onMessage((message) => {
+        const frame = JSON.parse(message);
+        if (holding && frame.type === "message" && frame.message?.author === "agent") {
+          held.push(message);
+        } else if (holding && frame.type === "read") {
+          ws.send(message);
+          holding = false;
+          for (const later of held.splice(0)) ws.send(later);
+          readPassed();
+        } else {
+          ws.send(message);
+        }
+      });
+    });
+    await agent.route(/\/api\/v1\/agent\/conversations\/[^/]+\/messages$/, async (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      const response = await route.fetch();
+      await readHasPassed;
+      await route.fulfill({ response });
+    });
+    await agentLogIn(agent, stack.url, AGENT.email, AGENT.password);
+
+    const page = await sitePage("/shop/overtaken");
+    await init(page);
+    await identify(page, "Otto Overtaken", "otto.overtaken@example.com");
+    await openChat(page);
+    await send(page, "Where is my refund?");
+    await openConversation(agent, "Otto Overtaken");
+
+    holding = true;
+    const reply = agent.locator("[data-agent=reply]");
+    await reply.fill("It left our bank today");
+    await reply.press("Enter");
+    await widgetMessage(page, "agent", "It left our bank today").waitFor();
+    await readHasPassed;
+    const message = agentMessage(agent, "It left our bank today");
+    await message.waitFor();
+    const seq = Number(await message.getAttribute("data-seq"));
+    assert.ok(
+      page.sent.some((f) => f.type === "read" && f.seq >= seq),
+      "the widget read the reply while the console was still waiting for it",
+    );
+    await message.locator("[data-agent=seen]").filter({ hasText: "Seen" }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(agent.problems, []);
+    assert.deepEqual(page.problems, []);
+    await closeAll(page, agent);
+  });
+
   test("the widget shows the agent's Seen under the last customer message read, only once, and again after a reload", async () => {
     const agent = await consolePage();
     const context = await browser.newContext();

@@ -355,7 +355,7 @@ function upsert(conversation, { quiet = false } = {}) {
     const before = state.open.conversation;
     state.open.conversation = conversation;
     if ((before?.customer?.name ?? null) !== (conversation.customer?.name ?? null)) {
-      timeline.reset(timeline.messages, { state: conversation.status, customerName: conversation.customer?.name, seenSeq: conversation.customer_read_seq });
+      timeline.reset(timeline.messages, { id: conversation.id, state: conversation.status, customerName: conversation.customer?.name, seenSeq: conversation.customer_read_seq });
     } else {
       timeline.setState(conversation.status);
     }
@@ -477,7 +477,7 @@ async function openConversation(id) {
     replyMenu.close();
     ui.reply.value = "";
     state.pendingReply = null;
-    timeline.reset([], { state: "open", customerName: "" });
+    timeline.reset([], { id, state: "open", customerName: "" });
     ui.timeline.setAttribute("aria-busy", "true");
     renderConversation();
     renderList();
@@ -504,7 +504,7 @@ function showDetail(detail) {
   const c = detail.conversation;
   state.open = { id: c.id, conversation: c, loginUrl: detail.login_url ?? null };
   if (state.conversations.has(c.id)) state.conversations.set(c.id, c);
-  timeline.reset(detail.messages, { state: c.status, customerName: c.customer?.name, seenSeq: c.customer_read_seq });
+  timeline.reset(detail.messages, { id: c.id, state: c.status, customerName: c.customer?.name, seenSeq: c.customer_read_seq });
   renderConversation();
   renderList();
   markRead();
@@ -529,7 +529,7 @@ async function refreshOpen() {
       timeline.setState(c.status);
       for (const m of messages.slice(timeline.messages.length)) timeline.add(m);
     } else {
-      timeline.reset(messages, { state: c.status, customerName: c.customer?.name, seenSeq: c.customer_read_seq });
+      timeline.reset(messages, { id: c.id, state: c.status, customerName: c.customer?.name, seenSeq: c.customer_read_seq });
     }
     renderConversation();
     renderList();

@@ -26,11 +26,18 @@ export class Timeline {
     this.lastCustomerTrusted = null;
     this.state = "open";
     this.customerName = ANONYMOUS;
+    this.conversationId = null;
+    this.seenSeq = 0;
   }
 
-  /** Replaces everything. */
-  reset(messages, { state, customerName, seenSeq = 0 }) {
-    this.seenSeq = 0;
+  /**
+   * Replaces everything. The customer's read marker only moves forward
+   * within a conversation: redrawing the same one (`id`) keeps a `read`
+   * frame that came after the server's summary was read.
+   */
+  reset(messages, { id = null, state, customerName, seenSeq = 0 }) {
+    if (id === null || id !== this.conversationId) this.seenSeq = 0;
+    this.conversationId = id;
     this.state = state;
     this.customerName = customerName || ANONYMOUS;
     this.messages = [];
@@ -61,6 +68,9 @@ export class Timeline {
     if (message.seq !== this.lastSeq + 1) return false;
     const nearBottom = this.root.scrollHeight - this.root.scrollTop - this.root.clientHeight < 80;
     this.#append(message);
+    // The customer may have read it before it got here: the agent's own
+    // reply is added when its POST answers, and their `read` can be first.
+    if (message.author === "agent" && message.seq <= this.seenSeq) this.setSeen(this.seenSeq);
     if (nearBottom || message.author === "agent") this.scrollToEnd();
     return true;
   }
